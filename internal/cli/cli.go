@@ -65,6 +65,19 @@ func ExitCode(err error) int {
 	return 1
 }
 
+// Report writes err for a person at the terminal. An [ExitError] without
+// a cause is a status, not a failure, and prints nothing.
+func Report(w io.Writer, err error) {
+	if err == nil {
+		return
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) && ee.Err == nil {
+		return
+	}
+	fmt.Fprintln(w, "gatehouse:", err)
+}
+
 // errUsage marks an error caused by how the command was called.
 var errUsage = errors.New("usage")
 
