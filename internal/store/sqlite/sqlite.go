@@ -1,0 +1,203 @@
+// Package sqlite implements [store.Store] on an embedded SQLite database
+// (the pure-Go modernc.org/sqlite driver), gatehouse's zero-set-up default.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"gatehouse/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is an open SQLite store.
+type DB struct {
+	db *sql.DB
+	conn
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the database file gatehouse.db in dir
+// and brings its schema up to date.
+func Open(ctx context.Context, dir string) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: create data directory: %w", err)
+	}
+	return OpenFile(ctx, filepath.Join(dir, "gatehouse.db"))
+}
+
+// OpenFile opens the database at path.
+func OpenFile(ctx context.Context, path string) (*DB, error) {
+	// WAL lets readers go on while one writer writes; the busy timeout makes
+	// writers queue instead of failing; immediate transactions take the
+	// write lock at BEGIN, so read-then-write transactions (throttle
+	// counters, the audit chain head) cannot interleave.
+	v := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+		v.Add("_pragma", p)
+	}
+	v.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+v.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(8)
+	s := &DB{db: db, conn: conn{x: db}}
+	s.conn.db = s
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *DB) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrations table: %w", err)
+	}
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	latest := 0
+	for _, f := range files {
+		n, _ := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
+		latest = max(latest, n)
+	}
+	var current int
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("sqlite: read schema version: %w", err)
+	}
+	if current > latest {
+		return fmt.Errorf("%w: the database is at version %d, this gatehouse knows up to %d; run a newer gatehouse", store.ErrSchemaTooNew, current, latest)
+	}
+	for _, f := range files {
+		n, _ := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
+		if n <= current {
+			continue
+		}
+		body, err := migrations.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		err = s.InTx(ctx, func(tx store.Tx) error {
+			x := tx.(*conn).x
+			if _, err := x.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := x.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, n, time.Now().UnixMicro())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", filepath.Base(f), err)
+		}
+	}
+	return nil
+}
+
+// InTx implements [store.Store].
+func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := fn(&conn{x: tx, db: s, inTx: true}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// Ping implements [store.Store].
+func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Revocations implements [store.Store]. SQLite serves one instance, so
+// every revocation is local and there is nothing to deliver.
+func (s *DB) Revocations() <-chan string { return nil }
+
+// Close closes the database.
+func (s *DB) Close() error { return s.db.Close() }
+
+// execer is what *sql.DB and *sql.Tx share.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// conn runs the aggregate methods on the database or inside a transaction.
+type conn struct {
+	x    execer
+	db   *DB
+	inTx bool
+}
+
+// atomic runs fn in a transaction, or in the current one.
+func (q *conn) atomic(ctx context.Context, fn func(*conn) error) error {
+	if q.inTx {
+		return fn(q)
+	}
+	return q.db.InTx(ctx, func(tx store.Tx) error { return fn(tx.(*conn)) })
+}
+
+// mapErr turns driver errors into the store's.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", store.ErrConflict, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: %v", store.ErrNotFound, err)
+		}
+	}
+	return err
+}
+
+func us(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func tm(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func nullTime(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return tm(v.Int64)
+}

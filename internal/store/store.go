@@ -1,0 +1,130 @@
+// Package store is the persistence contract of gatehouse, in the manner of
+// database/sql/driver: small per-aggregate interfaces composed into [Tx]
+// and [Store]. Two packages implement it, store/sqlite and store/postgres,
+// and store/storetest holds the conformance suite both run.
+//
+// Implementations persist; they hold no business rules. Where a rule must
+// run atomically with a read (throttle counters, the audit chain), the
+// store calls a pure function of the domain inside its transaction.
+package store
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"time"
+
+	"gatehouse/internal/account"
+	"gatehouse/internal/audit"
+	"gatehouse/internal/device"
+	"gatehouse/internal/session"
+	"gatehouse/internal/throttle"
+	"gatehouse/internal/user"
+)
+
+// Errors every implementation returns.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrConflict = errors.New("store: conflict") // a unique value is taken
+	// ErrSchemaTooNew is returned by Open for a database written by a newer gatehouse.
+	ErrSchemaTooNew = errors.New("store: database schema is newer than this binary")
+)
+
+// Users persists login identities.
+type Users interface {
+	CreateUser(ctx context.Context, u *user.User) error
+	UserByID(ctx context.Context, id string) (*user.User, error)
+	// UserByUsername looks up a normalised username.
+	UserByUsername(ctx context.Context, username string) (*user.User, error)
+	SetPasswordHash(ctx context.Context, userID, hash string, now time.Time) error
+	ListUsers(ctx context.Context) ([]*user.User, error)
+}
+
+// Accounts persists brokerage accounts and memberships.
+type Accounts interface {
+	CreateAccount(ctx context.Context, a *account.Account) error
+	AccountByID(ctx context.Context, id string) (*account.Account, error)
+	ListAccounts(ctx context.Context) ([]*account.Account, error)
+	SetPermissions(ctx context.Context, accountID string, p account.Permissions) error
+	AddMember(ctx context.Context, m *account.Membership) error
+	Membership(ctx context.Context, userID, accountID string) (*account.Membership, error)
+	MembershipsOfUser(ctx context.Context, userID string) ([]*account.Membership, error)
+}
+
+// Sessions persists sessions.
+type Sessions interface {
+	CreateSession(ctx context.Context, s *session.Session) error
+	SessionByTokenHash(ctx context.Context, hash []byte) (*session.Session, error)
+	SessionByID(ctx context.Context, id string) (*session.Session, error)
+	// SessionsOfUser lists a user's sessions that have not ended, newest first.
+	SessionsOfUser(ctx context.Context, userID string) ([]*session.Session, error)
+	// ListSessions lists every session that has not ended, newest first.
+	ListSessions(ctx context.Context) ([]*session.Session, error)
+	// EndSession marks a session ended; ErrNotFound if it is unknown or
+	// ended already.
+	EndSession(ctx context.Context, id string, now time.Time, reason string) error
+	// EndSessionsOfUser ends every session of the user but except (which
+	// may be empty) and returns the ids it ended.
+	EndSessionsOfUser(ctx context.Context, userID, except string, now time.Time, reason string) ([]string, error)
+	// TouchSessions records last-seen times, keeping the later of stored and given.
+	TouchSessions(ctx context.Context, seen map[string]time.Time) error
+	// SetSessionAssurance records a step-up.
+	SetSessionAssurance(ctx context.Context, id string, aal session.Assurance, authTime time.Time) error
+	// CountActiveSessions counts sessions not ended and not past their absolute end.
+	CountActiveSessions(ctx context.Context, now time.Time) (map[session.Interface]int, error)
+}
+
+// Devices persists the clients a user has signed in from.
+type Devices interface {
+	CreateDevice(ctx context.Context, d *device.Device) error
+	// DeviceByFingerprint finds a user's device by its fingerprint (the
+	// hash of a web device cookie, or a key thumbprint).
+	DeviceByFingerprint(ctx context.Context, userID, fingerprint string) (*device.Device, error)
+	DevicesOfUser(ctx context.Context, userID string) ([]*device.Device, error)
+	TouchDevice(ctx context.Context, id string, now time.Time) error
+}
+
+// Audit persists the hash-chained audit trail.
+type Audit interface {
+	// AppendAudit seals e onto the chain's head (see [audit.Seal]) and stores it.
+	AppendAudit(ctx context.Context, e *audit.Event) error
+	// AuditEvents walks the whole chain in order, for verification.
+	AuditEvents(ctx context.Context) iter.Seq2[*audit.Event, error]
+	// AuditOfUser returns up to limit of a user's events with Seq < before
+	// (0: from the newest), newest first.
+	AuditOfUser(ctx context.Context, userID string, before int64, limit int) ([]*audit.Event, error)
+}
+
+// Throttles persists throttle counters.
+type Throttles interface {
+	// Reserve runs decide on the stored state of key (a zero State when
+	// none) and stores the state it returns when ok, all atomically: two
+	// concurrent calls for one key never see the same state.
+	Reserve(ctx context.Context, key string, decide func(throttle.State) (throttle.State, bool)) (throttle.State, bool, error)
+	// ResetThrottle forgets a key's counter.
+	ResetThrottle(ctx context.Context, key string) error
+}
+
+// Tx is what a transaction, and a store outside one, can do.
+type Tx interface {
+	Users
+	Accounts
+	Sessions
+	Devices
+	Audit
+	Throttles
+}
+
+// Store is an open database.
+type Store interface {
+	Tx
+	// InTx runs fn in one transaction, committed when fn returns nil.
+	// Every security-relevant change and its audit event go through one.
+	InTx(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	// Revocations delivers the ids of sessions ended by other instances,
+	// where the backend can tell (PostgreSQL LISTEN/NOTIFY); nil otherwise.
+	Revocations() <-chan string
+	Close() error
+}
