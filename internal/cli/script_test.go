@@ -32,5 +32,3 @@ func TestScripts(t *testing.T) {
 		},
 	})
 }
-
-

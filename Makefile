@@ -1,0 +1,36 @@
+# gatehouse — make run starts a demo server; make test runs every test.
+GO        ?= go
+DATA      ?= ./data
+PG_URL    ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+ARTIFACTS ?= $(CURDIR)/artifacts
+
+.PHONY: run build test test-deps bench fuzz vet clean
+
+build:
+	$(GO) build -o bin/gatehouse ./cmd/gatehouse
+
+## run: start gatehouse on 127.0.0.1:8080 with SQLite in $(DATA), in demo mode.
+run: build
+	./bin/gatehouse serve --data $(DATA) --demo
+
+## test-deps: install the real programs the tests drive (Debian packages).
+test-deps:
+	@scripts/test-deps.sh
+
+## test: every test, against SQLite and PostgreSQL (when it answers; under CI it must).
+test: test-deps
+	$(GO) vet ./...
+	GATEHOUSE_TEST_POSTGRES_URL="$${GATEHOUSE_TEST_POSTGRES_URL:-$$(scripts/pg-url.sh '$(PG_URL)')}" \
+	GATEHOUSE_ARTIFACTS="$(ARTIFACTS)" \
+	$(GO) test -count=1 -timeout 20m ./...
+
+## bench: the benchmarks of docs/benchmarks.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=2s ./internal/... | tee bench.out
+
+## fuzz: run each fuzz target for a short while.
+fuzz:
+	@scripts/fuzz.sh 30s
+
+clean:
+	rm -rf bin bench.out artifacts

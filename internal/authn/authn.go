@@ -1,0 +1,195 @@
+// Package authn resolves session tokens to live sessions on the hot path:
+// an in-memory cache in front of the store, revocation that takes effect
+// on the next request, and last-seen updates batched off the request.
+package authn
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"gatehouse/internal/audit"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/token"
+)
+
+// ErrUnauthenticated is the one answer for a token that does not name a
+// live session, whatever the reason.
+var ErrUnauthenticated = errors.New("authn: no valid session")
+
+// Sessions resolves session tokens. Create it with [New]; call Run in a
+// goroutine to flush last-seen times and follow revocations, and cancel
+// its context to stop it (it flushes once more on the way out).
+type Sessions struct {
+	store  store.Store
+	maxAge time.Duration
+	now    func() time.Time
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	byHash  map[string]*entry // key: string(token hash)
+	byID    map[string]string // session id → key
+	pending map[string]time.Time
+}
+
+type entry struct {
+	s       session.Session
+	fetched time.Time
+}
+
+// New returns a resolver that believes a cached session for at most
+// maxAge before reading it from the store again. now nil means time.Now.
+func New(st store.Store, maxAge time.Duration, now func() time.Time, log *slog.Logger) *Sessions {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Sessions{store: st, maxAge: maxAge, now: now, log: log,
+		byHash: map[string]*entry{}, byID: map[string]string{}, pending: map[string]time.Time{}}
+}
+
+// Resolve returns a copy of the live session whose token is tok, and
+// records its use. A session found past its idle or absolute end is
+// marked ended in the store.
+func (a *Sessions) Resolve(ctx context.Context, tok string) (*session.Session, error) {
+	if tok == "" || len(tok) > 128 {
+		return nil, ErrUnauthenticated
+	}
+	h := token.Hash(tok)
+	key := string(h)
+	now := a.now().UTC()
+
+	a.mu.Lock()
+	e, ok := a.byHash[key]
+	if ok && now.Sub(e.fetched) <= a.maxAge {
+		if err := e.s.Check(now); err == nil {
+			e.s.LastSeenAt = now
+			a.pending[e.s.ID] = now
+			s := e.s
+			a.mu.Unlock()
+			return &s, nil
+		}
+	}
+	a.mu.Unlock()
+
+	s, err := a.store.SessionByTokenHash(ctx, h)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	// The store's last-seen may lag the batch; the cache's is fresher.
+	if e != nil && e.s.ID == s.ID && e.s.LastSeenAt.After(s.LastSeenAt) {
+		s.LastSeenAt = e.s.LastSeenAt
+	}
+	if p, ok := a.pending[s.ID]; ok && p.After(s.LastSeenAt) {
+		s.LastSeenAt = p
+	}
+	if err := s.Check(now); err != nil {
+		delete(a.byHash, key)
+		delete(a.byID, s.ID)
+		a.mu.Unlock()
+		if s.EndedAt.IsZero() {
+			a.expire(ctx, s, err, now)
+		}
+		return nil, ErrUnauthenticated
+	}
+	s.LastSeenAt = now
+	a.byHash[key] = &entry{s: *s, fetched: now}
+	a.byID[s.ID] = key
+	a.pending[s.ID] = now
+	a.mu.Unlock()
+	out := *s
+	return &out, nil
+}
+
+// expire marks a session ended because it ran out, with its audit event.
+func (a *Sessions) expire(ctx context.Context, s *session.Session, why error, now time.Time) {
+	reason := session.EndReasonFor(why)
+	err := a.store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.EndSession(ctx, s.ID, now, reason); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionEnded, UserID: s.UserID, Actor: "system", Interface: string(s.Interface),
+			Detail: map[string]string{"session": s.ID, "reason": reason}})
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		a.log.ErrorContext(ctx, "end expired session", "session", s.ID, "err", err)
+	}
+}
+
+// Forget drops a session from the cache, so that its revocation is seen
+// on the very next request.
+func (a *Sessions) Forget(ids ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, id := range ids {
+		if key, ok := a.byID[id]; ok {
+			delete(a.byHash, key)
+			delete(a.byID, id)
+		}
+		delete(a.pending, id)
+	}
+}
+
+// Update replaces the cached copy of a session after a change this
+// instance made (a step-up).
+func (a *Sessions) Update(s *session.Session) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if key, ok := a.byID[s.ID]; ok {
+		a.byHash[key].s = *s
+	}
+}
+
+// Flush writes pending last-seen times to the store.
+func (a *Sessions) Flush(ctx context.Context) error {
+	a.mu.Lock()
+	batch := a.pending
+	a.pending = map[string]time.Time{}
+	// Drop entries no request has used within the max age: the map does
+	// not grow with every session ever seen.
+	now := a.now()
+	for k, e := range a.byHash {
+		if now.Sub(e.fetched) > a.maxAge && now.Sub(e.s.LastSeenAt) > time.Minute {
+			delete(a.byHash, k)
+			delete(a.byID, e.s.ID)
+		}
+	}
+	a.mu.Unlock()
+	return a.store.TouchSessions(ctx, batch)
+}
+
+// Run flushes last-seen times every interval and forgets sessions that
+// the store reports revoked elsewhere, until ctx ends.
+func (a *Sessions) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	revoked := a.store.Revocations()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := a.Flush(context.WithoutCancel(ctx)); err != nil {
+				a.log.Error("flush last-seen", "err", err)
+			}
+			return
+		case id, ok := <-revoked:
+			if !ok {
+				revoked = nil
+				continue
+			}
+			a.Forget(id)
+		case <-t.C:
+			if err := a.Flush(ctx); err != nil {
+				a.log.Error("flush last-seen", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"gatehouse/internal/account"
+	"gatehouse/internal/authn"
+	"gatehouse/internal/config"
+	"gatehouse/internal/dpop"
+	"gatehouse/internal/httpapi"
+	"gatehouse/internal/login"
+	"gatehouse/internal/password"
+	"gatehouse/internal/server"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/token"
+	"gatehouse/internal/user"
+)
+
+func init() {
+	verbs["serve"] = verb{summary: "run the gatehouse server", run: runServe}
+}
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "serve", "serve [--config FILE] [--data DIR] [--database-url URL] [--addr HOST:PORT] [--demo]")
+	var sf storeFlags
+	sf.register(fs)
+	addr := fs.String("addr", "", "listen `address` (default 127.0.0.1:8080)")
+	demo := fs.Bool("demo", false, "seed a demo user and accounts (never in production)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c, err := sf.load(e)
+	if err != nil {
+		return err
+	}
+	if *addr != "" {
+		c.Listen = *addr
+	}
+	if *demo {
+		c.Demo = true
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("%w\n(see 'gatehouse config example' for every setting)", err)
+	}
+	log := newLogger(e.stderr, c)
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	hasher := &password.Hasher{Params: c.Password.Argon2id}
+	if c.Demo {
+		if err := seedDemo(ctx, e, st, hasher, log); err != nil {
+			return fmt.Errorf("demo seed: %w", err)
+		}
+	}
+	l, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another server there? use --addr)", c.Listen, err)
+	}
+	h, sessions, err := buildServer(c, st, hasher, log)
+	if err != nil {
+		l.Close()
+		return err
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); sessions.Run(bg, time.Second) }()
+	defer func() { stopBG(); <-done }()
+
+	log.Info("gatehouse serving", "addr", l.Addr().String(), "origin", c.PublicOrigin, "store", storeName(c), "demo", c.Demo)
+	fmt.Fprintf(e.stdout, "gatehouse listening on %s\n", l.Addr())
+	return server.Serve(ctx, l, h, c.TLS.Cert, c.TLS.Key, log)
+}
+
+func storeName(c *config.Config) string {
+	if c.DatabaseURL != "" {
+		return "postgres"
+	}
+	return "sqlite:" + c.Data
+}
+
+// buildServer wires the flows and transports over an open store.
+func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, log *slog.Logger) (http.Handler, *authn.Sessions, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), activeSessions{st})
+	metrics := httpapi.NewMetrics(reg)
+	now := time.Now
+	sessions := authn.New(st, c.CacheMaxAge, now, log)
+	auth := &httpapi.Authenticator{Sessions: sessions, Replay: &dpop.ReplayCache{Window: c.DPoP.MaxAge}, Origin: c.PublicOrigin,
+		Cookies: httpapi.Cookies{Secure: c.Secure()}, MaxAge: c.DPoP.MaxAge, Now: now}
+	svc := &login.Service{Store: st, Hasher: hasher, Rules: c.Password.Rules, Throttle: c.Throttle, Lifetimes: c.Sessions, Log: log, Outcome: metrics.LoginOutcome}
+	api := httpapi.NewHandler(httpapi.Deps{Store: st, Login: svc, Auth: auth, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
+		Log: log, Metrics: metrics, Now: now})
+	h, err := server.Handler(server.Options{API: api, Store: st, Registry: reg, Origin: c.PublicOrigin, Log: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, sessions, nil
+}
+
+// activeSessions exports the number of live sessions per interface,
+// counted in the store at scrape time.
+type activeSessions struct{ st store.Store }
+
+var activeDesc = prometheus.NewDesc("gatehouse_active_sessions", "Sessions not ended and not past their absolute end, by interface.", []string{"interface"}, nil)
+
+func (a activeSessions) Describe(ch chan<- *prometheus.Desc) { ch <- activeDesc }
+
+func (a activeSessions) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := a.st.CountActiveSessions(ctx, time.Now())
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(activeDesc, err)
+		return
+	}
+	for _, i := range []string{"web", "desktop", "mobile"} {
+		ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, float64(counts[session.Interface(i)]), i)
+	}
+}
+
+// seedDemo creates the demo user and its accounts once, printing the
+// generated password to standard output that one time.
+func seedDemo(ctx context.Context, e *env, st store.Store, h *password.Hasher, log *slog.Logger) error {
+	const name = "demo"
+	if _, err := st.UserByUsername(ctx, name); err == nil {
+		fmt.Fprintln(e.stdout, "demo mode: user \"demo\" exists; its password was printed when it was created")
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	pw, err := token.Base32Code(nil, 20)
+	if err != nil {
+		return err
+	}
+	u, err := createUser(ctx, st, h, name, "demo@example.com", user.Professional, pw, "system", time.Now())
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	for _, a := range []*account.Account{
+		{ID: "DEMO-LIVE", Name: "Demo live account", Environment: account.Live, EntityCode: "US", CreatedAt: now},
+		{ID: "DEMO-PAPER", Name: "Demo paper account", Environment: account.Paper, EntityCode: "US", CreatedAt: now},
+	} {
+		if err := createAccount(ctx, st, a, "system"); err != nil {
+			return err
+		}
+		if err := addMember(ctx, st, u.ID, a.ID, account.Owner, "system"); err != nil {
+			return err
+		}
+	}
+	log.Info("demo user created", "username", name)
+	fmt.Fprintf(e.stdout, "demo mode: user %q, password %s (shown once; accounts DEMO-LIVE and DEMO-PAPER)\n", name, pw)
+	return nil
+}

@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"gatehouse/internal/config"
+	"gatehouse/internal/store"
+	"gatehouse/internal/store/postgres"
+	"gatehouse/internal/store/sqlite"
+)
+
+// storeFlags are the flags every verb that touches the store shares, so
+// admin verbs work on the same store as serve.
+type storeFlags struct {
+	config, data, databaseURL string
+}
+
+func (f *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.config, "config", "", "configuration `file` (YAML)")
+	fs.StringVar(&f.data, "data", "", "SQLite data `dir`ectory (default ./data)")
+	fs.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL `url` (postgres://…) instead of SQLite")
+}
+
+// load reads the configuration and applies the flags over it.
+func (f *storeFlags) load(e *env) (*config.Config, error) {
+	c, err := config.Load(f.config, e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	if f.data != "" {
+		c.Data = f.data
+	}
+	if f.databaseURL != "" {
+		c.DatabaseURL = f.databaseURL
+	}
+	return c, nil
+}
+
+// openStore opens the store the configuration names and runs migrations.
+func openStore(ctx context.Context, c *config.Config) (store.Store, error) {
+	if c.DatabaseURL != "" {
+		db, err := postgres.Open(ctx, c.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open PostgreSQL: %w (check --database-url and that the server is running)", err)
+		}
+		return db, nil
+	}
+	db, err := sqlite.Open(ctx, c.Data)
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite in %s: %w (check --data)", c.Data, err)
+	}
+	return db, nil
+}
+
+// openFromFlags is load, Validate and openStore in one, for admin verbs.
+func (f *storeFlags) open(ctx context.Context, e *env) (*config.Config, store.Store, error) {
+	c, err := f.load(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, c)
+	return c, st, err
+}
+
+// newFlagSet returns a verb's flag set, writing usage to stderr.
+func newFlagSet(e *env, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: gatehouse %s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, mapping flag errors to usage errors.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return &ExitError{Code: 0}
+		}
+		return usageError("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageError("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, c *config.Config) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,66 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"gatehouse/internal/config"
+)
+
+// The example must describe exactly the defaults, so that what
+// `gatehouse config example` prints is true.
+func TestExampleIsDefault(t *testing.T) {
+	c, err := config.Parse("example.yaml", config.Example())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(config.Default(), c, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("example differs from Default (-default +example):\n%s", diff)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate(example) = %v", err)
+	}
+}
+
+func TestLoadLayers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.yaml")
+	os.WriteFile(path, []byte("listen: 127.0.0.1:9000\nsessions:\n  web: {absolute: 1h, idle: 5m}\n  desktop: {absolute: 24h, idle: 1h}\n  mobile: {absolute: 1h, idle: 5m}\n"), 0o600)
+	env := map[string]string{"GATEHOUSE_LISTEN": "127.0.0.1:9999", "GATEHOUSE_DEMO": "true"}
+	c, err := config.Load(path, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9999" || !c.Demo || c.Sessions["web"].Idle.Minutes() != 5 {
+		t.Errorf("Load = listen %q demo %v web %+v", c.Listen, c.Demo, c.Sessions["web"])
+	}
+}
+
+func TestUnknownFieldRefused(t *testing.T) {
+	_, err := config.Parse("g.yaml", []byte("listn: 1.2.3.4:5\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 1") || !strings.Contains(err.Error(), "listn") {
+		t.Errorf("Parse(misspelt) = %v, want an error naming line 1 and the field", err)
+	}
+}
+
+func TestValidateReportsEverything(t *testing.T) {
+	c := config.Default()
+	c.Listen = "nowhere"
+	c.PublicOrigin = "ftp://x"
+	c.TLS.Cert = "a.pem"
+	c.Password.MinLength = 4
+	c.TrustedProxies = []string{"10.0.0.0/33"}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate = nil")
+	}
+	for _, want := range []string{"listen", "public_origin", "tls", "min_length", "trusted_proxies[0]"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate error lacks %q:\n%v", want, err)
+		}
+	}
+}

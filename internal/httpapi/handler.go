@@ -1,0 +1,200 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// handlerFunc is a handler that returns its failure instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Metrics are the HTTP and login metrics.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	logins   *prometheus.CounterVec
+}
+
+// NewMetrics registers the API's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_http_requests_total", Help: "HTTP requests by route and status."}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "gatehouse_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}, []string{"route"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_logins_total", Help: "Login attempts by outcome."}, []string{"outcome"}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.logins)
+	return m
+}
+
+// LoginOutcome counts one login outcome.
+func (m *Metrics) LoginOutcome(o string) { m.logins.WithLabelValues(o).Inc() }
+
+// statusWriter remembers the status for metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// adapt turns a handlerFunc into an http.Handler: it renders returned
+// errors as problems, logs them and counts the request.
+func adapt(log *slog.Logger, m *Metrics, route string, h handlerFunc) http.Handler {
+	var requests *prometheus.CounterVec
+	var latency prometheus.Observer
+	if m != nil {
+		requests = m.requests
+		latency = m.latency.WithLabelValues(route)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		if err := h(sw, r); err != nil {
+			e := toError(err)
+			logError(log, r, e)
+			writeProblem(sw, e)
+		}
+		if requests != nil {
+			code := sw.status
+			if code == 0 {
+				code = http.StatusOK
+			}
+			requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+			latency.Observe(time.Since(start).Seconds())
+		}
+	})
+}
+
+
+// maxBody caps request bodies: no JSON request of the API is near it.
+const maxBody = 64 << 10
+
+// validator is a request body that checks itself.
+type validator interface {
+	Valid(ctx context.Context) []FieldError
+}
+
+// decode reads one JSON object of type T from r, refusing forms, unknown
+// fields, trailing data and bodies over maxBody, then validates it.
+func decode[T validator](w http.ResponseWriter, r *http.Request) (T, error) {
+	var v T
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return v, &Error{Problem: Problem{Type: "urn:gatehouse:problem:unsupported-media-type", Title: "Unsupported media type", Status: http.StatusUnsupportedMediaType, Detail: "Send application/json."}}
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return v, errBadRequest(describeJSONError(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return v, errBadRequest("The body must hold one JSON object and nothing after it.")
+	}
+	if fields := v.Valid(r.Context()); len(fields) > 0 {
+		return v, errBadRequest("The request has invalid fields.", fields...)
+	}
+	return v, nil
+}
+
+// describeJSONError explains a decoding failure without echoing input.
+func describeJSONError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var big *http.MaxBytesError
+	switch {
+	case errors.As(err, &big):
+		return fmt.Sprintf("The body is larger than %d bytes.", maxBody)
+	case errors.As(err, &syn):
+		return fmt.Sprintf("Malformed JSON at byte %d.", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("Field %q has the wrong type (want %s).", typ.Field, typ.Type)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "The body is empty or cut short."
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "Unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + "."
+	}
+	return "Malformed JSON."
+}
+
+// writeJSON answers v with status.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// ClientAddr returns the address of the client: the connection's peer, or,
+// when the peer is a trusted proxy, the rightmost address in
+// X-Forwarded-For that is not itself a trusted proxy. A header from an
+// untrusted peer is ignored, so it cannot forge an address.
+func ClientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	peer := peerAddr(r)
+	if !inAny(peer, trusted) {
+		return peer
+	}
+	xff := r.Header.Values("X-Forwarded-For")
+	for i := len(xff) - 1; i >= 0; i-- {
+		parts := strings.Split(xff[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return peer // a garbled chain is not believed
+			}
+			a = a.Unmap()
+			if !inAny(a, trusted) {
+				return a
+			}
+		}
+	}
+	return peer
+}
+
+func peerAddr(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.IPv6Unspecified()
+	}
+	return a.Unmap()
+}
+
+func inAny(a netip.Addr, ps []netip.Prefix) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

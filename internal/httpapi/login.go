@@ -1,0 +1,163 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"gatehouse/internal/dpop"
+	"gatehouse/internal/login"
+	"gatehouse/internal/session"
+)
+
+// loginRequest is the body of POST /v1/login.
+type loginRequest struct {
+	Username  string `json:"username"`
+	Password  string `json:"password"`
+	Interface string `json:"interface"`
+	Device    struct {
+		Name string `json:"name"`
+	} `json:"device"`
+}
+
+// printable reports whether s is valid UTF-8 without control characters
+// (no CR/LF to smuggle into logs or headers) and at most n bytes.
+func printable(s string, n int) bool {
+	if len(s) > n || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func (b loginRequest) Valid(context.Context) []FieldError {
+	var errs []FieldError
+	if b.Username == "" || !printable(b.Username, 256) {
+		errs = append(errs, FieldError{"username", "required; at most 256 printable characters"})
+	}
+	// The password's content is never inspected here beyond its size:
+	// any byte may be part of a passphrase.
+	if b.Password == "" || len(b.Password) > 1024 {
+		errs = append(errs, FieldError{"password", "required; at most 1024 bytes"})
+	}
+	if _, err := session.ParseInterface(b.Interface); err != nil {
+		errs = append(errs, FieldError{"interface", "one of web, desktop, mobile"})
+	}
+	if !printable(b.Device.Name, 64) {
+		errs = append(errs, FieldError{"device.name", "at most 64 printable characters"})
+	}
+	return errs
+}
+
+// sessionView is a session as clients see it. It never holds the token.
+type sessionView struct {
+	ID         string    `json:"id"`
+	Interface  string    `json:"interface"`
+	DeviceName string    `json:"device_name"`
+	IP         string    `json:"ip"`
+	UserAgent  string    `json:"user_agent"`
+	Assurance  string    `json:"assurance"`
+	AuthTime   time.Time `json:"auth_time"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	Current    bool      `json:"current"`
+}
+
+func viewSession(s *session.Session, currentID string) sessionView {
+	return sessionView{ID: s.ID, Interface: string(s.Interface), DeviceName: s.DeviceName, IP: s.IP, UserAgent: s.UserAgent,
+		Assurance: s.Assurance.String(), AuthTime: s.AuthTime, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt, Current: s.ID == currentID}
+}
+
+type loginResponse struct {
+	Status            string      `json:"status"`
+	Session           sessionView `json:"session"`
+	EnrolmentRequired bool        `json:"enrolment_required"`
+	// Token and TokenType are set for desktop and mobile only; a web
+	// session lives in an HttpOnly cookie that scripts cannot read.
+	Token     string `json:"token,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+}
+
+// loginProofs bounds replay of login proofs. It is apart from the cache
+// of authenticated requests: anyone can mint login proofs with fresh keys.
+type loginDeps struct {
+	svc     *login.Service
+	cookies Cookies
+	origin  string
+	maxAge  time.Duration
+	replay  *dpop.ReplayCache
+	proxies []netip.Prefix
+	now     func() time.Time
+	// deviceCookieAge is how long a web device cookie lives.
+	deviceCookieAge time.Duration
+}
+
+func handleLogin(d loginDeps) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		body, err := decode[loginRequest](w, r)
+		if err != nil {
+			return err
+		}
+		iface, _ := session.ParseInterface(body.Interface)
+		req := login.Request{Username: body.Username, Password: body.Password, Interface: iface, DeviceName: body.Device.Name,
+			IP: ClientAddr(r, d.proxies), UserAgent: r.UserAgent()}
+		if iface.KeyBound() {
+			jkt, err := d.loginProof(r)
+			if err != nil {
+				return err
+			}
+			req.JKT = jkt
+		} else if c, err := r.Cookie(d.cookies.Device()); err == nil && len(c.Value) <= 128 {
+			req.DeviceCookie = c.Value
+		}
+		res, err := d.svc.Login(r.Context(), req)
+		if err != nil {
+			return err
+		}
+		out := loginResponse{Status: "authenticated", Session: viewSession(res.Session, res.Session.ID), EnrolmentRequired: res.EnrolmentRequired}
+		if iface.KeyBound() {
+			out.Token, out.TokenType = res.Token, "DPoP"
+		} else {
+			d.cookies.set(w, d.cookies.Session(), res.Token, time.Until(res.Session.ExpiresAt))
+			if res.DeviceCookie != "" {
+				d.cookies.set(w, d.cookies.Device(), res.DeviceCookie, d.deviceCookieAge)
+			}
+		}
+		return writeJSON(w, http.StatusOK, out)
+	}
+}
+
+// loginProof checks the DPoP proof of a desktop or mobile login and
+// returns the thumbprint of the key the session will be bound to.
+func (d loginDeps) loginProof(r *http.Request) (string, error) {
+	bad := func(err error) error {
+		e := errBadRequest("Desktop and mobile logins need a valid DPoP proof of the device key (RFC 9449) in the DPoP header.")
+		e.Err = err
+		return e
+	}
+	proofs := r.Header.Values("DPoP")
+	if len(proofs) != 1 {
+		return "", bad(fmt.Errorf("%d DPoP headers", len(proofs)))
+	}
+	p, err := dpop.ParseProof(proofs[0])
+	if err != nil {
+		return "", bad(err)
+	}
+	now := d.now()
+	if err := p.Check(dpop.Expect{Method: r.Method, URL: d.origin + r.URL.EscapedPath(), Now: now, MaxAge: d.maxAge}); err != nil {
+		return "", bad(err)
+	}
+	if d.replay.Seen(p.JKT, p.ID, p.IssuedAt, now) {
+		return "", bad(fmt.Errorf("replayed login proof"))
+	}
+	return p.JKT, nil
+}

@@ -1,0 +1,63 @@
+// Package httpapi is gatehouse's JSON API: the login flow, sessions,
+// passwords and the audit trail, under /v1. It refuses form bodies; the
+// browser portal lives on its own mux.
+package httpapi
+
+import (
+	_ "embed"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"gatehouse/internal/dpop"
+	"gatehouse/internal/login"
+	"gatehouse/internal/store"
+)
+
+//go:embed openapi.yaml
+var openapi []byte
+
+// OpenAPI returns the API description served at /v1/openapi.yaml.
+func OpenAPI() []byte { return openapi }
+
+// Deps are the API's dependencies, set by the command line.
+type Deps struct {
+	Store   store.Store
+	Login   *login.Service
+	Auth    *Authenticator
+	Proxies []netip.Prefix
+	// LoginReplay remembers login proofs; see [dpop.ReplayCache].
+	LoginReplay *dpop.ReplayCache
+	Log         *slog.Logger
+	Metrics     *Metrics // nil: no metrics
+	Now         func() time.Time
+}
+
+// NewHandler returns the API handler. Every route of the API is here, and
+// a test checks them against openapi.yaml.
+func NewHandler(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern string, h handlerFunc) {
+		mux.Handle(pattern, adapt(d.Log, d.Metrics, pattern, h))
+	}
+	sd := sessionDeps{auth: d.Auth, store: d.Store, now: d.Now}
+	ld := loginDeps{svc: d.Login, cookies: d.Auth.Cookies, origin: d.Auth.Origin, maxAge: d.Auth.MaxAge, replay: d.LoginReplay,
+		proxies: d.Proxies, now: d.Now, deviceCookieAge: 400 * 24 * time.Hour}
+
+	handle("POST /v1/login", handleLogin(ld))
+	handle("POST /v1/logout", handleLogout(sd))
+	handle("POST /v1/password", handlePassword(sd, d.Login))
+	handle("GET /v1/me", handleMe(sd))
+	handle("GET /v1/sessions", handleListSessions(sd))
+	handle("DELETE /v1/sessions/{id}", handleDeleteSession(sd))
+	handle("DELETE /v1/sessions", handleDeleteSessions(sd))
+	handle("GET /v1/audit", handleAudit(sd))
+	handle("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, err := w.Write(openapi)
+		return err
+	})
+	handle("/v1/", func(w http.ResponseWriter, r *http.Request) error { return errNotFound() })
+	return mux
+}

@@ -1,0 +1,266 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"gatehouse/internal/audit"
+	"gatehouse/internal/login"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+)
+
+// sessionDeps is what the session-management handlers share.
+type sessionDeps struct {
+	auth  *Authenticator
+	store store.Store
+	now   func() time.Time
+}
+
+type meResponse struct {
+	User struct {
+		ID       string `json:"id"`
+		Username string `json:"username"`
+		Email    string `json:"email"`
+		Profile  string `json:"profile"`
+	} `json:"user"`
+	Session   sessionView `json:"session"`
+	Assurance string      `json:"assurance"`
+}
+
+func handleMe(d sessionDeps) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		s, err := d.auth.Session(r)
+		if err != nil {
+			return err
+		}
+		u, err := d.store.UserByID(r.Context(), s.UserID)
+		if err != nil {
+			return err
+		}
+		var out meResponse
+		out.User.ID, out.User.Username, out.User.Email, out.User.Profile = u.ID, u.Username, u.Email, string(u.Profile)
+		out.Session = viewSession(s, s.ID)
+		out.Assurance = s.Assurance.String()
+		return writeJSON(w, http.StatusOK, out)
+	}
+}
+
+func handleListSessions(d sessionDeps) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		s, err := d.auth.Session(r)
+		if err != nil {
+			return err
+		}
+		all, err := d.store.SessionsOfUser(r.Context(), s.UserID)
+		if err != nil {
+			return err
+		}
+		now := d.now()
+		out := struct {
+			Sessions []sessionView `json:"sessions"`
+		}{Sessions: []sessionView{}}
+		for _, x := range all {
+			if x.ID == s.ID {
+				x = s // the cache knows a fresher last-seen
+			}
+			if x.Active(now) {
+				out.Sessions = append(out.Sessions, viewSession(x, s.ID))
+			}
+		}
+		return writeJSON(w, http.StatusOK, out)
+	}
+}
+
+// endSessions ends the given sessions of the caller's user with their
+// audit events in one transaction, and forgets them at once.
+func endSessions(ctx context.Context, d sessionDeps, caller *session.Session, ip string, ids []string, reason string) error {
+	now := d.now()
+	err := d.store.InTx(ctx, func(tx store.Tx) error {
+		for _, id := range ids {
+			if err := tx.EndSession(ctx, id, now, reason); err != nil {
+				return err
+			}
+			if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionEnded, UserID: caller.UserID, Actor: caller.UserID,
+				Interface: string(caller.Interface), IP: ip, Detail: map[string]string{"session": id, "reason": reason, "by_session": caller.ID}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	d.auth.Sessions.Forget(ids...)
+	return err
+}
+
+func handleDeleteSession(d sessionDeps) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		s, err := d.auth.Session(r)
+		if err != nil {
+			return err
+		}
+		target, err := d.store.SessionByID(r.Context(), r.PathValue("id"))
+		// Another user's session answers like one that does not exist.
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (target.UserID != s.UserID || !target.EndedAt.IsZero())) {
+			return errNotFound()
+		}
+		if err != nil {
+			return err
+		}
+		reason := session.EndRevoked
+		if target.ID == s.ID {
+			reason = session.EndLogout
+		}
+		if err := endSessions(r.Context(), d, s, s.IP, []string{target.ID}, reason); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+func handleDeleteSessions(d sessionDeps) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		s, err := d.auth.Session(r)
+		if err != nil {
+			return err
+		}
+		if r.URL.Query().Get("others") != "true" {
+			return errBadRequest("Say ?others=true to end every session but this one; end this one with POST /v1/logout.")
+		}
+		all, err := d.store.SessionsOfUser(r.Context(), s.UserID)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for _, x := range all {
+			if x.ID != s.ID {
+				ids = append(ids, x.ID)
+			}
+		}
+		if err := endSessions(r.Context(), d, s, s.IP, ids, session.EndRevoked); err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, map[string]any{"ended": len(ids)})
+	}
+}
+
+func handleLogout(d sessionDeps) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		s, err := d.auth.Session(r)
+		if err != nil {
+			return err
+		}
+		if err := endSessions(r.Context(), d, s, s.IP, []string{s.ID}, session.EndLogout); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if s.Interface == session.Web {
+			d.auth.Cookies.clear(w, d.auth.Cookies.Session())
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+type passwordRequest struct {
+	Current string `json:"current"`
+	New     string `json:"new"`
+}
+
+func (b passwordRequest) Valid(context.Context) []FieldError {
+	var errs []FieldError
+	if b.Current == "" || len(b.Current) > 1024 {
+		errs = append(errs, FieldError{"current", "required; at most 1024 bytes"})
+	}
+	if b.New == "" || len(b.New) > 1024 {
+		errs = append(errs, FieldError{"new", "required; at most 1024 bytes"})
+	}
+	return errs
+}
+
+func handlePassword(d sessionDeps, svc *login.Service) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		s, err := d.auth.Session(r)
+		if err != nil {
+			return err
+		}
+		body, err := decode[passwordRequest](w, r)
+		if err != nil {
+			return err
+		}
+		ended, err := svc.ChangePassword(r.Context(), s, body.Current, body.New)
+		if err != nil {
+			return err
+		}
+		d.auth.Sessions.Forget(ended...)
+		return writeJSON(w, http.StatusOK, map[string]any{"status": "changed", "sessions_ended": len(ended)})
+	}
+}
+
+type eventView struct {
+	Seq       int64             `json:"seq"`
+	Time      time.Time         `json:"time"`
+	Type      string            `json:"type"`
+	Interface string            `json:"interface,omitempty"`
+	IP        string            `json:"ip,omitempty"`
+	Detail    map[string]string `json:"detail,omitempty"`
+}
+
+// publicDetail hides what is kept for the operators only: the reason a
+// login failed would tell an attacker holding a session what to try.
+func publicDetail(e *audit.Event) map[string]string {
+	if len(e.Detail) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(e.Detail))
+	for k, v := range e.Detail {
+		if k == "reason" && e.Type == audit.LoginFailed {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func handleAudit(d sessionDeps) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		s, err := d.auth.Session(r)
+		if err != nil {
+			return err
+		}
+		q := r.URL.Query()
+		limit, before := 50, int64(0)
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 200 {
+				return errBadRequest("", FieldError{"limit", "a number from 1 to 200"})
+			}
+			limit = n
+		}
+		if v := q.Get("before"); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1 {
+				return errBadRequest("", FieldError{"before", "a positive event sequence number"})
+			}
+			before = n
+		}
+		events, err := d.store.AuditOfUser(r.Context(), s.UserID, before, limit)
+		if err != nil {
+			return err
+		}
+		out := struct {
+			Events []eventView `json:"events"`
+			Next   int64       `json:"next,omitempty"`
+		}{Events: []eventView{}}
+		for _, e := range events {
+			out.Events = append(out.Events, eventView{Seq: e.Seq, Time: e.Time, Type: e.Type, Interface: e.Interface, IP: e.IP, Detail: publicDetail(e)})
+		}
+		if len(events) == limit {
+			out.Next = events[len(events)-1].Seq
+		}
+		return writeJSON(w, http.StatusOK, out)
+	}
+}
+

@@ -1,0 +1,386 @@
+// Package login runs the sign-in flow: throttle, first factor, device
+// recognition, session minting, audit; and the password change.
+package login
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"gatehouse/internal/audit"
+	"gatehouse/internal/device"
+	"gatehouse/internal/password"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/throttle"
+	"gatehouse/internal/token"
+	"gatehouse/internal/user"
+)
+
+// Errors of the flow. Every bad credential is [ErrInvalidCredentials]:
+// one wording, one timing, whether or not the user exists.
+var (
+	ErrInvalidCredentials = errors.New("login: invalid credentials")
+	ErrKeyRequired        = errors.New("login: desktop and mobile logins need a DPoP proof")
+)
+
+// ThrottledError says a login was refused before any check, and when to retry.
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("login: throttled, retry after %v", e.RetryAfter)
+}
+
+// WeakPasswordError says why a new password was refused.
+type WeakPasswordError struct{ Err error }
+
+func (e *WeakPasswordError) Error() string { return e.Err.Error() }
+func (e *WeakPasswordError) Unwrap() error { return e.Err }
+
+// Service runs logins. Its fields are set once before use.
+type Service struct {
+	Store     store.Store
+	Hasher    *password.Hasher
+	Rules     password.Rules
+	Throttle  throttle.Policy
+	Lifetimes map[session.Interface]session.Lifetime
+	Log       *slog.Logger
+	Now       func() time.Time // nil means time.Now
+	Rand      io.Reader        // nil means crypto/rand.Reader
+	// Outcome, when set, is told the outcome of every login
+	// ("succeeded", "failed", "throttled") for metrics.
+	Outcome func(string)
+
+	dummyOnce sync.Once
+	dummy     string
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Request is one login attempt.
+type Request struct {
+	Username  string
+	Password  string
+	Interface session.Interface
+	// DeviceName is how the client names itself ("Trading desk", "iPhone").
+	DeviceName string
+	// JKT is the thumbprint of the key a desktop or mobile client proved
+	// with its DPoP proof on the login request.
+	JKT string
+	// DeviceCookie is a web client's device cookie, if it sent one.
+	DeviceCookie string
+	IP           netip.Addr
+	UserAgent    string
+}
+
+// Result is a successful login.
+type Result struct {
+	User    *user.User
+	Session *session.Session
+	// Token is the session's bearer secret: handed to the client once,
+	// never stored (the session holds its hash).
+	Token string
+	// DeviceCookie, when set, is a new device cookie for a web client.
+	DeviceCookie string
+	// EnrolmentRequired says the user has no second factor yet, so the
+	// session holds AAL1 only.
+	EnrolmentRequired bool
+}
+
+// Login authenticates a password and mints a session.
+func (s *Service) Login(ctx context.Context, req Request) (*Result, error) {
+	if req.Interface.KeyBound() && req.JKT == "" {
+		return nil, ErrKeyRequired
+	}
+	now := s.now()
+	name := user.NormalizeUsername(req.Username)
+	ip := req.IP.String()
+
+	u, err := s.Store.UserByUsername(ctx, name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	fingerprint := s.fingerprint(req)
+	var dev *device.Device
+	if fingerprint != "" {
+		// Looked up for unknown users too, so both take the same time.
+		dev, err = s.Store.DeviceByFingerprint(ctx, userID(u), fingerprint)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	knownDevice := dev != nil && dev.Status == device.Trusted
+
+	keys := []struct {
+		key  string
+		rule throttle.Rule
+	}{
+		{throttle.AccountSourceKey(name, ip), s.Throttle.AccountSource},
+		{throttle.SourceKey(ip), s.Throttle.Source},
+	}
+	if !knownDevice {
+		keys = append(keys, struct {
+			key  string
+			rule throttle.Rule
+		}{throttle.AccountKey(name), s.Throttle.Account})
+	}
+	var wait time.Duration
+	for _, k := range keys {
+		var w time.Duration
+		_, ok, err := s.Store.Reserve(ctx, k.key, func(st throttle.State) (throttle.State, bool) {
+			next, ok, d := k.rule.Reserve(st, now)
+			w = d
+			return next, ok
+		})
+		if err != nil {
+			return nil, fmt.Errorf("login: throttle: %w", err)
+		}
+		if !ok {
+			wait = max(wait, w)
+		}
+	}
+	if wait > 0 {
+		s.outcome("throttled")
+		s.audit(ctx, &audit.Event{Time: now, Type: audit.LoginThrottled, UserID: userID(u), Actor: userID(u), Interface: string(req.Interface), IP: ip})
+		return nil, &ThrottledError{RetryAfter: wait.Round(time.Second) + time.Second}
+	}
+
+	// An unknown user is checked against a dummy hash, so the answer takes
+	// as long as for a real user with a wrong password.
+	hash := s.dummyHash()
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	ok, rehash, err := s.Hasher.Verify(req.Password, hash)
+	if err != nil {
+		return nil, fmt.Errorf("login: verify: %w", err)
+	}
+	if u == nil || !ok {
+		reason := "bad_password"
+		if u == nil {
+			reason = "unknown_user"
+		}
+		s.outcome("failed")
+		s.audit(ctx, &audit.Event{Time: now, Type: audit.LoginFailed, UserID: userID(u), Actor: userID(u), Interface: string(req.Interface), IP: ip,
+			Detail: map[string]string{"reason": reason}})
+		return nil, ErrInvalidCredentials
+	}
+
+	for _, k := range []string{throttle.AccountSourceKey(name, ip), throttle.AccountKey(name)} {
+		if err := s.Store.ResetThrottle(ctx, k); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{User: u, EnrolmentRequired: true}
+	err = s.Store.InTx(ctx, func(tx store.Tx) error {
+		if rehash {
+			h, err := s.Hasher.Hash(req.Password)
+			if err != nil {
+				return err
+			}
+			if err := tx.SetPasswordHash(ctx, u.ID, h, now); err != nil {
+				return err
+			}
+		}
+		if dev == nil {
+			dev, res.DeviceCookie, err = s.newDevice(ctx, tx, u, req, now)
+			if err != nil {
+				return err
+			}
+		} else if err := tx.TouchDevice(ctx, dev.ID, now); err != nil {
+			return err
+		}
+		res.Session, res.Token, err = s.mint(ctx, tx, u, req, dev, session.AAL1, now)
+		if err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.LoginSucceeded, UserID: u.ID, Actor: u.ID, Interface: string(req.Interface), IP: ip,
+			Detail: map[string]string{"session": res.Session.ID, "device": dev.ID, "aal": res.Session.Assurance.String()}})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	s.outcome("succeeded")
+	return res, nil
+}
+
+// fingerprint names the device a request comes from, if it can tell.
+func (s *Service) fingerprint(req Request) string {
+	switch {
+	case req.Interface.KeyBound():
+		return "jkt:" + req.JKT
+	case req.DeviceCookie != "":
+		return DeviceCookieFingerprint(req.DeviceCookie)
+	}
+	return ""
+}
+
+// DeviceCookieFingerprint is the stored fingerprint of a web device
+// cookie: the cookie itself is a secret and is never stored.
+func DeviceCookieFingerprint(cookie string) string {
+	return fmt.Sprintf("cookie:%x", token.Hash(cookie))
+}
+
+func (s *Service) newDevice(ctx context.Context, tx store.Tx, u *user.User, req Request, now time.Time) (*device.Device, string, error) {
+	id, err := token.New(s.Rand, 12)
+	if err != nil {
+		return nil, "", err
+	}
+	d := &device.Device{ID: "dev_" + id, UserID: u.ID, Interface: string(req.Interface), Name: deviceName(req), Status: device.Trusted, CreatedAt: now, LastSeenAt: now}
+	var cookie string
+	if req.Interface.KeyBound() {
+		d.Fingerprint = "jkt:" + req.JKT
+	} else {
+		if cookie, err = token.New(s.Rand, 32); err != nil {
+			return nil, "", err
+		}
+		d.Fingerprint = DeviceCookieFingerprint(cookie)
+	}
+	if err := tx.CreateDevice(ctx, d); err != nil {
+		return nil, "", err
+	}
+	return d, cookie, nil
+}
+
+func deviceName(req Request) string {
+	if req.DeviceName != "" {
+		return req.DeviceName
+	}
+	if req.UserAgent != "" {
+		return truncate(req.UserAgent, 64)
+	}
+	return string(req.Interface)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// mint creates a session. The token is 256 bits from crypto/rand; only
+// its SHA-256 is stored.
+func (s *Service) mint(ctx context.Context, tx store.Tx, u *user.User, req Request, dev *device.Device, aal session.Assurance, now time.Time) (*session.Session, string, error) {
+	tok, err := token.New(s.Rand, 32)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := token.New(s.Rand, 12)
+	if err != nil {
+		return nil, "", err
+	}
+	life := s.Lifetimes[req.Interface]
+	ss := &session.Session{
+		ID: "ses_" + id, UserID: u.ID, Interface: req.Interface, TokenHash: token.Hash(tok),
+		JKT: req.JKT, DeviceID: dev.ID, DeviceName: dev.Name, IP: req.IP.String(), UserAgent: truncate(req.UserAgent, 256),
+		Assurance: aal, AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(life.Absolute), Idle: life.Idle,
+	}
+	if err := tx.CreateSession(ctx, ss); err != nil {
+		return nil, "", err
+	}
+	if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionStarted, UserID: u.ID, Actor: u.ID, Interface: string(req.Interface), IP: ss.IP,
+		Detail: map[string]string{"session": ss.ID, "device": dev.ID}}); err != nil {
+		return nil, "", err
+	}
+	return ss, tok, nil
+}
+
+func (s *Service) dummyHash() string {
+	s.dummyOnce.Do(func() { s.dummy = s.Hasher.Dummy() })
+	return s.dummy
+}
+
+// audit records an event outside a change (a refused login changes
+// nothing else). A failure to record is logged, not hidden.
+func (s *Service) audit(ctx context.Context, e *audit.Event) {
+	if err := s.Store.AppendAudit(ctx, e); err != nil && s.Log != nil {
+		s.Log.ErrorContext(ctx, "audit append failed", "type", e.Type, "err", err)
+	}
+}
+
+func (s *Service) outcome(o string) {
+	if s.Outcome != nil {
+		s.Outcome(o)
+	}
+}
+
+func userID(u *user.User) string {
+	if u == nil {
+		return ""
+	}
+	return u.ID
+}
+
+// ChangePassword checks the current password of the session's user, sets
+// the new one and ends every other session of the user, in one
+// transaction with its audit events.
+func (s *Service) ChangePassword(ctx context.Context, sess *session.Session, current, next string) ([]string, error) {
+	now := s.now()
+	u, err := s.Store.UserByID(ctx, sess.UserID)
+	if err != nil {
+		return nil, err
+	}
+	// Guessing the current password through this door is throttled like a login.
+	var wait time.Duration
+	_, ok, err := s.Store.Reserve(ctx, throttle.AccountKey(u.Username), func(st throttle.State) (throttle.State, bool) {
+		next, ok, d := s.Throttle.Account.Reserve(st, now)
+		wait = d
+		return next, ok
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, &ThrottledError{RetryAfter: wait.Round(time.Second) + time.Second}
+	}
+	good, _, err := s.Hasher.Verify(current, u.PasswordHash)
+	if err != nil {
+		return nil, err
+	}
+	if !good {
+		s.audit(ctx, &audit.Event{Time: now, Type: audit.LoginFailed, UserID: u.ID, Actor: u.ID, Interface: string(sess.Interface), IP: sess.IP,
+			Detail: map[string]string{"reason": "bad_current_password", "action": "password_change"}})
+		return nil, ErrInvalidCredentials
+	}
+	if err := s.Store.ResetThrottle(ctx, throttle.AccountKey(u.Username)); err != nil {
+		return nil, err
+	}
+	if err := s.Rules.Check(next, u.Username); err != nil {
+		return nil, &WeakPasswordError{err}
+	}
+	h, err := s.Hasher.Hash(next)
+	if err != nil {
+		return nil, err
+	}
+	var ended []string
+	err = s.Store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetPasswordHash(ctx, u.ID, h, now); err != nil {
+			return err
+		}
+		if ended, err = tx.EndSessionsOfUser(ctx, u.ID, sess.ID, now, session.EndPasswordChange); err != nil {
+			return err
+		}
+		if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.PasswordChanged, UserID: u.ID, Actor: u.ID, Interface: string(sess.Interface), IP: sess.IP}); err != nil {
+			return err
+		}
+		for _, id := range ended {
+			if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionEnded, UserID: u.ID, Actor: u.ID, Interface: string(sess.Interface), IP: sess.IP,
+				Detail: map[string]string{"session": id, "reason": session.EndPasswordChange}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return ended, err
+}

@@ -1,0 +1,128 @@
+// Package server assembles gatehouse's HTTP surface — the API, the
+// browser portal and the operations endpoints — and runs it until its
+// context ends, then shuts down gracefully.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Pinger is what readiness needs of the store.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Options are what [Handler] assembles.
+type Options struct {
+	API      http.Handler // the /v1/ API
+	Web      http.Handler // the browser portal at /; nil answers 404
+	Store    Pinger
+	Registry *prometheus.Registry
+	// Origin is the public origin; cross-origin requests from it are
+	// accepted by the API's cookie-authenticated routes.
+	Origin string
+	Log    *slog.Logger
+}
+
+// Handler returns the root handler.
+func Handler(o Options) (http.Handler, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if err := o.Store.Ping(ctx); err != nil {
+			o.Log.Warn("readiness: store does not answer", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"status":"store unavailable"}` + "\n"))
+			return
+		}
+		w.Write([]byte(`{"status":"ready"}` + "\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+
+	// The API takes cookies only behind cross-origin protection, so the
+	// portal's scripts and curl share one API while no other site can
+	// drive it with a visitor's cookie.
+	cop := http.NewCrossOriginProtection()
+	if err := cop.AddTrustedOrigin(o.Origin); err != nil {
+		return nil, fmt.Errorf("server: public origin: %w", err)
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusForbidden)
+		json.NewEncoder(w).Encode(map[string]any{"type": "urn:gatehouse:problem:cross-origin", "title": "Cross-origin request refused", "status": 403,
+			"detail": "State-changing requests from another origin are refused."})
+	}))
+	mux.Handle("/v1/", apiHeaders(cop.Handler(o.API)))
+	web := o.Web
+	if web == nil {
+		web = http.NotFoundHandler()
+	}
+	mux.Handle("/", web)
+	return mux, nil
+}
+
+func apiHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Serve serves h on l until ctx ends, then stops accepting, lets requests
+// in flight finish for up to 10 seconds, and returns. With certFile and
+// keyFile it serves TLS 1.2 or later.
+func Serve(ctx context.Context, l net.Listener, h http.Handler, certFile, keyFile string, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10, // credentials fit; header floods do not
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if certFile != "" {
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			errc <- srv.ServeTLS(l, certFile, keyFile)
+		} else {
+			errc <- srv.Serve(l)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

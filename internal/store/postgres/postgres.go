@@ -1,0 +1,395 @@
+// Package postgres implements [store.Store] on PostgreSQL with pgx, for
+// deployments where several gatehouse instances share one database.
+//
+// It mirrors store/sqlite statement for statement; what differs is how
+// atomicity is had when the instances are separate processes: throttle
+// counters are locked row by row (SELECT … FOR UPDATE), the audit chain's
+// head under a transaction-scoped advisory lock, and migrations under
+// another, so two instances starting at once do not both migrate. Session
+// ends are broadcast with NOTIFY in the ending transaction; see
+// [DB.Revocations].
+//
+// The tables live in the first existing schema of the connection's
+// search_path (a search_path parameter in the URL selects one), so several
+// deployments, or parallel tests, can share a database in separate schemas.
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"gatehouse/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Classes of the advisory locks, the first half of a two-part key whose
+// second half is a hash of the schema: deployments in separate schemas of
+// one database do not wait on each other.
+const (
+	lockMigrate int32 = 0x67680001 // "gh", 1: the schema and its ledger
+	lockAudit   int32 = 0x67680002 // "gh", 2: the audit chain's head
+)
+
+// revocationBuffer is how many revoked session ids [DB.Revocations] holds
+// for a slow reader before it drops new ones.
+const revocationBuffer = 256
+
+// DB is an open PostgreSQL store: a connection pool, plus one dedicated
+// connection that LISTENs for session revocations.
+//
+// Open starts one goroutine, owned by the DB, that holds the listening
+// connection, reconnects with backoff when it breaks, and feeds
+// [DB.Revocations]. It lives until [DB.Close], which stops it and waits
+// for it to return.
+type DB struct {
+	pool    *pgxpool.Pool
+	schema  string
+	lockKey int32  // the schema's half of the advisory lock keys
+	channel string // the NOTIFY channel of this schema's revocations
+	conn
+
+	revoked   chan string
+	stop      context.CancelFunc
+	done      chan struct{} // closed when the listener has returned
+	closeOnce sync.Once
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open connects to the database at url (a postgres:// URL or a keyword/value
+// connection string, as pgx reads them), brings the schema up to date and
+// starts listening for revocations. It fails with [store.ErrSchemaTooNew]
+// when a newer gatehouse has migrated the database.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse the database URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &DB{pool: pool, conn: conn{x: pool}}
+	s.conn.db = s
+	if err := s.start(ctx, cfg.ConnConfig); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *DB) start(ctx context.Context, cc *pgx.ConnConfig) error {
+	var schema *string
+	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return fmt.Errorf("postgres: connect (check the database URL and that the server is up): %w", err)
+	}
+	if schema == nil {
+		return errors.New("postgres: no schema on the search_path exists: create it, or fix search_path in the database URL")
+	}
+	s.schema = *schema
+	sum := sha256.Sum256([]byte(s.schema))
+	s.lockKey = int32(binary.BigEndian.Uint32(sum[:4]))
+	s.channel = channelName(s.schema)
+	if err := s.migrate(ctx); err != nil {
+		return err
+	}
+	// The first LISTEN is made before Open returns, so a session ended
+	// after Open is delivered; only later reconnects can miss some.
+	lc, err := s.connectListener(ctx, cc)
+	if err != nil {
+		return err
+	}
+	lctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	s.revoked = make(chan string, revocationBuffer)
+	s.done = make(chan struct{})
+	go s.listen(lctx, cc, lc)
+	return nil
+}
+
+// channelName is the NOTIFY channel of a schema's revocations, within
+// PostgreSQL's 63-byte limit on names: a schema too long to show is hashed.
+func channelName(schema string) string {
+	const prefix = "gatehouse_revoked:"
+	if len(prefix)+len(schema) <= 63 {
+		return prefix + schema
+	}
+	sum := sha256.Sum256([]byte(schema))
+	return prefix + hex.EncodeToString(sum[:16])
+}
+
+type migration struct {
+	version int
+	name    string
+}
+
+func migrationFiles() ([]migration, int, error) {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []migration
+	latest := 0
+	for _, f := range files {
+		n, err := strconv.Atoi(strings.SplitN(path.Base(f), "_", 2)[0])
+		if err != nil {
+			return nil, 0, fmt.Errorf("postgres: migration %s: bad name", f)
+		}
+		out = append(out, migration{n, f})
+		latest = max(latest, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, latest, nil
+}
+
+// migrate applies the embedded migrations the database lacks, each in its
+// own transaction, recorded in schema_migrations. Every step holds the
+// migration lock and rereads the version under it, so instances starting
+// at once apply each migration exactly once.
+func (s *DB) migrate(ctx context.Context) error {
+	files, latest, err := migrationFiles()
+	if err != nil {
+		return err
+	}
+	tooNew := func(current int) error {
+		return fmt.Errorf("%w: the database is at version %d, this gatehouse knows up to %d; run a newer gatehouse", store.ErrSchemaTooNew, current, latest)
+	}
+	version := func(tx pgx.Tx) (int, error) {
+		var v int
+		err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+		return v, err
+	}
+	var current int
+	err = s.lockedTx(ctx, lockMigrate, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL)`); err != nil {
+			return err
+		}
+		v, err := version(tx)
+		current = v
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: read schema version: %w", err)
+	}
+	if current > latest {
+		return tooNew(current)
+	}
+	for _, m := range files {
+		if m.version <= current {
+			continue
+		}
+		body, err := migrations.ReadFile(m.name)
+		if err != nil {
+			return err
+		}
+		err = s.lockedTx(ctx, lockMigrate, func(tx pgx.Tx) error {
+			v, err := version(tx)
+			if err != nil {
+				return err
+			}
+			if v > latest {
+				return tooNew(v)
+			}
+			if v >= m.version {
+				return nil // another instance got here first
+			}
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, m.version, ts(time.Now()))
+			return err
+		})
+		if errors.Is(err, store.ErrSchemaTooNew) {
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: migration %s: %w", path.Base(m.name), err)
+		}
+	}
+	return nil
+}
+
+// lockedTx runs fn in a transaction that first takes the advisory lock of
+// class on this schema; the lock is released at commit or rollback.
+func (s *DB) lockedTx(ctx context.Context, class int32, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lock(ctx, tx, class, s.lockKey); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+func lock(ctx context.Context, x querier, class, key int32) error {
+	_, err := x.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, class, key)
+	return err
+}
+
+// InTx implements [store.Store]. The transaction is READ COMMITTED, as
+// PostgreSQL's default; the methods that read then write lock what they
+// read.
+func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	// Rolls back when fn fails or panics; a no-op after Commit.
+	defer tx.Rollback(ctx)
+	if err := fn(&conn{x: tx, tx: tx, db: s}); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: commit: %w", mapErr(err))
+	}
+	return nil
+}
+
+// Ping implements [store.Store].
+func (s *DB) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Revocations implements [store.Store]: it delivers the id of every
+// session that any instance on this database and schema ends, this one
+// included, once the ending transaction commits (a rolled-back end
+// delivers nothing).
+//
+// Delivery is best effort, and the cache that reads it must still bound
+// the age of its entries. The channel holds a fixed number of ids; when a
+// reader falls that far behind, further ids are dropped rather than
+// blocking the listener, and ids sent while the listening connection is
+// being re-established are lost. An unread channel costs nothing beyond
+// its buffer. The channel is closed once [DB.Close] has stopped the
+// listener.
+func (s *DB) Revocations() <-chan string { return s.revoked }
+
+// Close stops the revocation listener, waits for it to return and closes
+// the pool. It is safe to call more than once.
+func (s *DB) Close() error {
+	s.closeOnce.Do(func() {
+		s.stop()
+		<-s.done
+		s.pool.Close()
+	})
+	return nil
+}
+
+// querier is what *pgxpool.Pool and pgx.Tx share.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// conn runs the aggregate methods on the pool or inside a transaction.
+type conn struct {
+	x  querier
+	tx pgx.Tx // nil outside a transaction
+	db *DB
+}
+
+// atomic runs fn in a transaction, or in the current one.
+func (q *conn) atomic(ctx context.Context, fn func(*conn) error) error {
+	if q.tx != nil {
+		return fn(q)
+	}
+	return q.db.InTx(ctx, func(tx store.Tx) error { return fn(tx.(*conn)) })
+}
+
+// write runs a statement that may break a constraint. In a transaction it
+// runs under a savepoint: PostgreSQL aborts the whole transaction on a
+// failed statement where SQLite undoes only the statement, and callers
+// written against either may go on after an ErrConflict (to read the row
+// that won a race, say).
+func (q *conn) write(ctx context.Context, sql string, args ...any) error {
+	if q.tx == nil {
+		_, err := q.x.Exec(ctx, sql, args...)
+		return mapErr(err)
+	}
+	sp, err := q.tx.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := sp.Exec(ctx, sql, args...); err != nil {
+		if rerr := sp.Rollback(ctx); rerr != nil {
+			return errors.Join(mapErr(err), rerr)
+		}
+		return mapErr(err)
+	}
+	return sp.Commit(ctx)
+}
+
+// PostgreSQL error codes mapped to the store's errors.
+const (
+	codeUniqueViolation     = "23505"
+	codeForeignKeyViolation = "23503"
+)
+
+// mapErr turns driver errors into the store's.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case codeUniqueViolation:
+			return fmt.Errorf("%w: %v", store.ErrConflict, err)
+		case codeForeignKeyViolation:
+			return fmt.Errorf("%w: %v", store.ErrNotFound, err)
+		}
+	}
+	return err
+}
+
+// ts readies a time for a timestamptz column: UTC, truncated to the
+// microseconds PostgreSQL keeps. The zero time is stored as 0001-01-01 UTC.
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// tm is a time read from a timestamptz column, in UTC; 0001-01-01 UTC
+// reads back as the zero time.
+func tm(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// nullTime reads a nullable timestamptz; NULL is the zero time.
+func nullTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return tm(*t)
+}
+
+// scanner is what pgx.Row and pgx.Rows share.
+type scanner interface{ Scan(dest ...any) error }
+
+// collect scans every row of a query; nil when there are none, as store/sqlite.
+func collect[T any](rows pgx.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.AppendRows[T, []T](nil, rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+}

@@ -1,0 +1,384 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"gatehouse/internal/audit"
+	"gatehouse/internal/device"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/store/postgres"
+	"gatehouse/internal/store/storetest"
+	"gatehouse/internal/throttle"
+	"gatehouse/internal/user"
+)
+
+var ctx = context.Background()
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return storetest.Postgres(t) })
+}
+
+// open opens a store on url, closed when the test ends.
+func open(t *testing.T, url string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// raw connects to url directly, closed when the test ends.
+func raw(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(ctx) })
+	return c
+}
+
+func TestReopenIsNoop(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.NewUser(t, db, "alice")
+	db.Close()
+	db = open(t, url)
+	if _, err := db.UserByUsername(ctx, "alice"); err != nil {
+		t.Errorf("data lost across reopen: %v", err)
+	}
+	var n int
+	if err := raw(t, url).QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("schema_migrations rows = %d, %v; want 1", n, err)
+	}
+}
+
+func TestConcurrentOpen(t *testing.T) {
+	// Instances starting at once against an empty database: the
+	// migration lock lets one migrate and the others find it done.
+	url := storetest.PostgresURL(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			db, err := postgres.Open(ctx, url)
+			if err == nil {
+				db.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open %d = %v", i, err)
+		}
+	}
+	var n int
+	if err := raw(t, url).QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("schema_migrations rows = %d, %v; want 1", n, err)
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := raw(t, url).Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (999, now())`); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := postgres.Open(ctx, url); !errors.Is(err, store.ErrSchemaTooNew) {
+		if err == nil {
+			db.Close()
+		}
+		t.Errorf("Open of a newer schema = %v, want ErrSchemaTooNew", err)
+	}
+}
+
+func TestMissingSchemaRefused(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	if _, err := raw(t, url).Exec(ctx, `DROP SCHEMA `+pgx.Identifier{searchPath(t, url)}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := postgres.Open(ctx, url); err == nil {
+		db.Close()
+		t.Error("Open with no schema on the search_path succeeded")
+	}
+	// Put it back for the cleanup to drop.
+	if _, err := raw(t, url).Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{searchPath(t, url)}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func searchPath(t *testing.T, url string) string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.RuntimeParams["search_path"]
+}
+
+func TestAuditTamperDetected(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	db := open(t, url)
+	for i := range 3 {
+		if err := db.AppendAudit(ctx, &audit.Event{Time: time.Now(), Type: audit.LoginFailed, UserID: "u", Detail: map[string]string{"n": fmt.Sprint(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := audit.Verify(db.AuditEvents(ctx)); err != nil || n != 3 {
+		t.Fatalf("Verify before tampering = %d, %v; want 3, nil", n, err)
+	}
+	if _, err := raw(t, url).Exec(ctx, `UPDATE audit SET type = 'login.succeeded' WHERE seq = 2`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := audit.Verify(db.AuditEvents(ctx))
+	var be *audit.BrokenError
+	if !errors.As(err, &be) || be.Seq != 2 {
+		t.Errorf("Verify after tampering = %v, want broken at 2", err)
+	}
+}
+
+func TestTimesUTCMicroseconds(t *testing.T) {
+	db := storetest.Postgres(t)
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		ny = time.FixedZone("EST", -5*3600)
+	}
+	at := time.Date(2026, 3, 2, 4, 30, 0, 123456789, ny)
+	u := &user.User{ID: "usr_a", Username: "alice", Email: "a@example.com", Profile: user.Occasional, PasswordHash: "h", CreatedAt: at, UpdatedAt: at}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.UserByID(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := at.UTC().Truncate(time.Microsecond)
+	if got.CreatedAt != want {
+		t.Errorf("CreatedAt = %#v, want %#v (UTC, whole microseconds)", got.CreatedAt, want)
+	}
+	// The zero time reads back as the zero time.
+	st, ok, err := db.Reserve(ctx, "k", func(s throttle.State) (throttle.State, bool) { return s, true })
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	st, _, err = db.Reserve(ctx, "k", func(s throttle.State) (throttle.State, bool) { return s, false })
+	if err != nil || st != (throttle.State{Key: "k"}) {
+		t.Errorf("stored zero state read back as %#v, %v", st, err)
+	}
+}
+
+func TestThrottleRefusedStoresNothing(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	db := open(t, url)
+	if _, ok, err := db.Reserve(ctx, "k", func(s throttle.State) (throttle.State, bool) { return s, false }); ok || err != nil {
+		t.Fatalf("Reserve = %v, %v; want false, nil", ok, err)
+	}
+	var n int
+	if err := raw(t, url).QueryRow(ctx, `SELECT COUNT(*) FROM throttles`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("throttle rows after a refused reservation = %d, %v; want 0", n, err)
+	}
+}
+
+func TestTxGoesOnAfterConflict(t *testing.T) {
+	// As in SQLite, a constraint failure undoes only its statement: the
+	// transaction can read the winner and commit.
+	db := storetest.Postgres(t)
+	u := storetest.NewUser(t, db, "alice")
+	d := &device.Device{ID: "dev_1", UserID: u.ID, Interface: "web", Fingerprint: "fp", Status: device.Trusted, CreatedAt: storetest.T0, LastSeenAt: storetest.T0}
+	if err := db.CreateDevice(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	err := db.InTx(ctx, func(tx store.Tx) error {
+		dup := *d
+		dup.ID = "dev_2"
+		if err := tx.CreateDevice(ctx, &dup); !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("CreateDevice(duplicate) = %v, want ErrConflict", err)
+		}
+		if err := tx.CreateDevice(ctx, &device.Device{ID: "dev_3", UserID: "usr_nobody", Fingerprint: "x", Status: device.Trusted}); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("CreateDevice(unknown user) = %v, want ErrNotFound", err)
+		}
+		if _, err := tx.DeviceByFingerprint(ctx, u.ID, "fp"); err != nil {
+			return fmt.Errorf("DeviceByFingerprint after the conflict: %w", err)
+		}
+		return tx.TouchDevice(ctx, "dev_1", storetest.T0.Add(time.Hour))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.DeviceByFingerprint(ctx, u.ID, "fp")
+	if err != nil || !got.LastSeenAt.Equal(storetest.T0.Add(time.Hour)) {
+		t.Errorf("after commit: %+v, %v; want last seen T0+1h", got, err)
+	}
+}
+
+// receive waits for the next id on ch.
+func receive(t *testing.T, ch <-chan string) string {
+	t.Helper()
+	select {
+	case id, ok := <-ch:
+		if !ok {
+			t.Fatal("Revocations closed")
+		}
+		return id
+	case <-time.After(5 * time.Second):
+		t.Fatal("no revocation within 5s")
+		return ""
+	}
+}
+
+func TestRevocations(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	a, b := open(t, url), open(t, url)
+	other := storetest.Postgres(t) // another schema of the same database
+	alice, bob := storetest.NewUser(t, a, "alice"), storetest.NewUser(t, a, "bob")
+	for _, id := range []string{"ses_1", "ses_2", "ses_3", "ses_4"} {
+		storetest.NewSession(t, a, alice, id, storetest.T0)
+	}
+	storetest.NewSession(t, a, bob, "ses_bob", storetest.T0)
+
+	// Rolled back: nothing is sent.
+	boom := errors.New("boom")
+	err := a.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.EndSession(ctx, "ses_1", storetest.T0, session.EndRevoked); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InTx = %v, want boom", err)
+	}
+	// Not ended: nothing is sent.
+	if err := a.EndSession(ctx, "ses_unknown", storetest.T0, session.EndRevoked); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("EndSession(unknown) = %v, want ErrNotFound", err)
+	}
+
+	if err := a.EndSession(ctx, "ses_2", storetest.T0, session.EndRevoked); err != nil {
+		t.Fatal(err)
+	}
+	if got := receive(t, b.Revocations()); got != "ses_2" {
+		t.Errorf("first revocation = %q, want ses_2 (the rolled-back end of ses_1 must not be sent)", got)
+	}
+	ids, err := a.EndSessionsOfUser(ctx, alice.ID, "ses_4", storetest.T0, session.EndPasswordChange)
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("EndSessionsOfUser = %v, %v; want two ids", ids, err)
+	}
+	got := map[string]bool{receive(t, b.Revocations()): true, receive(t, b.Revocations()): true}
+	if !got["ses_1"] || !got["ses_3"] {
+		t.Errorf("revocations after EndSessionsOfUser = %v, want ses_1 and ses_3", got)
+	}
+	// The ending instance hears its own ends too.
+	own := []string{receive(t, a.Revocations()), receive(t, a.Revocations()), receive(t, a.Revocations())}
+	if own[0] != "ses_2" || !got[own[1]] || !got[own[2]] || own[1] == own[2] {
+		t.Errorf("a's own revocations = %q, want ses_2, then ses_1 and ses_3", own)
+	}
+	select {
+	case id := <-other.Revocations():
+		t.Errorf("a store on another schema received %q", id)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestRevocationsReconnect(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	a, b := open(t, url), open(t, url)
+	alice := storetest.NewUser(t, a, "alice")
+	schema := searchPath(t, url)
+	// Kill b's listening connection (and a's: they look alike).
+	tag, err := raw(t, url).Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE pid <> pg_backend_pid() AND query ILIKE 'LISTEN %' AND position($1 in query) > 0`, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tag.RowsAffected() != 2 {
+		t.Fatalf("terminated %d listeners, want 2", tag.RowsAffected())
+	}
+	// Ends sent before b listens again are lost: end one session after
+	// another until one arrives.
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; ; i++ {
+		if time.Now().After(deadline) {
+			t.Fatal("no revocation delivered within 10s of the listener's connection being killed")
+		}
+		id := fmt.Sprintf("ses_%d", i)
+		storetest.NewSession(t, a, alice, id, storetest.T0)
+		if err := a.EndSession(ctx, id, storetest.T0, session.EndRevoked); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-b.Revocations():
+			if got != id {
+				t.Errorf("revocation = %q, want %q", got, id)
+			}
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func TestRevocationsUnreadNeverBlock(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	a := open(t, url)
+	b, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := storetest.NewUser(t, a, "alice")
+	ch := b.Revocations()
+	// More ends than the channel holds, and nobody reading.
+	n := cap(ch) + 50
+	err = a.InTx(ctx, func(tx store.Tx) error {
+		for i := range n {
+			storetest.NewSession(t, tx, alice, fmt.Sprintf("ses_%04d", i), storetest.T0)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := a.EndSessionsOfUser(ctx, alice.ID, "", storetest.T0, session.EndRevoked); err != nil || len(ids) != n {
+		t.Fatalf("EndSessionsOfUser = %d ids, %v; want %d", len(ids), err, n)
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(ch) < cap(ch); {
+		if time.Now().After(deadline) {
+			t.Fatalf("channel holds %d of %d after 5s", len(ch), cap(ch))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The listener is not stuck on the full channel: Close stops it.
+	closed := make(chan struct{})
+	go func() { b.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close blocked with an unread, full Revocations channel")
+	}
+	got := 0
+	for range ch { // closed by Close once drained
+		got++
+	}
+	if got != cap(ch) {
+		t.Errorf("drained %d ids, want the %d buffered", got, cap(ch))
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the real programs the tests drive, from Debian's packages, when
+# they are missing. Needs root (CI and the development machines run as root).
+set -euo pipefail
+need=()
+command -v oathtool >/dev/null 2>&1 || need+=(oathtool)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" != 0 ]; then
+  echo "test-deps: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
+  exit 1
+fi
+echo "test-deps: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Keep the packages' own services (nginx on port 80) from starting: the
+# tests start what they need on loopback ports of their own.
+had_policy=0
+[ -e /usr/sbin/policy-rc.d ] && had_policy=1
+if [ $had_policy = 0 ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; fi
+trap '[ $had_policy = 0 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
