@@ -91,7 +91,6 @@ func adapt(log *slog.Logger, m *Metrics, route string, h handlerFunc) http.Handl
 	})
 }
 
-
 // maxBody caps request bodies: no JSON request of the API is near it.
 const maxBody = 64 << 10
 

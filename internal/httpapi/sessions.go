@@ -263,4 +263,3 @@ func handleAudit(d sessionDeps) handlerFunc {
 		return writeJSON(w, http.StatusOK, out)
 	}
 }
-

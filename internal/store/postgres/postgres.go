@@ -58,7 +58,7 @@ const revocationBuffer = 256
 // Open starts one goroutine, owned by the DB, that holds the listening
 // connection, reconnects with backoff when it breaks, and feeds
 // [DB.Revocations]. It lives until [DB.Close], which stops it and waits
-// for it to return.
+// for it to return. A DB is safe for concurrent use.
 type DB struct {
 	pool    *pgxpool.Pool
 	schema  string
@@ -277,6 +277,12 @@ func (s *DB) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 // being re-established are lost. An unread channel costs nothing beyond
 // its buffer. The channel is closed once [DB.Close] has stopped the
 // listener.
+//
+// The ids travel on the NOTIFY channel "gatehouse_revoked:" followed by
+// the schema's name (or a hash of it, where the name would pass
+// PostgreSQL's 63-byte limit), so deployments in separate schemas do not
+// hear each other. LISTEN needs a session of its own: a pooler between
+// gatehouse and PostgreSQL must not be in transaction mode.
 func (s *DB) Revocations() <-chan string { return s.revoked }
 
 // Close stops the revocation listener, waits for it to return and closes

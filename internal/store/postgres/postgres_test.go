@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -380,5 +382,32 @@ func TestRevocationsUnreadNeverBlock(t *testing.T) {
 	}
 	if err := b.Close(); err != nil {
 		t.Errorf("second Close = %v", err)
+	}
+}
+
+func TestRevocationsLongSchemaName(t *testing.T) {
+	// A channel named after a 63-byte schema would pass PostgreSQL's limit
+	// on names; it is hashed instead, and ends still go out.
+	u, err := neturl.Parse(storetest.PostgresURL(t))
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		t.Skip("needs " + storetest.PostgresURLEnv + " as a postgres:// URL")
+	}
+	schema := "gatehouse_test_long_" + strings.Repeat("x", 63-len("gatehouse_test_long_"))
+	admin := raw(t, u.String())
+	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+pgx.Identifier{schema}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`) })
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db := open(t, u.String())
+	alice := storetest.NewUser(t, db, "alice")
+	storetest.NewSession(t, db, alice, "ses_1", storetest.T0)
+	if err := db.EndSession(ctx, "ses_1", storetest.T0, session.EndRevoked); err != nil {
+		t.Fatal(err)
+	}
+	if got := receive(t, db.Revocations()); got != "ses_1" {
+		t.Errorf("revocation = %q, want ses_1", got)
 	}
 }

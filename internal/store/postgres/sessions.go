@@ -67,8 +67,8 @@ func (q *conn) EndSession(ctx context.Context, id string, now time.Time, reason 
 func (q *conn) EndSessionsOfUser(ctx context.Context, userID, except string, now time.Time, reason string) ([]string, error) {
 	var ids []string
 	err := q.atomic(ctx, func(c *conn) error {
-		rows, err := c.x.Query(ctx, `UPDATE sessions SET end_reason = $1, ended_at = $2 WHERE user_id = $3 AND id <> $4 AND ended_at IS NULL RETURNING id`,
-			reason, ts(now), userID, except)
+		rows, err := c.x.Query(ctx, `UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE user_id = $3 AND id <> $4 AND ended_at IS NULL RETURNING id`,
+			ts(now), reason, userID, except)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,121 @@
+// Package deptest enforces the import rules of the house style: the
+// dependency direction is a test, not a convention.
+package deptest
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+const module = "gatehouse/"
+
+// leaves are the pure domain packages: no I/O transports, no SQL, no store.
+var leaves = []string{
+	"internal/account", "internal/apikey", "internal/audit", "internal/device", "internal/dpop",
+	"internal/password", "internal/policy", "internal/posture", "internal/session", "internal/throttle",
+	"internal/token", "internal/user", "internal/seal",
+	"internal/factor/totp", "internal/factor/recovery", "internal/factor/push",
+}
+
+// list returns, per package of the module, its imports (transitive when deps).
+func list(t *testing.T, deps bool) map[string][]string {
+	t.Helper()
+	args := []string{"list", "-f", `{{.ImportPath}} {{join .Imports " "}}`}
+	if deps {
+		args = []string{"list", "-f", `{{.ImportPath}} {{join .Deps " "}}`}
+	}
+	cmd := exec.Command("go", append(args, "gatehouse/...")...)
+	cmd.Dir = filepath.Join("..", "..")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	m := map[string][]string{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) > 0 {
+			m[f[0]] = f[1:]
+		}
+	}
+	return m
+}
+
+func TestLeavesArePure(t *testing.T) {
+	deps := list(t, true)
+	for _, leaf := range leaves {
+		ds, ok := deps[module+leaf]
+		if !ok {
+			continue // not written yet
+		}
+		for _, d := range ds {
+			switch {
+			case d == "net/http", d == "database/sql", d == module+"internal/store" || strings.HasPrefix(d, module+"internal/store/"):
+				t.Errorf("%s imports %s: domain packages do no I/O", leaf, d)
+			case strings.HasPrefix(d, module) && !isLeaf(strings.TrimPrefix(d, module)):
+				t.Errorf("%s imports %s, which is not a domain package", leaf, d)
+			}
+		}
+	}
+}
+
+func isLeaf(p string) bool {
+	for _, l := range leaves {
+		if p == l {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSQLDriversOnlyInStores(t *testing.T) {
+	for pkg, imports := range list(t, false) {
+		if strings.HasPrefix(pkg, module+"internal/store/") { // the backends, and storetest which sets up their databases
+			continue
+		}
+		for _, i := range imports {
+			if strings.HasPrefix(i, "modernc.org/sqlite") || strings.HasPrefix(i, "github.com/jackc/pgx") {
+				t.Errorf("%s imports the SQL driver %s; only the store packages may", pkg, i)
+			}
+		}
+	}
+}
+
+func TestNoMathRand(t *testing.T) {
+	for pkg, imports := range list(t, false) {
+		for _, i := range imports {
+			if i == "math/rand" || i == "math/rand/v2" {
+				t.Errorf("%s imports %s: randomness comes from crypto/rand via internal/token", pkg, i)
+			}
+		}
+	}
+}
+
+// TestNoProcessGlobals keeps os.Getenv and os.Args in cmd/: everything
+// else receives its environment, so tests can run it in-process.
+func TestNoProcessGlobals(t *testing.T) {
+	bad := regexp.MustCompile(`\bos\.(Getenv|LookupEnv|Environ|Args)\b`)
+	root := filepath.Join("..", "..", "internal")
+	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		if strings.Contains(path, "storetest") { // test support reads the test database URL
+			return nil
+		}
+		src, _ := os.ReadFile(path)
+		for i, line := range strings.Split(string(src), "\n") {
+			if bad.MatchString(line) && !strings.HasPrefix(strings.TrimSpace(line), "//") {
+				t.Errorf("%s:%d: %s outside cmd/", path, i+1, strings.TrimSpace(line))
+			}
+		}
+		return nil
+	})
+}
