@@ -20,7 +20,7 @@ var leaves = []string{
 	"internal/account", "internal/apikey", "internal/audit", "internal/device", "internal/dpop",
 	"internal/password", "internal/policy", "internal/posture", "internal/session", "internal/throttle",
 	"internal/token", "internal/user", "internal/seal",
-	"internal/factor/totp", "internal/factor/recovery", "internal/factor/push",
+	"internal/factor/totp", "internal/factor/recovery", "internal/factor/push", "internal/factor/sms",
 }
 
 // list returns, per package of the module, its imports (transitive when deps).

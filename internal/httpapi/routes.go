@@ -34,13 +34,23 @@ type Deps struct {
 	Now         func() time.Time
 }
 
-// NewHandler returns the API handler. Every route of the API is here, and
-// a test checks them against openapi.yaml.
+// router registers handlers with the adapter that renders their errors.
+type router struct {
+	mux *http.ServeMux
+	d   *Deps
+}
+
+func (rt router) handle(pattern string, h handlerFunc) {
+	rt.mux.Handle(pattern, adapt(rt.d.Log, rt.d.Metrics, pattern, h))
+}
+
+// NewHandler returns the API handler. Every route of the API is listed
+// here or in a *Routes function called from here, and a test checks them
+// against openapi.yaml.
 func NewHandler(d Deps) http.Handler {
 	mux := http.NewServeMux()
-	handle := func(pattern string, h handlerFunc) {
-		mux.Handle(pattern, adapt(d.Log, d.Metrics, pattern, h))
-	}
+	rt := router{mux: mux, d: &d}
+	handle := rt.handle
 	sd := sessionDeps{auth: d.Auth, store: d.Store, now: d.Now}
 	ld := loginDeps{svc: d.Login, cookies: d.Auth.Cookies, origin: d.Auth.Origin, maxAge: d.Auth.MaxAge, replay: d.LoginReplay,
 		proxies: d.Proxies, now: d.Now, deviceCookieAge: 400 * 24 * time.Hour}

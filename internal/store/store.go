@@ -113,6 +113,8 @@ type Tx interface {
 	Devices
 	Audit
 	Throttles
+	Factors
+	Keys
 }
 
 // Store is an open database.
@@ -123,8 +125,9 @@ type Store interface {
 	InTx(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
-	// Revocations delivers the ids of sessions ended by other instances,
-	// where the backend can tell (PostgreSQL LISTEN/NOTIFY); nil otherwise.
+	// Revocations delivers the ids of sessions ended by any instance, this
+	// one included, where the backend can tell (PostgreSQL LISTEN/NOTIFY);
+	// nil otherwise. Consumers must treat a repeated id as harmless.
 	Revocations() <-chan string
 	Close() error
 }

@@ -50,6 +50,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ThrottleAtomic", testThrottleAtomic},
 		{"TxRollback", testTxRollback},
 	}
+	tests = append(tests, factorTests...)
+	tests = append(tests, keyTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open(t)) })
 	}
