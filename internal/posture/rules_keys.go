@@ -1,0 +1,218 @@
+package posture
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+)
+
+// unusedAfter is how long without use makes a key forgotten.
+const unusedAfter = 21 * day
+
+// checkKeys looks for API key leakage, key by key: live keys that can
+// trade or transfer without an IP allowlist, keys older than the rotation
+// period, keys unused for weeks, keys with more scopes than their use
+// shows, and keys shared between paper and live work. Expired keys are
+// skipped: they open nothing.
+func checkKeys(s Snapshot, now time.Time) []Finding {
+	var out []Finding
+	live, paper := false, false
+	for _, k := range s.Keys {
+		if !k.Valid(now) {
+			continue
+		}
+		if k.Environment == Paper {
+			paper = true
+		}
+		if k.Environment == Live && k.CanMoveMoney() {
+			live = true
+		}
+		out = append(out, keyAllowlist(k)...)
+		out = append(out, keyRotation(s.Profile, k, now)...)
+		out = append(out, keyUnused(k, now)...)
+		out = append(out, keyScopes(k)...)
+		out = append(out, keyShared(s, k)...)
+	}
+	if s.Profile == Professional && live && !paper {
+		out = append(out, Finding{
+			ID: "key-no-paper", FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: Low,
+			Summary:  "You have live trading keys and no paper key: strategies are tried with live credentials, which then sit in test code and notebooks, and a bug places real orders.",
+			Evidence: []Evidence{{Kind: "key", Name: "paper key", Detail: "no paper key"}},
+			NextStep: "Create a paper key for development and testing, and keep the live key only where live strategies run.",
+		})
+	}
+	return out
+}
+
+// powers says what a key may do, for a sentence.
+func powers(k APIKey) string {
+	var p []string
+	if k.Has(ScopeOrdersWrite) {
+		p = append(p, "place orders")
+	}
+	if k.Has(ScopeTransfersWrite) {
+		p = append(p, "move money")
+	}
+	if len(p) == 0 {
+		return "read your account"
+	}
+	return strings.Join(p, " and ")
+}
+
+// openAllowlist reports whether allowlist admits (nearly) any address:
+// it is empty, or holds a prefix wider than /8 (IPv4) or /16 (IPv6).
+func openAllowlist(allowlist []string) bool {
+	if len(allowlist) == 0 {
+		return true
+	}
+	for _, c := range allowlist {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			continue
+		}
+		if (p.Addr().Is4() && p.Bits() < 8) || (!p.Addr().Is4() && p.Bits() < 16) {
+			return true
+		}
+	}
+	return false
+}
+
+func keyAllowlist(k APIKey) []Finding {
+	if k.Environment != Live || !openAllowlist(k.Allowlist) {
+		return nil
+	}
+	detail := "live, " + strings.Join(k.Scopes, " ") + ", no IP allowlist"
+	if len(k.Allowlist) > 0 {
+		detail = "live, " + strings.Join(k.Scopes, " ") + ", allowlist " + strings.Join(k.Allowlist, " ") + " admits nearly any address"
+	}
+	if k.Location != "" {
+		detail += ", lives on " + k.Location
+	}
+	if !k.CanMoveMoney() {
+		return []Finding{{
+			ID: "key-no-allowlist/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: Low,
+			Summary:  fmt.Sprintf("The read-only live key %q works from any address: a copy of it shows your positions and orders to whoever holds it.", keyName(k)),
+			Evidence: []Evidence{keyEvidence(k, detail)},
+			NextStep: "Restrict the key to the addresses it is used from (an IP allowlist).",
+		}}
+	}
+	return []Finding{{
+		ID: "key-no-allowlist/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: High,
+		Summary:  fmt.Sprintf("The live key %q%s can %s from any address in the world: one copy of it, from a snapshot, a log or a repository, is the account.", keyName(k), where(k), powers(k)),
+		Evidence: []Evidence{keyEvidence(k, detail)},
+		NextStep: "Add an IP allowlist holding only the address of the machine that runs the strategy (a cloud VM's static or elastic IP), then rotate the key, since it may already have been copied.",
+	}}
+}
+
+func keyRotation(p Profile, k APIKey, now time.Time) []Finding {
+	period := p.RotationPeriod()
+	if k.Created.IsZero() || now.Sub(k.Created) <= period {
+		return nil
+	}
+	exp := Low
+	if k.Environment == Live {
+		exp = Medium
+	}
+	return []Finding{{
+		ID: "key-rotation/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: exp,
+		Summary:  fmt.Sprintf("The %s key %q is %s old, past the %d-day rotation period: the longer a key lives, the more copies of it there are.", k.Environment, keyName(k), span(now.Sub(k.Created)), int(period/day)),
+		Evidence: []Evidence{keyEvidence(k, "created "+ago(now, k.Created))},
+		NextStep: fmt.Sprintf("Rotate the key now and every %d days: create the new one, deploy it, then revoke the old.", int(period/day)),
+	}}
+}
+
+func keyUnused(k APIKey, now time.Time) []Finding {
+	var idle time.Duration
+	var detail string
+	switch {
+	case !k.LastUsed.IsZero():
+		idle, detail = now.Sub(k.LastUsed), "last used "+ago(now, k.LastUsed)
+	case !k.Created.IsZero():
+		idle, detail = now.Sub(k.Created), "never used, created "+ago(now, k.Created)
+	default:
+		return nil
+	}
+	if idle <= unusedAfter {
+		return nil
+	}
+	exp := Low
+	if k.Environment == Live && k.CanMoveMoney() {
+		exp = Medium
+	}
+	return []Finding{{
+		ID: "key-unused/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: exp,
+		Summary:  fmt.Sprintf("The %s key %q has not been used for %s but still works: a forgotten key is one nobody watches.", k.Environment, keyName(k), span(idle)),
+		Evidence: []Evidence{keyEvidence(k, detail)},
+		NextStep: "Revoke the key; create a new one when a strategy needs it again.",
+	}}
+}
+
+func keyScopes(k APIKey) []Finding {
+	if k.UsedScopes == nil {
+		if k.Environment == Live && k.Has(ScopeOrdersWrite) && k.Has(ScopeTransfersWrite) {
+			return []Finding{{
+				ID: "key-broad-scopes/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: Medium,
+				Summary:  fmt.Sprintf("The live key %q can both trade and move money out: whoever copies it can sell your positions and withdraw the proceeds.", keyName(k)),
+				Evidence: []Evidence{keyEvidence(k, "scopes "+strings.Join(k.Scopes, " "))},
+				NextStep: "Split it: one key that trades, and transfers done from the portal (or a separate key used only where transfers are made).",
+			}}
+		}
+		return nil
+	}
+	var extra []string
+	for _, sc := range k.Scopes {
+		if !slices.Contains(k.UsedScopes, sc) {
+			extra = append(extra, sc)
+		}
+	}
+	if len(extra) == 0 {
+		return nil
+	}
+	exp := Low
+	if k.Environment == Live && (slices.Contains(extra, ScopeOrdersWrite) || slices.Contains(extra, ScopeTransfersWrite)) {
+		exp = Medium
+	}
+	keep := slices.DeleteFunc(slices.Clone(k.Scopes), func(sc string) bool { return slices.Contains(extra, sc) })
+	need := strings.Join(keep, " ")
+	if need == "" {
+		need = "none: revoke it"
+	}
+	return []Finding{{
+		ID: "key-broad-scopes/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: exp,
+		Summary:  fmt.Sprintf("The %s key %q holds %s, which its use never shows: a leak gives away more than the strategy needs.", k.Environment, keyName(k), strings.Join(extra, " ")),
+		Evidence: []Evidence{keyEvidence(k, "scopes "+strings.Join(k.Scopes, " ")+"; used "+strings.Join(k.UsedScopes, " "))},
+		NextStep: "Replace it with a key that holds only: " + need + ".",
+	}}
+}
+
+func keyShared(s Snapshot, k APIKey) []Finding {
+	shared := slices.Contains(k.UsedEnvironments, Paper) && slices.Contains(k.UsedEnvironments, Live)
+	detail := "used for paper and live work"
+	if a, ok := s.account(k.Account); ok && a.Environment != k.Environment {
+		shared = true
+		detail = fmt.Sprintf("%s key on %s account %s", k.Environment, a.Environment, a.ID)
+	}
+	if !shared {
+		return nil
+	}
+	exp := Medium
+	if k.Environment == Live && k.CanMoveMoney() {
+		exp = High
+	}
+	return []Finding{{
+		ID: "key-shared-environments/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: exp,
+		Summary:  fmt.Sprintf("The key %q serves both paper and live work: paper code (notebooks, backtests, shared repositories) is copied far more freely, and a bug meant for paper places real orders.", keyName(k)),
+		Evidence: []Evidence{keyEvidence(k, detail)},
+		NextStep: "Create a separate paper key for testing, and keep the live key only where live strategies run.",
+	}}
+}
+
+// keyRef is the key's ID, or its name when it has none.
+func keyRef(k APIKey) string {
+	if k.ID != "" {
+		return k.ID
+	}
+	return k.Name
+}
