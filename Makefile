@@ -26,7 +26,7 @@ test: test-deps
 
 ## bench: the benchmarks of docs/benchmarks.md.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime=2s ./internal/... | tee bench.out
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=2s -timeout 30m ./internal/... | tee bench.out
 
 ## fuzz: run each fuzz target for a short while.
 fuzz:

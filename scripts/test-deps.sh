@@ -6,7 +6,17 @@ need=()
 command -v oathtool >/dev/null 2>&1 || need+=(oathtool)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
-if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+# The forward-auth integration test (internal/cli/nginx_test.go) needs nginx
+# built with auth_request, as Debian's is.
+check_nginx() {
+  local bin
+  bin=$(command -v nginx || echo /usr/sbin/nginx)
+  if [ -x "$bin" ] && ! "$bin" -V 2>&1 | grep -q http_auth_request_module; then
+    echo "test-deps: $bin lacks http_auth_request_module; install Debian's nginx package" >&2
+    exit 1
+  fi
+}
+if [ ${#need[@]} -eq 0 ]; then check_nginx; exit 0; fi
 if [ "$(id -u)" != 0 ]; then
   echo "test-deps: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
   exit 1
@@ -21,3 +31,4 @@ if [ $had_policy = 0 ]; then printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc
 trap '[ $had_policy = 0 ] && rm -f /usr/sbin/policy-rc.d' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+check_nginx

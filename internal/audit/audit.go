@@ -27,6 +27,33 @@ const (
 	UserCreated     = "user.created"
 	AccountCreated  = "account.created"
 	MemberAdded     = "member.added"
+
+	FactorAdded         = "factor.added"
+	FactorRemoved       = "factor.removed"
+	FactorVerified      = "factor.verified"
+	FactorFailed        = "factor.failed"
+	FactorCloneSuspect  = "factor.clone_suspected"
+	RecoveryUsed        = "recovery.used"
+	RecoveryRegenerated = "recovery.regenerated"
+	PushApproved        = "push.approved"
+	PushDenied          = "push.denied"
+	PushReported        = "push.reported"
+	DeviceNew           = "device.new"
+	DeviceTrusted       = "device.trusted"
+	DeviceRevoked       = "device.revoked"
+	StepUp              = "session.step_up"
+)
+
+// API key event types. Detail holds "account" and "key" (the public
+// identifier, never the secret), and per type: "scopes", "environment",
+// "expires_at" (created), "successor" and "overlap_ends_at" (rotated),
+// "reason" (revoked: user, admin, dormant or signal), "ip" (first use
+// from an address the key had never been used from).
+const (
+	KeyCreated    = "apikey.created"
+	KeyRotated    = "apikey.rotated"
+	KeyRevoked    = "apikey.revoked"
+	KeyNewAddress = "apikey.new_address"
 )
 
 // Event is one entry of the audit trail.

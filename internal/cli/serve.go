@@ -24,6 +24,7 @@ import (
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
 	"gatehouse/internal/user"
+	"gatehouse/internal/web"
 )
 
 func init() {
@@ -92,7 +93,7 @@ func storeName(c *config.Config) string {
 }
 
 // buildServer wires the flows and transports over an open store.
-func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, log *slog.Logger) (http.Handler, *authn.Sessions, error) {
+func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, log *slog.Logger) (http.Handler, *loops, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), activeSessions{st})
 	metrics := httpapi.NewMetrics(reg)
@@ -100,14 +101,26 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, log 
 	sessions := authn.New(st, c.CacheMaxAge, now, log)
 	auth := &httpapi.Authenticator{Sessions: sessions, Replay: &dpop.ReplayCache{Window: c.DPoP.MaxAge}, Origin: c.PublicOrigin,
 		Cookies: httpapi.Cookies{Secure: c.Secure()}, MaxAge: c.DPoP.MaxAge, Now: now}
-	svc := &login.Service{Store: st, Hasher: hasher, Rules: c.Password.Rules, Throttle: c.Throttle, Lifetimes: c.Sessions, Log: log, Outcome: metrics.LoginOutcome}
-	api := httpapi.NewHandler(httpapi.Deps{Store: st, Login: svc, Auth: auth, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
-		Log: log, Metrics: metrics, Now: now})
-	h, err := server.Handler(server.Options{API: api, Store: st, Registry: reg, Origin: c.PublicOrigin, Log: log})
+	factors, err := buildFactors(c, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	return h, sessions, nil
+	svc := &login.Service{Store: st, Hasher: hasher, Rules: c.Password.Rules, Throttle: c.Throttle, Lifetimes: c.Sessions, Factors: factors, Log: log, Outcome: metrics.LoginOutcome}
+	keys, decider, err := buildAuthz(c, st, sessions, now, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	api := httpapi.NewHandler(httpapi.Deps{Store: st, Login: svc, Auth: auth, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
+		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL})
+	portal, err := web.NewHandler(web.Deps{Store: st, Login: svc, Auth: auth, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now})
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := server.Handler(server.Options{API: api, Web: portal, Store: st, Registry: reg, Origin: c.PublicOrigin, Log: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, &loops{sessions: sessions, keys: keys}, nil
 }
 
 // activeSessions exports the number of live sessions per interface,

@@ -44,6 +44,8 @@ type testServer struct {
 	Stderr *syncBuffer
 	store  []string // the flags naming its store, for admin verbs
 	env    map[string]string
+	// traders are the users made with newTrader, by name.
+	traders map[string]*trader
 }
 
 // backend names a store for the tests that run on both.
@@ -75,7 +77,7 @@ var listening = regexp.MustCompile(`gatehouse listening on (\S+)`)
 // /healthz; the server stops when the test ends.
 func startServer(t *testing.T, storeFlags []string, env map[string]string, extra ...string) *testServer {
 	t.Helper()
-	s := &testServer{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, store: storeFlags, env: env}
+	s := &testServer{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, store: storeFlags, env: env, traders: map[string]*trader{}}
 	if s.env == nil {
 		s.env = map[string]string{}
 	}
@@ -87,8 +89,12 @@ func startServer(t *testing.T, storeFlags []string, env map[string]string, extra
 	}
 	addr := l.Addr().String()
 	l.Close()
+	// localhost, not 127.0.0.1: WebAuthn relying parties are host names.
 	if _, ok := s.env["GATEHOUSE_PUBLIC_ORIGIN"]; !ok {
-		s.env["GATEHOUSE_PUBLIC_ORIGIN"] = "http://" + addr
+		s.env["GATEHOUSE_PUBLIC_ORIGIN"] = "http://localhost:" + strings.TrimPrefix(addr, "127.0.0.1:")
+	}
+	if _, ok := s.env["GATEHOUSE_SEED_KEY"]; !ok {
+		s.env["GATEHOUSE_SEED_KEY"] = "c2VlZC1rZXktZm9yLXRlc3RzLW9ubHktMzItYnl0ZXM="
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -116,7 +122,7 @@ func startServer(t *testing.T, storeFlags []string, env map[string]string, extra
 		default:
 		}
 		if m := listening.FindStringSubmatch(s.Stdout.String()); m != nil {
-			s.URL = "http://" + m[1]
+			s.URL = s.env["GATEHOUSE_PUBLIC_ORIGIN"]
 			resp, err := http.Get(s.URL + "/healthz")
 			if err == nil {
 				resp.Body.Close()
@@ -219,25 +225,6 @@ func (d *desktop) headers(t *testing.T, method, path string) http.Header {
 	return h
 }
 
-func (d *desktop) login(t *testing.T, s *testServer, user, pw, iface string) *http.Response {
-	var out struct {
-		Token     string `json:"token"`
-		TokenType string `json:"token_type"`
-	}
-	saved := d.token
-	d.token = ""
-	resp := call(t, http.DefaultClient, "POST", s.URL+"/v1/login", map[string]any{"username": user, "password": pw, "interface": iface, "device": map[string]string{"name": "Trading desk"}},
-		d.headers(t, "POST", "/v1/login"), &out)
-	d.token = saved
-	if resp.StatusCode == 200 {
-		if out.TokenType != "DPoP" || len(out.Token) < 43 {
-			t.Errorf("desktop login answer: token %d chars, type %q; want ≥43 chars, DPoP", len(out.Token), out.TokenType)
-		}
-		d.token = out.Token
-	}
-	return resp
-}
-
 const alicePW = "a long and unusual passphrase"
 
 func TestCoreEndToEnd(t *testing.T) {
@@ -245,7 +232,8 @@ func TestCoreEndToEnd(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			flags := b.flags(t)
 			s := startServer(t, flags, nil)
-			s.addUser(t, "alice", alicePW)
+			s.traders["alice"] = s.newTrader(t, "alice", alicePW)
+			testEnrolmentSession(t, s)
 			testWebLogin(t, s)
 			testDesktopLogin(t, s)
 			testSessionsAcrossInterfaces(t, s)

@@ -62,7 +62,7 @@ func (f *storeFlags) open(ctx context.Context, e *env) (*config.Config, store.St
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := c.Validate(); err != nil {
+	if err := c.ValidateAdmin(); err != nil {
 		return nil, nil, err
 	}
 	st, err := openStore(ctx, c)

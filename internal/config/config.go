@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"gatehouse/internal/password"
+	"gatehouse/internal/policy"
 	"gatehouse/internal/session"
 	"gatehouse/internal/throttle"
 )
@@ -53,6 +54,16 @@ type Config struct {
 	// asking the store again, so a revocation made elsewhere (the CLI,
 	// another instance) takes effect within it.
 	CacheMaxAge time.Duration `yaml:"cache_max_age"`
+	Factors     Factors       `yaml:"factors"`
+	Mail        Mail          `yaml:"mail"`
+	// Keys bounds the lives of API keys.
+	Keys Keys `yaml:"keys"`
+	// Authz configures forward-auth.
+	Authz Authz `yaml:"authz"`
+	// Rules are forward-auth's route rules, tried in order. The default is
+	// the reference trading API's (policy.ReferenceSpecs), which matches
+	// only the hosts paper.localhost and live.localhost, and /healthz.
+	Rules Rules `yaml:"rules"`
 }
 
 // TLS names certificate and key files; both empty serves plain HTTP.
@@ -91,6 +102,9 @@ func Default() *Config {
 		Throttle:     throttle.DefaultPolicy(),
 		DPoP:         DPoP{MaxAge: time.Minute},
 		CacheMaxAge:  time.Second,
+		Factors:      defaultFactors(),
+		Keys:         defaultKeys(),
+		Rules:        policy.ReferenceSpecs(),
 	}
 }
 
@@ -150,6 +164,9 @@ var Env = []struct{ Name, Setting string }{
 	{"GATEHOUSE_TRUSTED_PROXIES", "trusted_proxies (comma-separated)"},
 	{"GATEHOUSE_LOG_LEVEL", "log.level"},
 	{"GATEHOUSE_LOG_FORMAT", "log.format"},
+	{"GATEHOUSE_SEED_KEY", "factors.seed_key"},
+	{"GATEHOUSE_SMS_AUTH_TOKEN", "factors.sms.auth_token"},
+	{"GATEHOUSE_SMTP_PASSWORD", "mail.password"},
 }
 
 func (c *Config) applyEnv(getenv func(string) string) error {
@@ -169,6 +186,9 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set("GATEHOUSE_TLS_KEY", &c.TLS.Key)
 	set("GATEHOUSE_LOG_LEVEL", &c.Log.Level)
 	set("GATEHOUSE_LOG_FORMAT", &c.Log.Format)
+	set("GATEHOUSE_SEED_KEY", &c.Factors.SeedKey)
+	set("GATEHOUSE_SMS_AUTH_TOKEN", &c.Factors.SMS.AuthToken)
+	set("GATEHOUSE_SMTP_PASSWORD", &c.Mail.Password)
 	if v := getenv("GATEHOUSE_TRUSTED_PROXIES"); v != "" {
 		c.TrustedProxies = strings.Split(v, ",")
 	}
@@ -183,7 +203,14 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 }
 
 // Validate returns every problem of c, joined.
-func (c *Config) Validate() error {
+func (c *Config) Validate() error { return c.validate(true) }
+
+// ValidateAdmin is Validate for the admin verbs that work on the store
+// without serving: they need no secrets of the running server (the seed
+// key), so a missing one is not an error there.
+func (c *Config) ValidateAdmin() error { return c.validate(false) }
+
+func (c *Config) validate(serving bool) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("config: "+format, args...)) }
 	if _, err := netip.ParseAddrPort(c.Listen); err != nil {
@@ -253,6 +280,8 @@ func (c *Config) Validate() error {
 	if c.CacheMaxAge < 0 || c.CacheMaxAge > time.Minute {
 		bad("cache_max_age %v: want 0 to 1m", c.CacheMaxAge)
 	}
+	c.validateFactors(bad, serving)
+	c.validateKeys(bad)
 	return errors.Join(errs...)
 }
 

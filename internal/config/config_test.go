@@ -22,6 +22,7 @@ func TestExampleIsDefault(t *testing.T) {
 	if diff := cmp.Diff(config.Default(), c, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("example differs from Default (-default +example):\n%s", diff)
 	}
+	c.Factors.SeedKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // the one setting without a default
 	if err := c.Validate(); err != nil {
 		t.Errorf("Validate(example) = %v", err)
 	}

@@ -34,6 +34,15 @@ func (c Cookies) Device() string {
 	return "gatehouse_device"
 }
 
+// Flow is the short-lived cookie that binds a web login flow to the
+// browser that started it.
+func (c Cookies) Flow() string {
+	if c.Secure {
+		return "__Host-gatehouse_flow"
+	}
+	return "gatehouse_flow"
+}
+
 func (c Cookies) set(w http.ResponseWriter, name, value string, maxAge time.Duration) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: int(maxAge.Seconds()),
 		HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteLaxMode})

@@ -78,9 +78,17 @@ func viewSession(s *session.Session, currentID string) sessionView {
 }
 
 type loginResponse struct {
-	Status            string      `json:"status"`
-	Session           sessionView `json:"session"`
-	EnrolmentRequired bool        `json:"enrolment_required"`
+	Status string `json:"status"`
+	// State is the public state of a polled flow.
+	State             string       `json:"state,omitempty"`
+	Session           *sessionView `json:"session,omitempty"`
+	EnrolmentRequired bool         `json:"enrolment_required,omitempty"`
+	Flow              string       `json:"flow,omitempty"`
+	ExpiresAt         *time.Time   `json:"expires_at,omitempty"`
+	Factors           []offerView  `json:"factors,omitempty"`
+	Device            *deviceView  `json:"device,omitempty"`
+	// Number is the number to type into the phone for a device approval push.
+	Number int `json:"number,omitempty"`
 	// Token and TokenType are set for desktop and mobile only; a web
 	// session lives in an HttpOnly cookie that scripts cannot read.
 	Token     string `json:"token,omitempty"`
@@ -99,6 +107,26 @@ type loginDeps struct {
 	now     func() time.Time
 	// deviceCookieAge is how long a web device cookie lives.
 	deviceCookieAge time.Duration
+	// flowAge is how long a web flow cookie lives.
+	flowAge time.Duration
+}
+
+type offerView struct {
+	Kind      string `json:"kind"`
+	ID        string `json:"id,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Assurance string `json:"assurance"`
+	Weak      bool   `json:"weak,omitempty"`
+}
+
+type deviceView struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Interface  string    `json:"interface"`
+	Status     string    `json:"status"`
+	Current    bool      `json:"current,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
 }
 
 func handleLogin(d loginDeps) handlerFunc {
@@ -123,17 +151,41 @@ func handleLogin(d loginDeps) handlerFunc {
 		if err != nil {
 			return err
 		}
-		out := loginResponse{Status: "authenticated", Session: viewSession(res.Session, res.Session.ID), EnrolmentRequired: res.EnrolmentRequired}
-		if iface.KeyBound() {
+		return d.writeResult(w, res, "")
+	}
+}
+
+// writeResult answers a login step: the session (a cookie for web, the
+// token for desktop and mobile), or the flow that needs more proof.
+func (d loginDeps) writeResult(w http.ResponseWriter, res *login.Result, state string) error {
+	if res.FlowSecret != "" {
+		d.cookies.set(w, d.cookies.Flow(), res.FlowSecret, d.flowAge)
+	}
+	if res.DeviceCookie != "" {
+		d.cookies.set(w, d.cookies.Device(), res.DeviceCookie, d.deviceCookieAge)
+	}
+	out := loginResponse{Status: res.Status, EnrolmentRequired: res.EnrolmentRequired, State: state, Number: res.Number}
+	if res.Flow != nil && res.Status != "authenticated" {
+		out.Flow, out.ExpiresAt = res.Flow.ID, &res.Flow.ExpiresAt
+	}
+	for _, o := range res.Offers {
+		out.Factors = append(out.Factors, offerView{Kind: string(o.Kind), ID: o.ID, Name: o.Name, Assurance: o.Assurance.String(), Weak: o.Weak})
+	}
+	if res.Device != nil {
+		out.Device = &deviceView{ID: res.Device.ID, Name: res.Device.Name, Interface: res.Device.Interface, Status: string(res.Device.Status),
+			CreatedAt: res.Device.CreatedAt, LastSeenAt: res.Device.LastSeenAt}
+	}
+	if res.Session != nil {
+		v := viewSession(res.Session, res.Session.ID)
+		out.Session = &v
+		if res.Session.Interface.KeyBound() {
 			out.Token, out.TokenType = res.Token, "DPoP"
 		} else {
 			d.cookies.set(w, d.cookies.Session(), res.Token, time.Until(res.Session.ExpiresAt))
-			if res.DeviceCookie != "" {
-				d.cookies.set(w, d.cookies.Device(), res.DeviceCookie, d.deviceCookieAge)
-			}
+			d.cookies.clear(w, d.cookies.Flow())
 		}
-		return writeJSON(w, http.StatusOK, out)
 	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // loginProof checks the DPoP proof of a desktop or mobile login and

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"gatehouse/internal/authn"
 	"gatehouse/internal/login"
+	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 )
 
@@ -100,12 +102,22 @@ func errThrottled(wait time.Duration) *Error {
 	return e
 }
 
+// errStepUp asks for a fresher or stronger proof (POST /v1/stepup).
+func errStepUp(need session.Assurance, within time.Duration) *Error {
+	e := problem(http.StatusForbidden, "step-up-required", "Step-up required",
+		fmt.Sprintf("This needs %v proven within the last %v: raise the session with POST /v1/stepup and try again.", need, within))
+	e.Problem.Extra = map[string]any{"required_assurance": need.String(), "max_age_seconds": int(within.Seconds())}
+	return e
+}
+
 // toError maps any error from below to what the client may see. Domain
 // errors carry a kind; anything unknown is a bare 500.
 func toError(err error) *Error {
 	var e *Error
 	var te *login.ThrottledError
 	var we *login.WeakPasswordError
+	var ae *login.AssuranceError
+	var se *login.StepUpError
 	switch {
 	case errors.As(err, &e):
 		return e
@@ -117,6 +129,33 @@ func toError(err error) *Error {
 		return x
 	case errors.Is(err, login.ErrInvalidCredentials):
 		return errInvalidCredentials()
+	case errors.Is(err, login.ErrInvalidCode):
+		return problem(http.StatusUnauthorized, "invalid-code", "Invalid code", "The code or answer is wrong, used already or expired.")
+	case errors.Is(err, login.ErrFlow):
+		return problem(http.StatusNotFound, "no-login-in-progress", "No login in progress", "This login is unknown, finished or expired; start again with POST /v1/login.")
+	case errors.Is(err, login.ErrFactorUnavailable):
+		return problem(http.StatusConflict, "factor-unavailable", "Factor not available", "That factor is not enrolled, not confirmed, or not allowed here by policy.")
+	case errors.Is(err, login.ErrTooManyPushes):
+		e := errThrottled(time.Minute)
+		e.Problem.Detail = "Too many push requests are waiting for an answer; answer or let them expire first."
+		return e
+	case errors.As(err, &ae):
+		x := problem(http.StatusForbidden, "assurance-unreachable", "Stronger factor needed",
+			fmt.Sprintf("%s logins need %v for the %s profile; enrol a device-bound security key from a session that has one.", ae.Interface, ae.Need, ae.Profile))
+		x.Problem.Extra = map[string]any{"required_assurance": ae.Need.String()}
+		return x
+	case errors.As(err, &se):
+		return errStepUp(se.Need, se.Within)
+	case errors.Is(err, login.ErrLastStrongFactor):
+		return problem(http.StatusConflict, "last-strong-factor", "Last strong factor", "The last strong factor cannot be removed; enrol another one first.")
+	case errors.Is(err, login.ErrFactorState):
+		return problem(http.StatusConflict, "factor-state", "Factor not pending", "The factor is not waiting for confirmation.")
+	case errors.Is(err, login.ErrBadName):
+		return errBadRequest("", FieldError{"name", "1 to 64 printable characters"})
+	case errors.Is(err, login.ErrBadPhone):
+		return errBadRequest("", FieldError{"phone", "an E.164 number: + and 8 to 15 digits"})
+	case errors.Is(err, login.ErrNotAllowed):
+		return problem(http.StatusForbidden, "not-allowed", "Not allowed", "This session may not do that.")
 	case errors.Is(err, authn.ErrUnauthenticated):
 		return errUnauthenticated()
 	case errors.Is(err, store.ErrNotFound):

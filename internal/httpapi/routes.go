@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"time"
 
+	"gatehouse/internal/authz"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/login"
 	"gatehouse/internal/store"
@@ -32,6 +33,13 @@ type Deps struct {
 	Log         *slog.Logger
 	Metrics     *Metrics // nil: no metrics
 	Now         func() time.Time
+	// Keys and Authz serve API keys and forward-auth; nil leaves their
+	// routes out.
+	Keys  *authz.Keys
+	Authz *authz.Service
+	// LoginURL is where forward-auth sends a browser without a session;
+	// "" answers it 401.
+	LoginURL string
 }
 
 // router registers handlers with the adapter that renders their errors.
@@ -53,7 +61,7 @@ func NewHandler(d Deps) http.Handler {
 	handle := rt.handle
 	sd := sessionDeps{auth: d.Auth, store: d.Store, now: d.Now}
 	ld := loginDeps{svc: d.Login, cookies: d.Auth.Cookies, origin: d.Auth.Origin, maxAge: d.Auth.MaxAge, replay: d.LoginReplay,
-		proxies: d.Proxies, now: d.Now, deviceCookieAge: 400 * 24 * time.Hour}
+		proxies: d.Proxies, now: d.Now, deviceCookieAge: 400 * 24 * time.Hour, flowAge: 15 * time.Minute}
 
 	handle("POST /v1/login", handleLogin(ld))
 	handle("POST /v1/logout", handleLogout(sd))
@@ -63,6 +71,8 @@ func NewHandler(d Deps) http.Handler {
 	handle("DELETE /v1/sessions/{id}", handleDeleteSession(sd))
 	handle("DELETE /v1/sessions", handleDeleteSessions(sd))
 	handle("GET /v1/audit", handleAudit(sd))
+	factorRoutes(rt, ld, sd)
+	keyRoutes(rt)
 	handle("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, err := w.Write(openapi)

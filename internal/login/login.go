@@ -49,6 +49,7 @@ type Service struct {
 	Rules     password.Rules
 	Throttle  throttle.Policy
 	Lifetimes map[session.Interface]session.Lifetime
+	Factors   Factors
 	Log       *slog.Logger
 	Now       func() time.Time // nil means time.Now
 	Rand      io.Reader        // nil means crypto/rand.Reader
@@ -83,8 +84,12 @@ type Request struct {
 	UserAgent    string
 }
 
-// Result is a successful login.
+// Result is the outcome of a login step that did not fail: a session,
+// or a flow that needs more proof.
 type Result struct {
+	// Status is "authenticated", "factor_required" or
+	// "device_approval_required".
+	Status  string
 	User    *user.User
 	Session *session.Session
 	// Token is the session's bearer secret: handed to the client once,
@@ -95,6 +100,16 @@ type Result struct {
 	// EnrolmentRequired says the user has no second factor yet, so the
 	// session holds AAL1 only.
 	EnrolmentRequired bool
+	// Flow is the login in progress when more proof is needed.
+	Flow *session.Flow
+	// FlowSecret binds a web client to its flow (a cookie); shown once.
+	FlowSecret string
+	// Offers are the factors that can answer the flow.
+	Offers []Offer
+	// Device is the device waiting for approval.
+	Device *device.Device
+	// Number is shown beside a push the phone must answer with it.
+	Number int
 }
 
 // Login authenticates a password and mints a session.
@@ -181,37 +196,23 @@ func (s *Service) Login(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 	}
-	res := &Result{User: u, EnrolmentRequired: true}
-	err = s.Store.InTx(ctx, func(tx store.Tx) error {
-		if rehash {
-			h, err := s.Hasher.Hash(req.Password)
-			if err != nil {
-				return err
-			}
-			if err := tx.SetPasswordHash(ctx, u.ID, h, now); err != nil {
-				return err
-			}
-		}
-		if dev == nil {
-			dev, res.DeviceCookie, err = s.newDevice(ctx, tx, u, req, now)
-			if err != nil {
-				return err
-			}
-		} else if err := tx.TouchDevice(ctx, dev.ID, now); err != nil {
-			return err
-		}
-		res.Session, res.Token, err = s.mint(ctx, tx, u, req, dev, session.AAL1, now)
-		if err != nil {
-			return err
-		}
-		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.LoginSucceeded, UserID: u.ID, Actor: u.ID, Interface: string(req.Interface), IP: ip,
-			Detail: map[string]string{"session": res.Session.ID, "device": dev.ID, "aal": res.Session.Assurance.String()}})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("login: %w", err)
+	// The source counter spans accounts, so a success does not clear it
+	// (a sprayer with one account of their own would), but it gives back
+	// the attempt this login reserved: an office behind one address is not
+	// slowed down by its own successful logins.
+	if _, _, err := s.Store.Reserve(ctx, throttle.SourceKey(ip), func(st throttle.State) (throttle.State, bool) {
+		return throttle.Refund(st, now), true
+	}); err != nil {
+		return nil, err
 	}
-	s.outcome("succeeded")
-	return res, nil
+	if rehash {
+		if h, err := s.Hasher.Hash(req.Password); err == nil {
+			if err := s.Store.SetPasswordHash(ctx, u.ID, h, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return s.afterPassword(ctx, u, req, dev, now)
 }
 
 // fingerprint names the device a request comes from, if it can tell.
@@ -231,15 +232,16 @@ func DeviceCookieFingerprint(cookie string) string {
 	return fmt.Sprintf("cookie:%x", token.Hash(cookie))
 }
 
-func (s *Service) newDevice(ctx context.Context, tx store.Tx, u *user.User, req Request, now time.Time) (*device.Device, string, error) {
+// newDevice stores the device a flow logs in from, with status.
+func (s *Service) newDevice(ctx context.Context, tx store.Tx, fl *session.Flow, status device.Status, now time.Time) (*device.Device, string, error) {
 	id, err := token.New(s.Rand, 12)
 	if err != nil {
 		return nil, "", err
 	}
-	d := &device.Device{ID: "dev_" + id, UserID: u.ID, Interface: string(req.Interface), Name: deviceName(req), Status: device.Trusted, CreatedAt: now, LastSeenAt: now}
+	d := &device.Device{ID: "dev_" + id, UserID: fl.UserID, Interface: string(fl.Interface), Name: fl.DeviceName, Status: status, CreatedAt: now, LastSeenAt: now}
 	var cookie string
-	if req.Interface.KeyBound() {
-		d.Fingerprint = "jkt:" + req.JKT
+	if fl.Interface.KeyBound() {
+		d.Fingerprint = "jkt:" + flowJKT(fl)
 	} else {
 		if cookie, err = token.New(s.Rand, 32); err != nil {
 			return nil, "", err
@@ -269,9 +271,9 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// mint creates a session. The token is 256 bits from crypto/rand; only
-// its SHA-256 is stored.
-func (s *Service) mint(ctx context.Context, tx store.Tx, u *user.User, req Request, dev *device.Device, aal session.Assurance, now time.Time) (*session.Session, string, error) {
+// mint creates the session a flow earned. The token is 256 bits from
+// crypto/rand; only its SHA-256 is stored.
+func (s *Service) mint(ctx context.Context, tx store.Tx, fl *session.Flow, dev *device.Device, now time.Time) (*session.Session, string, error) {
 	tok, err := token.New(s.Rand, 32)
 	if err != nil {
 		return nil, "", err
@@ -280,17 +282,21 @@ func (s *Service) mint(ctx context.Context, tx store.Tx, u *user.User, req Reque
 	if err != nil {
 		return nil, "", err
 	}
-	life := s.Lifetimes[req.Interface]
+	life := s.Lifetimes[fl.Interface]
 	ss := &session.Session{
-		ID: "ses_" + id, UserID: u.ID, Interface: req.Interface, TokenHash: token.Hash(tok),
-		JKT: req.JKT, DeviceID: dev.ID, DeviceName: dev.Name, IP: req.IP.String(), UserAgent: truncate(req.UserAgent, 256),
-		Assurance: aal, AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(life.Absolute), Idle: life.Idle,
+		ID: "ses_" + id, UserID: fl.UserID, Interface: fl.Interface, TokenHash: token.Hash(tok),
+		JKT: flowJKT(fl), DeviceID: dev.ID, DeviceName: dev.Name, IP: fl.IP, UserAgent: fl.UserAgent,
+		Assurance: fl.Assurance, AMR: fl.AMR, AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(life.Absolute), Idle: life.Idle,
 	}
 	if err := tx.CreateSession(ctx, ss); err != nil {
 		return nil, "", err
 	}
-	if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionStarted, UserID: u.ID, Actor: u.ID, Interface: string(req.Interface), IP: ss.IP,
-		Detail: map[string]string{"session": ss.ID, "device": dev.ID}}); err != nil {
+	if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionStarted, UserID: fl.UserID, Actor: fl.UserID, Interface: string(fl.Interface), IP: ss.IP,
+		Detail: map[string]string{"session": ss.ID, "device": dev.ID, "aal": ss.Assurance.String(), "amr": ss.AMR}}); err != nil {
+		return nil, "", err
+	}
+	if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.LoginSucceeded, UserID: fl.UserID, Actor: fl.UserID, Interface: string(fl.Interface), IP: ss.IP,
+		Detail: map[string]string{"session": ss.ID, "device": dev.ID, "aal": ss.Assurance.String(), "amr": ss.AMR}}); err != nil {
 		return nil, "", err
 	}
 	return ss, tok, nil
@@ -325,8 +331,14 @@ func userID(u *user.User) string {
 // ChangePassword checks the current password of the session's user, sets
 // the new one and ends every other session of the user, in one
 // transaction with its audit events.
+//
+// It needs an AAL2 session: an AAL1 session (no second factor yet, or a
+// recovery code) may read and enrol, not change the password.
 func (s *Service) ChangePassword(ctx context.Context, sess *session.Session, current, next string) ([]string, error) {
 	now := s.now()
+	if sess.Assurance < session.AAL2 {
+		return nil, &StepUpError{Need: session.AAL2, Within: s.stepUpWindow()}
+	}
 	u, err := s.Store.UserByID(ctx, sess.UserID)
 	if err != nil {
 		return nil, err

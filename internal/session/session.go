@@ -87,7 +87,10 @@ type Session struct {
 	Assurance  Assurance
 	// AuthTime is when the last authenticator was proven (login or step-up);
 	// actions that need fresh assurance compare against it.
-	AuthTime   time.Time
+	AuthTime time.Time
+	// AMR lists the methods proven, space-separated (RFC 8176: "pwd otp",
+	// "pwd hwk", "pwd rec"…).
+	AMR        string
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time     // absolute end
@@ -142,4 +145,70 @@ func EndReasonFor(err error) string {
 		return EndExpired
 	}
 	return EndRevoked
+}
+
+// FlowState is where a login flow stands.
+type FlowState string
+
+// Flow states.
+const (
+	// FlowFactor waits for a second factor.
+	FlowFactor FlowState = "factor"
+	// FlowDevice waits for the new device to be approved.
+	FlowDevice FlowState = "device"
+	// FlowReady has every proof; the client's next poll mints the session.
+	FlowReady FlowState = "ready"
+	// FlowAuthenticated has minted its session.
+	FlowAuthenticated FlowState = "authenticated"
+	// FlowDenied was refused (wrong number, denied push, too many attempts).
+	FlowDenied FlowState = "denied"
+)
+
+// Flow is a login in progress: the password was right, and more proof is
+// needed before a session is minted.
+type Flow struct {
+	ID        string // public; the client also proves its Binding
+	UserID    string
+	Interface Interface
+	// Binding ties the flow to the client that started it: "cookie:" and
+	// the hash of a flow cookie (web), or "jkt:" and the key thumbprint
+	// (desktop, mobile). No other client can answer its challenges.
+	Binding    string
+	IP         string
+	UserAgent  string
+	DeviceName string
+	DeviceID   string // the device logging in once known
+	// NewDevice says the device must be validated before the session is minted.
+	NewDevice bool
+	State     FlowState
+	Assurance Assurance
+	AMR       string // methods proven so far, space-separated (RFC 8176)
+	// Challenge is the pending challenge's state (JSON, kind-specific).
+	Challenge []byte
+	Attempts  int
+	// Version increases with each update; updates compare it, so two
+	// answers racing on one flow cannot both count.
+	Version   int
+	SessionID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Expired reports whether the flow can no longer be completed at now.
+func (f *Flow) Expired(now time.Time) bool {
+	return !now.Before(f.ExpiresAt) && f.State != FlowAuthenticated && f.State != FlowDenied
+}
+
+// PublicState is the state a client sees: pending, authenticated,
+// denied or expired.
+func (f *Flow) PublicState(now time.Time) string {
+	switch {
+	case f.State == FlowAuthenticated:
+		return "authenticated"
+	case f.State == FlowDenied:
+		return "denied"
+	case f.Expired(now):
+		return "expired"
+	}
+	return "pending"
 }

@@ -1,4 +1,40 @@
 package store
 
-// Keys persists API keys. (Filled in with the API key work.)
-type Keys interface{}
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"gatehouse/internal/apikey"
+)
+
+// Keys persists API keys. It stores hashes of their secrets, never the
+// secrets, and decides nothing: validity, rotation and dormancy are rules
+// of package apikey, applied by the caller.
+type Keys interface {
+	// CreateKey stores a new key; ErrConflict if its id is taken,
+	// ErrNotFound if its account does not exist.
+	CreateKey(ctx context.Context, k *apikey.Key) error
+	// KeyByID returns the key with the public identifier id.
+	KeyByID(ctx context.Context, id string) (*apikey.Key, error)
+	// KeysOfAccount lists every key of an account, revoked and expired
+	// ones included, newest first.
+	KeysOfAccount(ctx context.Context, accountID string) ([]*apikey.Key, error)
+	// UnrevokedKeys lists every key not revoked, oldest first, for the
+	// dormant-key sweep.
+	UnrevokedKeys(ctx context.Context) ([]*apikey.Key, error)
+	// SetKeySuccessor records that the key id was rotated to successorID
+	// and keeps working until overlapEnds. It is a compare-and-set:
+	// ErrConflict when the key is revoked or has a successor already (a
+	// concurrent rotation won), ErrNotFound when there is no such key.
+	SetKeySuccessor(ctx context.Context, id, successorID string, overlapEnds time.Time) error
+	// RevokeKey marks a key revoked at now for reason; ErrNotFound when it
+	// is unknown or revoked already.
+	RevokeKey(ctx context.Context, id string, now time.Time, reason apikey.RevokeReason) error
+	// TouchKey records a use of the key from addr at at: the last-used
+	// time and address move forward only (an older use in a late batch
+	// changes nothing), and the address joins the key's set of addresses.
+	// It reports whether the key had never been used from addr before.
+	// ErrNotFound when there is no such key.
+	TouchKey(ctx context.Context, id string, addr netip.Addr, at time.Time) (newAddr bool, err error)
+}

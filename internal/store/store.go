@@ -70,6 +70,11 @@ type Sessions interface {
 	TouchSessions(ctx context.Context, seen map[string]time.Time) error
 	// SetSessionAssurance records a step-up.
 	SetSessionAssurance(ctx context.Context, id string, aal session.Assurance, authTime time.Time) error
+	// RaiseSession records a step-up with the methods proven and a new
+	// token hash: the token is replaced whenever the session gains power.
+	RaiseSession(ctx context.Context, id string, aal session.Assurance, amr string, authTime time.Time, tokenHash []byte) error
+	// EndSessionsOfDevice ends every live session of a device and returns their ids.
+	EndSessionsOfDevice(ctx context.Context, deviceID string, now time.Time, reason string) ([]string, error)
 	// CountActiveSessions counts sessions not ended and not past their absolute end.
 	CountActiveSessions(ctx context.Context, now time.Time) (map[session.Interface]int, error)
 }
@@ -81,6 +86,8 @@ type Devices interface {
 	// hash of a web device cookie, or a key thumbprint).
 	DeviceByFingerprint(ctx context.Context, userID, fingerprint string) (*device.Device, error)
 	DevicesOfUser(ctx context.Context, userID string) ([]*device.Device, error)
+	DeviceByID(ctx context.Context, id string) (*device.Device, error)
+	SetDeviceStatus(ctx context.Context, id string, status device.Status) error
 	TouchDevice(ctx context.Context, id string, now time.Time) error
 }
 

@@ -60,8 +60,24 @@ func (r Rule) Reserve(s State, now time.Time) (next State, ok bool, wait time.Du
 	}
 	s.Failures++
 	s.LastAt = now
-	s.NextAt = now.Add(r.Delay(s.Failures))
+	// No delay leaves no gate: a concurrent attempt that read the clock a
+	// moment earlier must not be refused by a wait of zero.
+	s.NextAt = time.Time{}
+	if d := r.Delay(s.Failures); d > 0 {
+		s.NextAt = now.Add(d)
+	}
 	return s, true, 0
+}
+
+// Refund gives back one reserved attempt that turned out to succeed.
+func Refund(s State, now time.Time) State {
+	if s.Failures > 0 {
+		s.Failures--
+	}
+	if s.NextAt.After(now) {
+		s.NextAt = now
+	}
+	return s
 }
 
 // Policy is the set of counters a login passes.
@@ -77,6 +93,9 @@ type Policy struct {
 	// counted against it, so a stranger's guesses do not lock the owner
 	// out (OWASP Authentication Cheat Sheet, device cookies).
 	Account Rule `yaml:"account"`
+	// Factor counts wrong second-factor answers of one user over all
+	// flows, so a 6-digit code cannot be brute-forced within its window.
+	Factor Rule `yaml:"factor"`
 }
 
 // DefaultPolicy bounds guessing as NIST SP 800-63B §3.2.2 asks: the
@@ -87,6 +106,7 @@ func DefaultPolicy() Policy {
 		AccountSource: Rule{Free: 5, Base: time.Second, Max: 15 * time.Minute, Forget: 24 * time.Hour},
 		Source:        Rule{Free: 30, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour},
 		Account:       Rule{Free: 10, Base: time.Second, Max: time.Minute, Limit: 100, Forget: 7 * 24 * time.Hour},
+		Factor:        Rule{Free: 5, Base: 2 * time.Second, Max: 15 * time.Minute, Forget: time.Hour},
 	}
 }
 

@@ -58,3 +58,33 @@ func TestReserveForgets(t *testing.T) {
 		t.Errorf("after a quiet day: ok=%v failures=%d, want true, 1", ok, s.Failures)
 	}
 }
+
+func TestRefund(t *testing.T) {
+	r := throttle.Rule{Free: 1, Base: time.Minute, Max: time.Hour}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var s throttle.State
+	for range 40 {
+		// A successful attempt reserves and is refunded: it never adds up.
+		s, _, _ = r.Reserve(s, now)
+		s = throttle.Refund(s, now)
+	}
+	if s.Failures != 0 {
+		t.Errorf("after 40 refunded successes: %d failures, want 0", s.Failures)
+	}
+	s, _, _ = r.Reserve(s, now)
+	s, _, _ = r.Reserve(s, now)
+	if _, ok, _ := r.Reserve(s, now); ok {
+		t.Fatal("third failure at once allowed")
+	}
+}
+
+// A free attempt must not refuse one whose clock reading is a little older:
+// parallel requests read the clock before they queue for the store.
+func TestReserveFreeIsNoGate(t *testing.T) {
+	r := throttle.Rule{Free: 5, Base: time.Minute, Max: time.Hour}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s, _, _ := r.Reserve(throttle.State{}, now)
+	if _, ok, _ := r.Reserve(s, now.Add(-time.Millisecond)); !ok {
+		t.Error("a free attempt with an older clock reading was refused")
+	}
+}

@@ -12,7 +12,7 @@ import (
 	"gatehouse/internal/session"
 )
 
-const sessionCols = `id, user_id, interface, token_hash, jkt, device_id, device_name, ip, user_agent, aal, auth_time, created_at, last_seen_at, expires_at, idle_us, ended_at, end_reason`
+const sessionCols = `id, user_id, interface, token_hash, jkt, device_id, device_name, ip, user_agent, aal, auth_time, created_at, last_seen_at, expires_at, idle_us, ended_at, end_reason, amr`
 
 func scanSession(row scanner) (*session.Session, error) {
 	var s session.Session
@@ -20,7 +20,7 @@ func scanSession(row scanner) (*session.Session, error) {
 	var idle int64
 	var ended *time.Time
 	if err := row.Scan(&s.ID, &s.UserID, &s.Interface, &s.TokenHash, &s.JKT, &s.DeviceID, &s.DeviceName, &s.IP, &s.UserAgent,
-		&s.Assurance, &authTime, &created, &seen, &expires, &idle, &ended, &s.EndReason); err != nil {
+		&s.Assurance, &authTime, &created, &seen, &expires, &idle, &ended, &s.EndReason, &s.AMR); err != nil {
 		return nil, mapErr(err)
 	}
 	s.AuthTime, s.CreatedAt, s.LastSeenAt, s.ExpiresAt = tm(authTime), tm(created), tm(seen), tm(expires)
@@ -30,9 +30,9 @@ func scanSession(row scanner) (*session.Session, error) {
 }
 
 func (q *conn) CreateSession(ctx context.Context, s *session.Session) error {
-	return q.write(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, '')`,
+	return q.write(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, '', $16)`,
 		s.ID, s.UserID, string(s.Interface), s.TokenHash, s.JKT, s.DeviceID, s.DeviceName, s.IP, s.UserAgent,
-		int(s.Assurance), ts(s.AuthTime), ts(s.CreatedAt), ts(s.LastSeenAt), ts(s.ExpiresAt), s.Idle.Microseconds())
+		int(s.Assurance), ts(s.AuthTime), ts(s.CreatedAt), ts(s.LastSeenAt), ts(s.ExpiresAt), s.Idle.Microseconds(), s.AMR)
 }
 
 func (q *conn) SessionByTokenHash(ctx context.Context, hash []byte) (*session.Session, error) {
@@ -65,10 +65,16 @@ func (q *conn) EndSession(ctx context.Context, id string, now time.Time, reason 
 }
 
 func (q *conn) EndSessionsOfUser(ctx context.Context, userID, except string, now time.Time, reason string) ([]string, error) {
+	return q.endSessions(ctx, `user_id = $3 AND id <> $4`, now, reason, userID, except)
+}
+
+// endSessions ends the live sessions matching where (whose parameters
+// start at $3) and notifies every instance of each, in one transaction.
+func (q *conn) endSessions(ctx context.Context, where string, now time.Time, reason string, args ...any) ([]string, error) {
 	var ids []string
 	err := q.atomic(ctx, func(c *conn) error {
-		rows, err := c.x.Query(ctx, `UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE user_id = $3 AND id <> $4 AND ended_at IS NULL RETURNING id`,
-			ts(now), reason, userID, except)
+		rows, err := c.x.Query(ctx, `UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE `+where+` AND ended_at IS NULL RETURNING id`,
+			append([]any{ts(now), reason}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -102,6 +108,15 @@ func (q *conn) TouchSessions(ctx context.Context, seen map[string]time.Time) err
 func (q *conn) SetSessionAssurance(ctx context.Context, id string, aal session.Assurance, authTime time.Time) error {
 	tag, err := q.x.Exec(ctx, `UPDATE sessions SET aal = $1, auth_time = $2 WHERE id = $3 AND ended_at IS NULL`, int(aal), ts(authTime), id)
 	return affected(tag, err)
+}
+
+func (q *conn) RaiseSession(ctx context.Context, id string, aal session.Assurance, amr string, authTime time.Time, tokenHash []byte) error {
+	tag, err := q.x.Exec(ctx, `UPDATE sessions SET aal = $1, amr = $2, auth_time = $3, token_hash = $4 WHERE id = $5 AND ended_at IS NULL`, int(aal), amr, ts(authTime), tokenHash, id)
+	return affected(tag, err)
+}
+
+func (q *conn) EndSessionsOfDevice(ctx context.Context, deviceID string, now time.Time, reason string) ([]string, error) {
+	return q.endSessions(ctx, `device_id = $3`, now, reason, deviceID)
 }
 
 func (q *conn) CountActiveSessions(ctx context.Context, now time.Time) (map[session.Interface]int, error) {
@@ -146,6 +161,15 @@ func (q *conn) DeviceByFingerprint(ctx context.Context, userID, fingerprint stri
 func (q *conn) DevicesOfUser(ctx context.Context, userID string) ([]*device.Device, error) {
 	rows, err := q.x.Query(ctx, `SELECT `+deviceCols+` FROM devices WHERE user_id = $1 ORDER BY created_at, id`, userID)
 	return collect(rows, err, scanDevice)
+}
+
+func (q *conn) DeviceByID(ctx context.Context, id string) (*device.Device, error) {
+	return scanDevice(q.x.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = $1`, id))
+}
+
+func (q *conn) SetDeviceStatus(ctx context.Context, id string, status device.Status) error {
+	tag, err := q.x.Exec(ctx, `UPDATE devices SET status = $1 WHERE id = $2`, string(status), id)
+	return affected(tag, err)
 }
 
 func (q *conn) TouchDevice(ctx context.Context, id string, now time.Time) error {

@@ -9,14 +9,14 @@ import (
 	"gatehouse/internal/session"
 )
 
-const sessionCols = `id, user_id, interface, token_hash, jkt, device_id, device_name, ip, user_agent, aal, auth_time, created_at, last_seen_at, expires_at, idle_us, ended_at, end_reason`
+const sessionCols = `id, user_id, interface, token_hash, jkt, device_id, device_name, ip, user_agent, aal, auth_time, created_at, last_seen_at, expires_at, idle_us, ended_at, end_reason, amr`
 
 func scanSession(row interface{ Scan(...any) error }) (*session.Session, error) {
 	var s session.Session
 	var authTime, created, seen, expires, idle int64
 	var ended sql.NullInt64
 	if err := row.Scan(&s.ID, &s.UserID, &s.Interface, &s.TokenHash, &s.JKT, &s.DeviceID, &s.DeviceName, &s.IP, &s.UserAgent,
-		&s.Assurance, &authTime, &created, &seen, &expires, &idle, &ended, &s.EndReason); err != nil {
+		&s.Assurance, &authTime, &created, &seen, &expires, &idle, &ended, &s.EndReason, &s.AMR); err != nil {
 		return nil, mapErr(err)
 	}
 	s.AuthTime, s.CreatedAt, s.LastSeenAt, s.ExpiresAt = tm(authTime), tm(created), tm(seen), tm(expires)
@@ -43,9 +43,9 @@ func (q *conn) sessions(ctx context.Context, query string, args ...any) ([]*sess
 }
 
 func (q *conn) CreateSession(ctx context.Context, s *session.Session) error {
-	_, err := q.x.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '')`,
+	_, err := q.x.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '', ?)`,
 		s.ID, s.UserID, string(s.Interface), s.TokenHash, s.JKT, s.DeviceID, s.DeviceName, s.IP, s.UserAgent,
-		int(s.Assurance), us(s.AuthTime), us(s.CreatedAt), us(s.LastSeenAt), us(s.ExpiresAt), s.Idle.Microseconds())
+		int(s.Assurance), us(s.AuthTime), us(s.CreatedAt), us(s.LastSeenAt), us(s.ExpiresAt), s.Idle.Microseconds(), s.AMR)
 	return mapErr(err)
 }
 
@@ -71,9 +71,15 @@ func (q *conn) EndSession(ctx context.Context, id string, now time.Time, reason 
 }
 
 func (q *conn) EndSessionsOfUser(ctx context.Context, userID, except string, now time.Time, reason string) ([]string, error) {
+	return q.endSessions(ctx, `user_id = ? AND id <> ?`, now, reason, userID, except)
+}
+
+// endSessions ends the live sessions matching where and returns their ids.
+func (q *conn) endSessions(ctx context.Context, where string, now time.Time, reason string, args ...any) ([]string, error) {
 	var ids []string
 	err := q.atomic(ctx, func(c *conn) error {
-		rows, err := c.x.QueryContext(ctx, `UPDATE sessions SET ended_at = ?, end_reason = ? WHERE user_id = ? AND id <> ? AND ended_at IS NULL RETURNING id`, us(now), reason, userID, except)
+		rows, err := c.x.QueryContext(ctx, `UPDATE sessions SET ended_at = ?, end_reason = ? WHERE `+where+` AND ended_at IS NULL RETURNING id`,
+			append([]any{us(now), reason}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -107,6 +113,15 @@ func (q *conn) TouchSessions(ctx context.Context, seen map[string]time.Time) err
 func (q *conn) SetSessionAssurance(ctx context.Context, id string, aal session.Assurance, authTime time.Time) error {
 	res, err := q.x.ExecContext(ctx, `UPDATE sessions SET aal = ?, auth_time = ? WHERE id = ? AND ended_at IS NULL`, int(aal), us(authTime), id)
 	return affected(res, err)
+}
+
+func (q *conn) RaiseSession(ctx context.Context, id string, aal session.Assurance, amr string, authTime time.Time, tokenHash []byte) error {
+	res, err := q.x.ExecContext(ctx, `UPDATE sessions SET aal = ?, amr = ?, auth_time = ?, token_hash = ? WHERE id = ? AND ended_at IS NULL`, int(aal), amr, us(authTime), tokenHash, id)
+	return affected(res, err)
+}
+
+func (q *conn) EndSessionsOfDevice(ctx context.Context, deviceID string, now time.Time, reason string) ([]string, error) {
+	return q.endSessions(ctx, `device_id = ?`, now, reason, deviceID)
 }
 
 func (q *conn) CountActiveSessions(ctx context.Context, now time.Time) (map[session.Interface]int, error) {
@@ -164,6 +179,15 @@ func (q *conn) DevicesOfUser(ctx context.Context, userID string) ([]*device.Devi
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+func (q *conn) DeviceByID(ctx context.Context, id string) (*device.Device, error) {
+	return scanDevice(q.x.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, id))
+}
+
+func (q *conn) SetDeviceStatus(ctx context.Context, id string, status device.Status) error {
+	res, err := q.x.ExecContext(ctx, `UPDATE devices SET status = ? WHERE id = ?`, string(status), id)
+	return affected(res, err)
 }
 
 func (q *conn) TouchDevice(ctx context.Context, id string, now time.Time) error {

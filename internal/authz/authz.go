@@ -1,0 +1,347 @@
+// Package authz is gatehouse's decision point: forward-auth
+// (GET /v1/authz), which a reverse proxy asks before every request reaches
+// the trading API, and the API keys it accepts.
+//
+// A forward-auth request flows, cheapest refusal first:
+//
+//  1. [ParseTarget]: the original method, host and canonical path, from the
+//     headers of a trusted proxy;
+//  2. the route rule ([policy.RuleSet.Match]); none denies;
+//  3. the credential: an API key (Authorization: Bearer gatehouse_…),
+//     parsed and checksummed before any look-up, then read by id through
+//     a cache, its secret compared in constant time, its state and
+//     allowlist checked; or a session, from the web cookie or from
+//     Authorization: DPoP with a proof whose htm and htu name the
+//     original request;
+//  4. [policy.Decide]: scopes, environment, account, and for sessions
+//     assurance and step-up freshness.
+//
+// Every cache here (keys, memberships, and the sessions of package authn)
+// believes an entry for at most its max age, so a revocation made
+// elsewhere takes effect within it; a change made through this instance
+// is seen by the very next request. Uses are recorded in memory and
+// written in batches off the request path.
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"gatehouse/internal/account"
+	"gatehouse/internal/apikey"
+	"gatehouse/internal/authn"
+	"gatehouse/internal/dpop"
+	"gatehouse/internal/policy"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+)
+
+// SessionResolver resolves a session token to a live session, recording
+// its use, or fails with an error wrapping [authn.ErrUnauthenticated];
+// *authn.Sessions is one.
+type SessionResolver interface {
+	Resolve(ctx context.Context, token string) (*session.Session, error)
+}
+
+// MembershipSource is what the membership cache reads; store.Store is one.
+type MembershipSource interface {
+	MembershipsOfUser(ctx context.Context, userID string) ([]*account.Membership, error)
+	AccountByID(ctx context.Context, id string) (*account.Account, error)
+}
+
+// Config configures [New].
+type Config struct {
+	Rules    *policy.RuleSet
+	Keys     *Keys
+	Sessions SessionResolver
+	Members  MembershipSource
+	// Replay remembers the DPoP proofs seen by forward-auth. It must not
+	// be the API's own cache: a proof is made for one request, and
+	// forward-auth and the API each see their own requests.
+	Replay *dpop.ReplayCache
+	// DPoPMaxAge is how old a proof's iat may be.
+	DPoPMaxAge time.Duration
+	// MaxAge bounds how long memberships are believed before they are
+	// read again.
+	MaxAge time.Duration
+	Now    func() time.Time // nil means time.Now
+}
+
+// Service makes forward-auth decisions. It is safe for concurrent use.
+type Service struct {
+	rules      *policy.RuleSet
+	keys       *Keys
+	sessions   SessionResolver
+	replay     *dpop.ReplayCache
+	dpopMaxAge time.Duration
+	now        func() time.Time
+	members    members
+}
+
+// New returns the forward-auth service.
+func New(c Config) *Service {
+	s := &Service{rules: c.Rules, keys: c.Keys, sessions: c.Sessions, replay: c.Replay, dpopMaxAge: c.DPoPMaxAge, now: c.Now,
+		members: members{src: c.Members, maxAge: c.MaxAge, byUser: map[string]*memberEntry{}}}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.members.now = s.now
+	return s
+}
+
+// Request is one forward-auth question.
+type Request struct {
+	Target Target
+	// Client is the original client's address: the connection's peer, or
+	// what a trusted proxy says it is.
+	Client netip.Addr
+	// Authorization is the Authorization header, "" when absent.
+	Authorization string
+	// DPoP is the one DPoP header; DPoPCount how many there were.
+	DPoP      string
+	DPoPCount int
+	// Cookie is the web session cookie's value, "" when absent.
+	Cookie string
+}
+
+// Result is a forward-auth answer.
+type Result struct {
+	policy.Decision
+	// Credential is who asked, when a credential authenticated (even if
+	// the rule then refused it).
+	Credential policy.Credential
+	// Scopes is the credential's scopes, as the X-Gatehouse-Scopes header
+	// says them: names separated by spaces.
+	Scopes string
+	// Presented reports that the request carried a credential at all; a
+	// browser without one may be sent to the login page.
+	Presented bool
+	// Why says, for the log, why a credential did not authenticate.
+	Why error
+
+	decided bool // the credential was refused before Decide
+}
+
+// Authorize decides req. The error is for failures of the store; every
+// refusal is a Result.
+func (s *Service) Authorize(ctx context.Context, req *Request) (Result, error) {
+	t := &req.Target
+	rule, params, ok := s.rules.Match(t.Host, t.Method, t.Path)
+	if !ok {
+		return Result{Decision: policy.Decide(nil, params, nil, time.Time{})}, nil
+	}
+	now := s.now()
+	if rule.AllowAnonymous() {
+		return Result{Decision: policy.Decide(rule, params, nil, now)}, nil
+	}
+	var res Result
+	res.Presented = req.Authorization != "" || req.Cookie != ""
+	var err error
+	switch scheme, cred := cutScheme(req.Authorization); {
+	case req.Authorization == "" && req.Cookie == "":
+		res.Why = errNoCredential
+	case req.Authorization == "":
+		err = s.cookieSession(ctx, req, rule, &params, &res)
+	case equalFold(scheme, "bearer"):
+		err = s.apiKey(ctx, req, cred, rule, &res)
+	case equalFold(scheme, "dpop"):
+		err = s.dpopSession(ctx, req, cred, rule, &params, &res)
+	default:
+		res.Why = errScheme
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if res.decided {
+		return res, nil
+	}
+	if res.Why != nil {
+		res.Decision = policy.Decide(rule, params, nil, now)
+		return res, nil
+	}
+	res.Decision = policy.Decide(rule, params, &res.Credential, now)
+	return res, nil
+}
+
+var (
+	errNoCredential = errors.New("authz: no credential")
+	errScheme       = errors.New("authz: unknown authorization scheme")
+	errWrongDoor    = errors.New("authz: session presented through another interface's door")
+)
+
+// cutScheme splits an Authorization value into scheme and credential.
+func cutScheme(h string) (scheme, cred string) {
+	i := strings.IndexByte(h, ' ')
+	if i < 0 {
+		return h, ""
+	}
+	return h[:i], strings.TrimLeft(h[i+1:], " ")
+}
+
+func (s *Service) apiKey(ctx context.Context, req *Request, cred string, rule *policy.Rule, res *Result) error {
+	p, err := apikey.Parse(cred)
+	if err != nil {
+		res.Why = fmt.Errorf("%w: %w", ErrInvalidKey, err)
+		return nil
+	}
+	if env := rule.Environment(); env != "" && p.Environment != env {
+		// A key for the other environment is refused before any look-up:
+		// what it could be is written on it.
+		res.Decision = policy.Decision{Kind: policy.Forbidden, Missing: []string{"environment " + string(env)}, Rule: rule}
+		res.decided = true
+		return nil
+	}
+	key, scopes, err := s.keys.Resolve(ctx, p, req.Client)
+	if errors.Is(err, ErrInvalidKey) {
+		res.Why = err
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	res.Credential = policy.Credential{Kind: policy.KeyCredential, UserID: key.CreatedBy, KeyID: key.ID,
+		AccountID: key.AccountID, Environment: key.Environment, Scopes: key.Scopes}
+	res.Scopes = scopes
+	return nil
+}
+
+func (s *Service) cookieSession(ctx context.Context, req *Request, rule *policy.Rule, params *policy.Params, res *Result) error {
+	ss, err := s.sessions.Resolve(ctx, req.Cookie)
+	if err != nil {
+		return s.sessionError(err, res)
+	}
+	// A key-bound token must never be accepted without its proof.
+	if ss.Interface != session.Web {
+		res.Why = errWrongDoor
+		return nil
+	}
+	return s.sessionCredential(ctx, ss, rule, params, res)
+}
+
+func (s *Service) dpopSession(ctx context.Context, req *Request, tok string, rule *policy.Rule, params *policy.Params, res *Result) error {
+	if req.DPoPCount != 1 {
+		res.Why = errors.New("authz: want exactly one DPoP proof")
+		return nil
+	}
+	p, err := dpop.ParseProof(req.DPoP)
+	if err != nil {
+		res.Why = err
+		return nil
+	}
+	ss, err := s.sessions.Resolve(ctx, tok)
+	if err != nil {
+		return s.sessionError(err, res)
+	}
+	if !ss.Interface.KeyBound() || ss.JKT == "" {
+		res.Why = errWrongDoor
+		return nil
+	}
+	now := s.now()
+	if err := p.Check(dpop.Expect{Method: req.Target.Method, URL: req.Target.URL(), AccessToken: tok, JKT: ss.JKT, Now: now, MaxAge: s.dpopMaxAge}); err != nil {
+		res.Why = err
+		return nil
+	}
+	if s.replay.Seen(p.JKT, p.ID, p.IssuedAt, now) {
+		res.Why = errors.New("authz: replayed dpop proof")
+		return nil
+	}
+	return s.sessionCredential(ctx, ss, rule, params, res)
+}
+
+// sessionError sorts a resolver error into a refusal or a failure.
+func (s *Service) sessionError(err error, res *Result) error {
+	if errors.Is(err, authn.ErrUnauthenticated) {
+		res.Why = err
+		return nil
+	}
+	return err
+}
+
+func (s *Service) sessionCredential(ctx context.Context, ss *session.Session, rule *policy.Rule, params *policy.Params, res *Result) error {
+	ms, err := s.members.of(ctx, ss.UserID)
+	if err != nil {
+		return err
+	}
+	res.Credential = policy.Credential{Kind: policy.SessionCredential, UserID: ss.UserID, SessionID: ss.ID,
+		AAL: int(ss.Assurance), AuthTime: ss.AuthTime}
+	res.Credential.ResolveSession(rule, params, ms)
+	res.Scopes = scopeHeader(res.Credential.Scopes)
+	return nil
+}
+
+// scopeStrings holds the header value of every set of scopes, so that a
+// session's, which depends on the rule, costs no allocation.
+var scopeStrings = func() (t [apikey.AllScopes + 1]string) {
+	for s := range t {
+		t[s] = apikey.Scopes(s).String()
+	}
+	return t
+}()
+
+func scopeHeader(s apikey.Scopes) string { return scopeStrings[s&apikey.AllScopes] }
+
+// members caches each user's memberships, as policy needs them, for at
+// most maxAge.
+type members struct {
+	src    MembershipSource
+	maxAge time.Duration
+	now    func() time.Time
+
+	mu     sync.Mutex
+	byUser map[string]*memberEntry
+}
+
+type memberEntry struct {
+	ms      []policy.Membership // shared with readers: never modified
+	fetched time.Time
+}
+
+// maxMemberEntries bounds the cache; past it, it is emptied.
+const maxMemberEntries = 65536
+
+func (m *members) of(ctx context.Context, userID string) ([]policy.Membership, error) {
+	now := m.now()
+	m.mu.Lock()
+	e := m.byUser[userID]
+	m.mu.Unlock()
+	if e != nil && now.Sub(e.fetched) <= m.maxAge {
+		return e.ms, nil
+	}
+	list, err := m.src.MembershipsOfUser(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("authz: read memberships: %w", err)
+	}
+	ms := make([]policy.Membership, 0, len(list))
+	for _, x := range list {
+		a, err := m.src.AccountByID(ctx, x.AccountID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("authz: read account: %w", err)
+		}
+		ms = append(ms, policy.Membership{AccountID: x.AccountID, Environment: a.Environment, Role: x.Role})
+	}
+	m.mu.Lock()
+	if len(m.byUser) >= maxMemberEntries {
+		clear(m.byUser)
+	}
+	m.byUser[userID] = &memberEntry{ms: ms, fetched: now}
+	m.mu.Unlock()
+	return ms, nil
+}
+
+// ForgetMembers drops a user's cached memberships, after a change this
+// instance made.
+func (s *Service) ForgetMembers(userIDs ...string) {
+	s.members.mu.Lock()
+	defer s.members.mu.Unlock()
+	for _, id := range userIDs {
+		delete(s.members.byUser, id)
+	}
+}

@@ -1,0 +1,265 @@
+package authz_test
+
+// The measured part of forward-auth: docs/benchmarks.md ("Forward-auth")
+// says how to run these and records a run. They run only under -bench.
+//
+// Both benchmarks use the handler that serve builds: server.Handler
+// around the API, with its headers, cross-origin protection, metrics and
+// logging adapter, over a real SQLite store, with the last-used and
+// last-seen batchers running as in production.
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"gatehouse/internal/account"
+	"gatehouse/internal/apikey"
+	"gatehouse/internal/authn"
+	"gatehouse/internal/authz"
+	"gatehouse/internal/dpop"
+	"gatehouse/internal/httpapi"
+	"gatehouse/internal/login"
+	"gatehouse/internal/policy"
+	"gatehouse/internal/server"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store/storetest"
+	"gatehouse/internal/token"
+)
+
+// benchStack is gatehouse's HTTP stack with one live trading key and one
+// web session of a trader on the live account.
+type benchStack struct {
+	h        http.Handler // server.Handler: what serve serves
+	api      http.Handler // the API mux inside it
+	keyHdr   http.Header  // forward-auth of POST live.localhost/api/orders with the key
+	cookHdr  http.Header  // the same with the session cookie
+	sessions *authn.Sessions
+}
+
+func newBenchStack(b *testing.B) *benchStack {
+	b.Helper()
+	st := storetest.SQLite(b)
+	storetest.NewAccount(b, st, "ACC-L", account.Live)
+	u := storetest.NewUser(b, st, "trent")
+	if err := st.AddMember(ctx, &account.Membership{UserID: u.ID, AccountID: "ACC-L", Role: account.Trader, CreatedAt: storetest.T0}); err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	keys := authz.NewKeys(authz.KeysConfig{Store: st, Limits: apikey.DefaultLimits(), StepUpWindow: 5 * time.Minute, MaxAge: time.Second, Log: log})
+	iss, err := keys.Create(ctx, authz.Actor{}, "ACC-L", apikey.Request{Name: "bench", Scopes: []string{"orders:read", "orders:write"}, AllowIPs: []string{"127.0.0.0/8"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := token.New(nil, 32)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := st.CreateSession(ctx, &session.Session{ID: "ses_bench", UserID: u.ID, Interface: session.Web, TokenHash: token.Hash(tok), Assurance: session.AAL2,
+		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour), Idle: 15 * time.Minute}); err != nil {
+		b.Fatal(err)
+	}
+	sessions := authn.New(st, time.Second, nil, log)
+	svc := authz.New(authz.Config{Rules: policy.ReferenceRules(), Keys: keys, Sessions: sessions, Members: st,
+		Replay: &dpop.ReplayCache{Window: time.Minute}, DPoPMaxAge: time.Minute, MaxAge: time.Second})
+	reg := prometheus.NewRegistry()
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	auth := &httpapi.Authenticator{Sessions: sessions, Replay: &dpop.ReplayCache{Window: time.Minute}, Origin: "http://localhost", MaxAge: time.Minute, Now: time.Now}
+	api := httpapi.NewHandler(httpapi.Deps{Store: st, Login: &login.Service{}, Auth: auth, Proxies: loopback, LoginReplay: &dpop.ReplayCache{Window: time.Minute},
+		Log: log, Metrics: httpapi.NewMetrics(reg), Now: time.Now, Keys: keys, Authz: svc})
+	h, err := server.Handler(server.Options{API: api, Store: st, Registry: reg, Origin: "http://localhost", Log: log})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bg, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { keys.Run(bg, time.Second) })
+	wg.Go(func() { sessions.Run(bg, time.Second) })
+	b.Cleanup(func() { stop(); wg.Wait() })
+
+	target := http.Header{"X-Original-Method": {"POST"}, "X-Original-Url": {"http://live.localhost/api/orders"}, "X-Forwarded-For": {"127.0.0.1"}}
+	s := &benchStack{h: h, api: api, sessions: sessions, keyHdr: target.Clone(), cookHdr: target.Clone()}
+	s.keyHdr.Set("Authorization", "Bearer "+iss.Secret)
+	s.cookHdr.Set("Cookie", "gatehouse_session="+tok)
+	return s
+}
+
+// sink is a ResponseWriter that keeps nothing but the status, reused
+// across iterations, so that only the handler's own allocations count.
+type sink struct {
+	hdr    http.Header
+	status int
+}
+
+func (s *sink) Header() http.Header         { return s.hdr }
+func (s *sink) Write(p []byte) (int, error) { return len(p), nil }
+func (s *sink) WriteHeader(code int)        { s.status = code }
+
+// BenchmarkAuthzHandler calls the handler directly, without a network,
+// for the cost and the allocations of one decision: "stack" is what serve
+// serves (server.Handler: its mux, security headers and cross-origin
+// protection around the API), "api" the API mux with the forward-auth
+// route and its metrics and logging adapter.
+//
+//	go test ./internal/authz/ -run '^$' -bench AuthzHandler -benchmem
+func BenchmarkAuthzHandler(b *testing.B) {
+	s := newBenchStack(b)
+	for _, layer := range []struct {
+		name string
+		h    http.Handler
+	}{{"stack", s.h}, {"api", s.api}} {
+		for _, c := range []struct {
+			name string
+			hdr  http.Header
+		}{{"apikey", s.keyHdr}, {"session", s.cookHdr}} {
+			b.Run(layer.name+"/"+c.name, func(b *testing.B) {
+				r, _ := http.NewRequest("GET", "/v1/authz", nil)
+				r.RemoteAddr = "127.0.0.1:40000"
+				r.Header = c.hdr
+				w := &sink{hdr: http.Header{}}
+				b.ReportAllocs()
+				for b.Loop() {
+					clear(w.hdr)
+					w.status = 0
+					layer.h.ServeHTTP(w, r)
+					if w.status != http.StatusOK {
+						b.Fatalf("status %d", w.status)
+					}
+				}
+			})
+		}
+	}
+}
+
+// loadRound is how many requests one kind gets per round of
+// BenchmarkAuthzLoopback, and loadConns how many connections send them.
+const (
+	loadRound  = 4000
+	loadSlices = 8
+	loadConns  = 8
+)
+
+// BenchmarkAuthzLoopback measures forward-auth over loopback HTTP/1.1
+// with keep-alive, against a no-op handler served by an identical
+// http.Server, driven by the same load generator in the same run. Each
+// iteration is one round: loadRound requests to the no-op, then to
+// forward-auth with the key, then with the session. It reports requests
+// per second of each, the ratio of each to the no-op, and p50 and p99
+// latency as the client sees it. The kinds are interleaved in slices of
+// loadRound/loadSlices requests:
+//
+//	go test ./internal/authz/ -run '^$' -bench AuthzLoopback -benchtime 10x
+func BenchmarkAuthzLoopback(b *testing.B) {
+	s := newBenchStack(b)
+	gh := serveLoopback(b, s.h)
+	noop := serveLoopback(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
+
+	kinds := []struct {
+		name, url string
+		hdr       http.Header
+		lat       []time.Duration
+		elapsed   time.Duration
+	}{
+		{name: "noop", url: noop + "/v1/authz", hdr: s.keyHdr},
+		{name: "apikey", url: gh + "/v1/authz", hdr: s.keyHdr},
+		{name: "session", url: gh + "/v1/authz", hdr: s.cookHdr},
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: loadConns, MaxConnsPerHost: loadConns, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	// Warm up: connections, caches, the session's first read.
+	for i := range kinds {
+		load(b, client, kinds[i].url, kinds[i].hdr, 200)
+	}
+	b.ResetTimer()
+	round := 0
+	for b.Loop() {
+		// Interleaved in slices, in a rotating order, so that a change in
+		// the machine's other load falls on every kind alike.
+		for range loadSlices {
+			for j := range kinds {
+				k := &kinds[(j+round)%len(kinds)]
+				start := time.Now()
+				k.lat = append(k.lat, load(b, client, k.url, k.hdr, loadRound/loadSlices)...)
+				k.elapsed += time.Since(start)
+			}
+			round++
+		}
+	}
+	b.StopTimer()
+	rate := func(i int) float64 { return float64(len(kinds[i].lat)) / kinds[i].elapsed.Seconds() }
+	for i, k := range kinds {
+		slices.Sort(k.lat)
+		b.ReportMetric(rate(i), k.name+"-req/s")
+		b.ReportMetric(float64(k.lat[len(k.lat)/2].Microseconds()), k.name+"-p50-µs")
+		b.ReportMetric(float64(k.lat[len(k.lat)*99/100].Microseconds()), k.name+"-p99-µs")
+		if i > 0 {
+			b.ReportMetric(rate(i)/rate(0), k.name+"/noop")
+		}
+	}
+	b.ReportMetric(0, "ns/op") // an iteration is a round of 3×loadRound requests; the rates say it better
+}
+
+// serveLoopback serves h on a loopback port with the settings of
+// server.Serve, until b ends, and returns its URL.
+func serveLoopback(b *testing.B, h http.Handler) string {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 32 << 10}
+	go srv.Serve(l)
+	b.Cleanup(func() { srv.Close() })
+	return "http://" + l.Addr().String()
+}
+
+// load sends n GET requests to url with hdr from loadConns goroutines and
+// returns each one's latency. Every answer must be 200.
+func load(b *testing.B, c *http.Client, url string, hdr http.Header, n int) []time.Duration {
+	lat := make([]time.Duration, n)
+	var next sync.Mutex
+	i := 0
+	var wg sync.WaitGroup
+	for range loadConns {
+		wg.Go(func() {
+			req, _ := http.NewRequest("GET", url, nil)
+			req.Header = hdr
+			for {
+				next.Lock()
+				j := i
+				i++
+				next.Unlock()
+				if j >= n {
+					return
+				}
+				start := time.Now()
+				resp, err := c.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				lat[j] = time.Since(start)
+				if resp.StatusCode != http.StatusOK {
+					b.Errorf("%s: status %d", url, resp.StatusCode)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return lat
+}

@@ -1,0 +1,257 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"gatehouse/internal/dpop"
+	"gatehouse/internal/factor/push"
+	"gatehouse/internal/login"
+)
+
+// The reference phone client: it does what the mobile app's authenticator
+// does, so operators and tests can approve logins from a terminal.
+func init() {
+	verbs["authenticator"] = verb{summary: "act as the phone authenticator (enrol, pending, approve, deny)", run: subverbs("authenticator", map[string]func(context.Context, *env, []string) error{
+		"enrol":   runAuthEnrol,
+		"pending": runAuthPending,
+		"approve": func(ctx context.Context, e *env, args []string) error {
+			return runAuthAnswer(ctx, e, args, push.Approve)
+		},
+		"deny": func(ctx context.Context, e *env, args []string) error { return runAuthAnswer(ctx, e, args, push.Deny) },
+	})}
+}
+
+// phone is the authenticator's state: its key (a 0600 PEM file) and server.
+type phone struct {
+	dir    string
+	server string
+	key    *ecdsa.PrivateKey
+	client *http.Client
+}
+
+func stateFlag(e *env, fs *flag.FlagSet) *string {
+	def := ".gatehouse-authenticator"
+	if home := e.getenv("HOME"); home != "" {
+		def = filepath.Join(home, def)
+	}
+	return fs.String("state", def, "`dir`ectory holding the authenticator's key (0600) and server")
+}
+
+func loadPhone(dir string) (*phone, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "key.pem"))
+	if err != nil {
+		return nil, fmt.Errorf("no authenticator in %s: run 'gatehouse authenticator enrol' first", dir)
+	}
+	key, err := dpop.ParseKey(b)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := os.ReadFile(filepath.Join(dir, "server"))
+	if err != nil {
+		return nil, err
+	}
+	return &phone{dir: dir, server: strings.TrimSpace(string(srv)), key: key, client: &http.Client{Timeout: 15 * time.Second}}, nil
+}
+
+// do sends a request proved by the phone's key (a DPoP proof without a token).
+func (p *phone) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	s, err := dpop.NewSigner(p.key)
+	if err != nil {
+		return nil, err
+	}
+	u := p.server + path
+	proof, err := s.Proof(method, u, "", time.Now())
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("DPoP", proof)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return send(p.client, req)
+}
+
+func send(c *http.Client, req *http.Request) ([]byte, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode >= 300 {
+		var p struct{ Title, Detail string }
+		json.Unmarshal(b, &p)
+		return nil, fmt.Errorf("server answered %d: %s %s", resp.StatusCode, p.Title, p.Detail)
+	}
+	return b, nil
+}
+
+func runAuthEnrol(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "authenticator enrol", "authenticator enrol --server URL --code CODE [--name NAME] [--state DIR]")
+	state := stateFlag(e, fs)
+	server := fs.String("server", "", "gatehouse `url`, e.g. https://auth.example.com")
+	code := fs.String("code", "", "the enrolment `code` the portal or POST /v1/factors/push showed")
+	name := fs.String("name", "Phone", "`name` of this authenticator")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	u, err := url.Parse(*server)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return usageError("--server: want the gatehouse URL, e.g. https://auth.example.com")
+	}
+	if *code == "" {
+		return usageError("--code is required")
+	}
+	key, err := dpop.GenerateKey()
+	if err != nil {
+		return err
+	}
+	body, err := push.MarshalRegistration(key, strings.TrimSpace(*code), *name)
+	if err != nil {
+		return err
+	}
+	req, _ := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(*server, "/")+"/v1/push/register", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if _, err := send(&http.Client{Timeout: 15 * time.Second}, req); err != nil {
+		return fmt.Errorf("enrol: %w", err)
+	}
+	pem, err := dpop.MarshalKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*state, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*state, "key.pem"), pem, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*state, "server"), []byte(strings.TrimRight(*server, "/")+"\n"), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "authenticator %q enrolled; key kept in %s\n", *name, filepath.Join(*state, "key.pem"))
+	return nil
+}
+
+func pendingOf(ctx context.Context, p *phone) ([]login.PhonePrompt, error) {
+	b, err := p.do(ctx, "GET", "/v1/push/pending", nil)
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Pending []login.PhonePrompt `json:"pending"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	return out.Pending, nil
+}
+
+func runAuthPending(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "authenticator pending", "authenticator pending [--state DIR]")
+	state := stateFlag(e, fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	p, err := loadPhone(*state)
+	if err != nil {
+		return err
+	}
+	ps, err := pendingOf(ctx, p)
+	if err != nil {
+		return err
+	}
+	if len(ps) == 0 {
+		fmt.Fprintln(e.stdout, "no pending requests")
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tFOR\tDOOR\tFROM\tDEVICE\tEXPIRES")
+	for _, x := range ps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", x.ChallengeID, x.Purpose, x.Interface, x.IP, x.DeviceName, x.ExpiresAt.Local().Format(time.TimeOnly))
+	}
+	return tw.Flush()
+}
+
+func runAuthAnswer(ctx context.Context, e *env, args []string, d push.Decision) error {
+	usage := "authenticator approve --number N [--id ID] [--state DIR]"
+	if d == push.Deny {
+		usage = "authenticator deny [--report] [--id ID] [--state DIR]"
+	}
+	fs := newFlagSet(e, "authenticator "+string(d), usage)
+	state := stateFlag(e, fs)
+	id := fs.String("id", "", "the request `id` (default: the only pending one)")
+	var number *int
+	var report *bool
+	if d == push.Approve {
+		number = fs.Int("number", 0, "the `number` the login screen shows")
+	} else {
+		report = fs.Bool("report", false, "report the request as 'this was not me'")
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if number != nil && (*number < 10 || *number > 99) {
+		return usageError("--number: the two-digit number the login screen shows")
+	}
+	p, err := loadPhone(*state)
+	if err != nil {
+		return err
+	}
+	ps, err := pendingOf(ctx, p)
+	if err != nil {
+		return err
+	}
+	var target *login.PhonePrompt
+	for i := range ps {
+		if *id == "" || ps[i].ChallengeID == *id {
+			if target != nil && *id == "" {
+				return errors.New("several requests are pending: choose one with --id (see 'gatehouse authenticator pending')")
+			}
+			target = &ps[i]
+		}
+	}
+	if target == nil {
+		return errors.New("no such pending request")
+	}
+	resp := push.Response{ChallengeID: target.ChallengeID, Decision: d, SignedAt: time.Now().Truncate(time.Second)}
+	if number != nil {
+		resp.Number = *number
+	}
+	if report != nil && *report {
+		resp.Decision = push.Report
+	}
+	sig, err := push.Sign(p.key, resp)
+	if err != nil {
+		return err
+	}
+	body, err := push.MarshalResponse(resp, sig)
+	if err != nil {
+		return err
+	}
+	b, err := p.do(ctx, "POST", "/v1/push/respond", body)
+	if err != nil {
+		return err
+	}
+	var out struct{ Outcome string }
+	json.Unmarshal(b, &out)
+	fmt.Fprintf(e.stdout, "%s from %s (%s): %s\n", target.Purpose, target.IP, target.Interface, out.Outcome)
+	return nil
+}

@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gatehouse/internal/config"
+	"gatehouse/internal/factor/sms"
+	"gatehouse/internal/factor/sms/twilio"
+	"gatehouse/internal/factor/webauthn"
+	"gatehouse/internal/login"
+	"gatehouse/internal/notify"
+	"gatehouse/internal/seal"
+	"gatehouse/internal/user"
+)
+
+// buildFactors turns the factor configuration into the login service's
+// settings: the seed box, the WebAuthn relying party, the SMS sender and
+// the mailer.
+func buildFactors(c *config.Config, log *slog.Logger) (login.Factors, error) {
+	f := c.Factors
+	key, err := seedKey(c, log)
+	if err != nil {
+		return login.Factors{}, err
+	}
+	box, err := seal.New(key)
+	if err != nil {
+		return login.Factors{}, fmt.Errorf("factors.seed_key: %w", err)
+	}
+	rpID, origins := c.RP()
+	rp, err := webauthn.New(webauthn.Config{RPID: rpID, RPName: f.WebAuthn.RPName, Origins: origins, UserVerification: f.WebAuthn.UserVerification})
+	if err != nil {
+		// An IP-address origin cannot host WebAuthn credentials; the rest
+		// of gatehouse works, so say so rather than refuse to start.
+		log.Warn("WebAuthn is off: set factors.webauthn.rp_id and origins, or an https public_origin with a host name", "err", err)
+		rp = nil
+	}
+	out := login.Factors{Seal: box, Issuer: f.Issuer, WebAuthn: rp, Origin: c.PublicOrigin, FlowLifetime: f.FlowLifetime,
+		PushLifetime: f.PushLifetime, MaxPendingPush: f.MaxPendingPush, StepUpWindow: f.StepUpWindow, Throttle: c.Throttle.Factor,
+		Policy: map[user.Profile]login.FactorPolicy{}}
+	for p, pp := range f.Policy {
+		out.Policy[p] = login.FactorPolicy{Forbid: pp.Forbid, MinAssurance: pp.MinAssurance}
+	}
+	switch f.SMS.Provider {
+	case "log":
+		out.SMS = sms.LogSender{Logger: log}
+	case "twilio":
+		out.SMS = &twilio.Sender{BaseURL: f.SMS.BaseURL, AccountSID: f.SMS.AccountSID, AuthToken: f.SMS.AuthToken, From: f.SMS.From}
+	}
+	switch {
+	case c.Mail.Addr != "":
+		out.Mail = &notify.SMTP{Addr: c.Mail.Addr, From: c.Mail.From, Username: c.Mail.Username, Password: c.Mail.Password}
+	case c.Demo:
+		out.Mail = notify.LogMailer{Log: log}
+	}
+	return out, nil
+}
+
+// seedKey returns the configured seed key or, in demo mode without one, a
+// key kept in a 0600 file beside the SQLite database, so that demo TOTP
+// factors survive a restart.
+func seedKey(c *config.Config, log *slog.Logger) ([]byte, error) {
+	if c.Factors.SeedKey != "" {
+		return seal.ParseKey(c.Factors.SeedKey)
+	}
+	if !c.Demo {
+		return nil, fmt.Errorf("factors.seed_key is required outside demo mode")
+	}
+	if c.DatabaseURL != "" {
+		log.Warn("demo mode without factors.seed_key on PostgreSQL: TOTP seeds sealed with a key that dies with this process")
+		k := make([]byte, seal.KeySize)
+		rand.Read(k)
+		return k, nil
+	}
+	path := filepath.Join(c.Data, "demo-seed.key")
+	if b, err := os.ReadFile(path); err == nil {
+		return seal.ParseKey(strings.TrimSpace(string(b)))
+	}
+	k := make([]byte, seal.KeySize)
+	rand.Read(k)
+	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(k)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write demo seed key: %w", err)
+	}
+	return k, nil
+}

@@ -1,0 +1,406 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// nginxConf is the configuration the integration test runs: the one
+// docs/integrations.md shows, with the test's ports and paths. %[1]s is
+// the directory for pid, logs and temporary files, %[2]d nginx's port,
+// %[3]s gatehouse's address, %[4]s the trading API's.
+const nginxConf = `daemon off;
+master_process off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log info;
+events { worker_connections 256; }
+
+http {
+    access_log %[1]s/access.log;
+    client_body_temp_path %[1]s/body;
+    proxy_temp_path %[1]s/proxy;
+    fastcgi_temp_path %[1]s/fastcgi;
+    uwsgi_temp_path %[1]s/uwsgi;
+    scgi_temp_path %[1]s/scgi;
+
+    upstream gatehouse { server %[3]s; keepalive 16; }
+    upstream trading   { server %[4]s; keepalive 16; }
+
+    # The trading API: every request is asked about first.
+    server {
+        listen 127.0.0.1:%[2]d;
+        server_name paper.localhost live.localhost;
+
+        location / {
+            auth_request /_gatehouse;
+            include %[1]s/gatehouse-identity.conf;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://trading;
+        }
+        include %[1]s/gatehouse-authz.conf;
+    }
+
+    # The portal: gatehouse's API (login) and pages for signed-in browsers.
+    server {
+        listen 127.0.0.1:%[2]d;
+        server_name portal.localhost;
+
+        location /v1/ {
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://gatehouse;
+        }
+        location /portal/ {
+            auth_request /_gatehouse;
+            include %[1]s/gatehouse-identity.conf;
+            # A browser without a session: gatehouse answers 401 with the
+            # login page in Location; turn it into the redirect.
+            auth_request_set $gatehouse_login $upstream_http_location;
+            error_page 401 = @gatehouse_login;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://trading;
+        }
+        location @gatehouse_login {
+            if ($gatehouse_login) {
+                return 302 $gatehouse_login;
+            }
+            return 401;
+        }
+        include %[1]s/gatehouse-authz.conf;
+    }
+}
+`
+
+// nginxAuthz is the auth subrequest's location, included in each server.
+const nginxAuthz = `location = /_gatehouse {
+    internal;
+    proxy_pass http://gatehouse/v1/authz;
+    proxy_pass_request_body off;
+    proxy_set_header Content-Length "";
+    # What was asked, in nginx's own words: the client cannot set these.
+    proxy_set_header X-Original-Method $request_method;
+    proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+    # The client's address is nginx's peer. Never $proxy_add_x_forwarded_for
+    # here: it keeps what the client sent, and gatehouse believes the
+    # rightmost untrusted entry, which a client next to nginx could forge.
+    proxy_set_header X-Forwarded-For $remote_addr;
+    # Headers of the other proxy style, which a client could add to its own
+    # request and nginx would pass on: empty values are not sent.
+    proxy_set_header X-Original-URI "";
+    proxy_set_header X-Forwarded-Method "";
+    proxy_set_header X-Forwarded-Uri "";
+    proxy_set_header X-Forwarded-Host "";
+    proxy_set_header X-Forwarded-Proto "";
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+}
+`
+
+// nginxIdentity copies the identity gatehouse vouches for to the
+// upstream. proxy_set_header also drops a client's own X-Gatehouse-*
+// headers: an empty value is not sent.
+const nginxIdentity = `auth_request_set $gatehouse_user $upstream_http_x_gatehouse_user;
+auth_request_set $gatehouse_account $upstream_http_x_gatehouse_account;
+auth_request_set $gatehouse_environment $upstream_http_x_gatehouse_environment;
+auth_request_set $gatehouse_scopes $upstream_http_x_gatehouse_scopes;
+auth_request_set $gatehouse_credential $upstream_http_x_gatehouse_credential;
+proxy_set_header X-Gatehouse-User $gatehouse_user;
+proxy_set_header X-Gatehouse-Account $gatehouse_account;
+proxy_set_header X-Gatehouse-Environment $gatehouse_environment;
+proxy_set_header X-Gatehouse-Scopes $gatehouse_scopes;
+proxy_set_header X-Gatehouse-Credential $gatehouse_credential;
+`
+
+// findNginx returns Debian's nginx, or skips the test (fails it under CI).
+func findNginx(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"nginx", "/usr/sbin/nginx"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("nginx is not installed; CI must have it (scripts/test-deps.sh installs Debian's nginx)")
+	}
+	t.Skip("nginx is not installed; skipping the nginx integration test (apt-get install nginx)")
+	return ""
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startNginx runs nginx in the foreground with the test's configuration
+// in front of gatehouse and the trading API, and returns its port. It is
+// stopped (SIGQUIT, then killed) when the test ends.
+func startNginx(t *testing.T, gatehouse, trading string) int {
+	t.Helper()
+	bin := findNginx(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	for name, body := range map[string]string{
+		"nginx.conf":              fmt.Sprintf(nginxConf, dir, port, gatehouse, trading),
+		"gatehouse-authz.conf":    nginxAuthz,
+		"gatehouse-identity.conf": nginxIdentity,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := filepath.Join(dir, "nginx.conf")
+	if out, err := exec.Command(bin, "-t", "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log")).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			if b, err := os.ReadFile(filepath.Join(dir, "error.log")); err == nil {
+				t.Logf("nginx error.log:\n%s", b)
+			}
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("nginx exited: %v\n%s", err, b)
+		default:
+		}
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return port
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("nginx did not start listening")
+	return 0
+}
+
+// echo is what the test trading API saw of a request.
+type echo struct {
+	Method, Path, ForwardedFor           string
+	User, Account, Environment, Scopes   string
+	Credential, UserCount, ForgedVisible string
+}
+
+// tradingAPI is the test upstream: it answers every request with what it
+// received, the X-Gatehouse-* headers above all.
+func tradingAPI(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header
+		json.NewEncoder(w).Encode(echo{Method: r.Method, Path: r.URL.RequestURI(), ForwardedFor: h.Get("X-Forwarded-For"),
+			User: h.Get("X-Gatehouse-User"), Account: h.Get("X-Gatehouse-Account"), Environment: h.Get("X-Gatehouse-Environment"),
+			Scopes: h.Get("X-Gatehouse-Scopes"), Credential: h.Get("X-Gatehouse-Credential"), UserCount: fmt.Sprint(len(h.Values("X-Gatehouse-User")))})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// viaNginx is a client whose every connection goes to nginx's port,
+// whatever host the URL names, so that URLs read as in production:
+// http://live.localhost/api/orders.
+func viaNginx(port int) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{Jar: jar, Timeout: 15 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		}}}
+}
+
+// TestNginx puts Debian's nginx with auth_request in front of a test
+// trading API, with gatehouse deciding, on both stores.
+func TestNginx(t *testing.T) {
+	findNginx(t)
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			api := tradingAPI(t)
+			s := startServer(t, b.flags(t), nil, "--config", faConfig(t, "http://portal.localhost/login", ""))
+			faSetup(t, s)
+			u, _ := url.Parse(s.URL)
+			port := startNginx(t, "127.0.0.1:"+u.Port(), strings.TrimPrefix(api.URL, "http://"))
+			testThroughNginx(t, s, viaNginx(port), func() *http.Client { return viaNginx(port) })
+		})
+	}
+}
+
+func testThroughNginx(t *testing.T, s *testServer, c *http.Client, browser func() *http.Client) {
+	paper := faKey(t, s, "--account", "ACC-P", "--name", "paper trader", "--environment", "paper", "--scope", "orders:read", "--scope", "orders:write")
+	reader := faKey(t, s, "--account", "ACC-L", "--name", "reader", "--environment", "live", "--scope", "orders:read", "--scope", "marketdata:read")
+	fenced := faKey(t, s, "--account", "ACC-L", "--name", "vm-3", "--environment", "live", "--scope", "orders:read", "--allow-ip", "203.0.113.0/24")
+	local := faKey(t, s, "--account", "ACC-L", "--name", "here", "--environment", "live", "--scope", "orders:read", "--allow-ip", "127.0.0.1/32")
+
+	do := func(method, u string, hdr http.Header) (int, echo) {
+		t.Helper()
+		var e echo
+		resp := call(t, c, method, u, nil, hdr, nil)
+		if resp.StatusCode == 200 {
+			if err := json.Unmarshal([]byte(body(resp)), &e); err != nil {
+				t.Fatalf("%s %s: the trading API's answer: %v", method, u, err)
+			}
+		}
+		return resp.StatusCode, e
+	}
+	key := func(k issuedKey, more ...string) http.Header {
+		h := http.Header{"Authorization": {"Bearer " + k.Secret}}
+		for i := 0; i+1 < len(more); i += 2 {
+			h.Add(more[i], more[i+1])
+		}
+		return h
+	}
+
+	// A paper key reaches paper, with its identity; never live.
+	code, e := do("POST", "http://paper.localhost/api/orders?sym=AAPL", key(paper, "X-Gatehouse-User", "usr_root", "X-Gatehouse-Scopes", "transfers:write"))
+	if code != 200 || e.Method != "POST" || e.Path != "/api/orders?sym=AAPL" {
+		t.Fatalf("paper key, paper order = %d %+v", code, e)
+	}
+	want := echo{Method: "POST", Path: "/api/orders?sym=AAPL", ForwardedFor: "127.0.0.1", User: "admin", Account: "ACC-P", Environment: "paper",
+		Scopes: "orders:read orders:write", Credential: paper.ID, UserCount: "1"}
+	if e != want {
+		t.Errorf("the trading API saw %+v,\nwant %+v (the client's own X-Gatehouse-* replaced)", e, want)
+	}
+	if code, _ := do("GET", "http://live.localhost/api/orders", key(paper)); code != 403 {
+		t.Errorf("paper key on a live route = %d, want 403", code)
+	}
+
+	// A read-only key reads but cannot order.
+	if code, e := do("GET", "http://live.localhost/api/orders", key(reader)); code != 200 || e.Scopes != "marketdata:read orders:read" {
+		t.Errorf("read-only key reading = %d %+v", code, e)
+	}
+	if code, _ := do("POST", "http://live.localhost/api/orders", key(reader)); code != 403 {
+		t.Errorf("read-only key posting an order = %d, want 403", code)
+	}
+	if code, _ := do("DELETE", "http://live.localhost/api/orders/ord-1", key(reader)); code != 403 {
+		t.Errorf("read-only key cancelling an order = %d, want 403", code)
+	}
+
+	// The allowlist: nginx says who the client is, whatever it claims.
+	if code, _ := do("GET", "http://live.localhost/api/orders", key(local)); code != 200 {
+		t.Errorf("key allowed from 127.0.0.1 = %d, want 200", code)
+	}
+	if code, _ := do("GET", "http://live.localhost/api/orders", key(fenced)); code != 401 {
+		t.Errorf("key from outside its allowlist = %d, want 401", code)
+	}
+	for _, forged := range []string{"203.0.113.9", "203.0.113.9, 127.0.0.1", "127.0.0.1, 203.0.113.9"} {
+		if code, _ := do("GET", "http://live.localhost/api/orders", key(fenced, "X-Forwarded-For", forged, "X-Real-Ip", "203.0.113.9")); code != 401 {
+			t.Errorf("key from outside its allowlist with a forged X-Forwarded-For %q = %d, want 401", forged, code)
+		}
+	}
+	// Nor can the client pick the rule with the other proxy style's headers.
+	if code, _ := do("GET", "http://live.localhost/api/transfers", key(reader, "X-Forwarded-Uri", "/api/orders", "X-Forwarded-Method", "GET")); code != 403 {
+		t.Errorf("read-only key with forged X-Forwarded-Uri = %d, want 403", code)
+	}
+	// Nor reach around the rules with a path the upstream reads otherwise.
+	if code, _ := do("POST", "http://live.localhost/api/orders/%2E%2E/transfers", key(reader)); code != 403 {
+		t.Errorf("encoded dot segments = %d, want 403", code)
+	}
+
+	// An owner's session at gatehouse manages the keys.
+	s.addUser(t, "otto", "correct horse ochre staple")
+	faMember(t, s, "otto", "ACC-P", "owner")
+	owner := newBrowser(t)
+	webLogin(t, s, owner, "otto", "correct horse ochre staple")
+	keysURL := s.URL + "/v1/accounts/ACC-P/keys/"
+
+	// Rotation: both keys work during the overlap, only the new one after.
+	var next issuedKey
+	if resp := call(t, owner, "POST", keysURL+paper.ID+"/rotate", map[string]any{"overlap": 2}, nil, &next); resp.StatusCode != 201 {
+		t.Fatalf("rotate = %d %s", resp.StatusCode, body(resp))
+	}
+	remember(next.Secret)
+	rotatedAt := time.Now()
+	for _, k := range []issuedKey{paper, next} {
+		if code, e := do("GET", "http://paper.localhost/api/orders", key(k)); code != 200 || e.Credential != k.ID {
+			t.Errorf("during the overlap, key %s = %d %+v, want 200", k.ID, code, e)
+		}
+	}
+	time.Sleep(time.Until(rotatedAt.Add(2100 * time.Millisecond)))
+	if code, _ := do("GET", "http://paper.localhost/api/orders", key(paper)); code != 401 {
+		t.Errorf("after the overlap, the old key = %d, want 401", code)
+	}
+	if code, _ := do("GET", "http://paper.localhost/api/orders", key(next)); code != 200 {
+		t.Errorf("after the overlap, the new key = %d, want 200", code)
+	}
+
+	// Revocation: refused on the very next request.
+	if resp := call(t, owner, "DELETE", keysURL+next.ID, nil, nil, nil); resp.StatusCode != 204 {
+		t.Fatalf("revoke = %d %s", resp.StatusCode, body(resp))
+	}
+	if code, _ := do("GET", "http://paper.localhost/api/orders", key(next)); code != 401 {
+		t.Errorf("revoked key, next request = %d, want 401", code)
+	}
+
+	// A browser session on the portal's routes: signed in through nginx.
+	s.addUser(t, "pia", "correct horse peach staple")
+	faMember(t, s, "pia", "ACC-P", "trader")
+	b := browser()
+	if resp := call(t, b, "POST", "http://portal.localhost/v1/login", map[string]any{"username": "pia", "password": "correct horse peach staple", "interface": "web"}, nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("login through nginx = %d %s", resp.StatusCode, body(resp))
+	}
+	var pe echo
+	resp := call(t, b, "GET", "http://portal.localhost/portal/home", nil, http.Header{"Accept": {"text/html"}}, nil)
+	json.Unmarshal([]byte(body(resp)), &pe)
+	if resp.StatusCode != 200 || !strings.HasPrefix(pe.User, "usr_") || !strings.HasPrefix(pe.Credential, "ses_") || pe.Path != "/portal/home" {
+		t.Errorf("portal page with a session = %d %+v", resp.StatusCode, pe)
+	}
+	// Without one: a browser is sent to the login page, a script gets 401.
+	resp = call(t, browser(), "GET", "http://portal.localhost/portal/home?tab=keys", nil, http.Header{"Accept": {"text/html"}}, nil)
+	wantLoc := "http://portal.localhost/login?rd=" + url.QueryEscape("http://portal.localhost/portal/home?tab=keys")
+	if resp.StatusCode != 302 || resp.Header.Get("Location") != wantLoc {
+		t.Errorf("portal page without a session, browser = %d %q, want 302 %q", resp.StatusCode, resp.Header.Get("Location"), wantLoc)
+	}
+	if resp := call(t, browser(), "GET", "http://portal.localhost/portal/home", nil, http.Header{"Accept": {"application/json"}}, nil); resp.StatusCode != 401 {
+		t.Errorf("portal page without a session, script = %d, want 401", resp.StatusCode)
+	}
+	// Signed out: the cookie stops working at once.
+	if resp := call(t, b, "POST", "http://portal.localhost/v1/logout", nil, nil, nil); resp.StatusCode != 204 {
+		t.Fatalf("logout through nginx = %d", resp.StatusCode)
+	}
+	if resp := call(t, b, "GET", "http://portal.localhost/portal/home", nil, nil, nil); resp.StatusCode != 401 {
+		t.Errorf("portal page after logout = %d, want 401", resp.StatusCode)
+	}
+}

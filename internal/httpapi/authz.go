@@ -1,0 +1,272 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"gatehouse/internal/authz"
+	"gatehouse/internal/policy"
+)
+
+// keyRoutes registers API keys and forward-auth.
+func keyRoutes(rt router) {
+	d := rt.d
+	if d.Keys == nil || d.Authz == nil {
+		return
+	}
+	kd := keyDeps{auth: d.Auth, keys: d.Keys, proxies: d.Proxies}
+	rt.handle("GET /v1/accounts/{account}/keys", handleListKeys(kd))
+	rt.handle("POST /v1/accounts/{account}/keys", handleCreateKey(kd))
+	rt.handle("POST /v1/accounts/{account}/keys/{id}/rotate", handleRotateKey(kd))
+	rt.handle("DELETE /v1/accounts/{account}/keys/{id}", handleRevokeKey(kd))
+	rt.handle("GET /v1/authz", handleAuthz(authzDeps{svc: d.Authz, proxies: d.Proxies, cookie: d.Auth.Cookies.Session(), loginURL: d.LoginURL}))
+}
+
+// authzDeps is what forward-auth needs.
+type authzDeps struct {
+	svc      *authz.Service
+	proxies  []netip.Prefix
+	cookie   string // the web session cookie's name
+	loginURL string // where browsers without a session go; "" for none
+}
+
+// The identity headers of an allowed request. nginx copies them to the
+// upstream with auth_request_set, Traefik with authResponseHeaders, Caddy
+// with copy_headers.
+const (
+	hdrUser        = "X-Gatehouse-User"
+	hdrAccount     = "X-Gatehouse-Account"
+	hdrEnvironment = "X-Gatehouse-Environment"
+	hdrScopes      = "X-Gatehouse-Scopes"
+	hdrCredential  = "X-Gatehouse-Credential"
+)
+
+// The forwarded headers, canonical, so that reading them does not
+// allocate.
+var forwardedHeaders = [...]string{"X-Original-Method", "X-Original-Url", "X-Original-Uri", "X-Forwarded-Method", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Uri"}
+
+// handleAuthz answers forward-auth: 200 with identity headers, 401 when
+// no credential authenticates (or, for a browser, a redirect to the login
+// page), 403 when the credential lacks what the route rule asks for.
+//
+// Only a trusted proxy is answered: the headers that describe the
+// original request, and the client address the allowlists check, are its
+// word, and anyone else's word for them is worthless.
+func handleAuthz(d authzDeps) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if !inAny(peerAddr(r), d.proxies) {
+			return errUntrustedProxy()
+		}
+		h := r.Header
+		var vals [len(forwardedHeaders)]string
+		for i, k := range forwardedHeaders {
+			v := h[k]
+			if len(v) > 1 {
+				return errBadTarget(errors.New("authz: " + k + " sent more than once"))
+			}
+			if len(v) == 1 {
+				vals[i] = v[0]
+			}
+		}
+		fw := authz.Forwarded{OriginalMethod: vals[0], OriginalURL: vals[1], OriginalURI: vals[2],
+			Method: vals[3], Proto: vals[4], Host: vals[5], URI: vals[6], RequestHost: r.Host}
+		t, err := authz.ParseTarget(&fw)
+		if err != nil {
+			return errBadTarget(err)
+		}
+		req := authz.Request{Target: t, Client: forwardedClient(r, d.proxies), Cookie: cookieValue(h, d.cookie)}
+		if a := h["Authorization"]; len(a) > 0 {
+			if len(a) > 1 {
+				return errAuthzUnauthenticated(errors.New("authz: more than one Authorization header"))
+			}
+			req.Authorization = a[0]
+		}
+		if p := h["Dpop"]; len(p) > 0 {
+			req.DPoP, req.DPoPCount = p[0], len(p)
+		}
+		res, err := d.svc.Authorize(r.Context(), &req)
+		if err != nil {
+			return err
+		}
+		switch res.Kind {
+		case policy.Allowed:
+			writeIdentity(w.Header(), &res)
+			w.WriteHeader(http.StatusOK)
+			return nil
+		case policy.Unauthenticated:
+			if d.loginURL != "" && req.Authorization == "" && wantsHTML(h) {
+				return loginRedirect(w, d.loginURL, &t)
+			}
+			why := res.Why
+			if why == nil {
+				why = errors.New("authz: no credential")
+			}
+			return errAuthzUnauthenticated(why)
+		case policy.StepUp:
+			return errStepUpRoute(res.Rule, res.Missing)
+		}
+		return errForbidden(res.Missing)
+	}
+}
+
+// writeIdentity sets the identity headers of an allowed request. The five
+// values share one allocation; an empty value is left out, so that a
+// proxy sends the upstream no header rather than an empty one.
+func writeIdentity(h http.Header, res *authz.Result) {
+	c := &res.Credential
+	if c.Kind == "" {
+		return // an anonymous route: nobody to name
+	}
+	id := c.SessionID
+	if c.Kind == policy.KeyCredential {
+		id = c.KeyID
+	}
+	vals := [...]string{c.UserID, c.AccountID, string(c.Environment), res.Scopes, id}
+	names := [...]string{hdrUser, hdrAccount, hdrEnvironment, hdrScopes, hdrCredential}
+	backing := make([]string, len(vals))
+	for i, v := range vals {
+		if v == "" {
+			continue
+		}
+		backing[i] = v
+		h[names[i]] = backing[i : i+1 : i+1]
+	}
+}
+
+// forwardedClient is [ClientAddr] without its allocations, for the hot
+// path: the peer, or when the peer is a trusted proxy, the rightmost
+// X-Forwarded-For address that is not one; a garbled chain counts as the
+// peer. TestForwardedClientIsClientAddr holds the two to one answer.
+func forwardedClient(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	peer := peerAddr(r)
+	if !inAny(peer, trusted) {
+		return peer
+	}
+	xff := r.Header["X-Forwarded-For"]
+	for i := len(xff) - 1; i >= 0; i-- {
+		rest := xff[i]
+		for {
+			part := rest
+			j := strings.LastIndexByte(rest, ',')
+			if j >= 0 {
+				part, rest = rest[j+1:], rest[:j]
+			}
+			a, err := netip.ParseAddr(strings.TrimSpace(part))
+			if err != nil {
+				return peer
+			}
+			if a = a.Unmap(); !inAny(a, trusted) {
+				return a
+			}
+			if j < 0 {
+				break
+			}
+		}
+	}
+	return peer
+}
+
+// cookieValue returns the value of the first cookie called name in h,
+// without parsing the others (net/http's r.Cookie allocates for each).
+func cookieValue(h http.Header, name string) string {
+	for _, line := range h["Cookie"] {
+		for line != "" {
+			var part string
+			if i := strings.IndexByte(line, ';'); i >= 0 {
+				part, line = line[:i], line[i+1:]
+			} else {
+				part, line = line, ""
+			}
+			part = strings.TrimSpace(part)
+			if len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
+				v := part[len(name)+1:]
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// wantsHTML reports whether the client is a browser navigating: its
+// Accept names text/html.
+func wantsHTML(h http.Header) bool {
+	for _, a := range h["Accept"] {
+		if strings.Contains(a, "text/html") {
+			return true
+		}
+	}
+	return false
+}
+
+// loginRedirect sends a browser to the login page with the URL it asked
+// for in "rd". Traefik and Caddy hand a 302 to the browser; nginx's
+// auth_request accepts only 2xx, 401 and 403, so it gets a 401 with the
+// Location that its configuration turns into the redirect
+// (error_page 401 =302 $gatehouse_login).
+func loginRedirect(w http.ResponseWriter, loginURL string, t *authz.Target) error {
+	rd := t.URL()
+	if t.Query != "" {
+		rd += "?" + t.Query
+	}
+	sep := "?"
+	if strings.Contains(loginURL, "?") {
+		sep = "&"
+	}
+	w.Header().Set("Location", loginURL+sep+"rd="+url.QueryEscape(rd))
+	w.Header().Set("Cache-Control", "no-store")
+	if t.Style == authz.StyleNginx {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusUnauthorized)
+		return nil
+	}
+	w.WriteHeader(http.StatusFound)
+	return nil
+}
+
+func errUntrustedProxy() *Error {
+	return problem(http.StatusForbidden, "untrusted-proxy", "Not a trusted proxy",
+		"Forward-auth answers only the reverse proxies listed in trusted_proxies.")
+}
+
+func errBadTarget(err error) *Error {
+	e := problem(http.StatusForbidden, "bad-forwarded-request", "Forwarded request refused",
+		"The proxy's description of the request (X-Original-* or X-Forwarded-* headers) is missing, ambiguous, malformed, or names a path that is not in canonical form.")
+	e.Err = err
+	return e
+}
+
+func errAuthzUnauthenticated(why error) *Error {
+	e := errUnauthenticated()
+	e.Err = why
+	e.Header = http.Header{"Www-Authenticate": {`Bearer realm="gatehouse"`}}
+	return e
+}
+
+func errForbidden(missing []string) *Error {
+	detail := "The credential lacks: " + strings.Join(missing, ", ") + "."
+	if len(missing) == 1 && missing[0] == "matching rule" {
+		detail = "No route rule allows this request."
+	}
+	e := problem(http.StatusForbidden, "forbidden", "Forbidden", detail)
+	e.Problem.Extra = map[string]any{"missing": missing}
+	return e
+}
+
+// errStepUpRoute asks a session for the assurance a route rule needs.
+func errStepUpRoute(rule *policy.Rule, missing []string) *Error {
+	aal := max(rule.AAL(), 1)
+	e := problem(http.StatusForbidden, "step-up-required", "Step-up required",
+		"This request needs a stronger or more recent authentication: step up, then retry.")
+	e.Problem.Extra = map[string]any{"required_assurance": "AAL" + strconv.Itoa(aal), "missing": missing}
+	if f := rule.Fresh(); f > 0 {
+		e.Problem.Extra["max_age"] = int(f.Seconds())
+	}
+	return e
+}

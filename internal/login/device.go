@@ -1,0 +1,154 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gatehouse/internal/audit"
+	"gatehouse/internal/device"
+	"gatehouse/internal/factor"
+	"gatehouse/internal/notify"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/token"
+	"gatehouse/internal/user"
+)
+
+// ErrNotAllowed refuses an action the session may not take.
+var ErrNotAllowed = errors.New("login: not allowed")
+
+// deviceLinkLifetime bounds an e-mailed device approval link.
+const deviceLinkLifetime = 30 * time.Minute
+
+// requestApproval asks the user to approve a new device: by push to the
+// enrolled phone when there is one, else by an e-mailed single-use link.
+// A trusted session can always approve it from the device list.
+//
+// It returns the number to show beside a push, or 0.
+func (s *Service) requestApproval(ctx context.Context, u *user.User, fl *session.Flow, dev *device.Device, now time.Time) int {
+	fs, err := s.Store.FactorsOfUser(ctx, u.ID)
+	if err != nil {
+		s.Log.ErrorContext(ctx, "device approval: factors", "err", err)
+		return 0
+	}
+	for _, f := range fs {
+		if f.Kind == factor.Push && f.Usable() {
+			p, err := s.newPush(ctx, u.ID, factor.PurposeDevice, fl, dev.ID, now)
+			if err != nil {
+				s.Log.WarnContext(ctx, "device approval push", "err", err)
+				return 0
+			}
+			return p.Number
+		}
+	}
+	if s.Factors.Mail == nil {
+		return 0
+	}
+	tok, err := token.New(s.Rand, 32)
+	if err != nil {
+		return 0
+	}
+	if err := s.Store.CreateDeviceApproval(ctx, token.Hash(tok), dev.ID, u.ID, now.Add(deviceLinkLifetime)); err != nil {
+		s.Log.ErrorContext(ctx, "device approval link", "err", err)
+		return 0
+	}
+	link := s.Factors.Origin + "/devices/approve?token=" + tok
+	body := "A sign-in to your gatehouse account is waiting for a new device to be approved:\n\n" +
+		"  device: " + dev.Name + "\n  door:   " + string(fl.Interface) + "\n  from:   " + fl.IP + "\n  at:     " + now.Format(time.RFC1123) + "\n\n" +
+		"If this was you, open this link within 30 minutes to approve it:\n\n  " + link + "\n\n" +
+		"If it was not you, do not open the link: someone knows your password and passed your second factor. Change your password now."
+	if err := s.Factors.Mail.Send(ctx, notify.Mail{To: u.Email, Subject: "Approve a new device for your gatehouse account", Body: body}); err != nil {
+		s.Log.ErrorContext(ctx, "send device approval mail", "err", err)
+	}
+	return 0
+}
+
+// ApproveDevice approves a pending device of the session's user; the
+// session must come from a trusted device and hold AAL2 when the user
+// has a second factor.
+func (s *Service) ApproveDevice(ctx context.Context, sess *session.Session, deviceID string) (*device.Device, error) {
+	now := s.now()
+	d, err := s.Store.DeviceByID(ctx, deviceID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && d.UserID != sess.UserID) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.needAssurance(ctx, sess, false); err != nil {
+		return nil, err
+	}
+	if own, err := s.Store.DeviceByID(ctx, sess.DeviceID); err != nil || own.Status != device.Trusted {
+		return nil, ErrNotAllowed
+	}
+	return d, s.trustDevice(ctx, d, sess.UserID, "session:"+sess.ID, now)
+}
+
+func (s *Service) trustDevice(ctx context.Context, d *device.Device, actor, by string, now time.Time) error {
+	if d.Status == device.Trusted {
+		return nil
+	}
+	return s.Store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetDeviceStatus(ctx, d.ID, device.Trusted); err != nil {
+			return err
+		}
+		d.Status = device.Trusted
+		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.DeviceTrusted, UserID: d.UserID, Actor: actor,
+			Detail: map[string]string{"device": d.ID, "by": by}})
+	})
+}
+
+// ApproveDeviceByLink approves the device an e-mailed link names. The
+// link is single-use and expires.
+func (s *Service) ApproveDeviceByLink(ctx context.Context, tok string) (*device.Device, error) {
+	now := s.now()
+	if tok == "" || len(tok) > 128 {
+		return nil, ErrInvalidCode
+	}
+	devID, userID, err := s.Store.UseDeviceApproval(ctx, token.Hash(tok), now)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrInvalidCode
+	}
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.Store.DeviceByID(ctx, devID)
+	if err != nil {
+		return nil, err
+	}
+	if d.Status == device.Revoked {
+		return nil, ErrInvalidCode
+	}
+	return d, s.trustDevice(ctx, d, userID, "email_link", now)
+}
+
+// RevokeDevice revokes a device of the session's user and ends its sessions.
+func (s *Service) RevokeDevice(ctx context.Context, sess *session.Session, deviceID string) ([]string, error) {
+	now := s.now()
+	d, err := s.Store.DeviceByID(ctx, deviceID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && d.UserID != sess.UserID) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ended []string
+	err = s.Store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetDeviceStatus(ctx, d.ID, device.Revoked); err != nil {
+			return err
+		}
+		if ended, err = tx.EndSessionsOfDevice(ctx, d.ID, now, session.EndRevoked); err != nil {
+			return err
+		}
+		for _, id := range ended {
+			if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionEnded, UserID: d.UserID, Actor: sess.UserID, Interface: string(sess.Interface), IP: sess.IP,
+				Detail: map[string]string{"session": id, "reason": "device_revoked"}}); err != nil {
+				return err
+			}
+		}
+		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.DeviceRevoked, UserID: d.UserID, Actor: sess.UserID, Interface: string(sess.Interface), IP: sess.IP,
+			Detail: map[string]string{"device": d.ID, "name": d.Name}})
+	})
+	return ended, err
+}

@@ -1,0 +1,443 @@
+package login
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"gatehouse/internal/audit"
+	"gatehouse/internal/factor"
+	"gatehouse/internal/dpop"
+	"gatehouse/internal/factor/push"
+	"gatehouse/internal/factor/recovery"
+	"gatehouse/internal/factor/sms"
+	"gatehouse/internal/factor/totp"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/token"
+)
+
+// StepUpError refuses an action that needs fresher or stronger proof: the
+// client should step up (POST /v1/stepup) and try again.
+type StepUpError struct {
+	Need   session.Assurance
+	Within time.Duration
+}
+
+func (e *StepUpError) Error() string {
+	return fmt.Sprintf("login: needs %v proven within %v", e.Need, e.Within)
+}
+
+// Errors of factor management.
+var (
+	ErrLastStrongFactor = errors.New("login: the last strong factor cannot be removed; enrol another first")
+	ErrBadName          = errors.New("login: a name is 1 to 64 printable characters")
+	ErrBadPhone         = errors.New("login: not an E.164 phone number (+ and 8 to 15 digits)")
+	ErrFactorState      = errors.New("login: the factor is not waiting for confirmation")
+)
+
+// hasStrong reports whether the user has an active strong factor.
+func (s *Service) hasStrong(ctx context.Context, userID string) (bool, error) {
+	fs, err := s.Store.FactorsOfUser(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	for _, f := range fs {
+		if f.Kind.Strong() && f.Usable() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// needAssurance checks that sess may change the user's factors: a user
+// without a strong factor enrols the first one from any session; after
+// that, the session must have proven AAL2 within the step-up window (or,
+// when enrolling is allowed after recovery, a recovery code).
+func (s *Service) needAssurance(ctx context.Context, sess *session.Session, recoveryCounts bool) error {
+	strong, err := s.hasStrong(ctx, sess.UserID)
+	if err != nil || !strong {
+		return err
+	}
+	now := s.now()
+	fresh := sess.Fresh(now, s.stepUpWindow())
+	if fresh && (sess.Assurance >= session.AAL2 || (recoveryCounts && strings.Contains(" "+sess.AMR+" ", " rec "))) {
+		return nil
+	}
+	return &StepUpError{Need: session.AAL2, Within: s.stepUpWindow()}
+}
+
+func (s *Service) stepUpWindow() time.Duration {
+	if s.Factors.StepUpWindow > 0 {
+		return s.Factors.StepUpWindow
+	}
+	return 5 * time.Minute
+}
+
+func validName(n string) bool {
+	if n == "" || len(n) > 64 {
+		return false
+	}
+	for _, r := range n {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Enrolment is what enrolling a factor answers: what the client needs to
+// confirm it. Secrets in it are shown once.
+type Enrolment struct {
+	Factor *factor.Factor
+	// TOTP: the seed (base32) and its otpauth URI.
+	Secret, URI string
+	// WebAuthn: the options for navigator.credentials.create.
+	Options json.RawMessage
+	// Push: the one-time code the phone registers with.
+	Code string
+	// SMS: where the code went.
+	SentTo string
+}
+
+func (s *Service) newFactor(kind factor.Kind, userID, name string, now time.Time) (*factor.Factor, error) {
+	id, err := token.New(s.Rand, 12)
+	if err != nil {
+		return nil, err
+	}
+	return &factor.Factor{ID: "fac_" + id, UserID: userID, Kind: kind, Name: name, Status: factor.Pending, CreatedAt: now}, nil
+}
+
+// Enrol starts enrolling a factor of kind for the session's user.
+func (s *Service) Enrol(ctx context.Context, sess *session.Session, kind factor.Kind, name, phone string) (*Enrolment, error) {
+	now := s.now()
+	if err := s.needAssurance(ctx, sess, true); err != nil {
+		return nil, err
+	}
+	u, err := s.Store.UserByID(ctx, sess.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if !s.policy(u).Allows(kind) || !s.kindOn(kind) {
+		return nil, ErrFactorUnavailable
+	}
+	if name == "" {
+		name = map[factor.Kind]string{factor.TOTP: "Authenticator app", factor.WebAuthn: "Security key", factor.Push: "Phone", factor.SMS: "Text messages"}[kind]
+	}
+	if !validName(name) {
+		return nil, ErrBadName
+	}
+	f, err := s.newFactor(kind, u.ID, name, now)
+	if err != nil {
+		return nil, err
+	}
+	e := &Enrolment{Factor: f}
+	switch kind {
+	case factor.TOTP:
+		k, err := totp.Generate(s.Factors.Issuer, u.Username, s.Rand)
+		if err != nil {
+			return nil, err
+		}
+		if f.Secret, err = s.Factors.Seal.Seal([]byte(k.Secret), []byte(f.ID)); err != nil {
+			return nil, err
+		}
+		e.Secret, e.URI = k.Secret, k.URI
+	case factor.WebAuthn:
+		fs, err := s.Store.FactorsOfUser(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		wu, _ := webauthnUser(u, fs)
+		opts, sessData, err := s.Factors.WebAuthn.BeginRegistration(wu)
+		if err != nil {
+			return nil, err
+		}
+		f.Data, e.Options = sessData, opts
+	case factor.SMS:
+		if !sms.ValidPhone(phone) {
+			return nil, ErrBadPhone
+		}
+		f.Phone = phone
+		if err := s.limitSMS(ctx, u.ID, phone, now); err != nil {
+			return nil, err
+		}
+		ch, code, err := sms.NewChallenge(s.Rand, phone, now)
+		if err != nil {
+			return nil, err
+		}
+		f.Data, _ = json.Marshal(ch)
+		if err := s.Factors.SMS.Send(ctx, phone, "Your gatehouse confirmation code is "+code+"."); err != nil {
+			return nil, err
+		}
+		e.SentTo = sms.MaskPhone(phone)
+	case factor.Push:
+		en, code, err := push.NewEnrolment(s.Rand, u.ID, now)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Store.CreatePushEnrolment(ctx, u.ID, en.CodeHash, en.ExpiresAt); err != nil {
+			return nil, err
+		}
+		e.Code = code
+		return e, nil // the phone creates the factor when it registers
+	}
+	if err := s.Store.CreateFactor(ctx, f); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Confirmed is a factor made active, with the recovery codes issued when
+// it is the user's first strong factor (shown once).
+type Confirmed struct {
+	Factor        *factor.Factor
+	RecoveryCodes []string
+	// OtherSessions counts the user's other sessions, which the client
+	// should offer to end (OWASP ASVS 5.0 7.4.3).
+	OtherSessions int
+}
+
+// Confirm makes a pending factor active with its first proof: a TOTP or
+// SMS code, or a WebAuthn attestation.
+func (s *Service) Confirm(ctx context.Context, sess *session.Session, factorID, code string, response []byte) (*Confirmed, error) {
+	now := s.now()
+	f, err := s.Store.FactorByID(ctx, factorID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && f.UserID != sess.UserID) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if f.Status != factor.Pending {
+		return nil, ErrFactorState
+	}
+	if err := s.needAssurance(ctx, sess, true); err != nil {
+		return nil, err
+	}
+	if err := s.reserveFactor(ctx, sess.UserID, now); err != nil {
+		return nil, err
+	}
+	switch f.Kind {
+	case factor.TOTP:
+		seed, err := s.Factors.Seal.Open(f.Secret, []byte(f.ID))
+		if err != nil {
+			return nil, err
+		}
+		step, err := totp.Verify(string(seed), code, 0, now)
+		if err != nil {
+			return nil, ErrInvalidCode
+		}
+		f.LastStep = step
+		if err := s.Store.AdvanceTOTP(ctx, f.ID, step, now); err != nil {
+			return nil, ErrInvalidCode
+		}
+	case factor.SMS:
+		var ch sms.Challenge
+		if json.Unmarshal(f.Data, &ch) != nil {
+			return nil, ErrInvalidCode
+		}
+		verr := ch.Verify(code, now)
+		f.Data, _ = json.Marshal(ch)
+		if verr != nil {
+			s.Store.UpdateFactor(ctx, f)
+			return nil, ErrInvalidCode
+		}
+		f.Data = nil
+	case factor.WebAuthn:
+		u, err := s.Store.UserByID(ctx, sess.UserID)
+		if err != nil {
+			return nil, err
+		}
+		fs, err := s.Store.FactorsOfUser(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		wu, _ := webauthnUser(u, fs)
+		cred, err := s.Factors.WebAuthn.FinishRegistration(wu, f.Data, response)
+		if err != nil {
+			s.audit(ctx, &audit.Event{Time: now, Type: audit.FactorFailed, UserID: u.ID, Actor: u.ID, Interface: string(sess.Interface), IP: sess.IP,
+				Detail: map[string]string{"factor": string(f.Kind), "reason": "invalid_attestation", "action": "enrol"}})
+			return nil, ErrInvalidCode
+		}
+		f.Data, _ = json.Marshal(cred)
+		f.CredentialID, f.DeviceBound = cred.ID, cred.DeviceBound()
+	default:
+		return nil, ErrFactorState
+	}
+	f.Status, f.ConfirmedAt = factor.Active, now
+	return s.activate(ctx, sess, f, now, false)
+}
+
+// activate stores an active factor (created, or updated from pending)
+// with its audit event, issuing recovery codes with the user's first
+// strong factor.
+func (s *Service) activate(ctx context.Context, sess *session.Session, f *factor.Factor, now time.Time, create bool) (*Confirmed, error) {
+	hadStrong, err := s.hasStrong(ctx, f.UserID)
+	if err != nil {
+		return nil, err
+	}
+	out := &Confirmed{Factor: f}
+	var hashes [][]byte
+	if !hadStrong && f.Kind.Strong() {
+		if out.RecoveryCodes, hashes, err = recovery.Generate(s.Rand); err != nil {
+			return nil, err
+		}
+	}
+	iface, ip, actor := "", "", f.UserID
+	if sess != nil {
+		iface, ip = string(sess.Interface), sess.IP
+	}
+	err = s.Store.InTx(ctx, func(tx store.Tx) error {
+		var err error
+		if create {
+			err = tx.CreateFactor(ctx, f)
+		} else {
+			err = tx.UpdateFactor(ctx, f)
+		}
+		if err != nil {
+			return err
+		}
+		if hashes != nil {
+			if err := tx.SetRecoveryCodes(ctx, f.UserID, hashes, now); err != nil {
+				return err
+			}
+			if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.RecoveryRegenerated, UserID: f.UserID, Actor: actor, Interface: iface, IP: ip}); err != nil {
+				return err
+			}
+		}
+		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.FactorAdded, UserID: f.UserID, Actor: actor, Interface: iface, IP: ip,
+			Detail: map[string]string{"factor": f.ID, "kind": string(f.Kind), "name": f.Name, "device_bound": fmt.Sprint(f.DeviceBound)}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.OtherSessions = s.otherSessions(ctx, f.UserID, sess)
+	return out, nil
+}
+
+func (s *Service) otherSessions(ctx context.Context, userID string, sess *session.Session) int {
+	all, err := s.Store.SessionsOfUser(ctx, userID)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, x := range all {
+		if (sess == nil || x.ID != sess.ID) && x.Active(s.now()) {
+			n++
+		}
+	}
+	return n
+}
+
+// RegisterPhone enrols a phone as a push authenticator: the phone sends
+// its public key, signed, with the one-time enrolment code.
+func (s *Service) RegisterPhone(ctx context.Context, body []byte) (*factor.Factor, error) {
+	now := s.now()
+	reg, err := push.DecodeRegistration(body)
+	if err != nil {
+		return nil, ErrInvalidCode
+	}
+	userID, err := s.Store.RedeemPushEnrolment(ctx, token.Hash(reg.Code), now)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrInvalidCode
+	}
+	if err != nil {
+		return nil, err
+	}
+	pub, err := push.MarshalPublicKey(reg.PublicKey)
+	if err != nil {
+		return nil, ErrInvalidCode
+	}
+	jkt, err := dpop.Thumbprint(reg.PublicKey)
+	if err != nil {
+		return nil, ErrInvalidCode
+	}
+	name := reg.DeviceName
+	if !validName(name) {
+		name = "Phone"
+	}
+	f, err := s.newFactor(factor.Push, userID, name, now)
+	if err != nil {
+		return nil, err
+	}
+	f.Status, f.ConfirmedAt, f.PublicKey, f.CredentialID = factor.Active, now, pub, []byte(jkt)
+	c, err := s.activate(ctx, nil, f, now, true)
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, ErrInvalidCode // this key is enrolled already
+		}
+		return nil, err
+	}
+	return c.Factor, nil
+}
+
+// RemoveFactor removes one of the session's user's factors, refusing to
+// remove the last strong one.
+func (s *Service) RemoveFactor(ctx context.Context, sess *session.Session, factorID string) (int, error) {
+	now := s.now()
+	f, err := s.Store.FactorByID(ctx, factorID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && f.UserID != sess.UserID) {
+		return 0, store.ErrNotFound
+	}
+	if err != nil {
+		return 0, err
+	}
+	if f.Status == factor.Active {
+		if err := s.needAssurance(ctx, sess, false); err != nil {
+			return 0, err
+		}
+		if f.Kind.Strong() {
+			fs, err := s.Store.FactorsOfUser(ctx, sess.UserID)
+			if err != nil {
+				return 0, err
+			}
+			others := 0
+			for _, x := range fs {
+				if x.ID != f.ID && x.Kind.Strong() && x.Usable() {
+					others++
+				}
+			}
+			if others == 0 {
+				return 0, ErrLastStrongFactor
+			}
+		}
+	}
+	err = s.Store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.DeleteFactor(ctx, f.ID); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.FactorRemoved, UserID: f.UserID, Actor: sess.UserID, Interface: string(sess.Interface), IP: sess.IP,
+			Detail: map[string]string{"factor": f.ID, "kind": string(f.Kind), "name": f.Name}})
+	})
+	return s.otherSessions(ctx, sess.UserID, sess), err
+}
+
+// RegenerateRecovery replaces the user's recovery codes; the old set is void.
+func (s *Service) RegenerateRecovery(ctx context.Context, sess *session.Session) ([]string, error) {
+	now := s.now()
+	strong, err := s.hasStrong(ctx, sess.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if !strong {
+		return nil, ErrFactorUnavailable // codes recover a second factor; there is none yet
+	}
+	if err := s.needAssurance(ctx, sess, false); err != nil {
+		return nil, err
+	}
+	codes, hashes, err := recovery.Generate(s.Rand)
+	if err != nil {
+		return nil, err
+	}
+	err = s.Store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetRecoveryCodes(ctx, sess.UserID, hashes, now); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.RecoveryRegenerated, UserID: sess.UserID, Actor: sess.UserID, Interface: string(sess.Interface), IP: sess.IP})
+	})
+	return codes, err
+}

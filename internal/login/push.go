@@ -1,0 +1,150 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gatehouse/internal/audit"
+	"gatehouse/internal/device"
+	"gatehouse/internal/factor"
+	"gatehouse/internal/factor/push"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/throttle"
+)
+
+// PhonePrompt is a pending push as the phone sees it: where the login
+// comes from and what it is for, never the number.
+type PhonePrompt struct {
+	push.Prompt
+	Purpose string `json:"purpose"`
+}
+
+// phone finds the enrolled push factor whose key has thumbprint jkt.
+func (s *Service) phone(ctx context.Context, jkt string) (*factor.Factor, error) {
+	f, err := s.Store.FactorByCredentialID(ctx, []byte(jkt))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (f.Kind != factor.Push || !f.Usable())) {
+		return nil, ErrFactorUnavailable
+	}
+	return f, err
+}
+
+// PhonePending lists the pushes waiting for the phone holding the key jkt.
+func (s *Service) PhonePending(ctx context.Context, jkt string) ([]PhonePrompt, error) {
+	f, err := s.phone(ctx, jkt)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := s.Store.PendingPushRequests(ctx, f.UserID, s.now())
+	if err != nil {
+		return nil, err
+	}
+	out := []PhonePrompt{}
+	for _, p := range ps {
+		out = append(out, PhonePrompt{Prompt: p.Challenge.Prompt(), Purpose: p.Purpose})
+	}
+	return out, nil
+}
+
+// PhoneAnswer takes the phone's signed answer to a push. A wrong number
+// or a denial fails the login; "this was not me" also raises the
+// account's throttling and is kept in the audit trail.
+func (s *Service) PhoneAnswer(ctx context.Context, jkt string, body []byte) (string, error) {
+	now := s.now()
+	f, err := s.phone(ctx, jkt)
+	if err != nil {
+		return "", err
+	}
+	resp, sig, err := push.DecodeResponse(body)
+	if err != nil {
+		return "", ErrInvalidCode
+	}
+	pub, err := push.ParsePublicKey(f.PublicKey)
+	if err != nil {
+		return "", err
+	}
+	if err := push.Verify(pub, resp, sig); err != nil {
+		return "", ErrInvalidCode
+	}
+	p, err := s.Store.PushRequestByID(ctx, resp.ChallengeID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (p.UserID != f.UserID || p.Outcome != factor.PushPending)) {
+		return "", ErrFlow
+	}
+	if err != nil {
+		return "", err
+	}
+	o, jerr := p.Challenge.Judge(resp, now)
+	outcome, event := factor.PushDenied, audit.PushDenied
+	switch o {
+	case push.Approved:
+		outcome, event = factor.PushApproved, audit.PushApproved
+	case push.Reported:
+		outcome, event = factor.PushReported, audit.PushReported
+	case push.Expired:
+		outcome, event = factor.PushExpired, audit.PushDenied
+	case push.Pending:
+		return "", ErrInvalidCode // malformed for this challenge: nothing decided
+	}
+	if err := s.Store.AnswerPushRequest(ctx, p.ID, outcome, now); err != nil {
+		return "", ErrFlow
+	}
+	detail := map[string]string{"push": p.ID, "purpose": p.Purpose, "phone": f.ID, "from_ip": p.IP}
+	if jerr != nil {
+		detail["reason"] = jerr.Error()
+	}
+	s.audit(ctx, &audit.Event{Time: now, Type: event, UserID: p.UserID, Actor: p.UserID, Interface: "mobile", Detail: detail})
+	f.LastUsedAt = now
+	s.Store.UpdateFactor(ctx, f)
+	if outcome == factor.PushReported {
+		s.raiseAccountThrottle(ctx, p.UserID, now)
+	}
+
+	fl, err := s.Store.FlowByID(ctx, p.FlowID)
+	if err != nil {
+		return outcome, nil // a step-up or device flow that is gone
+	}
+	switch {
+	case outcome != factor.PushApproved:
+		if p.Purpose == factor.PurposeDevice && p.DeviceID != "" {
+			if d, err := s.Store.DeviceByID(ctx, p.DeviceID); err == nil && d.Status == device.Pending {
+				s.Store.SetDeviceStatus(ctx, d.ID, device.Revoked)
+			}
+		}
+		s.deny(ctx, fl, "push_"+outcome, now)
+	case p.Purpose == factor.PurposeDevice:
+		if d, err := s.Store.DeviceByID(ctx, p.DeviceID); err == nil {
+			if err := s.trustDevice(ctx, d, p.UserID, "push:"+f.ID, now); err != nil {
+				return "", err
+			}
+		}
+	case fl.State == session.FlowFactor:
+		fl.Assurance = max(fl.Assurance, f.Assurance())
+		fl.AMR = addAMR(fl.AMR, factor.Push.AMR(false))
+		fl.State, fl.Challenge = session.FlowReady, nil
+		if err := s.Store.UpdateFlow(ctx, fl); err != nil && !errors.Is(err, store.ErrConflict) {
+			return "", err
+		}
+		s.Store.ResetThrottle(ctx, throttle.FactorKey(p.UserID))
+	}
+	return outcome, nil
+}
+
+// raiseAccountThrottle counts a reported push as a burst of failures on
+// the account: someone has the password, and guessing gets slower.
+func (s *Service) raiseAccountThrottle(ctx context.Context, userID string, now time.Time) {
+	u, err := s.Store.UserByID(ctx, userID)
+	if err != nil {
+		return
+	}
+	rule := s.Throttle.Account
+	_, _, err = s.Store.Reserve(ctx, throttle.AccountKey(u.Username), func(st throttle.State) (throttle.State, bool) {
+		st.Failures = max(st.Failures, rule.Free) + 1
+		st.LastAt = now
+		st.NextAt = now.Add(rule.Delay(st.Failures))
+		return st, true
+	})
+	if err != nil {
+		s.Log.ErrorContext(ctx, "raise throttle after a reported push", "err", err)
+	}
+}

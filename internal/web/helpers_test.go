@@ -1,0 +1,253 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gatehouse/internal/audit"
+	"gatehouse/internal/authn"
+	"gatehouse/internal/httpapi"
+	"gatehouse/internal/login"
+	"gatehouse/internal/password"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/store/storetest"
+	"gatehouse/internal/throttle"
+	"gatehouse/internal/token"
+	"gatehouse/internal/user"
+	"gatehouse/internal/web"
+)
+
+var ctx = context.Background()
+
+// The user agents of the test browsers.
+const (
+	firefoxUA = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
+	safariUA  = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1"
+)
+
+// origin is the portal's public origin in these tests.
+const origin = "http://portal.example"
+
+// clock is a settable clock shared by the services under test.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// env is the portal over a real SQLite store and real services, served
+// on a loopback port.
+type env struct {
+	st       store.Store
+	svc      *login.Service
+	sessions *authn.Sessions
+	clock    *clock
+	srv      *httptest.Server
+	hasher   *password.Hasher
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	st := storetest.SQLite(t)
+	clk := &clock{t: storetest.T0}
+	// Cheap hashing: these tests check the portal, not argon2id's cost.
+	hasher := &password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}}
+	svc := &login.Service{Store: st, Hasher: hasher, Rules: password.DefaultRules(), Throttle: throttle.DefaultPolicy(),
+		Lifetimes: session.DefaultLifetimes(), Now: clk.Now}
+	sessions := authn.New(st, time.Second, clk.Now, nil)
+	auth := &httpapi.Authenticator{Sessions: sessions, Origin: origin, Cookies: httpapi.Cookies{}, MaxAge: time.Minute, Now: clk.Now}
+	h, err := web.NewHandler(web.Deps{Store: st, Login: svc, Auth: auth, Origin: origin, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &env{st: st, svc: svc, sessions: sessions, clock: clk, srv: srv, hasher: hasher}
+}
+
+// addUser stores a user with a password, and its audit event, as the
+// admin CLI does.
+func (e *env) addUser(t *testing.T, name, pw string, prof user.Profile) *user.User {
+	t.Helper()
+	h, err := e.hasher.Hash(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := e.clock.Now()
+	u := &user.User{ID: "usr_" + name, Username: name, Email: name + "@example.com", Profile: prof, PasswordHash: h, CreatedAt: now, UpdatedAt: now}
+	err = e.st.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.UserCreated, UserID: u.ID, Actor: "admin",
+			Detail: map[string]string{"username": name, "profile": string(prof)}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// addSession stores a live session of u as another door would have
+// minted it, and returns its token.
+func (e *env) addSession(t *testing.T, u *user.User, s session.Session) string {
+	t.Helper()
+	tok, err := token.New(nil, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.UserID, s.TokenHash = u.ID, token.Hash(tok)
+	if s.AuthTime.IsZero() {
+		s.AuthTime = s.CreatedAt
+	}
+	if s.LastSeenAt.IsZero() {
+		s.LastSeenAt = s.CreatedAt
+	}
+	life := session.DefaultLifetimes()[s.Interface]
+	s.ExpiresAt, s.Idle = s.CreatedAt.Add(life.Absolute), life.Idle
+	err = e.st.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateSession(ctx, &s); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &audit.Event{Time: s.CreatedAt, Type: audit.SessionStarted, UserID: u.ID, Actor: u.ID, Interface: string(s.Interface), IP: s.IP,
+			Detail: map[string]string{"session": s.ID}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// signedInBrowser is a browser holding a web session stored for u, as if
+// it had signed in on a device of its own.
+func (e *env) signedInBrowser(t *testing.T, u *user.User, s session.Session, ua string) *browser {
+	t.Helper()
+	s.Interface, s.UserAgent = session.Web, ua
+	tok := e.addSession(t, u, s)
+	b := e.browser(ua)
+	addr, _ := url.Parse(e.srv.URL)
+	b.c.Jar.SetCookies(addr, []*http.Cookie{{Name: "gatehouse_session", Value: tok}})
+	return b
+}
+
+// browser is a client with a cookie jar that does not follow redirects,
+// so tests see them.
+type browser struct {
+	e  *env
+	c  *http.Client
+	ua string
+}
+
+func (e *env) browser(ua string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{e: e, ua: ua, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// answer is a response with its body read.
+type answer struct {
+	Code   int
+	Header http.Header
+	Body   string
+}
+
+// Location is where a redirect points.
+func (a answer) Location() string { return a.Header.Get("Location") }
+
+func (b *browser) do(t *testing.T, req *http.Request) answer {
+	t.Helper()
+	req.Header.Set("User-Agent", b.ua)
+	resp, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return answer{Code: resp.StatusCode, Header: resp.Header, Body: string(body)}
+}
+
+func (b *browser) get(t *testing.T, path string) answer {
+	t.Helper()
+	req, _ := http.NewRequest("GET", b.e.srv.URL+path, nil)
+	return b.do(t, req)
+}
+
+// post sends a form as a same-origin browser would.
+func (b *browser) post(t *testing.T, path string, form url.Values, hdr ...string) answer {
+	t.Helper()
+	req, _ := http.NewRequest("POST", b.e.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	return b.do(t, req)
+}
+
+var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]*)"`)
+
+// csrf returns the form token of a rendered page.
+func csrf(t *testing.T, a answer) string {
+	t.Helper()
+	m := csrfRe.FindStringSubmatch(a.Body)
+	if m == nil {
+		t.Fatalf("no form token on the page:\n%s", a.Body)
+	}
+	return m[1]
+}
+
+// login signs in through the sign-in form and returns the answer to the post.
+func (b *browser) login(t *testing.T, name, pw string) answer {
+	t.Helper()
+	form := b.get(t, "/login")
+	return b.post(t, "/login", url.Values{"csrf": {csrf(t, form)}, "username": {name}, "password": {pw}})
+}
+
+// mustLogin signs in and fails the test unless it worked.
+func (b *browser) mustLogin(t *testing.T, name, pw string) {
+	t.Helper()
+	if a := b.login(t, name, pw); a.Code != http.StatusSeeOther || a.Location() != "/" {
+		t.Fatalf("sign-in as %s = %d → %q, want 303 → /\n%s", name, a.Code, a.Location(), a.Body)
+	}
+}
+
+// sameDevice returns a new, signed-out browser on the same device: it
+// holds the device cookie only.
+func (b *browser) sameDevice() *browser {
+	n := b.e.browser(b.ua)
+	u, _ := url.Parse(b.e.srv.URL)
+	n.c.Jar.SetCookies(u, []*http.Cookie{{Name: "gatehouse_device", Value: b.cookie("gatehouse_device")}})
+	return n
+}
+
+// cookie returns the value of the browser's cookie name, or "".
+func (b *browser) cookie(name string) string {
+	u, _ := url.Parse(b.e.srv.URL)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}

@@ -1,0 +1,97 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"gatehouse/internal/authn"
+	"gatehouse/internal/factor"
+	"gatehouse/internal/session"
+	"gatehouse/internal/user"
+)
+
+// visitor is the signed-in user of a request.
+type visitor struct {
+	Session *session.Session
+	User    *user.User
+	// Factors are the user's usable second factors, oldest first.
+	Factors []*factor.Factor
+	// CSRF is the token every form of this session carries.
+	CSRF string
+}
+
+// NoSecondFactor reports whether the account has no usable second factor:
+// its password alone protects it.
+func (v *visitor) NoSecondFactor() bool { return len(v.Factors) == 0 }
+
+// OnlyWeakFactors reports whether the account's second factors are all
+// weak (SMS). With NoSecondFactor, it is when the login flow answers
+// enrolment_required ([login.Result.EnrolmentRequired]): no strong factor.
+func (v *visitor) OnlyWeakFactors() bool {
+	for _, f := range v.Factors {
+		if f.Kind.Strong() {
+			return false
+		}
+	}
+	return len(v.Factors) > 0
+}
+
+// visitor returns the signed-in user of r, from the web session cookie
+// alone, or errSignedOut.
+func (d *deps) visitor(r *http.Request) (*visitor, error) {
+	c, err := r.Cookie(d.Auth.Cookies.Session())
+	if err != nil || c.Value == "" {
+		return nil, errSignedOut
+	}
+	s, err := d.Auth.Sessions.Resolve(r.Context(), c.Value)
+	if errors.Is(err, authn.ErrUnauthenticated) {
+		return nil, errSignedOut
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A desktop or mobile token is bound to its device key: as a cookie
+	// it proves nothing.
+	if s.Interface != session.Web {
+		return nil, errSignedOut
+	}
+	u, err := d.Store.UserByID(r.Context(), s.UserID)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := d.Store.FactorsOfUser(r.Context(), u.ID)
+	if err != nil {
+		return nil, err
+	}
+	v := &visitor{Session: s, User: u, CSRF: formToken(c.Value)}
+	for _, f := range fs {
+		if f.Usable() {
+			v.Factors = append(v.Factors, f)
+		}
+	}
+	return v, nil
+}
+
+// signedInFunc is a handler for a signed-in visitor.
+type signedInFunc func(w http.ResponseWriter, r *http.Request, v *visitor) error
+
+// signedIn makes a handler that finds the visitor first and, for any
+// method but GET and HEAD, checks the form's token before h runs: no
+// state-changing route can forget it.
+func signedIn(d *deps, h signedInFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		v, err := d.visitor(r)
+		if err != nil {
+			return err
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if err := parseForm(w, r); err != nil {
+				return err
+			}
+			if !sameToken(v.CSRF, r.PostForm.Get(csrfField)) {
+				return errForgedForm()
+			}
+		}
+		return h(w, r, v)
+	}
+}
