@@ -43,12 +43,15 @@ func (c Cookies) Flow() string {
 	return "gatehouse_flow"
 }
 
-func (c Cookies) set(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+// Set sets a cookie with gatehouse's flags: HttpOnly, SameSite=Lax,
+// Path=/, and Secure with the __Host- names when the origin is https.
+func (c Cookies) Set(w http.ResponseWriter, name, value string, maxAge time.Duration) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: int(maxAge.Seconds()),
 		HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteLaxMode})
 }
 
-func (c Cookies) clear(w http.ResponseWriter, name string) {
+// Clear removes a cookie set by [Cookies.Set].
+func (c Cookies) Clear(w http.ResponseWriter, name string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteLaxMode})
 }
 

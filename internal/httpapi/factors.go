@@ -433,7 +433,7 @@ func handleStepUp(d sessionDeps, ld loginDeps) handlerFunc {
 			if res.Session.Interface.KeyBound() {
 				out["token"], out["token_type"] = res.Token, "DPoP"
 			} else {
-				d.auth.Cookies.set(w, d.auth.Cookies.Session(), res.Token, time.Until(res.Session.ExpiresAt))
+				d.auth.Cookies.Set(w, d.auth.Cookies.Session(), res.Token, time.Until(res.Session.ExpiresAt))
 			}
 		}
 		return writeJSON(w, http.StatusOK, out)

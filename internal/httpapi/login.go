@@ -159,10 +159,10 @@ func handleLogin(d loginDeps) handlerFunc {
 // token for desktop and mobile), or the flow that needs more proof.
 func (d loginDeps) writeResult(w http.ResponseWriter, res *login.Result, state string) error {
 	if res.FlowSecret != "" {
-		d.cookies.set(w, d.cookies.Flow(), res.FlowSecret, d.flowAge)
+		d.cookies.Set(w, d.cookies.Flow(), res.FlowSecret, d.flowAge)
 	}
 	if res.DeviceCookie != "" {
-		d.cookies.set(w, d.cookies.Device(), res.DeviceCookie, d.deviceCookieAge)
+		d.cookies.Set(w, d.cookies.Device(), res.DeviceCookie, d.deviceCookieAge)
 	}
 	out := loginResponse{Status: res.Status, EnrolmentRequired: res.EnrolmentRequired, State: state, Number: res.Number}
 	if res.Flow != nil && res.Status != "authenticated" {
@@ -181,8 +181,8 @@ func (d loginDeps) writeResult(w http.ResponseWriter, res *login.Result, state s
 		if res.Session.Interface.KeyBound() {
 			out.Token, out.TokenType = res.Token, "DPoP"
 		} else {
-			d.cookies.set(w, d.cookies.Session(), res.Token, time.Until(res.Session.ExpiresAt))
-			d.cookies.clear(w, d.cookies.Flow())
+			d.cookies.Set(w, d.cookies.Session(), res.Token, time.Until(res.Session.ExpiresAt))
+			d.cookies.Clear(w, d.cookies.Flow())
 		}
 	}
 	return writeJSON(w, http.StatusOK, out)

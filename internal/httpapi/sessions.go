@@ -17,6 +17,7 @@ import (
 type sessionDeps struct {
 	auth  *Authenticator
 	store store.Store
+	login *login.Service
 	now   func() time.Time
 }
 
@@ -75,22 +76,10 @@ func handleListSessions(d sessionDeps) handlerFunc {
 	}
 }
 
-// endSessions ends the given sessions of the caller's user with their
-// audit events in one transaction, and forgets them at once.
-func endSessions(ctx context.Context, d sessionDeps, caller *session.Session, ip string, ids []string, reason string) error {
-	now := d.now()
-	err := d.store.InTx(ctx, func(tx store.Tx) error {
-		for _, id := range ids {
-			if err := tx.EndSession(ctx, id, now, reason); err != nil {
-				return err
-			}
-			if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionEnded, UserID: caller.UserID, Actor: caller.UserID,
-				Interface: string(caller.Interface), IP: ip, Detail: map[string]string{"session": id, "reason": reason, "by_session": caller.ID}}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+// endSessions ends the given sessions of the caller's user and forgets
+// them at once, so each is refused on its very next request.
+func endSessions(ctx context.Context, d sessionDeps, caller *session.Session, ids []string, reason string) error {
+	err := d.login.EndSessions(ctx, caller, ids, reason)
 	d.auth.Sessions.Forget(ids...)
 	return err
 }
@@ -113,7 +102,7 @@ func handleDeleteSession(d sessionDeps) handlerFunc {
 		if target.ID == s.ID {
 			reason = session.EndLogout
 		}
-		if err := endSessions(r.Context(), d, s, s.IP, []string{target.ID}, reason); err != nil {
+		if err := endSessions(r.Context(), d, s, []string{target.ID}, reason); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -140,7 +129,7 @@ func handleDeleteSessions(d sessionDeps) handlerFunc {
 				ids = append(ids, x.ID)
 			}
 		}
-		if err := endSessions(r.Context(), d, s, s.IP, ids, session.EndRevoked); err != nil {
+		if err := endSessions(r.Context(), d, s, ids, session.EndRevoked); err != nil {
 			return err
 		}
 		return writeJSON(w, http.StatusOK, map[string]any{"ended": len(ids)})
@@ -153,11 +142,11 @@ func handleLogout(d sessionDeps) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if err := endSessions(r.Context(), d, s, s.IP, []string{s.ID}, session.EndLogout); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := endSessions(r.Context(), d, s, []string{s.ID}, session.EndLogout); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		if s.Interface == session.Web {
-			d.auth.Cookies.clear(w, d.auth.Cookies.Session())
+			d.auth.Cookies.Clear(w, d.auth.Cookies.Session())
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
