@@ -71,16 +71,16 @@ func (s *testServer) gatehouse(t *testing.T, stdin string, args ...string) (stri
 	return out.String() + errb.String(), err
 }
 
+// healthClient waits for servers to come up; a TLS test swaps in one
+// that trusts its certificate.
+var healthClient = http.DefaultClient
+
 var listening = regexp.MustCompile(`gatehouse listening on (\S+)`)
 
 // startServer starts `gatehouse serve` on the given store and waits for
 // /healthz; the server stops when the test ends.
 func startServer(t *testing.T, storeFlags []string, env map[string]string, extra ...string) *testServer {
 	t.Helper()
-	s := &testServer{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, store: storeFlags, env: env, traders: map[string]*trader{}}
-	if s.env == nil {
-		s.env = map[string]string{}
-	}
 	// The public origin must name the real port, since DPoP proofs sign
 	// the URL: pick a free port first.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -89,6 +89,16 @@ func startServer(t *testing.T, storeFlags []string, env map[string]string, extra
 	}
 	addr := l.Addr().String()
 	l.Close()
+	return startServerOn(t, addr, storeFlags, env, extra...)
+}
+
+// startServerOn is startServer on a given address.
+func startServerOn(t *testing.T, addr string, storeFlags []string, env map[string]string, extra ...string) *testServer {
+	t.Helper()
+	s := &testServer{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, store: storeFlags, env: env, traders: map[string]*trader{}}
+	if s.env == nil {
+		s.env = map[string]string{}
+	}
 	// localhost, not 127.0.0.1: WebAuthn relying parties are host names.
 	if _, ok := s.env["GATEHOUSE_PUBLIC_ORIGIN"]; !ok {
 		s.env["GATEHOUSE_PUBLIC_ORIGIN"] = "http://localhost:" + strings.TrimPrefix(addr, "127.0.0.1:")
@@ -123,7 +133,7 @@ func startServer(t *testing.T, storeFlags []string, env map[string]string, extra
 		}
 		if m := listening.FindStringSubmatch(s.Stdout.String()); m != nil {
 			s.URL = s.env["GATEHOUSE_PUBLIC_ORIGIN"]
-			resp, err := http.Get(s.URL + "/healthz")
+			resp, err := healthClient.Get(s.URL + "/healthz")
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == 200 {
