@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -52,10 +53,31 @@ const (
 )
 
 // Hasher hashes and verifies passwords. The zero value uses [DefaultParams]
-// and crypto/rand.
+// and crypto/rand. It is safe for concurrent use.
 type Hasher struct {
 	Params Params    // zero means DefaultParams
 	Rand   io.Reader // nil means crypto/rand.Reader
+	// Concurrency caps the hashes computed at once; zero means GOMAXPROCS.
+	// Each hash holds Params.Memory (19 MiB by default): without a cap, a
+	// burst of logins is a burst of memory, an easy denial of service.
+	Concurrency int
+
+	semOnce sync.Once
+	sem     chan struct{}
+}
+
+// key computes one argon2id key under the concurrency cap.
+func (h *Hasher) key(password string, salt []byte, p Params, n uint32) []byte {
+	h.semOnce.Do(func() {
+		c := h.Concurrency
+		if c <= 0 {
+			c = runtime.GOMAXPROCS(0)
+		}
+		h.sem = make(chan struct{}, c)
+	})
+	h.sem <- struct{}{}
+	defer func() { <-h.sem }()
+	return argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, n)
 }
 
 func (h *Hasher) params() Params {
@@ -77,7 +99,7 @@ func (h *Hasher) Hash(password string) (string, error) {
 		return "", fmt.Errorf("password: salt: %w", err)
 	}
 	p := h.params()
-	key := argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, keyLen)
+	key := h.key(password, salt, p, keyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Iterations, p.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
@@ -120,7 +142,7 @@ func (h *Hasher) Verify(password, encoded string) (ok, rehash bool, err error) {
 	if err != nil {
 		return false, false, err
 	}
-	key := argon2.IDKey([]byte(password), d.salt, d.p.Iterations, d.p.Memory, d.p.Parallelism, uint32(len(d.key)))
+	key := h.key(password, d.salt, d.p, uint32(len(d.key)))
 	ok = subtle.ConstantTimeCompare(key, d.key) == 1
 	want := h.params()
 	rehash = d.p.Memory < want.Memory || d.p.Iterations < want.Iterations || d.p.Parallelism < want.Parallelism
