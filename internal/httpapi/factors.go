@@ -588,4 +588,3 @@ func handlePhoneRespond(d loginDeps) handlerFunc {
 		return writeJSON(w, http.StatusOK, map[string]any{"outcome": outcome})
 	}
 }
-

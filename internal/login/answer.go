@@ -349,4 +349,3 @@ func (s *Service) VerifySMS(ctx context.Context, flowID, binding, code string) (
 	}
 	return s.proven(ctx, fl, fs[0], factor.SMS, now)
 }
-

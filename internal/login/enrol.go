@@ -10,8 +10,8 @@ import (
 	"unicode"
 
 	"gatehouse/internal/audit"
-	"gatehouse/internal/factor"
 	"gatehouse/internal/dpop"
+	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/push"
 	"gatehouse/internal/factor/recovery"
 	"gatehouse/internal/factor/sms"

@@ -154,4 +154,3 @@ func (s *Service) raise(ctx context.Context, sess *session.Session, aal session.
 		Detail: map[string]string{"session": sess.ID, "aal": ns.Assurance.String(), "amr": amr}})
 	return &StepUpResult{Status: "raised", Session: &ns, Token: tok}, nil
 }
-
