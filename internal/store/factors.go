@@ -58,4 +58,12 @@ type Factors interface {
 	CreateDeviceApproval(ctx context.Context, tokenHash []byte, deviceID, userID string, expires time.Time) error
 	// UseDeviceApproval spends a link token; ErrNotFound when unknown, used or expired.
 	UseDeviceApproval(ctx context.Context, tokenHash []byte, now time.Time) (deviceID, userID string, err error)
+
+	// PurgeExpired deletes what can no longer be used: login flows,
+	// enrolment codes and approval links that expired before expired; and
+	// what is too old to matter: push requests created, and throttle
+	// counters last failed, before old (which must lie beyond every
+	// throttle rule's forget window and the posture report's look-back).
+	// It returns how many rows went.
+	PurgeExpired(ctx context.Context, expired, old time.Time) (int64, error)
 }

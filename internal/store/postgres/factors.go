@@ -225,3 +225,27 @@ func (q *conn) UseDeviceApproval(ctx context.Context, tokenHash []byte, now time
 	err := q.x.QueryRow(ctx, `UPDATE device_approvals SET used_at = $1 WHERE token_hash = $2 AND used_at = '0001-01-01 00:00:00+00' AND expires_at > $3 RETURNING device_id, user_id`, ts(now), tokenHash, ts(now)).Scan(&deviceID, &userID)
 	return deviceID, userID, mapErr(err)
 }
+
+func (q *conn) PurgeExpired(ctx context.Context, expired, old time.Time) (int64, error) {
+	var n int64
+	err := q.atomic(ctx, func(c *conn) error {
+		for _, st := range []struct {
+			sql  string
+			args []any
+		}{
+			{`DELETE FROM login_flows WHERE expires_at < $1`, []any{ts(expired)}},
+			{`DELETE FROM push_enrolments WHERE expires_at < $1`, []any{ts(expired)}},
+			{`DELETE FROM device_approvals WHERE expires_at < $1`, []any{ts(expired)}},
+			{`DELETE FROM push_requests WHERE created_at < $1`, []any{ts(old)}},
+			{`DELETE FROM throttles WHERE last_at < $1`, []any{ts(old)}},
+		} {
+			tag, err := c.x.Exec(ctx, st.sql, st.args...)
+			if err != nil {
+				return err
+			}
+			n += tag.RowsAffected()
+		}
+		return nil
+	})
+	return n, err
+}

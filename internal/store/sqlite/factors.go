@@ -230,3 +230,28 @@ func (q *conn) UseDeviceApproval(ctx context.Context, tokenHash []byte, now time
 	err := q.x.QueryRowContext(ctx, `UPDATE device_approvals SET used_at = ? WHERE token_hash = ? AND used_at = 0 AND expires_at > ? RETURNING device_id, user_id`, us(now), tokenHash, us(now)).Scan(&deviceID, &userID)
 	return deviceID, userID, mapErr(err)
 }
+
+func (q *conn) PurgeExpired(ctx context.Context, expired, old time.Time) (int64, error) {
+	var n int64
+	err := q.atomic(ctx, func(c *conn) error {
+		for _, st := range []struct {
+			sql  string
+			args []any
+		}{
+			{`DELETE FROM login_flows WHERE expires_at < ?`, []any{us(expired)}},
+			{`DELETE FROM push_enrolments WHERE expires_at < ?`, []any{us(expired)}},
+			{`DELETE FROM device_approvals WHERE expires_at < ?`, []any{us(expired)}},
+			{`DELETE FROM push_requests WHERE created_at < ?`, []any{us(old)}},
+			{`DELETE FROM throttles WHERE last_at < ?`, []any{us(old)}},
+		} {
+			res, err := c.x.ExecContext(ctx, st.sql, st.args...)
+			if err != nil {
+				return err
+			}
+			k, _ := res.RowsAffected()
+			n += k
+		}
+		return nil
+	})
+	return n, err
+}

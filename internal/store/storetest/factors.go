@@ -11,6 +11,7 @@ import (
 	"gatehouse/internal/factor/push"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
+	"gatehouse/internal/throttle"
 )
 
 // factorTests are the conformance tests of [store.Factors] and of the
@@ -26,6 +27,7 @@ var factorTests = []struct {
 	{"PushRequests", testPushRequests},
 	{"OneTimeTokens", testOneTimeTokens},
 	{"RaiseAndDeviceSessions", testRaiseAndDeviceSessions},
+	{"PurgeExpired", testPurgeExpired},
 }
 
 func testFactors(t *testing.T, s store.Store) {
@@ -235,5 +237,43 @@ func testRaiseAndDeviceSessions(t *testing.T, s store.Store) {
 	ids, err := s.EndSessionsOfDevice(ctx, "dev_1", T0, session.EndRevoked)
 	if err != nil || len(ids) != 1 || ids[0] != "ses_b" {
 		t.Errorf("EndSessionsOfDevice = %v, %v; want [ses_b] (ses_a has no device)", ids, err)
+	}
+}
+
+func testPurgeExpired(t *testing.T, s store.Store) {
+	u := NewUser(t, s, "alice")
+	flow := func(id string, expires time.Time) {
+		if err := s.CreateFlow(ctx, &session.Flow{ID: id, UserID: u.ID, Interface: session.Web, Binding: "b", State: session.FlowFactor,
+			Assurance: session.AAL1, CreatedAt: T0, ExpiresAt: expires}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flow("flw_old", T0.Add(time.Minute))
+	flow("flw_live", T0.Add(time.Hour))
+	s.CreatePushEnrolment(ctx, u.ID, []byte("c"), T0.Add(time.Minute))
+	s.CreateDeviceApproval(ctx, []byte("t"), "dev", u.ID, T0.Add(time.Minute))
+	s.CreatePushRequest(ctx, &factor.PushRequest{Challenge: push.Challenge{ID: "p_old", UserID: u.ID, Number: 11, CreatedAt: T0.Add(-100 * 24 * time.Hour),
+		ExpiresAt: T0}, Purpose: factor.PurposeLogin, Outcome: factor.PushExpired})
+	s.CreatePushRequest(ctx, &factor.PushRequest{Challenge: push.Challenge{ID: "p_new", UserID: u.ID, Number: 12, CreatedAt: T0,
+		ExpiresAt: T0.Add(time.Minute)}, Purpose: factor.PurposeLogin, Outcome: factor.PushPending})
+	rule := throttle.Rule{Free: 1, Base: time.Second, Max: time.Hour}
+	for key, at := range map[string]time.Time{"idle": T0.Add(-100 * 24 * time.Hour), "busy": T0} {
+		s.Reserve(ctx, key, func(st throttle.State) (throttle.State, bool) { n, ok, _ := rule.Reserve(st, at); return n, ok })
+	}
+	n, err := s.PurgeExpired(ctx, T0.Add(30*time.Minute), T0.Add(-90*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 5 {
+		t.Errorf("PurgeExpired removed %d rows, want 5 (a flow, a code, a link, a push, a counter)", n)
+	}
+	if _, err := s.FlowByID(ctx, "flw_live"); err != nil {
+		t.Errorf("live flow purged: %v", err)
+	}
+	if _, err := s.PushRequestByID(ctx, "p_new"); err != nil {
+		t.Errorf("recent push purged: %v", err)
+	}
+	if st, _, _ := s.Reserve(ctx, "busy", func(st throttle.State) (throttle.State, bool) { return st, false }); st.Failures != 1 {
+		t.Errorf("active throttle counter purged: %+v", st)
 	}
 }
