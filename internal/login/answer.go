@@ -15,6 +15,7 @@ import (
 	"gatehouse/internal/factor/totp"
 	"gatehouse/internal/factor/webauthn"
 	"gatehouse/internal/session"
+	"gatehouse/internal/store"
 	"gatehouse/internal/throttle"
 	"gatehouse/internal/user"
 )
@@ -195,11 +196,16 @@ func (s *Service) verifyAssertion(ctx context.Context, u *user.User, fs []*facto
 	if errors.Is(err, webauthn.ErrCloned) && f != nil {
 		f.Flag = factor.FlagPossibleClone
 		f.Data, _ = json.Marshal(cred)
-		if uerr := s.Store.UpdateFactor(ctx, f); uerr != nil {
+		uerr := s.Store.InTx(ctx, func(tx store.Tx) error {
+			if err := tx.UpdateFactor(ctx, f); err != nil {
+				return err
+			}
+			return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.FactorCloneSuspect, UserID: u.ID, Actor: u.ID, Interface: string(iface), IP: ip,
+				Detail: map[string]string{"factor": f.ID, "name": f.Name}})
+		})
+		if uerr != nil {
 			return nil, uerr
 		}
-		s.audit(ctx, &audit.Event{Time: now, Type: audit.FactorCloneSuspect, UserID: u.ID, Actor: u.ID, Interface: string(iface), IP: ip,
-			Detail: map[string]string{"factor": f.ID, "name": f.Name}})
 		return nil, errors.New("counter_went_backwards")
 	}
 	if err != nil || f == nil {

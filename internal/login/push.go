@@ -86,16 +86,26 @@ func (s *Service) PhoneAnswer(ctx context.Context, jkt string, body []byte) (str
 	case push.Pending:
 		return "", ErrInvalidCode // malformed for this challenge: nothing decided
 	}
-	if err := s.Store.AnswerPushRequest(ctx, p.ID, outcome, now); err != nil {
-		return "", ErrFlow
-	}
 	detail := map[string]string{"push": p.ID, "purpose": p.Purpose, "phone": f.ID, "from_ip": p.IP}
 	if jerr != nil {
 		detail["reason"] = jerr.Error()
 	}
-	s.audit(ctx, &audit.Event{Time: now, Type: event, UserID: p.UserID, Actor: p.UserID, Interface: "mobile", Detail: detail})
 	f.LastUsedAt = now
-	s.Store.UpdateFactor(ctx, f)
+	err = s.Store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.AnswerPushRequest(ctx, p.ID, outcome, now); err != nil {
+			return err
+		}
+		if err := tx.UpdateFactor(ctx, f); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: event, UserID: p.UserID, Actor: p.UserID, Interface: "mobile", Detail: detail})
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return "", ErrFlow // answered already
+	}
+	if err != nil {
+		return "", err
+	}
 	if outcome == factor.PushReported {
 		s.raiseAccountThrottle(ctx, p.UserID, now)
 	}
