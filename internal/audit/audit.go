@@ -56,6 +56,19 @@ const (
 	KeyNewAddress = "apikey.new_address"
 )
 
+// Trading permission event types. Detail holds "account" and
+// "environment"; PermissionsChanged adds "before" and "after" (the
+// permissions on, comma-separated, or "none"), "turned_on",
+// "turned_off" and, when given, "override_reason"; PermissionsOverride,
+// written beside it when an administrator turned permissions on past the
+// posture gate, adds "reason", "turned_on" and "findings" (the ids of
+// the high findings passed over). UserID is the user the change was made
+// for; Actor is who made it.
+const (
+	PermissionsChanged  = "permissions.changed"
+	PermissionsOverride = "permissions.override"
+)
+
 // Event is one entry of the audit trail.
 type Event struct {
 	Seq       int64 // position in the chain, from 1; assigned by the store

@@ -14,7 +14,8 @@ import (
 
 func init() {
 	verbs["account"] = verb{summary: "add brokerage accounts", run: subverbs("account", map[string]func(context.Context, *env, []string) error{
-		"add": runAccountAdd,
+		"add":         runAccountAdd,
+		"permissions": runAccountPermissions,
 	})}
 	verbs["member"] = verb{summary: "give users access to accounts", run: subverbs("member", map[string]func(context.Context, *env, []string) error{
 		"add": runMemberAdd,

@@ -111,7 +111,8 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, log 
 		return nil, nil, err
 	}
 	api := httpapi.NewHandler(httpapi.Deps{Store: st, Login: svc, Auth: auth, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
-		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL})
+		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL,
+		Admins: c.Admins, Entities: c.Entities})
 	portal, err := web.NewHandler(web.Deps{Store: st, Login: svc, Auth: auth, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now})
 	if err != nil {
 		return nil, nil, err

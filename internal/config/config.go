@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -20,8 +21,10 @@ import (
 
 	"gatehouse/internal/password"
 	"gatehouse/internal/policy"
+	"gatehouse/internal/posture"
 	"gatehouse/internal/session"
 	"gatehouse/internal/throttle"
+	"gatehouse/internal/user"
 )
 
 // Config is the whole configuration.
@@ -64,6 +67,19 @@ type Config struct {
 	// the reference trading API's (policy.ReferenceSpecs), which matches
 	// only the hosts paper.localhost and live.localhost, and /healthz.
 	Rules Rules `yaml:"rules"`
+	// Admins are the usernames of the platform team. With a session of
+	// AAL2 or more, an admin may read any user's posture report and the
+	// summary across all users, and turn an account's trading permissions
+	// on past the posture gate, giving a reason that is audited. Empty:
+	// nobody; the command line, which works on the store directly, needs
+	// no listing.
+	Admins []string `yaml:"admins"`
+	// Entities are the legal entities that hold accounts, keyed by the
+	// code an account carries (account add --entity), with the
+	// investor-protection scheme of each, for the posture report. Entries
+	// in the file are added to the built-in table
+	// ([posture.DefaultEntities]) and replace one of the same code.
+	Entities posture.EntityTable `yaml:"entities"`
 }
 
 // TLS names certificate and key files; both empty serves plain HTTP.
@@ -105,6 +121,7 @@ func Default() *Config {
 		Factors:      defaultFactors(),
 		Keys:         defaultKeys(),
 		Rules:        policy.ReferenceSpecs(),
+		Entities:     posture.DefaultEntities(),
 	}
 }
 
@@ -282,7 +299,33 @@ func (c *Config) validate(serving bool) error {
 	}
 	c.validateFactors(bad, serving)
 	c.validateKeys(bad)
+	c.validatePosture(bad)
 	return errors.Join(errs...)
+}
+
+// entityCode is what an entity code may be: the posture report looks
+// codes up upper-cased, so a lower-case key would never match.
+var entityCode = regexp.MustCompile(`^[A-Z0-9][A-Z0-9_-]{0,15}$`)
+
+func (c *Config) validatePosture(bad func(string, ...any)) {
+	for i, a := range c.Admins {
+		if !user.ValidUsername(user.NormalizeUsername(a)) {
+			bad("admins[%d] %q: not a username", i, a)
+		}
+	}
+	for _, code := range c.Entities.Codes() {
+		e := c.Entities[code]
+		switch {
+		case !entityCode.MatchString(code):
+			bad("entities.%s: a code is 1 to 16 upper-case letters, digits, _ or -", code)
+		case e.Code != "" && e.Code != code:
+			bad("entities.%s: code %q differs from its key", code, e.Code)
+		case e.Name == "":
+			bad("entities.%s: name is required", code)
+		case e.Scheme != "" && e.Limit == "":
+			bad("entities.%s: scheme %q needs its limit, in words", code, e.Scheme)
+		}
+	}
 }
 
 // Secure reports whether the public origin is https, so cookies are Secure.

@@ -13,6 +13,7 @@ import (
 	"gatehouse/internal/authz"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/login"
+	"gatehouse/internal/posture"
 	"gatehouse/internal/store"
 )
 
@@ -40,6 +41,13 @@ type Deps struct {
 	// LoginURL is where forward-auth sends a browser without a session;
 	// "" answers it 401.
 	LoginURL string
+	// Admins are the usernames of the platform team (config admins): with
+	// an AAL2 session they read any user's posture and the summary, and
+	// may override the permission gate.
+	Admins []string
+	// Entities names the legal entities of accounts in posture reports;
+	// nil means posture.DefaultEntities().
+	Entities posture.EntityTable
 }
 
 // router registers handlers with the adapter that renders their errors.
@@ -73,6 +81,7 @@ func NewHandler(d Deps) http.Handler {
 	handle("GET /v1/audit", handleAudit(sd))
 	factorRoutes(rt, ld, sd)
 	keyRoutes(rt)
+	postureRoutes(rt)
 	handle("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, err := w.Write(openapi)

@@ -1,0 +1,219 @@
+// Package assess builds posture reports from the store: it reads one
+// user's factors, devices, sessions, API keys, accounts and push
+// requests, maps them into a [posture.Snapshot] and judges it with
+// [posture.Assess]. It also sums the reports of every user for the
+// platform team ([Summary]) and gates trading permissions on them
+// ([CheckPermissions], [ChangePermissions]).
+//
+// The rules live in package posture; this package only reads and maps,
+// so the server, the portal and the command line judge one state alike.
+package assess
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gatehouse/internal/account"
+	"gatehouse/internal/apikey"
+	"gatehouse/internal/device"
+	"gatehouse/internal/factor"
+	"gatehouse/internal/posture"
+	"gatehouse/internal/session"
+	"gatehouse/internal/user"
+)
+
+// Reader is the part of the store a report is built from. Both
+// [gatehouse/internal/store.Store] and a transaction's
+// [gatehouse/internal/store.Tx] satisfy it.
+type Reader interface {
+	UserByID(ctx context.Context, id string) (*user.User, error)
+	MembershipsOfUser(ctx context.Context, userID string) ([]*account.Membership, error)
+	AccountByID(ctx context.Context, id string) (*account.Account, error)
+	FactorsOfUser(ctx context.Context, userID string) ([]*factor.Factor, error)
+	RecoveryCodes(ctx context.Context, userID string) ([]factor.RecoveryCode, error)
+	DevicesOfUser(ctx context.Context, userID string) ([]*device.Device, error)
+	SessionsOfUser(ctx context.Context, userID string) ([]*session.Session, error)
+	KeysOfAccount(ctx context.Context, accountID string) ([]*apikey.Key, error)
+	PushRequestsSince(ctx context.Context, userID string, since time.Time) ([]*factor.PushRequest, error)
+}
+
+// PushWindow is how far back push requests are read: the window in
+// which the posture rules count unapproved pushes.
+const PushWindow = 30 * 24 * time.Hour
+
+// ForUser returns the posture report of the user with userID at now. The
+// entity table names the legal entities of the user's accounts; nil means
+// [posture.DefaultEntities]. An unknown user is the store's not-found
+// error.
+func ForUser(ctx context.Context, st Reader, userID string, entities posture.EntityTable, now time.Time) (posture.Report, error) {
+	snap, err := Snapshot(ctx, st, userID, entities, now)
+	if err != nil {
+		return posture.Report{}, err
+	}
+	return posture.Assess(snap, now), nil
+}
+
+// Snapshot reads the stored state of the user with userID at now and
+// maps it for the posture rules:
+//
+//   - factors: the active second factors, with their kind and whether a
+//     WebAuthn credential is device-bound; pending enrolments, and
+//     credentials flagged as possible clones, cannot sign anyone in and
+//     are left out;
+//   - the recovery codes not yet used;
+//   - devices not revoked, trusted or not; whether a phone has a screen
+//     lock, or holds the password, is not known to the server;
+//   - the sessions that can still be used at now, with their interface,
+//     device, start, last use, absolute end and assurance;
+//   - the keys of every account the user is a member of that still open
+//     a door at now (not revoked, expired or past a rotation's overlap),
+//     with scopes, environment, allowlist, creation, expiry and last use.
+//     Which scopes a key used is not recorded, so UsedScopes stays nil
+//     (unknown); a key is only accepted in its own environment, so a key
+//     that was ever used was used there;
+//   - the accounts, with permissions and legal entity;
+//   - push requests of the last [PushWindow], a pending one past its
+//     expiry counted as unanswered.
+//
+// Session notifications are off: gatehouse e-mails only the approval of
+// a new device, not every new session.
+func Snapshot(ctx context.Context, st Reader, userID string, entities posture.EntityTable, now time.Time) (posture.Snapshot, error) {
+	if entities == nil {
+		entities = posture.DefaultEntities()
+	}
+	u, err := st.UserByID(ctx, userID)
+	if err != nil {
+		return posture.Snapshot{}, fmt.Errorf("assess: user: %w", err)
+	}
+	snap := posture.Snapshot{UserID: u.ID, UserName: u.Username, Profile: posture.Profile(u.Profile)}
+
+	fs, err := st.FactorsOfUser(ctx, u.ID)
+	if err != nil {
+		return posture.Snapshot{}, fmt.Errorf("assess: factors: %w", err)
+	}
+	for _, f := range fs {
+		if !f.Usable() {
+			continue
+		}
+		snap.Factors = append(snap.Factors, posture.Factor{
+			ID: f.ID, Kind: posture.FactorKind(f.Kind), Name: f.Name,
+			DeviceBound: f.Kind == factor.WebAuthn && f.DeviceBound,
+			Created:     f.CreatedAt, LastUsed: f.LastUsedAt,
+		})
+	}
+	codes, err := st.RecoveryCodes(ctx, u.ID)
+	if err != nil {
+		return posture.Snapshot{}, fmt.Errorf("assess: recovery codes: %w", err)
+	}
+	for _, c := range codes {
+		if c.UsedAt.IsZero() {
+			snap.RecoveryCodesLeft++
+		}
+	}
+
+	devs, err := st.DevicesOfUser(ctx, u.ID)
+	if err != nil {
+		return posture.Snapshot{}, fmt.Errorf("assess: devices: %w", err)
+	}
+	for _, d := range devs {
+		if d.Status == device.Revoked {
+			continue
+		}
+		snap.Devices = append(snap.Devices, posture.Device{
+			ID: d.ID, Interface: d.Interface, Name: d.Name, Trusted: d.Status == device.Trusted, Lock: posture.LockUnknown,
+		})
+	}
+
+	sessions, err := st.SessionsOfUser(ctx, u.ID)
+	if err != nil {
+		return posture.Snapshot{}, fmt.Errorf("assess: sessions: %w", err)
+	}
+	for _, s := range sessions {
+		if !s.Active(now) {
+			continue
+		}
+		snap.Sessions = append(snap.Sessions, posture.Session{
+			ID: s.ID, Interface: string(s.Interface), Device: s.DeviceName,
+			Created: s.CreatedAt, LastSeen: s.LastSeenAt, Expires: s.ExpiresAt,
+			Assurance: min(max(int(s.Assurance), 1), 3),
+		})
+	}
+
+	ms, err := st.MembershipsOfUser(ctx, u.ID)
+	if err != nil {
+		return posture.Snapshot{}, fmt.Errorf("assess: memberships: %w", err)
+	}
+	for _, m := range ms {
+		a, err := st.AccountByID(ctx, m.AccountID)
+		if err != nil {
+			return posture.Snapshot{}, fmt.Errorf("assess: account %s: %w", m.AccountID, err)
+		}
+		snap.Accounts = append(snap.Accounts, mapAccount(a, entities))
+		keys, err := st.KeysOfAccount(ctx, a.ID)
+		if err != nil {
+			return posture.Snapshot{}, fmt.Errorf("assess: keys of %s: %w", a.ID, err)
+		}
+		for _, k := range keys {
+			if k.Usable(now) == nil {
+				snap.Keys = append(snap.Keys, mapKey(k))
+			}
+		}
+	}
+
+	pushes, err := st.PushRequestsSince(ctx, u.ID, now.Add(-PushWindow))
+	if err != nil {
+		return posture.Snapshot{}, fmt.Errorf("assess: push requests: %w", err)
+	}
+	for _, p := range pushes {
+		if out, ok := pushOutcome(p, now); ok {
+			snap.Pushes = append(snap.Pushes, posture.PushAttempt{Time: p.CreatedAt, Outcome: out})
+		}
+	}
+	return snap, nil
+}
+
+func mapAccount(a *account.Account, entities posture.EntityTable) posture.Account {
+	out := posture.Account{
+		ID: a.ID, Name: a.Name, Environment: string(a.Environment),
+		Permissions: posture.Permissions(a.Permissions),
+	}
+	if a.EntityCode != "" {
+		out.Entity, _ = entities.Lookup(a.EntityCode)
+	}
+	return out
+}
+
+func mapKey(k *apikey.Key) posture.APIKey {
+	out := posture.APIKey{
+		ID: k.ID, Name: k.Name, Account: k.AccountID, Environment: string(k.Environment),
+		Scopes:  k.Scopes.Names(),
+		Created: k.CreatedAt, Expires: k.ExpiresAt, LastUsed: k.LastUsedAt,
+	}
+	for _, p := range k.AllowIPs {
+		out.Allowlist = append(out.Allowlist, p.String())
+	}
+	if !k.LastUsedAt.IsZero() {
+		out.UsedEnvironments = []string{string(k.Environment)}
+	}
+	return out
+}
+
+// pushOutcome maps a stored push request to the outcome the rules count;
+// false for one still waiting for its answer.
+func pushOutcome(p *factor.PushRequest, now time.Time) (string, bool) {
+	switch p.Outcome {
+	case factor.PushApproved:
+		return posture.PushApproved, true
+	case factor.PushDenied:
+		return posture.PushDenied, true
+	case factor.PushReported:
+		return posture.PushReported, true
+	case factor.PushExpired:
+		return posture.PushExpired, true
+	}
+	if now.Before(p.ExpiresAt) {
+		return "", false // pending: the user may still answer
+	}
+	return posture.PushExpired, true
+}
