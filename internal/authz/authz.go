@@ -60,9 +60,10 @@ type Config struct {
 	Keys     *Keys
 	Sessions SessionResolver
 	Members  MembershipSource
-	// Replay remembers the DPoP proofs seen by forward-auth. It must not
-	// be the API's own cache: a proof is made for one request, and
-	// forward-auth and the API each see their own requests.
+	// Replay remembers the DPoP proofs seen by forward-auth; nil means a
+	// new one whose window covers the proofs' accepted age. It must not be the API's own
+	// cache: a proof is made for one request, and forward-auth and the
+	// API each see their own requests.
 	Replay *dpop.ReplayCache
 	// DPoPMaxAge is how old a proof's iat may be.
 	DPoPMaxAge time.Duration
@@ -89,6 +90,9 @@ func New(c Config) *Service {
 		members: members{src: c.Members, maxAge: c.MaxAge, byUser: map[string]*memberEntry{}}}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.replay == nil {
+		s.replay = &dpop.ReplayCache{Window: max(c.DPoPMaxAge, dpop.DefaultMaxAge)}
 	}
 	s.members.now = s.now
 	return s
@@ -118,9 +122,6 @@ type Result struct {
 	// Scopes is the credential's scopes, as the X-Gatehouse-Scopes header
 	// says them: names separated by spaces.
 	Scopes string
-	// Presented reports that the request carried a credential at all; a
-	// browser without one may be sent to the login page.
-	Presented bool
 	// Why says, for the log, why a credential did not authenticate.
 	Why error
 
@@ -140,7 +141,6 @@ func (s *Service) Authorize(ctx context.Context, req *Request) (Result, error) {
 		return Result{Decision: policy.Decide(rule, params, nil, now)}, nil
 	}
 	var res Result
-	res.Presented = req.Authorization != "" || req.Cookie != ""
 	var err error
 	switch scheme, cred := cutScheme(req.Authorization); {
 	case req.Authorization == "" && req.Cookie == "":
@@ -334,14 +334,4 @@ func (m *members) of(ctx context.Context, userID string) ([]policy.Membership, e
 	m.byUser[userID] = &memberEntry{ms: ms, fetched: now}
 	m.mu.Unlock()
 	return ms, nil
-}
-
-// ForgetMembers drops a user's cached memberships, after a change this
-// instance made.
-func (s *Service) ForgetMembers(userIDs ...string) {
-	s.members.mu.Lock()
-	defer s.members.mu.Unlock()
-	for _, id := range userIDs {
-		delete(s.members.byUser, id)
-	}
 }

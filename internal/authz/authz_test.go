@@ -133,7 +133,8 @@ func TestAuthorizeAllocs(t *testing.T) {
 
 func TestAuthorizeSessions(t *testing.T) {
 	d := newDecider(t)
-	webTok, web := d.newSession(t, d.trader, session.Web, session.AAL1, "")
+	webTok, web := d.newSession(t, d.trader, session.Web, session.AAL2, "")
+	enrolTok, _ := d.newSession(t, d.trader, session.Web, session.AAL1, "")
 	viewTok, _ := d.newSession(t, d.viewer, session.Web, session.AAL2, "")
 	strongTok, strong := d.newSession(t, d.owner, session.Web, session.AAL3, "")
 	key, _ := dpop.GenerateKey()
@@ -156,6 +157,7 @@ func TestAuthorizeSessions(t *testing.T) {
 		cred    string // session id when allowed
 	}{
 		{"WebCookie", authz.Request{Target: orders, Cookie: webTok}, policy.Allowed, nil, web.ID},
+		{"EnrolmentSession", authz.Request{Target: orders, Cookie: enrolTok}, policy.StepUp, []string{"aal 2"}, ""},
 		{"WebAccountInPath", authz.Request{Target: target("GET", "http://live.localhost/api/accounts/ACC-L"), Cookie: webTok}, policy.Allowed, nil, web.ID},
 		{"WebNotMember", authz.Request{Target: target("GET", "http://paper.localhost/api/accounts/ACC-P"), Cookie: webTok}, policy.Forbidden, []string{"environment paper", "scope account:read", "account ACC-P"}, ""},
 		{"ViewerCannotTrade", authz.Request{Target: orders, Cookie: viewTok}, policy.Forbidden, []string{"scope orders:write"}, ""},
@@ -220,7 +222,7 @@ func TestAuthorizeSessions(t *testing.T) {
 
 func TestMembershipChangesReachWithinMaxAge(t *testing.T) {
 	d := newDecider(t)
-	tok, _ := d.newSession(t, d.outsider, session.Web, session.AAL1, "")
+	tok, _ := d.newSession(t, d.outsider, session.Web, session.AAL2, "")
 	req := authz.Request{Target: target("GET", "http://paper.localhost/api/accounts/ACC-P"), Cookie: tok}
 	if res := d.ask(t, req); res.Kind != policy.Forbidden {
 		t.Fatalf("non-member: %v", res.Kind)

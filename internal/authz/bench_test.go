@@ -39,11 +39,13 @@ import (
 // benchStack is gatehouse's HTTP stack with one live trading key and one
 // web session of a trader on the live account.
 type benchStack struct {
-	h        http.Handler // server.Handler: what serve serves
-	api      http.Handler // the API mux inside it
-	keyHdr   http.Header  // forward-auth of POST live.localhost/api/orders with the key
-	cookHdr  http.Header  // the same with the session cookie
-	sessions *authn.Sessions
+	h                http.Handler // server.Handler: what serve serves
+	api              http.Handler // the API mux inside it
+	keyHdr           http.Header  // forward-auth of POST live.localhost/api/orders with the key
+	cookHdr          http.Header  // the same with the session cookie
+	sessions         *authn.Sessions
+	svc              *authz.Service
+	keySecret, token string
 }
 
 func newBenchStack(b *testing.B) *benchStack {
@@ -88,7 +90,7 @@ func newBenchStack(b *testing.B) *benchStack {
 	b.Cleanup(func() { stop(); wg.Wait() })
 
 	target := http.Header{"X-Original-Method": {"POST"}, "X-Original-Url": {"http://live.localhost/api/orders"}, "X-Forwarded-For": {"127.0.0.1"}}
-	s := &benchStack{h: h, api: api, sessions: sessions, keyHdr: target.Clone(), cookHdr: target.Clone()}
+	s := &benchStack{h: h, api: api, sessions: sessions, svc: svc, keySecret: iss.Secret, token: tok, keyHdr: target.Clone(), cookHdr: target.Clone()}
 	s.keyHdr.Set("Authorization", "Bearer "+iss.Secret)
 	s.cookHdr.Set("Cookie", "gatehouse_session="+tok)
 	return s
@@ -141,6 +143,35 @@ func BenchmarkAuthzHandler(b *testing.B) {
 	}
 }
 
+// BenchmarkAuthorize is the decision alone, as the handler asks it: the
+// rule, the credential through its cache, the policy.
+//
+//	go test ./internal/authz/ -run '^$' -bench Authorize -benchmem
+func BenchmarkAuthorize(b *testing.B) {
+	s := newBenchStack(b)
+	tg, err := authz.ParseTarget(&authz.Forwarded{OriginalMethod: "POST", OriginalURL: "http://live.localhost/api/orders"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	client := netip.MustParseAddr("127.0.0.1")
+	for _, c := range []struct {
+		name string
+		req  authz.Request
+	}{
+		{"apikey", authz.Request{Target: tg, Client: client, Authorization: "Bearer " + s.keySecret}},
+		{"session", authz.Request{Target: tg, Client: client, Cookie: s.token}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if res, err := s.svc.Authorize(ctx, &c.req); err != nil || !res.Allow {
+					b.Fatalf("Authorize = %v, %v", res.Kind, err)
+				}
+			}
+		})
+	}
+}
+
 // loadRound is how many requests one kind gets per round of
 // BenchmarkAuthzLoopback, and loadConns how many connections send them.
 const (
@@ -152,13 +183,14 @@ const (
 // BenchmarkAuthzLoopback measures forward-auth over loopback HTTP/1.1
 // with keep-alive, against a no-op handler served by an identical
 // http.Server, driven by the same load generator in the same run. Each
-// iteration is one round: loadRound requests to the no-op, then to
-// forward-auth with the key, then with the session. It reports requests
+// iteration is one round of loadRound requests to each of: the no-op,
+// forward-auth with the key, with the session, and the no-op again (the
+// A/A control). The kinds are interleaved in slices of
+// loadRound/loadSlices requests, in a rotating order. It reports requests
 // per second of each, the ratio of each to the no-op, and p50 and p99
-// latency as the client sees it. The kinds are interleaved in slices of
-// loadRound/loadSlices requests:
+// latency as the client sees it:
 //
-//	go test ./internal/authz/ -run '^$' -bench AuthzLoopback -benchtime 10x
+//	go test ./internal/authz/ -run '^$' -bench AuthzLoopback -benchtime 20x -count 3
 func BenchmarkAuthzLoopback(b *testing.B) {
 	s := newBenchStack(b)
 	gh := serveLoopback(b, s.h)
@@ -173,6 +205,9 @@ func BenchmarkAuthzLoopback(b *testing.B) {
 		{name: "noop", url: noop + "/v1/authz", hdr: s.keyHdr},
 		{name: "apikey", url: gh + "/v1/authz", hdr: s.keyHdr},
 		{name: "session", url: gh + "/v1/authz", hdr: s.cookHdr},
+		// The no-op again: the A/A control, whose ratio to the first
+		// says how far the method itself is from 1.
+		{name: "noop-again", url: noop + "/v1/authz", hdr: s.keyHdr},
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: loadConns, MaxConnsPerHost: loadConns, DisableCompression: true}
 	defer tr.CloseIdleConnections()

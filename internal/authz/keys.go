@@ -44,6 +44,8 @@ type ForbiddenError struct {
 	Reason string // for the client, e.g. "a viewer cannot manage keys"
 }
 
+// Error returns the reason, for the log.
+// Error returns the reason, for the log.
 func (e *ForbiddenError) Error() string { return "authz: forbidden: " + e.Reason }
 
 // StepUpError asks the caller to raise its session's assurance: it must
@@ -53,6 +55,7 @@ type StepUpError struct {
 	MaxAge   time.Duration
 }
 
+// Error names what the session must prove.
 func (e *StepUpError) Error() string {
 	return fmt.Sprintf("authz: step-up to %v within %v required", e.Required, e.MaxAge)
 }
@@ -233,15 +236,17 @@ func (k *Keys) Resolve(ctx context.Context, p apikey.Parsed, addr netip.Addr) (*
 		}
 	}
 
+	// The reasons name the key: its id is public, and a wrong secret or
+	// a use from outside the allowlist is what a leak looks like in the log.
 	key := &e.key
 	if !p.Matches(key.SecretHash) {
-		return nil, "", fmt.Errorf("%w: wrong secret", ErrInvalidKey)
+		return nil, "", fmt.Errorf("%w: key %s: wrong secret", ErrInvalidKey, key.ID)
 	}
 	if err := key.Usable(now); err != nil {
-		return nil, "", fmt.Errorf("%w: %w", ErrInvalidKey, err)
+		return nil, "", fmt.Errorf("%w: key %s: %w", ErrInvalidKey, key.ID, err)
 	}
 	if !key.AllowsAddr(addr) {
-		return nil, "", fmt.Errorf("%w: address %v outside the allowlist", ErrInvalidKey, addr)
+		return nil, "", fmt.Errorf("%w: key %s used from %v, outside its allowlist", ErrInvalidKey, key.ID, addr)
 	}
 	k.record(key, addr, now)
 	return key, e.scopes, nil
@@ -574,9 +579,16 @@ func (k *Keys) Rotate(ctx context.Context, a Actor, accountID, id string, overla
 		}
 		l.RotationOverlap = *overlap
 	}
-	old, err := k.keyOf(ctx, a, accountID, id)
+	old, role, err := k.keyOf(ctx, a, accountID, id)
 	if err != nil {
 		return nil, err
+	}
+	if !a.operator() {
+		// A rotation mints a new secret with the key's powers: the member
+		// must be able to grant them, as for a new key.
+		if over := old.Scopes &^ apikey.RoleScopes(role); over != 0 {
+			return nil, &ForbiddenError{Reason: fmt.Sprintf("a %s cannot grant %s", role, over)}
+		}
 	}
 	now := k.now().UTC()
 	if err := k.checkStepUp(ctx, a, old.Environment, old.Scopes, now); err != nil {
@@ -616,7 +628,9 @@ func (k *Keys) Rotate(ctx context.Context, a Actor, accountID, id string, overla
 // when accountID is "") with its [audit.KeyRevoked] event, and forgets it
 // so that the very next request with it is refused.
 func (k *Keys) Revoke(ctx context.Context, a Actor, accountID, id string) (*apikey.Key, error) {
-	key, err := k.keyOf(ctx, a, accountID, id)
+	// Any member who manages keys may revoke any of the account's: taking
+	// power away is the kill switch, and needs no step-up.
+	key, _, err := k.keyOf(ctx, a, accountID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -643,29 +657,31 @@ func (k *Keys) Revoke(ctx context.Context, a Actor, accountID, id string) (*apik
 	return key, nil
 }
 
-// keyOf reads the key id and checks that the actor may manage it.
-func (k *Keys) keyOf(ctx context.Context, a Actor, accountID, id string) (*apikey.Key, error) {
+// keyOf reads the key id and checks that the actor may manage it,
+// returning the actor's role on its account ("" for an operator).
+func (k *Keys) keyOf(ctx context.Context, a Actor, accountID, id string) (*apikey.Key, account.Role, error) {
 	key, err := k.store.KeyByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && accountID != "" && key.AccountID != accountID) {
 		if !a.operator() {
 			// Check membership first, so a non-member learns nothing
 			// about which keys exist.
 			if _, _, aerr := k.authorize(ctx, a, accountID, true); aerr != nil {
-				return nil, aerr
+				return nil, "", aerr
 			}
 		}
-		return nil, ErrNoKey
+		return nil, "", ErrNoKey
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if a.operator() && accountID == "" {
-		return key, nil
+		return key, "", nil
 	}
-	if _, _, err := k.authorize(ctx, a, key.AccountID, true); err != nil {
-		return nil, err
+	_, role, err := k.authorize(ctx, a, key.AccountID, true)
+	if err != nil {
+		return nil, "", err
 	}
-	return key, nil
+	return key, role, nil
 }
 
 // List returns every key of accountID, newest first, with uses recorded

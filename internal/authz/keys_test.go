@@ -534,3 +534,24 @@ func TestKeyStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestRotateChecks(t *testing.T) {
+	f := newFixture(t)
+	now := f.clock.Now()
+	money := f.create(t, "ACC-L", apikey.Request{Name: "treasury", Scopes: []string{"transfers:write"}, AllowIPs: []string{"203.0.113.0/24"}})
+	var fe *authz.ForbiddenError
+	if _, err := f.keys.Rotate(ctx, f.session(f.trader, 3, now), "ACC-L", money.Key.ID, nil); !errors.As(err, &fe) {
+		t.Errorf("trader rotating a transfers:write key = %v, want a ForbiddenError: rotating mints those powers again", err)
+	}
+	var se *authz.StepUpError
+	if _, err := f.keys.Rotate(ctx, f.session(f.owner, 2, now), "ACC-L", money.Key.ID, nil); !errors.As(err, &se) || se.Required != session.AAL3 {
+		t.Errorf("owner at AAL2 rotating a transfers:write key = %v, want step-up to AAL3", err)
+	}
+	if _, err := f.keys.Rotate(ctx, f.session(f.owner, 3, now), "ACC-L", money.Key.ID, nil); err != nil {
+		t.Errorf("owner at fresh AAL3 rotating = %v", err)
+	}
+	// Revoking takes power away: a trader may, at any assurance.
+	if _, err := f.keys.Revoke(ctx, f.session(f.trader, 1, now.Add(-time.Hour)), "ACC-L", money.Key.ID); err != nil {
+		t.Errorf("trader revoking a transfers:write key = %v, want allowed", err)
+	}
+}

@@ -434,11 +434,24 @@ func testForwardAuthDecisions(t *testing.T, s *testServer) {
 
 func testForwardAuthSessions(t *testing.T, s *testServer) {
 	// A web session's cookie, on the portal and on the trading API.
-	s.addUser(t, "will", "correct horse wheat staple")
-	faMember(t, s, "will", "ACC-P", "trader")
-	c := newBrowser(t)
-	webLogin(t, s, c, "will", "correct horse wheat staple")
+	// A session without a second factor (AAL1, for enrolment) reaches no
+	// upstream whose rule does not say aal: 1.
+	s.addUser(t, "nora", "a password and nothing more")
+	faMember(t, s, "nora", "ACC-P", "trader")
+	enrol := newBrowser(t)
+	webLogin(t, s, enrol, "nora", "a password and nothing more")
 	u, _ := url.Parse(s.URL)
+	for _, ck := range enrol.Jar.Cookies(u) {
+		if ck.Name == "gatehouse_session" {
+			if resp := faAsk(t, s, "POST", "http://paper.localhost/api/orders", http.Header{"Cookie": {"gatehouse_session=" + ck.Value}}); resp.StatusCode != 403 {
+				t.Errorf("paper orders with an AAL1 enrolment session = %d, want 403", resp.StatusCode)
+			}
+		}
+	}
+
+	tr := s.newTrader(t, "will", "correct horse wheat staple")
+	faMember(t, s, "will", "ACC-P", "trader")
+	c := tr.home
 	var cookie string
 	for _, ck := range c.Jar.Cookies(u) {
 		if ck.Name == "gatehouse_session" {
@@ -481,7 +494,7 @@ func testForwardAuthSessions(t *testing.T, s *testServer) {
 	}
 
 	// A desktop session: its DPoP proof must name the original request.
-	tr := s.newTrader(t, "dora", "correct horse denim staple")
+	tr = s.newTrader(t, "dora", "correct horse denim staple")
 	faMember(t, s, "dora", "ACC-L", "trader")
 	d := newDesktop(t, s.URL)
 	s.signIn(t, tr, nil, d, "desktop")

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -45,22 +44,6 @@ func buildAuthz(c *config.Config, st store.Store, sessions *authn.Sessions, now 
 func newKeys(c *config.Config, st store.Store, now func() time.Time, log *slog.Logger) *authz.Keys {
 	return authz.NewKeys(authz.KeysConfig{Store: st, Limits: c.Keys.Limits(), StepUpWindow: c.Factors.StepUpWindow,
 		MaxAge: c.CacheMaxAge, DormantSweep: c.Keys.DormantSweep, Now: now, Log: log})
-}
-
-// loops is the server's background work: last-seen and last-used
-// batching, revocations from other instances, dormant keys.
-type loops struct {
-	sessions *authn.Sessions
-	keys     *authz.Keys
-}
-
-// Run runs every loop, flushing every interval, until ctx ends and each
-// has flushed one last time.
-func (l *loops) Run(ctx context.Context, interval time.Duration) {
-	var wg sync.WaitGroup
-	wg.Go(func() { l.sessions.Run(ctx, interval) })
-	wg.Go(func() { l.keys.Run(ctx, interval) })
-	wg.Wait()
 }
 
 // listFlag is a repeatable string flag.

@@ -48,7 +48,9 @@ func TestDecide(t *testing.T) {
 		{"UnknownKind", "/open", &policy.Credential{Kind: "cookie", AAL: 3}, policy.Unauthenticated, []string{"credential"}},
 		{"SessionWithoutAssurance", "/open", session("", 0, 0, now), policy.Unauthenticated, []string{"credential"}},
 		{"OpenRuleKey", "/open", key("a", account.Paper, 0), policy.Allowed, nil},
-		{"OpenRuleSession", "/open", session("", 0, 1, time.Time{}), policy.Allowed, nil},
+		{"OpenRuleSession", "/open", session("", 0, 2, time.Time{}), policy.Allowed, nil},
+		// A rule that names no aal still asks sessions for AAL2.
+		{"OpenRuleEnrolmentSession", "/open", session("", 0, 1, time.Time{}), policy.StepUp, []string{"aal 2"}},
 		{"KeyAllowed", "/acct/acc-1/move", key("acc-1", account.Live, all), policy.Allowed, nil},
 		{"KeyIgnoresAAL", "/acct/acc-1/move", key("acc-1", account.Live, apikey.ScopesOf(apikey.TransfersWrite, apikey.AccountRead)), policy.Allowed, nil},
 		{"KeyWrongEnvironment", "/acct/acc-1/move", key("acc-1", account.Paper, all), policy.Forbidden, []string{"environment live"}},

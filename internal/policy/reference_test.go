@@ -82,8 +82,9 @@ func TestReferenceDecisions(t *testing.T) {
 		{"TransferTrader", "live.localhost", "POST", "/api/transfers", session(account.Live, "", account.Trader, 3, time.Minute), policy.Forbidden, []string{"scope transfers:write"}},
 		{"PaperTransferStepUp", "paper.localhost", "POST", "/api/transfers", session(account.Paper, "", account.Owner, 1, time.Hour), policy.StepUp, []string{"aal 3", "fresh step-up within 5m0s"}},
 		{"ViewerCannotTrade", "live.localhost", "POST", "/api/orders", session(account.Live, "", account.Viewer, 2, time.Hour), policy.Forbidden, []string{"scope orders:write"}},
-		{"TraderTrades", "live.localhost", "POST", "/api/orders", session(account.Live, "", account.Trader, 1, time.Hour), policy.Allowed, nil},
-		{"SessionAccountMember", "live.localhost", "GET", "/api/accounts/acc-1", session(account.Live, "acc-1", account.Viewer, 1, time.Hour), policy.Allowed, nil},
+		{"TraderTrades", "live.localhost", "POST", "/api/orders", session(account.Live, "", account.Trader, 2, time.Hour), policy.Allowed, nil},
+		{"EnrolmentSessionStepsUp", "live.localhost", "POST", "/api/orders", session(account.Live, "", account.Trader, 1, time.Hour), policy.StepUp, []string{"aal 2"}},
+		{"SessionAccountMember", "live.localhost", "GET", "/api/accounts/acc-1", session(account.Live, "acc-1", account.Viewer, 2, time.Hour), policy.Allowed, nil},
 
 		{"UnknownPath", "live.localhost", "GET", "/api/positions", key(account.Live, "acc-1", apikey.AccountRead), policy.Forbidden, []string{"matching rule"}},
 		{"UnknownHost", "evil.localhost", "GET", "/api/orders", key(account.Live, "acc-1", apikey.OrdersRead), policy.Forbidden, []string{"matching rule"}},

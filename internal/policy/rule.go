@@ -284,6 +284,10 @@ func Compile(specs []RuleSpec) (*RuleSet, error) {
 		switch {
 		case s.AAL < 0 || s.AAL > 3:
 			add("aal", "%d is not an assurance level (want 1, 2 or 3)", s.AAL)
+		case s.AAL == 0 && !s.AllowAnonymous:
+			// A session without a second factor (AAL1, for enrolment) must
+			// not reach an upstream unless a rule says so with aal: 1.
+			r.aal = 2
 		default:
 			r.aal = s.AAL
 		}

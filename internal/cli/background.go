@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"gatehouse/internal/authn"
+	"gatehouse/internal/authz"
+	"gatehouse/internal/store"
+)
+
+// Retention of what the janitor keeps: expired login state an hour (so a
+// late poll still answers "expired"), push history and idle throttle
+// counters 90 days (beyond every forget window and the posture report's
+// 30-day look-back).
+const (
+	keepExpired = time.Hour
+	keepHistory = 90 * 24 * time.Hour
+)
+
+// runJanitor purges expired login state every interval until ctx ends.
+// With several instances on one PostgreSQL each runs it; the deletes are
+// idempotent.
+func runJanitor(ctx context.Context, st store.Store, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := time.Now()
+			n, err := st.PurgeExpired(ctx, now.Add(-keepExpired), now.Add(-keepHistory))
+			if err != nil {
+				log.Error("purge expired login state", "err", err)
+			} else if n > 0 {
+				log.Info("purged expired login state", "rows", n)
+			}
+		}
+	}
+}
+
+// loops is the server's background work: last-seen and last-used
+// batching, revocations from other instances, dormant keys, and the
+// janitor that purges expired login state.
+type loops struct {
+	sessions *authn.Sessions
+	keys     *authz.Keys
+	store    store.Store
+	log      *slog.Logger
+}
+
+// Run runs every loop, flushing every interval, until ctx ends and each
+// has flushed one last time.
+func (l *loops) Run(ctx context.Context, interval time.Duration) {
+	var wg sync.WaitGroup
+	wg.Go(func() { l.sessions.Run(ctx, interval) })
+	wg.Go(func() { l.keys.Run(ctx, interval) })
+	if l.store != nil {
+		wg.Go(func() { runJanitor(ctx, l.store, 10*time.Minute, l.log) })
+	}
+	wg.Wait()
+}
