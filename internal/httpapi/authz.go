@@ -78,7 +78,7 @@ func handleAuthz(d authzDeps) handlerFunc {
 		if err != nil {
 			return errBadTarget(err)
 		}
-		req := authz.Request{Target: t, Client: forwardedClient(r, d.proxies), Cookie: cookieValue(h, d.cookie)}
+		req := authz.Request{Target: t, Client: ClientAddr(r, d.proxies), Cookie: cookieValue(h, d.cookie)}
 		if a := h["Authorization"]; len(a) > 0 {
 			if len(a) > 1 {
 				return errAuthzUnauthenticated(errors.New("authz: more than one Authorization header"))
@@ -135,39 +135,6 @@ func writeIdentity(h http.Header, res *authz.Result) {
 		backing[i] = v
 		h[names[i]] = backing[i : i+1 : i+1]
 	}
-}
-
-// forwardedClient is [ClientAddr] without its allocations, for the hot
-// path: the peer, or when the peer is a trusted proxy, the rightmost
-// X-Forwarded-For address that is not one; a garbled chain counts as the
-// peer. TestForwardedClientIsClientAddr holds the two to one answer.
-func forwardedClient(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	peer := peerAddr(r)
-	if !inAny(peer, trusted) {
-		return peer
-	}
-	xff := r.Header["X-Forwarded-For"]
-	for i := len(xff) - 1; i >= 0; i-- {
-		rest := xff[i]
-		for {
-			part := rest
-			j := strings.LastIndexByte(rest, ',')
-			if j >= 0 {
-				part, rest = rest[j+1:], rest[:j]
-			}
-			a, err := netip.ParseAddr(strings.TrimSpace(part))
-			if err != nil {
-				return peer
-			}
-			if a = a.Unmap(); !inAny(a, trusted) {
-				return a
-			}
-			if j < 0 {
-				break
-			}
-		}
-	}
-	return peer
 }
 
 // cookieValue returns the value of the first cookie called name in h,

@@ -154,23 +154,32 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 // ClientAddr returns the address of the client: the connection's peer, or,
 // when the peer is a trusted proxy, the rightmost address in
 // X-Forwarded-For that is not itself a trusted proxy. A header from an
-// untrusted peer is ignored, so it cannot forge an address.
+// untrusted peer is ignored, so it cannot forge an address; a garbled
+// chain counts as the peer. It does not allocate: forward-auth calls it
+// on every proxied request.
 func ClientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	peer := peerAddr(r)
 	if !inAny(peer, trusted) {
 		return peer
 	}
-	xff := r.Header.Values("X-Forwarded-For")
+	xff := r.Header["X-Forwarded-For"]
 	for i := len(xff) - 1; i >= 0; i-- {
-		parts := strings.Split(xff[i], ",")
-		for j := len(parts) - 1; j >= 0; j-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
-			if err != nil {
-				return peer // a garbled chain is not believed
+		rest := xff[i]
+		for {
+			part := rest
+			j := strings.LastIndexByte(rest, ',')
+			if j >= 0 {
+				part, rest = rest[j+1:], rest[:j]
 			}
-			a = a.Unmap()
-			if !inAny(a, trusted) {
+			a, err := netip.ParseAddr(strings.TrimSpace(part))
+			if err != nil {
+				return peer
+			}
+			if a = a.Unmap(); !inAny(a, trusted) {
 				return a
+			}
+			if j < 0 {
+				break
 			}
 		}
 	}
