@@ -2,18 +2,25 @@ package cli_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
+
+	"gatehouse/internal/factor/totp"
 )
 
 // The portal proven in a real browser: Debian's Chromium, headless,
@@ -39,6 +46,10 @@ func artifacts(t *testing.T) string {
 type chrome struct {
 	ctx  context.Context // the tab; steps take their own timeouts from it
 	base string          // the server's URL
+	dir  string          // the artifacts folder
+
+	mu       sync.Mutex
+	problems []string // script exceptions and policy violations seen
 }
 
 // newChrome starts Chromium for the test, skipping it when Chromium is
@@ -75,14 +86,44 @@ func newChrome(t *testing.T, base string) *chrome {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
-	c := &chrome{ctx: ctx, base: base}
-	dir := artifacts(t)
-	t.Cleanup(func() { c.screenshot(t, dir) }) // runs before the browser stops
+	c := &chrome{ctx: ctx, base: base, dir: artifacts(t)}
+	// A script that throws, or anything the Content-Security-Policy
+	// blocks, fails the test: the portal must need neither.
+	if err := chromedp.Listen(ctx, func(ev any) {
+		var p string
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			p = "script exception: " + ev.ExceptionDetails.Text
+			if ev.ExceptionDetails.Exception != nil {
+				p += " " + ev.ExceptionDetails.Exception.Description
+			}
+		case *cdplog.EventEntryAdded:
+			if strings.Contains(ev.Entry.Text, "Content Security Policy") {
+				p = "policy violation: " + ev.Entry.Text
+			}
+		}
+		if p != "" {
+			c.mu.Lock()
+			c.problems = append(c.problems, p)
+			c.mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.screenshot(t, "") // runs before the browser stops
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, p := range c.problems {
+			t.Errorf("in the browser: %s", p)
+		}
+	})
 	return c
 }
 
-// screenshot saves the page as portal-<test>.png.
-func (c *chrome) screenshot(t *testing.T, dir string) {
+// screenshot saves the page as portal-<test>.png, or, for a step of the
+// test, portal-<test>-<step>.png.
+func (c *chrome) screenshot(t *testing.T, step string) {
 	ctx, cancel := context.WithTimeout(c.ctx, 15*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
@@ -90,8 +131,12 @@ func (c *chrome) screenshot(t *testing.T, dir string) {
 		t.Errorf("screenshot: %v", err)
 		return
 	}
-	name := "portal-" + regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-") + ".png"
-	path := filepath.Join(dir, name)
+	name := "portal-" + regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-")
+	if step != "" {
+		name += "-" + step
+	}
+	name += ".png"
+	path := filepath.Join(c.dir, name)
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Error(err)
 		return
@@ -208,9 +253,15 @@ func TestPortalSignIn(t *testing.T) {
 	if loc := c.location(t); loc != "/" {
 		t.Fatalf("after sign-in the browser is at %s, want /", loc)
 	}
-	if h := c.text(t, "h1"); h != "Security overview" {
+	// The overview opens with the posture report: its login map (an SVG,
+	// styled by attributes alone) and its findings.
+	if h := c.text(t, "h1"); h != "Security posture of alice" {
 		t.Errorf("h1 = %q", h)
 	}
+	if f := c.text(t, ".gh-findings"); !strings.Contains(f, "Password only") {
+		t.Errorf("findings = %q, want the password-only finding", f)
+	}
+	c.screenshot(t, "overview")
 	if b := c.text(t, ".banner"); !strings.Contains(b, "no second factor yet") {
 		t.Errorf("banner = %q, want the no-second-factor warning", b)
 	}
@@ -359,5 +410,326 @@ func TestPortalSignOut(t *testing.T) {
 	c.open(t, "/sessions")
 	if loc := c.location(t); loc != "/login" {
 		t.Errorf("signed out, /sessions led to %s, want /login", loc)
+	}
+}
+
+// waitPath waits until the tab shows path, loaded: a script navigates
+// there by itself. A navigation under way makes an evaluation fail; the
+// loop asks again.
+func (c *chrome) waitPath(t *testing.T, path string) {
+	t.Helper()
+	expr := fmt.Sprintf("location.pathname + location.search === %q && document.readyState === 'complete'", path)
+	deadline := time.Now().Add(25 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("waiting for %s: the tab is at %s", path, c.location(t))
+}
+
+// typeInto types text into the input with the given id.
+func (c *chrome) typeInto(t *testing.T, id, text string) {
+	t.Helper()
+	c.do(t, chromedp.SendKeys(chromedp.ID(id), text))
+}
+
+// securityKey gives the browser a virtual authenticator, as the DevTools
+// WebAuthn domain makes it: a USB CTAP2 key with resident keys and user
+// verification, which answers by itself.
+func (c *chrome) securityKey(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(c.ctx, 20*time.Second)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+		t.Fatalf("WebAuthn.enable: %v", err)
+	}
+	_, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
+		Protocol: webauthn.AuthenticatorProtocolCtap2, Transport: webauthn.AuthenticatorTransportUsb, HasResidentKey: true,
+		HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true}})
+	if err != nil {
+		t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
+	}
+}
+
+// totpNow is the TOTP code of secret for the step after now's: a code
+// just used to confirm the factor is refused as a replay, and the next
+// one is accepted within the allowed drift.
+func totpNow(t *testing.T, secret string, offset int64) string {
+	t.Helper()
+	code, err := totp.Code(secret, totp.Step(time.Now())+offset, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remember(code)
+	return code
+}
+
+// enrolTOTPInPortal adds an authenticator app from the factors page and
+// returns its secret, leaving the browser on the recovery codes page.
+func (c *chrome) enrolTOTPInPortal(t *testing.T) string {
+	t.Helper()
+	c.open(t, "/factors")
+	c.typeInto(t, "totp-name", "Work phone")
+	c.submit(t, `form[action="/factors/totp"] button`)
+	c.screenshot(t, "totp-enrol")
+	secret := strings.ReplaceAll(c.text(t, "#totp-secret"), " ", "")
+	remember(secret)
+	c.typeInto(t, "code", totpNow(t, secret, 0))
+	c.submit(t, `form[action$="/confirm"] button`)
+	if h := c.text(t, "h1"); h != "Your recovery codes" {
+		t.Fatalf("after confirming the app: %q, want the recovery codes", h)
+	}
+	return secret
+}
+
+// TestPortalTOTP enrols an authenticator app in the portal, then signs in
+// with the password and a code.
+func TestPortalTOTP(t *testing.T) {
+	s := portalServer(t)
+	c := newChrome(t, s.URL)
+	c.signIn(t, "alice", portalPW)
+	secret := c.enrolTOTPInPortal(t)
+	if n := strings.Count(c.text(t, "#codes"), "-"); n != 40 {
+		t.Errorf("the recovery page shows %d dashes, want ten codes of five groups", n)
+	}
+	c.screenshot(t, "recovery-codes")
+	c.submit(t, `form[action="/logout"] button`)
+
+	c.signIn(t, "alice", portalPW)
+	if loc := c.location(t); !strings.HasPrefix(loc, "/login/flw_") {
+		t.Fatalf("after the password the browser is at %s, want the second step", loc)
+	}
+	if h := c.text(t, "main h2"); h != "Authenticator app" {
+		t.Errorf("second step offers %q first, want the authenticator app", h)
+	}
+	c.typeInto(t, "code", "000000")
+	c.submit(t, `form[action$="/totp"] button`)
+	if e := c.text(t, "#form-error"); e != "That did not work: the code or key was wrong, used already or expired. Try again." {
+		t.Errorf("a wrong code says %q", e)
+	}
+	// A phone-sized screen: the second step fits without scrolling sideways.
+	c.do(t, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+	c.screenshot(t, "second-step-phone")
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	defer cancel()
+	if wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); err != nil || wide {
+		t.Errorf("the second step on a phone scrolls sideways (%v, %v)", wide, err)
+	}
+	c.do(t, chromedp.EmulateViewport(1280, 900))
+	c.typeInto(t, "code", totpNow(t, secret, 1))
+	c.submit(t, `form[action$="/totp"] button`)
+	if loc := c.location(t); loc != "/" {
+		t.Fatalf("after the code the browser is at %s, want /", loc)
+	}
+	if a := c.text(t, "#h-factors + dl"); !strings.Contains(a, "Password and a second factor (AAL2)") {
+		t.Errorf("factors summary = %q, want AAL2", a)
+	}
+	if c.cookie(t, "gatehouse_flow") != "" {
+		t.Error("the flow cookie outlived the sign-in")
+	}
+}
+
+// TestPortalSecurityKey enrols a security key in the portal, through
+// Chromium's virtual authenticator, and signs in with it.
+func TestPortalSecurityKey(t *testing.T) {
+	s := portalServer(t)
+	c := newChrome(t, s.URL)
+	c.securityKey(t)
+	c.signIn(t, "alice", portalPW)
+	c.open(t, "/factors")
+	c.typeInto(t, "key-name", "Virtual key")
+	c.do(t, chromedp.Click(chromedp.CSS(`[data-webauthn="enrol"] [data-webauthn-start]`), chromedp.NodeVisible))
+	c.do(t, chromedp.WaitVisible(chromedp.ID("new-codes")))
+	if n := strings.Count(c.text(t, "#new-codes [data-codes]"), "-"); n != 40 {
+		t.Errorf("the script shows %d dashes of recovery codes, want ten codes", n)
+	}
+	c.screenshot(t, "key-added")
+	c.submit(t, `#new-codes a[href="/factors?done=key-added"]`)
+	if row := c.text(t, "table.list tbody"); !strings.Contains(row, "Virtual key") || !strings.Contains(row, "security key") {
+		t.Errorf("factors after enrolling = %q", row)
+	}
+	c.submit(t, `form[action="/logout"] button`)
+
+	c.signIn(t, "alice", portalPW)
+	if h := c.text(t, "main h2"); h != "Security key or passkey" {
+		t.Fatalf("second step offers %q first, want the security key", h)
+	}
+	c.screenshot(t, "second-step")
+	c.submit(t, `[data-webauthn="login"] [data-webauthn-start]`)
+	c.waitPath(t, "/")
+	if a := c.text(t, "#h-factors + dl"); !strings.Contains(a, "Phishing-resistant security key (AAL3)") {
+		t.Errorf("factors summary = %q, want AAL3", a)
+	}
+
+	// An hour later, removing the key asks for a fresh proof: the step-up
+	// page's button uses the key again, through POST /v1/stepup.
+	s.ageProof(t, "alice")
+	time.Sleep(1100 * time.Millisecond) // the session cache's bound
+	c.open(t, "/factors")
+	c.submit(t, `form[action$="/remove"] button`)
+	if h := c.text(t, "h1"); h != "Confirm it is you" {
+		t.Fatalf("removing with an old proof shows %q, want the step-up page", h)
+	}
+	c.screenshot(t, "step-up")
+	c.submit(t, `[data-webauthn="stepup"] [data-webauthn-start]`)
+	c.waitPath(t, "/factors?done=confirmed")
+	c.submit(t, `form[action$="/remove"] button`)
+	if e := c.text(t, "#form-error"); !strings.Contains(e, "last strong sign-in method") {
+		t.Errorf("removing the only key after the step-up says %q", e)
+	}
+}
+
+// TestPortalPush signs in by push: the page shows the number, the phone
+// authenticator (`gatehouse authenticator approve`) answers with it, and
+// the page notices by itself.
+func TestPortalPush(t *testing.T) {
+	s := portalServer(t)
+	c := newChrome(t, s.URL)
+	c.signIn(t, "alice", portalPW)
+	c.open(t, "/factors")
+	c.submit(t, `form[action="/factors/push"] button`)
+	c.screenshot(t, "enrol")
+	code := c.text(t, "ol.steps li:first-child code.secret")
+	remember(code)
+	state := t.TempDir()
+	if out, err := s.authenticator(t, state, "enrol", "--server", s.URL, "--code", code, "--name", "Pixel"); err != nil {
+		t.Fatalf("authenticator enrol: %v\n%s", err, out)
+	}
+	c.submit(t, `form[action="/logout"] button`)
+
+	c.signIn(t, "alice", portalPW)
+	c.submit(t, `form[action$="/push"] button`)
+	n := strings.TrimSpace(strings.TrimPrefix(c.text(t, "p.number"), "The number is"))
+	if len(n) != 2 {
+		t.Fatalf("the number on the page is %q, want two digits", n)
+	}
+	c.screenshot(t, "number")
+	if out, err := s.authenticator(t, state, "approve", "--number", n); err != nil || !strings.Contains(out, "approved") {
+		t.Fatalf("authenticator approve: %v\n%s", err, out)
+	}
+	c.waitPath(t, "/")
+	if a := c.text(t, "#h-factors + dl"); !strings.Contains(a, "AAL2") {
+		t.Errorf("factors summary = %q, want AAL2", a)
+	}
+}
+
+// TestPortalNewDevice signs a trader in from a browser the account has
+// never used: after the second factor it waits on the device page until
+// the trader's trusted browser approves it through the API, then goes on
+// by itself.
+func TestPortalNewDevice(t *testing.T) {
+	s := portalServer(t)
+	tr := s.newTrader(t, "tom", "he trades from many places")
+	// An authenticator app too, added from the trusted browser, which the
+	// new browser (without tom's security key) can answer with.
+	var e factorAnswer
+	if resp := call(t, tr.home, "POST", s.URL+"/v1/factors/totp", nil, nil, &e); resp.StatusCode != 201 {
+		t.Fatalf("enrol totp = %d %s", resp.StatusCode, body(resp))
+	}
+	remember(e.Secret)
+	if resp := call(t, tr.home, "POST", s.URL+"/v1/factors/"+e.Factor.ID+"/confirm", map[string]string{"code": totpNow(t, e.Secret, 0)}, nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("confirm totp = %d %s", resp.StatusCode, body(resp))
+	}
+
+	c := newChrome(t, s.URL)
+	c.signIn(t, tr.name, tr.pw)
+	c.open(t, strings.SplitN(c.location(t), "?", 2)[0]+"?with=totp")
+	c.typeInto(t, "code", totpNow(t, e.Secret, 1))
+	c.submit(t, `form[action$="/totp"] button`)
+	loc := c.location(t)
+	if !strings.HasSuffix(loc, "/device") {
+		t.Fatalf("after the code the new browser is at %s, want the device page", loc)
+	}
+	if h := c.text(t, "h1"); h != "Approve this device" {
+		t.Errorf("device page h1 = %q", h)
+	}
+	c.screenshot(t, "waiting")
+	if c.cookie(t, "gatehouse_session") != "" {
+		t.Fatal("the waiting browser holds a session")
+	}
+
+	var devs struct {
+		Devices []struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"devices"`
+	}
+	call(t, tr.home, "GET", s.URL+"/v1/devices", nil, nil, &devs)
+	var pending string
+	for _, d := range devs.Devices {
+		if d.Status == "pending" {
+			pending = d.ID
+		}
+	}
+	if pending == "" {
+		t.Fatalf("devices = %+v, want one pending", devs)
+	}
+	if resp := call(t, tr.home, "POST", s.URL+"/v1/devices/"+pending+"/approve", nil, nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("approve = %d %s", resp.StatusCode, body(resp))
+	}
+	c.waitPath(t, "/")
+	if who := c.text(t, ".who"); who != tr.name {
+		t.Errorf("signed in as %q", who)
+	}
+	c.open(t, "/devices")
+	if rows := c.text(t, "table.list tbody"); strings.Count(rows, "Trusted") != 2 {
+		t.Errorf("devices after the approval = %q, want two trusted", rows)
+	}
+}
+
+// TestPortalAPIKey creates an API key in the portal and uses it through
+// forward-auth, as a reverse proxy in front of the trading API would.
+func TestPortalAPIKey(t *testing.T) {
+	s := startServer(t, []string{"--data", t.TempDir()}, nil, "--config", faConfig(t, "", ""))
+	s.addUser(t, "alice", portalPW)
+	remember(portalPW)
+	faSetup(t, s)
+	faMember(t, s, "alice", "ACC-P", "owner")
+	c := newChrome(t, s.URL)
+	c.signIn(t, "alice", portalPW)
+	c.open(t, "/keys")
+	c.submit(t, `a[href="/keys/ACC-P/new"]`)
+	c.typeInto(t, "key-name", "paper bot on vm-3")
+	c.do(t, chromedp.Click(chromedp.CSS(`input[name="scopes"][value="orders:read"]`)))
+	c.typeInto(t, "key-allow", "127.0.0.1\n::1")
+	c.submit(t, `form[action="/keys/ACC-P"] button[type=submit]`)
+	secret := c.text(t, "#key-secret")
+	remember(secret)
+	if !keyFormat.MatchString(secret) {
+		t.Fatalf("the page shows %q, not a key", secret)
+	}
+	c.screenshot(t, "secret")
+
+	ask := func(method, uri string) *http.Response {
+		h := http.Header{"Authorization": {"Bearer " + secret}, "X-Forwarded-Method": {method}, "X-Forwarded-Proto": {"http"},
+			"X-Forwarded-Host": {"paper.localhost"}, "X-Forwarded-Uri": {uri}}
+		return call(t, http.DefaultClient, "GET", s.URL+"/v1/authz", nil, h, nil)
+	}
+	resp := ask("GET", "/api/orders")
+	if resp.StatusCode != 200 || resp.Header.Get("X-Gatehouse-Account") != "ACC-P" || resp.Header.Get("X-Gatehouse-Scopes") != "orders:read" {
+		t.Fatalf("forward-auth with the portal's key = %d %v %s", resp.StatusCode, resp.Header, body(resp))
+	}
+	if resp := ask("POST", "/api/orders"); resp.StatusCode != 403 {
+		t.Errorf("placing an order with a read-only key = %d, want 403", resp.StatusCode)
+	}
+	// The use shows on the keys page once written (batched each second).
+	time.Sleep(1500 * time.Millisecond)
+	c.open(t, "/keys")
+	if row := c.text(t, "table.list tbody"); !strings.Contains(row, "from 127.0.0.1") {
+		t.Errorf("keys page after a use = %q, want the last use", row)
+	}
+	c.screenshot(t, "last-used")
+	// Revoked from the page: refused on the next request.
+	c.submit(t, `form[action$="/revoke"] button`)
+	if n := c.text(t, ".notice"); !strings.Contains(n, "revoked") {
+		t.Errorf("notice = %q", n)
+	}
+	if resp := ask("GET", "/api/orders"); resp.StatusCode != 401 {
+		t.Errorf("forward-auth with the revoked key = %d, want 401", resp.StatusCode)
 	}
 }

@@ -61,15 +61,3 @@ func loginCookie(c httpapi.Cookies) string {
 // deviceCookieAge is how long a web device cookie lives; the API gives
 // its device cookies the same 400 days (the most browsers keep).
 const deviceCookieAge = 400 * 24 * time.Hour
-
-// setCookie sets a cookie with the attributes of the API's session
-// cookie (httpapi.Cookies): HttpOnly, Path=/, SameSite=Lax, Secure on an
-// https origin. maxAge 0 makes a browser-session cookie.
-func setCookie(w http.ResponseWriter, c httpapi.Cookies, name, value string, maxAge time.Duration) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: int(maxAge.Seconds()),
-		HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteLaxMode})
-}
-
-func clearCookie(w http.ResponseWriter, c httpapi.Cookies, name string) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteLaxMode})
-}

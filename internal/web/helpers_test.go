@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -13,11 +15,17 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/apikey"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/authn"
+	"gatehouse/internal/authz"
+	"gatehouse/internal/config"
+	"gatehouse/internal/factor/webauthn"
 	"gatehouse/internal/httpapi"
 	"gatehouse/internal/login"
+	"gatehouse/internal/notify"
 	"gatehouse/internal/password"
+	"gatehouse/internal/seal"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/storetest"
@@ -61,29 +69,133 @@ func (c *clock) Set(t time.Time) {
 type env struct {
 	st       store.Store
 	svc      *login.Service
+	keys     *authz.Keys
 	sessions *authn.Sessions
 	clock    *clock
 	srv      *httptest.Server
 	hasher   *password.Hasher
+	texts    *textCapture
+	mails    *mailCapture
 }
 
-func newEnv(t *testing.T) *env {
+// textCapture is an SMS sender that keeps the messages.
+type textCapture struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (c *textCapture) Send(_ context.Context, to, body string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.msgs = append(c.msgs, to+" "+body)
+	return nil
+}
+
+var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
+
+// code returns the code of the last text message.
+func (c *textCapture) code(t *testing.T) string {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.msgs) == 0 {
+		t.Fatal("no text message was sent")
+	}
+	return sixDigits.FindString(c.msgs[len(c.msgs)-1])
+}
+
+// mailCapture is a mailer that keeps the mails.
+type mailCapture struct {
+	mu    sync.Mutex
+	mails []notify.Mail
+}
+
+func (c *mailCapture) Send(_ context.Context, m notify.Mail) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mails = append(c.mails, m)
+	return nil
+}
+
+func (c *mailCapture) last(t *testing.T) notify.Mail {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.mails) == 0 {
+		t.Fatal("no mail was sent")
+	}
+	return c.mails[len(c.mails)-1]
+}
+
+// detRand is a deterministic random stream (SHA-256 of a counter), so
+// that secrets, codes and QR images in golden files are the same on
+// every run. Tests only: gatehouse itself reads crypto/rand.
+type detRand struct {
+	mu  sync.Mutex
+	n   uint64
+	buf []byte
+}
+
+func (r *detRand) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range p {
+		if len(r.buf) == 0 {
+			sum := sha256.Sum256(binary.BigEndian.AppendUint64([]byte("gatehouse web test"), r.n))
+			r.n++
+			r.buf = sum[:]
+		}
+		p[i], r.buf = r.buf[0], r.buf[1:]
+	}
+	return len(p), nil
+}
+
+// envOption changes the services of a test env before it starts.
+type envOption func(*login.Factors)
+
+// noWebAuthn turns security keys off, as a server on an IP address has them.
+func noWebAuthn(f *login.Factors) { f.WebAuthn = nil }
+
+func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	st := storetest.SQLite(t)
 	clk := &clock{t: storetest.T0}
+	rnd := &detRand{}
 	// Cheap hashing: these tests check the portal, not argon2id's cost.
 	hasher := &password.Hasher{Params: password.Params{Memory: 64, Iterations: 1, Parallelism: 1}}
+	key := sha256.Sum256([]byte("gatehouse web test seed key"))
+	box, err := seal.New(key[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := webauthn.New(webauthn.Config{RPID: "localhost", Origins: []string{"http://localhost"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts, mails := &textCapture{}, &mailCapture{}
+	cfg := config.Default()
+	factors := login.Factors{Seal: box, Issuer: "gatehouse", WebAuthn: rp, SMS: texts, Mail: mails, Origin: origin,
+		FlowLifetime: cfg.Factors.FlowLifetime, PushLifetime: cfg.Factors.PushLifetime, MaxPendingPush: cfg.Factors.MaxPendingPush,
+		StepUpWindow: cfg.Factors.StepUpWindow, Throttle: cfg.Throttle.Factor, Policy: map[user.Profile]login.FactorPolicy{}}
+	for p, pp := range cfg.Factors.Policy {
+		factors.Policy[p] = login.FactorPolicy{Forbid: pp.Forbid, MinAssurance: pp.MinAssurance}
+	}
+	for _, o := range opts {
+		o(&factors)
+	}
 	svc := &login.Service{Store: st, Hasher: hasher, Rules: password.DefaultRules(), Throttle: throttle.DefaultPolicy(),
-		Lifetimes: session.DefaultLifetimes(), Now: clk.Now}
+		Lifetimes: session.DefaultLifetimes(), Factors: factors, Now: clk.Now, Rand: rnd}
 	sessions := authn.New(st, time.Second, clk.Now, nil)
+	keys := authz.NewKeys(authz.KeysConfig{Store: st, Limits: apikey.DefaultLimits(), StepUpWindow: cfg.Factors.StepUpWindow, MaxAge: time.Second,
+		Now: clk.Now, Rand: rnd})
 	auth := &httpapi.Authenticator{Sessions: sessions, Origin: origin, Cookies: httpapi.Cookies{}, MaxAge: time.Minute, Now: clk.Now}
-	h, err := web.NewHandler(web.Deps{Store: st, Login: svc, Auth: auth, Origin: origin, Now: clk.Now})
+	h, err := web.NewHandler(web.Deps{Store: st, Login: svc, Keys: keys, Auth: auth, Origin: origin, Now: clk.Now, Rand: rnd})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{st: st, svc: svc, sessions: sessions, clock: clk, srv: srv, hasher: hasher}
+	return &env{st: st, svc: svc, keys: keys, sessions: sessions, clock: clk, srv: srv, hasher: hasher, texts: texts, mails: mails}
 }
 
 // addUser stores a user with a password, and its audit event, as the

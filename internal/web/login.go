@@ -29,8 +29,15 @@ const (
 	msgMissing        = "Enter your username and your password."
 	msgFormExpired    = "The sign-in form expired. Enter your username and password again."
 	msgAssurance      = "Your account must sign in here with a second factor, and it has none that this door accepts. Sign in from the desktop or phone app, or ask your operator."
-	msgSecondStep     = "Your password was right, but your account needs a second step (a second factor, or approving this new device) that this portal cannot ask for yet. Sign in from the desktop or phone app."
 )
+
+// loginFailures are the reasons a sign-in in progress may send the
+// visitor back to the start (/login?failed=key). They are fixed texts,
+// and a denial does not say which proof failed.
+var loginFailures = map[string]string{
+	"expired": "Your sign-in took too long, or was finished already. Sign in again.",
+	"denied":  "Your sign-in was refused: the phone said no, the number did not match, the device was refused, or there were too many wrong answers. Sign in again.",
+}
 
 // throttledMessage says how long to wait, in seconds as the server
 // counts them, so a locked-out trader knows what happens next.
@@ -40,6 +47,14 @@ func throttledMessage(secs int) string {
 		s = fmt.Sprintf("Too many failed attempts. Wait %d seconds (about %d minutes), then try again.", secs, (secs+30)/60)
 	}
 	return s
+}
+
+// retryAfter sets Retry-After for a throttled request and returns the
+// wait in whole seconds, at least one.
+func retryAfter(w http.ResponseWriter, te *login.ThrottledError) int {
+	secs := max(int((te.RetryAfter+time.Second-1)/time.Second), 1)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return secs
 }
 
 // loginSecret returns the sign-in cookie's value, setting a new one when
@@ -53,8 +68,15 @@ func (d *deps) loginSecret(w http.ResponseWriter, r *http.Request) (string, erro
 	if err != nil {
 		return "", err
 	}
-	setCookie(w, d.Auth.Cookies, name, v, 0)
+	d.Auth.Cookies.Set(w, name, v, 0)
 	return v, nil
+}
+
+// loginFormOK reports whether a form posted before sign-in carries the
+// token of the browser's sign-in cookie.
+func (d *deps) loginFormOK(r *http.Request) bool {
+	c, err := r.Cookie(loginCookie(d.Auth.Cookies))
+	return err == nil && sameToken(formToken(c.Value), r.PostForm.Get(csrfField))
 }
 
 func handleLoginForm(d *deps) handlerFunc {
@@ -69,7 +91,8 @@ func handleLoginForm(d *deps) handlerFunc {
 		if err != nil {
 			return err
 		}
-		return render(w, http.StatusOK, "login", page{Title: "Sign in", CSRF: formToken(secret), Notice: notice(r), Data: loginData{}})
+		data := loginData{Error: loginFailures[r.URL.Query().Get("failed")]}
+		return render(w, http.StatusOK, "login", page{Title: "Sign in", CSRF: formToken(secret), Notice: notice(r), Data: data})
 	}
 }
 
@@ -79,8 +102,7 @@ func handleLogin(d *deps) handlerFunc {
 			return err
 		}
 		// The token check reads the cookie before loginSecret may replace it.
-		c, cerr := r.Cookie(loginCookie(d.Auth.Cookies))
-		tokenOK := cerr == nil && sameToken(formToken(c.Value), r.PostForm.Get(csrfField))
+		tokenOK := d.loginFormOK(r)
 		secret, err := d.loginSecret(w, r)
 		if err != nil {
 			return err
@@ -111,9 +133,7 @@ func handleLogin(d *deps) handlerFunc {
 		var ae *login.AssuranceError
 		switch {
 		case errors.As(err, &te):
-			secs := max(int(te.RetryAfter/time.Second), 1)
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			return again(http.StatusTooManyRequests, throttledMessage(secs))
+			return again(http.StatusTooManyRequests, throttledMessage(retryAfter(w, te)))
 		case errors.Is(err, login.ErrInvalidCredentials):
 			return again(http.StatusUnprocessableEntity, msgBadCredentials)
 		case errors.As(err, &ae):
@@ -122,23 +142,33 @@ func handleLogin(d *deps) handlerFunc {
 		case err != nil:
 			return err
 		}
-		// A new device is remembered even while it waits for approval, so
-		// that once approved this browser is known.
-		if res.DeviceCookie != "" {
-			setCookie(w, d.Auth.Cookies, d.Auth.Cookies.Device(), res.DeviceCookie, deviceCookieAge)
+		if res.Status != "authenticated" && res.Flow != nil {
+			// The flow cookie binds the sign-in in progress to this browser:
+			// the portal's pages and the API's (which the portal's scripts
+			// call) both read it.
+			d.Auth.Cookies.Set(w, d.Auth.Cookies.Flow(), res.FlowSecret, flowCookieAge)
 		}
-		if res.Session == nil {
-			// A second factor or the approval of this device is due; the
-			// portal has no page for those steps yet.
-			return again(http.StatusConflict, msgSecondStep)
-		}
-		// The sign-in cookie has done its work; the session cookie is new
-		// (a fresh token per login, so a planted cookie cannot be fixed).
-		clearCookie(w, d.Auth.Cookies, loginCookie(d.Auth.Cookies))
-		setCookie(w, d.Auth.Cookies, d.Auth.Cookies.Session(), res.Token, res.Session.ExpiresAt.Sub(d.now()))
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return nil
+		return d.afterStep(w, r, res, "", 0)
 	}
+}
+
+// flowCookieAge is how long a web flow cookie lives, as the API sets it:
+// longer than any flow, which ends by its own expiry.
+const flowCookieAge = 15 * time.Minute
+
+// signIn finishes a sign-in: the session cookie is new (a fresh token per
+// login, so a planted cookie cannot be fixed), and the cookies that led
+// to it have done their work.
+func (d *deps) signIn(w http.ResponseWriter, r *http.Request, res *login.Result) {
+	c := d.Auth.Cookies
+	if _, err := r.Cookie(loginCookie(c)); err == nil {
+		c.Clear(w, loginCookie(c))
+	}
+	if _, err := r.Cookie(c.Flow()); err == nil {
+		c.Clear(w, c.Flow())
+	}
+	c.Set(w, c.Session(), res.Token, res.Session.ExpiresAt.Sub(d.now()))
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func handleLogout(d *deps) signedInFunc {
@@ -148,7 +178,7 @@ func handleLogout(d *deps) signedInFunc {
 		if err := d.endSessions(r, v, []string{v.Session.ID}, session.EndLogout); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		clearCookie(w, d.Auth.Cookies, d.Auth.Cookies.Session())
+		d.Auth.Cookies.Clear(w, d.Auth.Cookies.Session())
 		http.Redirect(w, r, "/login?done=signed-out", http.StatusSeeOther)
 		return nil
 	}

@@ -1,14 +1,21 @@
 package web
 
 import (
+	"html/template"
 	"net/http"
 
+	"gatehouse/internal/assess"
+	"gatehouse/internal/posture"
 	"gatehouse/internal/session"
 )
 
-// overviewData is the security overview's content: until the posture
-// report's login map replaces it, the factors and sessions summary.
+// overviewData is the security overview's content: the posture report
+// (its login map and findings), then the factors and sessions summary.
 type overviewData struct {
+	// Posture is the posture report as HTML, from [posture.Fragment]; it
+	// holds the page's h1. Empty when the report could not be made: the
+	// summary stands alone then.
+	Posture template.HTML
 	// Doors counts live sessions per interface, in [session.Interfaces] order.
 	Doors    []doorCount
 	Sessions int
@@ -46,6 +53,15 @@ func handleOverview(d *deps) signedInFunc {
 		for _, e := range events {
 			data.Recent = append(data.Recent, viewEvent(e))
 		}
-		return render(w, http.StatusOK, "overview", page{Title: "Security overview", Nav: "overview", V: v, CSRF: v.CSRF, Notice: notice(r), Data: data})
+		p := page{Title: "Security overview", Nav: "overview", V: v, CSRF: v.CSRF, Notice: notice(r), Data: &data}
+		// The report judges the stored state; when it cannot be made, the
+		// summary below still tells the visitor what they most need.
+		if rep, err := assess.ForUser(r.Context(), d.Store, v.User.ID, d.Entities, d.now()); err != nil {
+			d.Log.ErrorContext(r.Context(), "posture report for the overview", "err", err)
+		} else {
+			data.Posture = posture.Fragment(rep)
+			p.Styles = []string{"posture.css"}
+		}
+		return render(w, http.StatusOK, "overview", p)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"gatehouse/internal/factor"
+	"gatehouse/internal/posture"
 	"gatehouse/internal/session"
 )
 
@@ -36,12 +37,18 @@ type page struct {
 	Notice string
 	// Data is the page's own content.
 	Data any
+	// Scripts are the files of static/ the page loads, deferred. No page
+	// needs one to work, but for security keys and live updates.
+	Scripts []string
+	// Styles are stylesheets the page loads besides portal.css.
+	Styles []string
 }
 
 // pages holds one template per page: the layout and the page's own file,
 // which defines "main". A new page is a new file in templates/ and an
 // entry here.
-var pages = parsePages("login", "overview", "sessions", "activity", "password", "error")
+var pages = parsePages("login", "login-factor", "login-device", "overview", "sessions", "devices", "device-link", "factors", "factor-enrol",
+	"recovery", "stepup", "keys", "key-new", "key-secret", "activity", "password", "error")
 
 func parsePages(names ...string) map[string]*template.Template {
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
@@ -66,6 +73,30 @@ var funcs = template.FuncMap{
 	"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"assurance": assuranceName,
 	"factor":    factorName,
+	// msg is one of the fixed messages scripts show (scriptMessages).
+	"msg": func(key string) (string, error) {
+		m, ok := scriptMessages[key]
+		if !ok {
+			return "", fmt.Errorf("web: no script message %q", key)
+		}
+		return m, nil
+	},
+}
+
+// scriptMessages are what the portal's scripts may say, handed to them
+// in data- attributes so that every wording lives here, in Go, and a
+// failed security key reads like a failed code.
+var scriptMessages = map[string]string{
+	"failed":      msgFactorFailed,
+	"wait":        "Too many failed attempts. Wait {s} seconds, then try again.",
+	"unsupported": "This browser cannot use security keys or passkeys. Choose another way, or use another browser.",
+	"error":       "Something went wrong on our side. Try again in a moment.",
+	"stopped":     "This page stopped checking by itself. Use Check again when you have answered.",
+	"copied":      "Copied to the clipboard.",
+	"not-copied":  "Could not copy. Select the text and copy it yourself.",
+	"waiting":     "Waiting for your phone…",
+	"badname":     msgBadName,
+	"notallowed":  msgKindNotAllowed,
 }
 
 // factorName is how the portal names a second factor's kind.
@@ -159,10 +190,18 @@ func renderError(w http.ResponseWriter, d *deps, e *httpError) {
 // notices are the confirmations a redirect may ask a page to show, by key
 // (?done=key). They are fixed texts, so a link cannot put words on a page.
 var notices = map[string]string{
-	"signed-out":   "You have signed out.",
-	"ended":        "The session was ended. It is refused from its next request on.",
-	"ended-others": "Every other session was ended.",
-	"password":     "Your password was changed. Your other sessions were signed out.",
+	"signed-out":          "You have signed out.",
+	"ended":               "The session was ended. It is refused from its next request on.",
+	"ended-others":        "Every other session was ended.",
+	"password":            "Your password was changed. Your other sessions were signed out.",
+	"confirmed":           "Confirmed. Now do again what you were doing.",
+	"factor-added":        "The sign-in method was added.",
+	"key-added":           "The security key was added.",
+	"factor-removed":      "The sign-in method was removed.",
+	"device-approved":     "The device was approved. A sign-in waiting on it goes ahead.",
+	"device-revoked":      "The device was revoked, and its sessions ended.",
+	"this-device-revoked": "This device was revoked, so it is signed out. Signing in here again makes it a new device.",
+	"key-revoked":         "The API key was revoked. It is refused from its next request on.",
 }
 
 // notice returns the confirmation r asks for, if any.
@@ -188,18 +227,26 @@ func loadAssets() map[string]asset {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(b)
 		ctype := mime.TypeByExtension(path.Ext(p))
 		if ctype == "" {
 			ctype = "application/octet-stream"
 		}
-		m["/"+p] = asset{body: b, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		m["/"+p] = newAsset(b, ctype)
 		return nil
 	})
 	if err != nil {
 		panic(err) // the files are in the binary: only a build bug gets here
 	}
+	// The posture report's own stylesheet, served rather than inlined so
+	// that the policy still allows no inline style. Its classes all start
+	// with "gh-", so it cannot restyle the portal.
+	m["/static/posture.css"] = newAsset([]byte(posture.Stylesheet), "text/css; charset=utf-8")
 	return m
+}
+
+func newAsset(b []byte, ctype string) asset {
+	sum := sha256.Sum256(b)
+	return asset{body: b, ctype: ctype, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
 }
 
 // handleStatic serves the embedded assets. They change only with the

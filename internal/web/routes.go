@@ -1,28 +1,76 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
+
+	"gatehouse/internal/factor"
+)
 
 // routes registers every page and form of the portal. Pages for a
 // signed-in visitor go through signedIn, which also checks the form token
-// of every state-changing request.
+// of every state-changing request; the pages of a sign-in in progress go
+// through inFlow, which does the same with the flow cookie's token.
 func routes(mux *http.ServeMux, d *deps) {
 	public := func(pattern string, h handlerFunc) { mux.Handle(pattern, adapt(d, h)) }
 	member := func(pattern string, h signedInFunc) { mux.Handle(pattern, adapt(d, signedIn(d, h))) }
+	flow := func(pattern string, h flowFunc) { mux.Handle(pattern, adapt(d, inFlow(d, h))) }
 
 	public("GET /static/", handleStatic)
 
-	// Signing in and out.
+	// Signing in: the password, then the second factor the account has,
+	// then, from a new device, its approval. The flow's scripts use the
+	// API (/v1/login/{flow}/…) with the same flow cookie.
 	public("GET /login", handleLoginForm(d))
 	public("POST /login", handleLogin(d))
+	flow("GET /login/{flow}", handleFlowPage(d))
+	flow("POST /login/{flow}/totp", handleFlowCode(d, factor.TOTP, d.Login.AnswerTOTP))
+	flow("POST /login/{flow}/recovery", handleFlowCode(d, factor.Recovery, d.Login.AnswerRecovery))
+	flow("POST /login/{flow}/sms/send", handleFlowSendSMS(d))
+	flow("POST /login/{flow}/sms/verify", handleFlowCode(d, factor.SMS, d.Login.VerifySMS))
+	flow("POST /login/{flow}/push", handleFlowPush(d))
+	flow("POST /login/{flow}/check", handleFlowCheck(d))
+	flow("GET /login/{flow}/device", handleFlowDevice(d))
 	member("POST /logout", handleLogout(d))
 
-	// The security overview: who, with what assurance, where signed in.
+	// The security overview: who, with what assurance, where signed in,
+	// and the posture report when there is one.
 	member("GET /{$}", handleOverview(d))
 
 	// Sessions across the web, desktop and mobile doors.
 	member("GET /sessions", handleSessions(d))
 	member("POST /sessions/{id}/end", handleEndSession(d))
 	member("POST /sessions/end-others", handleEndOtherSessions(d))
+
+	// Devices, and the page an e-mailed approval link opens (a GET shows
+	// a button; only its POST approves).
+	member("GET /devices", handleDevices(d))
+	member("POST /devices/{id}/approve", handleApproveDevice(d))
+	member("POST /devices/{id}/revoke", handleRevokeDevice(d))
+	public("GET /devices/approve", handleApproveLinkForm(d))
+	public("POST /devices/approve", handleApproveLink(d))
+
+	// Second factors and recovery codes. Security keys enrol through the
+	// API (POST /v1/factors/webauthn, …/confirm) from the page's script.
+	member("GET /factors", handleFactors(d))
+	member("POST /factors/totp", handleEnrol(d, factor.TOTP))
+	member("POST /factors/sms", handleEnrol(d, factor.SMS))
+	member("POST /factors/push", handleEnrol(d, factor.Push))
+	member("POST /factors/recovery", handleRegenerateRecovery(d))
+	member("POST /factors/{id}/confirm", handleConfirm(d))
+	member("POST /factors/{id}/remove", handleRemoveFactor(d))
+
+	// Step-up: a fresh proof for the actions that ask for one.
+	member("GET /stepup", handleStepUpForm(d))
+	member("POST /stepup", handleStepUp(d))
+
+	// API keys of the accounts the visitor is a member of.
+	if d.Keys != nil {
+		member("GET /keys", handleKeys(d))
+		member("GET /keys/{account}/new", handleKeyForm(d))
+		member("POST /keys/{account}", handleCreateKey(d))
+		member("POST /keys/{account}/{id}/rotate", handleRotateKey(d))
+		member("POST /keys/{account}/{id}/revoke", handleRevokeKey(d))
+	}
 
 	// The audit trail, newest first, paged with ?before=.
 	member("GET /activity", handleActivity(d))

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"gatehouse/internal/audit"
-	"gatehouse/internal/httpapi"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 )
@@ -103,30 +101,14 @@ func handleEndOtherSessions(d *deps) signedInFunc {
 	}
 }
 
-// endSessions ends sessions of the visitor's user, each with its audit
-// event, in one transaction, then drops them from the resolver's cache so
-// that this instance refuses them from their next request on (others do
-// within the cache's age bound, or at once where the store notifies).
-//
-// It mirrors the API's DELETE /v1/sessions: the same reasons and the same
-// audit detail, so the trail does not tell the doors apart but by the
-// interface recorded.
+// endSessions ends sessions of the visitor's user through the login
+// service, which writes each one's audit event in the same transaction
+// (the API's DELETE /v1/sessions does the same), then drops them from the
+// resolver's cache so that this instance refuses them from their next
+// request on; other instances do within the cache's age bound, or at once
+// where the store notifies.
 func (d *deps) endSessions(r *http.Request, v *visitor, ids []string, reason string) error {
-	ctx := r.Context()
-	now := d.now()
-	ip := httpapi.ClientAddr(r, d.Proxies).String()
-	err := d.Store.InTx(ctx, func(tx store.Tx) error {
-		for _, id := range ids {
-			if err := tx.EndSession(ctx, id, now, reason); err != nil {
-				return err
-			}
-			if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionEnded, UserID: v.User.ID, Actor: v.User.ID,
-				Interface: string(session.Web), IP: ip, Detail: map[string]string{"session": id, "reason": reason, "by_session": v.Session.ID}}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := d.Login.EndSessions(r.Context(), v.Session, ids, reason)
 	d.Auth.Sessions.Forget(ids...)
 	return err
 }

@@ -18,6 +18,8 @@ type visitor struct {
 	Factors []*factor.Factor
 	// CSRF is the token every form of this session carries.
 	CSRF string
+	// Keys says the portal manages API keys, for the navigation.
+	Keys bool
 }
 
 // NoSecondFactor reports whether the account has no usable second factor:
@@ -59,17 +61,27 @@ func (d *deps) visitor(r *http.Request) (*visitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	fs, err := d.Store.FactorsOfUser(r.Context(), u.ID)
-	if err != nil {
+	v := &visitor{Session: s, User: u, CSRF: formToken(c.Value), Keys: d.Keys != nil}
+	if err := d.loadFactors(r, v); err != nil {
 		return nil, err
 	}
-	v := &visitor{Session: s, User: u, CSRF: formToken(c.Value)}
+	return v, nil
+}
+
+// loadFactors reads the visitor's usable factors; a handler that changed
+// them calls it again, so that the page it renders (its banner) is new.
+func (d *deps) loadFactors(r *http.Request, v *visitor) error {
+	fs, err := d.Store.FactorsOfUser(r.Context(), v.User.ID)
+	if err != nil {
+		return err
+	}
+	v.Factors = v.Factors[:0]
 	for _, f := range fs {
 		if f.Usable() {
 			v.Factors = append(v.Factors, f)
 		}
 	}
-	return v, nil
+	return nil
 }
 
 // signedInFunc is a handler for a signed-in visitor.

@@ -9,8 +9,10 @@ import (
 	"net/netip"
 	"time"
 
+	"gatehouse/internal/authz"
 	"gatehouse/internal/httpapi"
 	"gatehouse/internal/login"
+	"gatehouse/internal/posture"
 	"gatehouse/internal/store"
 )
 
@@ -18,6 +20,11 @@ import (
 type Deps struct {
 	Store store.Store
 	Login *login.Service
+	// Keys manages API keys; nil leaves the API keys pages out.
+	Keys *authz.Keys
+	// Entities describe the legal entities that hold accounts, for the
+	// posture report; nil means [posture.DefaultEntities].
+	Entities posture.EntityTable
 	// Auth resolves session cookies (Auth.Sessions) and names them
 	// (Auth.Cookies). The portal reads only the cookie, never an
 	// Authorization header: the browser door takes no bearer credentials.
@@ -46,6 +53,9 @@ func NewHandler(in Deps) (http.Handler, error) {
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Entities == nil {
+		d.Entities = posture.DefaultEntities()
 	}
 	mux := http.NewServeMux()
 	routes(mux, d)
@@ -128,7 +138,7 @@ func adapt(d *deps, h handlerFunc) http.Handler {
 			// A cookie that names no live session is dead: drop it, so the
 			// sign-in page is not sent back here.
 			if _, cerr := r.Cookie(d.Auth.Cookies.Session()); cerr == nil {
-				clearCookie(w, d.Auth.Cookies, d.Auth.Cookies.Session())
+				d.Auth.Cookies.Clear(w, d.Auth.Cookies.Session())
 			}
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return

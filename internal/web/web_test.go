@@ -20,9 +20,15 @@ import (
 
 const wantCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 
-// checkAccessible checks what a test can of a page's accessibility: a
-// language, one h1, a visible label for every input, no inline script or
-// style (which the policy would block anyway).
+// scriptTag is the one form of script a page may hold: a file of
+// /static/, deferred, with nothing inline.
+var scriptTag = regexp.MustCompile(`<script src="/static/[a-z-]+\.js" defer></script>`)
+
+// checkAccessible checks what a test can of a page's accessibility and of
+// its fit with the Content-Security-Policy: a language, one h1, a visible
+// label for every input, select and text area, text on every button, no
+// inline script, style or event handler (which the policy would block
+// anyway), scripts from /static/ only.
 func checkAccessible(t *testing.T, name, body string) {
 	t.Helper()
 	if !strings.Contains(body, `<html lang="en">`) {
@@ -31,29 +37,35 @@ func checkAccessible(t *testing.T, name, body string) {
 	if n := strings.Count(body, "<h1"); n != 1 {
 		t.Errorf("%s: %d h1 elements, want 1", name, n)
 	}
-	for _, bad := range []string{"<script", "<style", " style=", " onclick=", "javascript:"} {
-		if strings.Contains(body, bad) {
+	rest := scriptTag.ReplaceAllString(body, "")
+	for _, bad := range []string{"<script", "<style", " style=", " onclick=", " onload=", " onsubmit=", "javascript:"} {
+		if strings.Contains(rest, bad) {
 			t.Errorf("%s: holds %q, which the Content-Security-Policy forbids", name, bad)
 		}
 	}
-	inputs := regexp.MustCompile(`<input [^>]*>`).FindAllString(body, -1)
+	controls := regexp.MustCompile(`<(?:input|select|textarea) [^>]*>`).FindAllString(body, -1)
 	id := regexp.MustCompile(` id="([^"]+)"`)
-	for _, in := range inputs {
+	for _, in := range controls {
 		if strings.Contains(in, `type="hidden"`) {
 			continue
 		}
 		m := id.FindStringSubmatch(in)
 		if m == nil {
-			t.Errorf("%s: input without an id, so no label can name it: %s", name, in)
+			t.Errorf("%s: control without an id, so no label can name it: %s", name, in)
 			continue
 		}
 		if !strings.Contains(body, `<label for="`+m[1]+`">`) {
-			t.Errorf("%s: input %q has no <label for>", name, m[1])
+			t.Errorf("%s: control %q has no <label for>", name, m[1])
 		}
 	}
 	for _, b := range regexp.MustCompile(`<button[^>]*>([^<]*)</button>`).FindAllStringSubmatch(body, -1) {
 		if strings.TrimSpace(b[1]) == "" {
 			t.Errorf("%s: a button without text: %s", name, b[0])
+		}
+	}
+	for _, img := range regexp.MustCompile(`<img [^>]*>`).FindAllString(body, -1) {
+		if !strings.Contains(img, ` alt="`) {
+			t.Errorf("%s: an image without alt text: %s", name, img)
 		}
 	}
 }
@@ -65,7 +77,13 @@ func TestSecurityHeaders(t *testing.T) {
 	signedOut := map[string]answer{"/login": b.get(t, "/login"), "/ (signed out)": b.get(t, "/"), "/static/portal.css": b.get(t, "/static/portal.css"),
 		"/nothing": b.get(t, "/nothing")}
 	b.mustLogin(t, "alice", alicePW)
-	all := map[string]answer{"/": b.get(t, "/"), "/sessions": b.get(t, "/sessions"), "/activity": b.get(t, "/activity"), "/password": b.get(t, "/password")}
+	all := map[string]answer{}
+	for _, p := range signedInPages {
+		all[p] = b.get(t, p)
+	}
+	for _, p := range []string{"/static/webauthn.js", "/static/poll.js", "/static/copy.js", "/devices/approve?token=x"} {
+		all[p] = b.get(t, p)
+	}
 	for k, v := range signedOut {
 		all[k] = v
 	}
@@ -82,6 +100,9 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 }
+
+// signedInPages are the pages of a signed-in visitor.
+var signedInPages = []string{"/", "/sessions", "/devices", "/factors", "/keys", "/activity", "/password", "/stepup?back=/factors"}
 
 func TestStatic(t *testing.T) {
 	e := newEnv(t)
@@ -107,7 +128,7 @@ func TestSignedOut(t *testing.T) {
 	e := newEnv(t)
 	alice := e.addUser(t, "alice", alicePW, user.Professional)
 	b := e.browser(firefoxUA)
-	for _, path := range []string{"/", "/sessions", "/activity", "/password"} {
+	for _, path := range signedInPages {
 		if a := b.get(t, path); a.Code != http.StatusSeeOther || a.Location() != "/login" {
 			t.Errorf("signed out: GET %s = %d → %q, want 303 → /login", path, a.Code, a.Location())
 		}
@@ -247,6 +268,13 @@ func TestFormsNeedToken(t *testing.T) {
 		{"/sessions/end-others", url.Values{}},
 		{"/sessions/" + otherID + "/end", url.Values{}},
 		{"/password", url.Values{"current": {alicePW}, "new": {"a brand new passphrase"}, "confirm": {"a brand new passphrase"}}},
+		{"/factors/totp", url.Values{"name": {"Phone"}}},
+		{"/factors/sms", url.Values{"phone": {"+447700900123"}}},
+		{"/factors/push", url.Values{}},
+		{"/factors/recovery", url.Values{}},
+		{"/stepup", url.Values{"code": {"123456"}}},
+		{"/devices/dev_x/revoke", url.Values{}},
+		{"/keys/ACC-P", url.Values{"name": {"x"}, "scopes": {"orders:read"}}},
 	}
 	for _, p := range posts {
 		for name, tok := range map[string]string{"NoToken": "", "OtherSessionsToken": theirs, "Garbage": "x"} {
@@ -278,6 +306,9 @@ func TestFormsNeedToken(t *testing.T) {
 	// Nothing above changed anything: both sessions live, the password holds.
 	if ids := sessionIDs(t, e, "alice"); len(ids) != 2 {
 		t.Errorf("after refused forms: %d sessions, want 2", len(ids))
+	}
+	if fs, _ := e.st.FactorsOfUser(ctx, alice.ID); len(fs) != 0 || len(e.texts.msgs) != 0 {
+		t.Errorf("after refused forms: %d factors, %d texts; want none", len(fs), len(e.texts.msgs))
 	}
 	if u, _ := e.st.UserByID(ctx, alice.ID); u.PasswordHash != alice.PasswordHash {
 		t.Error("a refused form changed the password")

@@ -1,0 +1,157 @@
+package web_test
+
+import (
+	"errors"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"gatehouse/internal/account"
+	"gatehouse/internal/apikey"
+	"gatehouse/internal/authz"
+	"gatehouse/internal/store"
+	"gatehouse/internal/user"
+)
+
+var secretRe = regexp.MustCompile(`id="key-secret">(gatehouse_[a-z0-9_]+)</code>`)
+
+// addAccount stores an account and makes u a member with role.
+func addAccount(t *testing.T, e *env, u *user.User, id string, env account.Environment, role account.Role) {
+	t.Helper()
+	now := e.clock.Now()
+	err := e.st.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.AccountByID(ctx, id); errors.Is(err, store.ErrNotFound) {
+			if err := tx.CreateAccount(ctx, &account.Account{ID: id, Name: "Account " + id, Environment: env, EntityCode: "US", CreatedAt: now}); err != nil {
+				return err
+			}
+		}
+		return tx.AddMember(ctx, &account.Membership{UserID: u.ID, AccountID: id, Role: role, CreatedAt: now})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// resolves reports whether forward-auth would take the key from addr.
+func resolves(t *testing.T, e *env, secret, addr string) bool {
+	t.Helper()
+	p, err := apikey.Parse(secret)
+	if err != nil {
+		t.Fatalf("the page's key does not parse: %v", err)
+	}
+	_, _, err = e.keys.Resolve(ctx, p, netip.MustParseAddr(addr))
+	if err != nil && !errors.Is(err, authz.ErrInvalidKey) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+func TestKeys(t *testing.T) {
+	e := newEnv(t)
+	alice := e.addUser(t, "alice", alicePW, user.Occasional)
+	addAccount(t, e, alice, "ACC-P", account.Paper, account.Owner)
+	addAccount(t, e, alice, "ACC-V", account.Live, account.Viewer)
+	b := e.browser(firefoxUA)
+	b.mustLogin(t, "alice", alicePW)
+
+	golden(t, "keys-none", b.get(t, "/keys"), http.StatusOK)
+	form := b.get(t, "/keys/ACC-P/new")
+	golden(t, "key-new", form, http.StatusOK)
+	tok := csrf(t, form)
+
+	bad := b.post(t, "/keys/ACC-P", url.Values{"csrf": {tok}, "name": {"paper bot"}, "allow_ips": {"10.0.0.1/8\n0.0.0.0/0"}})
+	golden(t, "key-new-errors", bad, http.StatusUnprocessableEntity)
+	if !strings.Contains(bad.Body, `value="paper bot"`) || !strings.Contains(bad.Body, "10.0.0.1/8\n0.0.0.0/0</textarea>") {
+		t.Error("the form does not keep what was typed")
+	}
+
+	made := b.post(t, "/keys/ACC-P", url.Values{"csrf": {tok}, "name": {"paper bot"}, "scopes": {"orders:read", "orders:write"},
+		"allow_ips": {"203.0.113.0/24\n127.0.0.1"}, "expires": {"30"}})
+	golden(t, "key-secret", made, http.StatusCreated)
+	m := secretRe.FindStringSubmatch(made.Body)
+	if m == nil {
+		t.Fatal("no secret on the page")
+	}
+	secret := m[1]
+	if !resolves(t, e, secret, "127.0.0.1") || resolves(t, e, secret, "198.51.100.1") {
+		t.Error("the new key does not work from its allowlist, or works outside it")
+	}
+	if strings.Contains(b.get(t, "/keys").Body, secret) {
+		t.Error("the keys page shows a secret")
+	}
+	e.keys.Flush(ctx)
+	golden(t, "keys", b.get(t, "/keys"), http.StatusOK)
+
+	// Rotation: a new secret, and the old key works through the overlap.
+	list := b.get(t, "/keys")
+	id := regexp.MustCompile(`action="/keys/ACC-P/([a-z0-9]+)/rotate"`).FindStringSubmatch(list.Body)[1]
+	rot := b.post(t, "/keys/ACC-P/"+id+"/rotate", url.Values{"csrf": {tok}})
+	next := secretRe.FindStringSubmatch(rot.Body)
+	if rot.Code != http.StatusCreated || next == nil || next[1] == secret || !strings.Contains(rot.Body, "keeps working until") {
+		t.Fatalf("rotate = %d", rot.Code)
+	}
+	if !resolves(t, e, secret, "127.0.0.1") || !resolves(t, e, next[1], "127.0.0.1") {
+		t.Error("during the overlap both keys should work")
+	}
+	if again := b.post(t, "/keys/ACC-P/"+id+"/rotate", url.Values{"csrf": {tok}}); again.Code != http.StatusConflict || !strings.Contains(again.Body, "rotate its successor") {
+		t.Errorf("rotating a rotated key = %d", again.Code)
+	}
+
+	// Revocation: refused from the next request on.
+	nextID := regexp.MustCompile(`<dd class="mono">([a-z0-9]+)</dd>`).FindStringSubmatch(rot.Body)[1]
+	if a := b.post(t, "/keys/ACC-P/"+nextID+"/revoke", url.Values{"csrf": {tok}}); a.Code != http.StatusSeeOther || a.Location() != "/keys?done=key-revoked" {
+		t.Fatalf("revoke = %d → %q", a.Code, a.Location())
+	}
+	if resolves(t, e, next[1], "127.0.0.1") {
+		t.Error("a revoked key still works")
+	}
+
+	// A viewer sees, and manages nothing; a stranger's account is not found.
+	page := b.get(t, "/keys")
+	if strings.Contains(page.Body, `href="/keys/ACC-V/new"`) || !strings.Contains(page.Body, "You are a viewer of this account") {
+		t.Error("a viewer is offered to create keys")
+	}
+	if a := b.post(t, "/keys/ACC-V", url.Values{"csrf": {tok}, "name": {"x"}, "scopes": {"orders:read"}}); a.Code != http.StatusForbidden ||
+		!strings.Contains(a.Body, "cannot manage its API keys") {
+		t.Errorf("a viewer creating a key = %d", a.Code)
+	}
+	for _, p := range []string{"/keys/ACC-X/new", "/keys/ACC-V/nope/rotate"} {
+		method := "GET"
+		var a answer
+		if strings.HasSuffix(p, "rotate") {
+			method, a = "POST", b.post(t, p, url.Values{"csrf": {tok}})
+		} else {
+			a = b.get(t, p)
+		}
+		if a.Code != http.StatusNotFound && a.Code != http.StatusForbidden {
+			t.Errorf("%s %s = %d, want 404 or 403", method, p, a.Code)
+		}
+	}
+}
+
+// TestLiveKeyStepUp: a live trading key asks for a fresh second factor.
+func TestLiveKeyStepUp(t *testing.T) {
+	e := newEnv(t)
+	home, secret, _ := totpUser(t, e)
+	alice, _ := e.st.UserByUsername(ctx, "alice")
+	addAccount(t, e, alice, "ACC-L", account.Live, account.Trader)
+	e.clock.Set(e.clock.Now().Add(10 * time.Minute))
+	form := home.get(t, "/keys/ACC-L/new")
+	want := url.Values{"csrf": {csrf(t, form)}, "name": {"live bot"}, "scopes": {"orders:write"}, "allow_ips": {"203.0.113.7"}}
+	step := home.post(t, "/keys/ACC-L", want)
+	if step.Code != http.StatusForbidden || !strings.Contains(step.Body, `name="back" value="/keys/ACC-L/new"`) {
+		t.Fatalf("live trading key without a fresh proof = %d, want the step-up page back to the form\n%s", step.Code, step.Body)
+	}
+	up := home.post(t, "/stepup", url.Values{"csrf": {csrf(t, step)}, "back": {"/keys/ACC-L/new"}, "code": {code(t, e, secret)}})
+	if up.Location() != "/keys/ACC-L/new?done=confirmed" {
+		t.Fatalf("step-up → %q", up.Location())
+	}
+	want.Set("csrf", csrf(t, home.get(t, up.Location())))
+	if a := home.post(t, "/keys/ACC-L", want); a.Code != http.StatusCreated || secretRe.FindStringSubmatch(a.Body) == nil {
+		t.Errorf("live trading key after step-up = %d\n%s", a.Code, a.Body)
+	}
+}
