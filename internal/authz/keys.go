@@ -497,14 +497,19 @@ func (k *Keys) authorize(ctx context.Context, a Actor, accountID string, manage 
 }
 
 // checkStepUp returns a [*StepUpError] unless the actor's session holds
-// the assurance [RequiredAssurance] asks for keys with scopes s in env,
-// proven within the step-up window.
+// AAL2, and the assurance [RequiredAssurance] asks for keys with scopes s
+// in env proven within the step-up window.
 func (k *Keys) checkStepUp(ctx context.Context, a Actor, env account.Environment, s apikey.Scopes, now time.Time) error {
 	if a.operator() {
 		return nil
 	}
+	// Minting a credential is not for an AAL1 session (no second factor
+	// yet, or a recovery code): it may read and enrol, nothing more.
+	if a.Session.Assurance < session.AAL2 {
+		return &StepUpError{Required: session.AAL2, MaxAge: k.stepUpWindow}
+	}
 	if RequiredAssurance(env, s, user.Occasional) == 0 {
-		return nil // nothing to ask, whatever the profile
+		return nil // nothing more to ask, whatever the profile
 	}
 	u, err := k.store.UserByID(ctx, a.Session.UserID)
 	if err != nil {

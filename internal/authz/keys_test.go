@@ -223,7 +223,7 @@ func TestRotationOverlap(t *testing.T) {
 	f := newFixture(t)
 	old := f.create(t, "ACC-P", apikey.Request{Name: "bot", Scopes: []string{"orders:write"}})
 	overlap := 10 * time.Minute
-	next, err := f.keys.Rotate(ctx, f.session(f.owner, 1, storetest.T0), "ACC-P", old.Key.ID, &overlap)
+	next, err := f.keys.Rotate(ctx, f.session(f.owner, 2, storetest.T0), "ACC-P", old.Key.ID, &overlap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,8 +395,10 @@ func TestCreateChecks(t *testing.T) {
 		req   apikey.Request
 		want  any // nil, an error sentinel, *StepUpError or "forbidden"
 	}{
-		{"OwnerPaperAAL1", f.session(f.owner, 1, stale), "ACC-P", trade, nil},
-		{"ReadOnlyLiveAAL1", f.session(f.trader, 1, stale), "ACC-L", read, nil},
+		{"OwnerPaperAAL1", f.session(f.owner, 1, now), "ACC-P", trade, stepUp2}, // no key from a session without a second factor
+		{"ReadOnlyLiveAAL1", f.session(f.trader, 1, now), "ACC-L", read, stepUp2},
+		{"OwnerPaperAAL2Stale", f.session(f.owner, 2, stale), "ACC-P", trade, nil},
+		{"ReadOnlyLiveAAL2Stale", f.session(f.trader, 2, stale), "ACC-L", read, nil},
 		{"LiveTradeAAL1", f.session(f.trader, 1, now), "ACC-L", trade, stepUp2},
 		{"LiveTradeAAL2Stale", f.session(f.trader, 2, stale), "ACC-L", trade, stepUp2},
 		{"LiveTradeAAL2Fresh", f.session(f.trader, 2, now.Add(-4*time.Minute)), "ACC-L", trade, nil},

@@ -147,38 +147,47 @@ func TestForwardAuth(t *testing.T) {
 }
 
 func testKeyAPI(t *testing.T, s *testServer) {
-	// tina is a trader on both accounts, signed in with a password only
-	// (AAL1, her first login); vic views the live account.
-	s.addUser(t, "tina", "correct horse teal staple")
+	// tina is a trader on both accounts with a security key, her last
+	// proof an hour old; vic views the live account; nell has a password
+	// only (an AAL1 enrolment session).
+	tina := s.newTrader(t, "tina", "correct horse teal staple").home
+	s.ageProof(t, "tina")
 	s.addUser(t, "vic", "correct horse violet staple")
+	s.addUser(t, "nell", "correct horse navy staple")
 	faMember(t, s, "tina", "ACC-L", "trader")
 	faMember(t, s, "tina", "ACC-P", "trader")
 	faMember(t, s, "vic", "ACC-L", "viewer")
-	tina, vic := newBrowser(t), newBrowser(t)
-	if resp := webLogin(t, s, tina, "tina", "correct horse teal staple"); resp.StatusCode != 200 {
-		t.Fatalf("tina's login = %d %s", resp.StatusCode, body(resp))
-	}
+	faMember(t, s, "nell", "ACC-P", "owner")
+	vic, nell := newBrowser(t), newBrowser(t)
 	webLogin(t, s, vic, "vic", "correct horse violet staple")
+	webLogin(t, s, nell, "nell", "correct horse navy staple")
+	time.Sleep(1100 * time.Millisecond) // the session cache's bound, past tina's aged proof
 	keys := s.URL + "/v1/accounts/%s/keys"
 	at := func(acct string) string { return strings.Replace(keys, "%s", acct, 1) }
 
-	// A paper trading key needs no step-up.
+	// No key at all from a session without a second factor.
+	resp := call(t, nell, "POST", at("ACC-P"), map[string]any{"name": "paper reader", "scopes": []string{"orders:read"}}, nil, nil)
+	if p := problemOf(t, resp); resp.StatusCode != 403 || p.Type != "urn:gatehouse:problem:step-up-required" || p.RequiredAssurance != "AAL2" {
+		t.Errorf("paper key from an AAL1 session = %d %+v, want 403 step-up-required AAL2", resp.StatusCode, p)
+	}
+
+	// A paper trading key needs no fresh step-up.
 	var paper issuedKey
-	resp := call(t, tina, "POST", at("ACC-P"), map[string]any{"name": "paper bot", "scopes": []string{"orders:read", "orders:write"}}, nil, &paper)
+	resp = call(t, tina, "POST", at("ACC-P"), map[string]any{"name": "paper bot", "scopes": []string{"orders:read", "orders:write"}}, nil, &paper)
 	if resp.StatusCode != 201 || !keyFormat.MatchString(paper.Secret) || !strings.Contains(paper.Secret, "_"+paper.ID+"_") || paper.Status != "active" || paper.Environment != "paper" {
 		t.Fatalf("create paper key = %d %+v", resp.StatusCode, paper)
 	}
 	remember(paper.Secret)
 
-	// A live trading key at AAL1: step up first.
+	// A live trading key with a stale proof: step up first.
 	resp = call(t, tina, "POST", at("ACC-L"), map[string]any{"name": "live bot", "scopes": []string{"orders:write"}, "allow_ips": []string{"203.0.113.0/24"}}, nil, nil)
 	p := problemOf(t, resp)
 	if resp.StatusCode != 403 || p.Type != "urn:gatehouse:problem:step-up-required" || p.RequiredAssurance != "AAL2" || p.MaxAge != 300 {
-		t.Errorf("live trading key at AAL1 = %d %+v, want 403 step-up-required AAL2 within 300s", resp.StatusCode, p)
+		t.Errorf("live trading key with a stale proof = %d %+v, want 403 step-up-required AAL2 within 300s", resp.StatusCode, p)
 	}
 	// A read-only live key does not need it.
 	if resp := call(t, tina, "POST", at("ACC-L"), map[string]any{"name": "live reader", "scopes": []string{"orders:read"}}, nil, nil); resp.StatusCode != 201 {
-		t.Errorf("live read-only key at AAL1 = %d %s", resp.StatusCode, body(resp))
+		t.Errorf("live read-only key with a stale proof = %d %s", resp.StatusCode, body(resp))
 	}
 	// Roles: a viewer manages nothing; a trader cannot grant transfers.
 	if resp := call(t, vic, "POST", at("ACC-L"), map[string]any{"name": "x", "scopes": []string{"orders:read"}}, nil, nil); resp.StatusCode != 403 {

@@ -340,10 +340,8 @@ func testThroughNginx(t *testing.T, s *testServer, c *http.Client, browser func(
 	}
 
 	// An owner's session at gatehouse manages the keys.
-	s.addUser(t, "otto", "correct horse ochre staple")
+	owner := s.newTrader(t, "otto", "correct horse ochre staple").home
 	faMember(t, s, "otto", "ACC-P", "owner")
-	owner := newBrowser(t)
-	webLogin(t, s, owner, "otto", "correct horse ochre staple")
 	keysURL := s.URL + "/v1/accounts/ACC-P/keys/"
 
 	// Rotation: both keys work during the overlap, only the new one after.

@@ -691,7 +691,14 @@ func TestPortalAPIKey(t *testing.T) {
 	faSetup(t, s)
 	faMember(t, s, "alice", "ACC-P", "owner")
 	c := newChrome(t, s.URL)
+	// Keys are made from a session with a second factor: enrol an app and
+	// sign in again with it.
 	c.signIn(t, "alice", portalPW)
+	secretTOTP := c.enrolTOTPInPortal(t)
+	c.submit(t, `form[action="/logout"] button`)
+	c.signIn(t, "alice", portalPW)
+	c.typeInto(t, "code", totpNow(t, secretTOTP, 1))
+	c.submit(t, `form[action$="/totp"] button`)
 	c.open(t, "/keys")
 	c.submit(t, `a[href="/keys/ACC-P/new"]`)
 	c.typeInto(t, "key-name", "paper bot on vm-3")

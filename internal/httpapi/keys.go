@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"time"
@@ -216,7 +217,7 @@ func keyError(err error) error {
 		return e
 	case errors.As(err, &se):
 		e := problem(http.StatusForbidden, "step-up-required", "Step-up required",
-			"This key can trade or move money: authenticate again with a stronger factor (POST /v1/stepup), then retry.")
+			fmt.Sprintf("Managing this key needs %v proven within the last %v (any key needs a second factor; one that can trade or move money a recent proof): step up with POST /v1/stepup, then retry.", se.Required, se.MaxAge))
 		e.Problem.Extra = map[string]any{"required_assurance": se.Required.String(), "max_age": int(se.MaxAge.Seconds())}
 		e.Err = err
 		return e

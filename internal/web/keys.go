@@ -11,6 +11,7 @@ import (
 	"gatehouse/internal/account"
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/authz"
+	"gatehouse/internal/session"
 	"gatehouse/internal/httpapi"
 )
 
@@ -229,7 +230,11 @@ func (d *deps) keyError(w http.ResponseWriter, r *http.Request, v *visitor, back
 	var se *authz.StepUpError
 	switch {
 	case errors.As(err, &se):
-		return d.stepUp(w, r, v, http.StatusForbidden, se.Required, "A key that can trade or move money", back, "")
+		reason := "A key that can trade or move money"
+		if v.Session.Assurance < session.AAL2 {
+			reason = "Making an API key" // any key, from a session without a second factor
+		}
+		return d.stepUp(w, r, v, http.StatusForbidden, se.Required, reason, back, "")
 	case errors.As(err, &re) && form != nil:
 		var probs []fieldProblem
 		for _, p := range re.Problems {

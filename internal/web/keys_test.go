@@ -13,6 +13,7 @@ import (
 	"gatehouse/internal/account"
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/authz"
+	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/user"
 )
@@ -55,8 +56,8 @@ func TestKeys(t *testing.T) {
 	alice := e.addUser(t, "alice", alicePW, user.Occasional)
 	addAccount(t, e, alice, "ACC-P", account.Paper, account.Owner)
 	addAccount(t, e, alice, "ACC-V", account.Live, account.Viewer)
-	b := e.browser(firefoxUA)
-	b.mustLogin(t, "alice", alicePW)
+	// An AAL1 session (no second factor) may not mint keys; see TestKeyNeedsAAL2.
+	b := e.signedInBrowser(t, alice, session.Session{ID: "ses_keys", Assurance: session.AAL2, AMR: "pwd otp", IP: "127.0.0.1", CreatedAt: e.clock.Now()}, firefoxUA)
 
 	golden(t, "keys-none", b.get(t, "/keys"), http.StatusOK)
 	form := b.get(t, "/keys/ACC-P/new")
@@ -153,5 +154,24 @@ func TestLiveKeyStepUp(t *testing.T) {
 	want.Set("csrf", csrf(t, home.get(t, up.Location())))
 	if a := home.post(t, "/keys/ACC-L", want); a.Code != http.StatusCreated || secretRe.FindStringSubmatch(a.Body) == nil {
 		t.Errorf("live trading key after step-up = %d\n%s", a.Code, a.Body)
+	}
+}
+
+// TestKeyNeedsAAL2: a password-only session is sent to confirm with a
+// second factor before any key is made, paper and read-only included.
+func TestKeyNeedsAAL2(t *testing.T) {
+	e := newEnv(t)
+	alice := e.addUser(t, "alice", alicePW, user.Occasional)
+	addAccount(t, e, alice, "ACC-P", account.Paper, account.Owner)
+	b := e.browser(firefoxUA)
+	b.mustLogin(t, "alice", alicePW)
+	form := b.get(t, "/keys/ACC-P/new")
+	a := b.post(t, "/keys/ACC-P", url.Values{"csrf": {csrf(t, form)}, "name": {"paper bot"}, "scopes": {"orders:read"}})
+	if secretRe.MatchString(a.Body) || !strings.Contains(a.Body, "Confirm it is you") {
+		t.Errorf("a key made from an AAL1 session: %d", a.Code)
+	}
+	keys, _ := e.st.KeysOfAccount(ctx, "ACC-P")
+	if len(keys) != 0 {
+		t.Errorf("%d keys stored, want none", len(keys))
 	}
 }
