@@ -106,7 +106,7 @@ func errThrottled(wait time.Duration) *Error {
 func errStepUp(need session.Assurance, within time.Duration) *Error {
 	e := problem(http.StatusForbidden, "step-up-required", "Step-up required",
 		fmt.Sprintf("This needs %v proven within the last %v: raise the session with POST /v1/stepup and try again.", need, within))
-	e.Problem.Extra = map[string]any{"required_assurance": need.String(), "max_age_seconds": int(within.Seconds())}
+	e.Problem.Extra = map[string]any{"required_assurance": need.String(), "max_age": int(within.Seconds())}
 	return e
 }
 
