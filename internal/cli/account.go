@@ -9,7 +9,6 @@ import (
 	"gatehouse/internal/account"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/store"
-	"gatehouse/internal/user"
 )
 
 func init() {
@@ -101,10 +100,7 @@ func runMemberAdd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	u, err := st.UserByUsername(ctx, user.NormalizeUsername(*username))
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no user %q", *username)
-	}
+	u, err := userByName(ctx, st, *username)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 
 	"gatehouse/internal/assess"
 	"gatehouse/internal/store"
-	"gatehouse/internal/user"
 )
 
 // onOff is a flag that is either unset, on or off.
@@ -93,10 +92,7 @@ func runAccountPermissions(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	u, err := st.UserByUsername(ctx, user.NormalizeUsername(*username))
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no user %q", *username)
-	}
+	u, err := userByName(ctx, st, *username)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
-	"gatehouse/internal/user"
 )
 
 func init() {
@@ -38,10 +37,7 @@ func runSessionList(ctx context.Context, e *env, args []string) error {
 	defer st.Close()
 	var list []*session.Session
 	if *username != "" {
-		u, err := st.UserByUsername(ctx, user.NormalizeUsername(*username))
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no user %q", *username)
-		}
+		u, err := userByName(ctx, st, *username)
 		if err != nil {
 			return err
 		}

@@ -108,3 +108,12 @@ func createUser(ctx context.Context, st store.Store, h *password.Hasher, name, e
 	})
 	return u, err
 }
+
+// userByName finds a user by the name an operator typed.
+func userByName(ctx context.Context, st store.Store, name string) (*user.User, error) {
+	u, err := st.UserByUsername(ctx, user.NormalizeUsername(name))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("no user %q", name)
+	}
+	return u, err
+}
