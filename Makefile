@@ -4,6 +4,10 @@ DATA      ?= ./data
 PG_URL    ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 ARTIFACTS ?= $(CURDIR)/artifacts
 
+# bash with pipefail, so that `make bench | tee` fails when a benchmark does.
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+
 .PHONY: run build test test-deps bench fuzz vet clean
 
 build:
