@@ -22,11 +22,15 @@ test-deps:
 	@scripts/test-deps.sh
 
 ## test: every test, against SQLite and PostgreSQL (when it answers; under CI it must).
-test: test-deps
-	$(GO) vet ./...
+test: test-deps vet
 	GATEHOUSE_TEST_POSTGRES_URL="$${GATEHOUSE_TEST_POSTGRES_URL:-$$(scripts/pg-url.sh '$(PG_URL)')}" \
 	GATEHOUSE_ARTIFACTS="$(ARTIFACTS)" \
 	$(GO) test -count=1 -timeout 20m ./...
+
+## vet: go vet and gofmt over the tree.
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
 
 ## bench: the benchmarks of docs/benchmarks.md.
 bench:

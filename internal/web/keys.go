@@ -11,8 +11,8 @@ import (
 	"gatehouse/internal/account"
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/authz"
-	"gatehouse/internal/session"
 	"gatehouse/internal/httpapi"
+	"gatehouse/internal/session"
 )
 
 // API keys of the accounts the visitor is a member of. Every change goes
