@@ -153,6 +153,25 @@ func (s *Service) offers(ctx context.Context, u *user.User, iface session.Interf
 	return out, strong, nil
 }
 
+// Offers lists the factors that can take the user through iface — the
+// user's usable factors the profile's policy allows there and that reach
+// its minimum assurance, and recovery codes when some are left — for a
+// client to show. Answers are checked against the same rule again.
+func (s *Service) Offers(ctx context.Context, userID string, iface session.Interface) ([]Offer, error) {
+	u, err := s.Store.UserByID(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	offers, _, err := s.offers(ctx, u, iface)
+	return offers, err
+}
+
+// CanEnrol reports whether u's policy and this server's set-up allow
+// enrolling a factor of kind k.
+func (s *Service) CanEnrol(u *user.User, k factor.Kind) bool {
+	return s.policy(u).Allows(k) && s.kindOn(k)
+}
+
 func (s *Service) kindOn(k factor.Kind) bool {
 	switch k {
 	case factor.WebAuthn:

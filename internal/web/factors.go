@@ -69,8 +69,7 @@ func (d *deps) factorsData(r *http.Request, v *visitor) (factorsData, error) {
 			data.CodesLeft++
 		}
 	}
-	pol, hasPolicy := d.Login.Factors.Policy[v.User.Profile]
-	can := func(k factor.Kind) bool { return d.kindOn(k) && (!hasPolicy || pol.Allows(k)) }
+	can := func(k factor.Kind) bool { return d.Login.CanEnrol(v.User, k) }
 	data.CanKey, data.CanTOTP, data.CanPush, data.CanSMS = can(factor.WebAuthn), can(factor.TOTP), can(factor.Push), can(factor.SMS)
 	return data, nil
 }

@@ -174,48 +174,15 @@ var methodLabels = map[factor.Kind]string{
 }
 
 // offeredKinds lists the kinds of second factor the flow's user can
-// answer it with here, in methodOrder. It follows the rule of
-// login.Service (active factors that the profile's policy allows, at the
-// door's minimum assurance, of kinds switched on; recovery codes beside a
-// strong factor) only to choose what to show: the service alone decides
-// what it accepts, and refuses anything else with ErrFactorUnavailable.
+// answer it with here (login.Service.Offers), in methodOrder.
 func (d *deps) offeredKinds(ctx context.Context, fl *session.Flow) ([]factor.Kind, error) {
-	u, err := d.Store.UserByID(ctx, fl.UserID)
+	offers, err := d.Login.Offers(ctx, fl.UserID, fl.Interface)
 	if err != nil {
 		return nil, err
-	}
-	fs, err := d.Store.FactorsOfUser(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	pol, hasPolicy := d.Login.Factors.Policy[u.Profile]
-	need := session.AAL2
-	if hasPolicy {
-		need = pol.MinAssurance[fl.Interface]
 	}
 	have := map[factor.Kind]bool{}
-	strong := false
-	for _, f := range fs {
-		if !f.Usable() {
-			continue
-		}
-		strong = strong || f.Kind.Strong()
-		if (hasPolicy && !pol.Allows(f.Kind)) || f.Assurance() < need || !d.kindOn(f.Kind) {
-			continue
-		}
-		have[f.Kind] = true
-	}
-	if len(have) > 0 && strong {
-		codes, err := d.Store.RecoveryCodes(ctx, u.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range codes {
-			if c.UsedAt.IsZero() {
-				have[factor.Recovery] = true
-				break
-			}
-		}
+	for _, o := range offers {
+		have[o.Kind] = true
 	}
 	var out []factor.Kind
 	for _, k := range methodOrder {
@@ -224,17 +191,6 @@ func (d *deps) offeredKinds(ctx context.Context, fl *session.Flow) ([]factor.Kin
 		}
 	}
 	return out, nil
-}
-
-// kindOn reports whether the server can run factors of kind k at all.
-func (d *deps) kindOn(k factor.Kind) bool {
-	switch k {
-	case factor.WebAuthn:
-		return d.Login.Factors.WebAuthn != nil
-	case factor.SMS:
-		return d.Login.Factors.SMS != nil
-	}
-	return true
 }
 
 // flowData is the second-factor page's content.
