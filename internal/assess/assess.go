@@ -42,12 +42,21 @@ type Reader interface {
 // which the posture rules count unapproved pushes.
 const PushWindow = 30 * 24 * time.Hour
 
-// ForUser returns the posture report of the user with userID at now. The
-// entity table names the legal entities of the user's accounts; nil means
-// [posture.DefaultEntities]. An unknown user is the store's not-found
-// error.
-func ForUser(ctx context.Context, st Reader, userID string, entities posture.EntityTable, now time.Time) (posture.Report, error) {
-	snap, err := Snapshot(ctx, st, userID, entities, now)
+// Platform is what a report knows of the platform around its user.
+type Platform struct {
+	// Entities names the legal entities of accounts; nil means
+	// [posture.DefaultEntities].
+	Entities posture.EntityTable
+	// SignInNotices says gatehouse e-mails every user about every new
+	// sign-in (mail.notify_sign_ins with a working mailer).
+	SignInNotices bool
+}
+
+// ForUser returns the posture report of the user with userID at now,
+// judged with what p says of the platform. An unknown user is the
+// store's not-found error.
+func ForUser(ctx context.Context, st Reader, userID string, p Platform, now time.Time) (posture.Report, error) {
+	snap, err := Snapshot(ctx, st, userID, p, now)
 	if err != nil {
 		return posture.Report{}, err
 	}
@@ -78,7 +87,8 @@ func ForUser(ctx context.Context, st Reader, userID string, entities posture.Ent
 //
 // Session notifications are off: gatehouse e-mails only the approval of
 // a new device, not every new session.
-func Snapshot(ctx context.Context, st Reader, userID string, entities posture.EntityTable, now time.Time) (posture.Snapshot, error) {
+func Snapshot(ctx context.Context, st Reader, userID string, p Platform, now time.Time) (posture.Snapshot, error) {
+	entities := p.Entities
 	if entities == nil {
 		entities = posture.DefaultEntities()
 	}
@@ -87,6 +97,7 @@ func Snapshot(ctx context.Context, st Reader, userID string, entities posture.En
 		return posture.Snapshot{}, fmt.Errorf("assess: user: %w", err)
 	}
 	snap := posture.Snapshot{UserID: u.ID, UserName: u.Username, Profile: posture.Profile(u.Profile)}
+	snap.Settings.SessionNotifications = p.SignInNotices
 
 	fs, err := st.FactorsOfUser(ctx, u.ID)
 	if err != nil {

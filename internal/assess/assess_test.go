@@ -182,7 +182,7 @@ func TestSnapshotMapsTheStore(t *testing.T) {
 	pushReq("p-open", now.Add(-30*time.Second), factor.PushPending)
 	pushReq("p-old", now.Add(-31*24*time.Hour), factor.PushDenied)
 
-	got, err := assess.Snapshot(ctx, f.st, u.ID, nil, now)
+	got, err := assess.Snapshot(ctx, f.st, u.ID, assess.Platform{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestSnapshotEntities(t *testing.T) {
 	}
 	table := posture.DefaultEntities()
 	table["CH"] = posture.Entity{Code: "CH", Name: "Swiss securities firm", Jurisdiction: "Switzerland", Scheme: "esisuisse", Limit: "up to CHF 100,000"}
-	r, err := assess.ForUser(ctx, f.st, u.ID, table, now)
+	r, err := assess.ForUser(ctx, f.st, u.ID, assess.Platform{Entities: table}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestForUserFindings(t *testing.T) {
 	clean := f.user("cleo", user.Occasional)
 	f.clean(clean)
 
-	r, err := assess.ForUser(ctx, f.st, sms.ID, nil, now)
+	r, err := assess.ForUser(ctx, f.st, sms.ID, assess.Platform{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestForUserFindings(t *testing.T) {
 		t.Errorf("entities = %+v; want SIPC with the takeover reminder", r.Entities)
 	}
 
-	r, err = assess.ForUser(ctx, f.st, clean.ID, nil, now)
+	r, err = assess.ForUser(ctx, f.st, clean.ID, assess.Platform{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestForUserFindings(t *testing.T) {
 		t.Errorf("a user with a security key and recovery codes has a high finding: %+v", r.Findings)
 	}
 
-	if _, err := assess.ForUser(ctx, f.st, "usr_nobody", nil, now); !errors.Is(err, store.ErrNotFound) {
+	if _, err := assess.ForUser(ctx, f.st, "usr_nobody", assess.Platform{}, now); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("ForUser(unknown) = %v, want ErrNotFound", err)
 	}
 }
@@ -341,7 +341,7 @@ func TestCheckPermissions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := assess.CheckPermissions(ctx, f.st, tt.user.ID, tt.account, tt.want, tt.current, nil, now)
+			err := assess.CheckPermissions(ctx, f.st, tt.user.ID, tt.account, tt.want, tt.current, assess.Platform{}, now)
 			if tt.refused == nil {
 				if err != nil {
 					t.Errorf("CheckPermissions = %v, want nil", err)

@@ -85,12 +85,12 @@ func hasPermission(p account.Permissions, name string) bool {
 // is any. The permissions-ahead-of-controls finding is left out of the
 // list: it is open only because the others are, and fixing them closes
 // it.
-func CheckPermissions(ctx context.Context, st Reader, userID, accountID string, want, current account.Permissions, entities posture.EntityTable, now time.Time) error {
+func CheckPermissions(ctx context.Context, st Reader, userID, accountID string, want, current account.Permissions, p Platform, now time.Time) error {
 	on := TurningOn(want, current)
 	if len(on) == 0 {
 		return nil
 	}
-	highs, err := highsAfter(ctx, st, userID, accountID, want, entities, now)
+	highs, err := highsAfter(ctx, st, userID, accountID, want, p, now)
 	if err != nil {
 		return err
 	}
@@ -102,8 +102,8 @@ func CheckPermissions(ctx context.Context, st Reader, userID, accountID string, 
 
 // highsAfter returns the high findings of the user's posture with the
 // account's permissions set to want.
-func highsAfter(ctx context.Context, st Reader, userID, accountID string, want account.Permissions, entities posture.EntityTable, now time.Time) ([]posture.Finding, error) {
-	snap, err := Snapshot(ctx, st, userID, entities, now)
+func highsAfter(ctx context.Context, st Reader, userID, accountID string, want account.Permissions, p Platform, now time.Time) ([]posture.Finding, error) {
+	snap, err := Snapshot(ctx, st, userID, p, now)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +184,7 @@ type TxRunner interface {
 //
 // It returns the store's not-found error for an unknown account,
 // [ErrNotOwner], [ErrNoGateUser] or a [*GateError].
-func ChangePermissions(ctx context.Context, st TxRunner, c Change, entities posture.EntityTable, now time.Time) (Result, error) {
+func ChangePermissions(ctx context.Context, st TxRunner, c Change, p Platform, now time.Time) (Result, error) {
 	var res Result
 	err := st.InTx(ctx, func(tx store.Tx) error {
 		res = Result{}
@@ -209,7 +209,7 @@ func ChangePermissions(ctx context.Context, st TxRunner, c Change, entities post
 		if !res.Changed() {
 			return nil
 		}
-		err = CheckPermissions(ctx, tx, c.For, a.ID, res.After, res.Before, entities, now)
+		err = CheckPermissions(ctx, tx, c.For, a.ID, res.After, res.Before, p, now)
 		var ge *GateError
 		switch {
 		case errors.As(err, &ge) && c.Override != "":

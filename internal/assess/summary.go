@@ -58,7 +58,7 @@ func Check(findingID string) string {
 // and exposure. It reads each user's state in turn, so its cost grows
 // with the number of users: it is for an administrator's occasional
 // look, not for a dashboard polling every second.
-func Summary(ctx context.Context, st Lister, entities posture.EntityTable, now time.Time) (Overview, error) {
+func Summary(ctx context.Context, st Lister, p Platform, now time.Time) (Overview, error) {
 	users, err := st.ListUsers(ctx)
 	if err != nil {
 		return Overview{}, fmt.Errorf("assess: list users: %w", err)
@@ -73,7 +73,7 @@ func Summary(ctx context.Context, st Lister, entities posture.EntityTable, now t
 	}
 	counts := map[key]*CheckCount{}
 	for _, u := range users {
-		r, err := ForUser(ctx, st, u.ID, entities, now)
+		r, err := ForUser(ctx, st, u.ID, p, now)
 		if err != nil {
 			return Overview{}, err
 		}

@@ -8,6 +8,7 @@ import (
 
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
+	"gatehouse/internal/notify"
 	"gatehouse/internal/store"
 )
 
@@ -44,11 +45,12 @@ func runJanitor(ctx context.Context, st store.Store, every time.Duration, log *s
 
 // loops is the server's background work: last-seen and last-used
 // batching, revocations from other instances, dormant keys, and the
-// janitor that purges expired login state.
+// janitor that purges expired login state, and the mail queue.
 type loops struct {
 	sessions *authn.Sessions
 	keys     *authz.Keys
 	store    store.Store
+	notices  *notify.Queue // nil when sign-ins are not notified
 	log      *slog.Logger
 }
 
@@ -60,6 +62,9 @@ func (l *loops) Run(ctx context.Context, interval time.Duration) {
 	wg.Go(func() { l.keys.Run(ctx, interval) })
 	if l.store != nil {
 		wg.Go(func() { runJanitor(ctx, l.store, 10*time.Minute, l.log) })
+	}
+	if l.notices != nil {
+		wg.Go(func() { l.notices.Run(ctx) })
 	}
 	wg.Wait()
 }

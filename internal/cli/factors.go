@@ -58,6 +58,9 @@ func buildFactors(c *config.Config, log *slog.Logger) (login.Factors, error) {
 	case c.Demo:
 		out.Mail = notify.LogMailer{Log: log}
 	}
+	if out.Mail != nil && c.SignInNotices() {
+		out.Notices = notify.NewQueue(out.Mail, 1024, log)
+	}
 	return out, nil
 }
 

@@ -93,6 +93,7 @@ func TestFactorsEndToEnd(t *testing.T) {
 			t.Run("Push", func(t *testing.T) { testPush(t, s) })
 			t.Run("WebAuthnClone", func(t *testing.T) { testWebAuthnClone(t, s) })
 			t.Run("DeviceByEmail", func(t *testing.T) { testDeviceByEmail(t, s, mails) })
+			t.Run("SignInNotice", func(t *testing.T) { testSignInNotice(t, s, mails) })
 			t.Run("StepUpAndRemoval", func(t *testing.T) { testStepUpAndRemoval(t, s) })
 			t.Run("FlowBinding", func(t *testing.T) { testFlowBinding(t, s) })
 			t.Run("ProfessionalDesktop", func(t *testing.T) { testProfessionalDesktop(t, s) })
@@ -425,12 +426,7 @@ func testDeviceByEmail(t *testing.T, s *testServer, mails <-chan string) {
 	if st.Status != "device_approval_required" {
 		t.Fatalf("new device = %+v", st)
 	}
-	var mail string
-	select {
-	case mail = <-mails:
-	case <-time.After(5 * time.Second):
-		t.Fatal("no approval mail")
-	}
+	mail := awaitMail(t, mails, "/devices/approve?token=")
 	m := regexp.MustCompile(`/devices/approve\?token=([A-Za-z0-9_-]+)`).FindStringSubmatch(mail)
 	if m == nil || !strings.Contains(mail, "emma@example.com") {
 		t.Fatalf("approval mail lacks a link or recipient:\n%s", mail)
@@ -469,6 +465,46 @@ func testDeviceByEmail(t *testing.T, s *testServer, mails <-chan string) {
 	}
 	if resp := call(t, c, "GET", s.URL+"/v1/me", nil, nil, nil); resp.StatusCode != 401 {
 		t.Errorf("session of a revoked device = %d, want 401", resp.StatusCode)
+	}
+}
+
+// awaitMail returns the next mail that contains want, skipping others
+// (sign-in notices go to the same sink).
+func awaitMail(t *testing.T, mails <-chan string, want string) string {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case m := <-mails:
+			if strings.Contains(m, want) {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("no mail containing %q", want)
+			return ""
+		}
+	}
+}
+
+// testSignInNotice: every new sign-in is e-mailed to its user, and the
+// posture report counts it.
+func testSignInNotice(t *testing.T, s *testServer, mails <-chan string) {
+	tr := s.newTrader(t, "nina", "she wants to hear of it")
+	s.signIn(t, tr, newBrowser(t), nil, "web")
+	m := awaitMail(t, mails, "RCPT TO:<nina@example.com>")
+	for _, want := range []string{"Subject: New sign-in to your gatehouse account", "door:   the web portal", "from:   127.0.0.1", s.URL + "/sessions"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("sign-in notice lacks %q:\n%s", want, m)
+		}
+	}
+	var rep struct {
+		Findings []struct{ ID string } `json:"findings"`
+	}
+	call(t, tr.home, "GET", s.URL+"/v1/posture", nil, nil, &rep)
+	for _, f := range rep.Findings {
+		if f.ID == "notifications-off" {
+			t.Error("the posture report says notifications are off while sign-ins are e-mailed")
+		}
 	}
 }
 

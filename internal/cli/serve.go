@@ -112,8 +112,9 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, log 
 	}
 	api := httpapi.NewHandler(httpapi.Deps{Store: st, Login: svc, Auth: auth, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
 		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL,
-		Admins: c.Admins, Entities: c.Entities})
-	portal, err := web.NewHandler(web.Deps{Store: st, Login: svc, Keys: keys, Auth: auth, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now})
+		Admins: c.Admins, Entities: c.Entities, SignInNotices: factors.Notices != nil})
+	portal, err := web.NewHandler(web.Deps{Store: st, Login: svc, Keys: keys, Auth: auth, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now,
+		Entities: c.Entities, SignInNotices: factors.Notices != nil})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -121,7 +122,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, log 
 	if err != nil {
 		return nil, nil, err
 	}
-	return h, &loops{sessions: sessions, keys: keys, store: st, log: log}, nil
+	return h, &loops{sessions: sessions, keys: keys, store: st, notices: factors.Notices, log: log}, nil
 }
 
 // activeSessions exports the number of live sessions per interface,

@@ -119,6 +119,7 @@ func Default() *Config {
 		DPoP:         DPoP{MaxAge: time.Minute},
 		CacheMaxAge:  time.Second,
 		Factors:      defaultFactors(),
+		Mail:         Mail{NotifySignIns: true},
 		Keys:         defaultKeys(),
 		Rules:        policy.ReferenceSpecs(),
 		Entities:     posture.DefaultEntities(),

@@ -78,7 +78,14 @@ type Mail struct {
 	Username string `yaml:"username"`
 	// Password is a secret: set it with GATEHOUSE_SMTP_PASSWORD.
 	Password string `yaml:"password"`
+	// NotifySignIns e-mails each user about every new sign-in (when mail
+	// can be sent at all).
+	NotifySignIns bool `yaml:"notify_sign_ins"`
 }
+
+// SignInNotices reports whether every new sign-in is e-mailed to its
+// user: asked for, and mail can be sent (SMTP, or the demo log mailer).
+func (c *Config) SignInNotices() bool { return c.Mail.NotifySignIns && (c.Mail.Addr != "" || c.Demo) }
 
 func defaultFactors() Factors {
 	aal2 := map[session.Interface]session.Assurance{session.Web: session.AAL2, session.Desktop: session.AAL2, session.Mobile: session.AAL2}

@@ -23,7 +23,7 @@ import (
 type postureDeps struct {
 	auth     *Authenticator
 	store    store.Store
-	entities posture.EntityTable // nil: posture.DefaultEntities
+	platform assess.Platform
 	// admins are the normalised usernames of the platform team.
 	admins  map[string]bool
 	proxies []netip.Prefix
@@ -35,7 +35,7 @@ type postureDeps struct {
 // postureRoutes registers the posture reports and the permission gate.
 func postureRoutes(rt router) {
 	d := rt.d
-	pd := postureDeps{auth: d.Auth, store: d.Store, entities: d.Entities, admins: map[string]bool{}, proxies: d.Proxies,
+	pd := postureDeps{auth: d.Auth, store: d.Store, platform: assess.Platform{Entities: d.Entities, SignInNotices: d.SignInNotices}, admins: map[string]bool{}, proxies: d.Proxies,
 		window: 5 * time.Minute, now: d.Now}
 	for _, a := range d.Admins {
 		pd.admins[user.NormalizeUsername(a)] = true
@@ -66,7 +66,7 @@ func handlePosture(d postureDeps) handlerFunc {
 		if err != nil {
 			return err
 		}
-		rep, err := assess.ForUser(r.Context(), d.store, s.UserID, d.entities, d.now().UTC())
+		rep, err := assess.ForUser(r.Context(), d.store, s.UserID, d.platform, d.now().UTC())
 		if err != nil {
 			return err
 		}
@@ -117,7 +117,7 @@ func handleAdminSummary(d postureDeps) handlerFunc {
 		if _, err := d.admin(r); err != nil {
 			return err
 		}
-		o, err := assess.Summary(r.Context(), d.store, d.entities, d.now().UTC())
+		o, err := assess.Summary(r.Context(), d.store, d.platform, d.now().UTC())
 		if err != nil {
 			return err
 		}
@@ -134,7 +134,7 @@ func handleAdminPosture(d postureDeps) handlerFunc {
 		if err != nil {
 			return err
 		}
-		rep, err := assess.ForUser(r.Context(), d.store, u.ID, d.entities, d.now().UTC())
+		rep, err := assess.ForUser(r.Context(), d.store, u.ID, d.platform, d.now().UTC())
 		if err != nil {
 			return err
 		}
@@ -265,7 +265,7 @@ func handlePermissions(d postureDeps) handlerFunc {
 		if body.OverrideReason != nil {
 			c.Override = strings.TrimSpace(*body.OverrideReason)
 		}
-		res, err := assess.ChangePermissions(ctx, d.store, c, d.entities, now)
+		res, err := assess.ChangePermissions(ctx, d.store, c, d.platform, now)
 		if err != nil {
 			return permissionsError(err, body.User != "")
 		}

@@ -48,6 +48,9 @@ type Deps struct {
 	// Entities names the legal entities of accounts in posture reports;
 	// nil means posture.DefaultEntities().
 	Entities posture.EntityTable
+	// SignInNotices says every new sign-in is e-mailed to its user, which
+	// the posture report counts.
+	SignInNotices bool
 }
 
 // router registers handlers with the adapter that renders their errors.

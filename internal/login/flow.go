@@ -41,6 +41,9 @@ type Factors struct {
 	Policy         map[user.Profile]FactorPolicy
 	// Throttle slows down guessing of second-factor codes per user.
 	Throttle throttle.Rule
+	// Notices, when set, e-mails each user about every new sign-in, so a
+	// takeover does not go unnoticed until positions move.
+	Notices *notify.Queue
 }
 
 // FactorPolicy is one trader profile's factor policy.
@@ -359,7 +362,23 @@ func (s *Service) mintFlow(ctx context.Context, u *user.User, fl *session.Flow, 
 	}
 	res.Status, res.EnrolmentRequired = "authenticated", !strong
 	s.outcome("succeeded")
+	s.noticeSignIn(u, res.Session, dev)
 	return res, nil
+}
+
+// noticeSignIn queues the e-mail that tells a user of a new sign-in.
+func (s *Service) noticeSignIn(u *user.User, ss *session.Session, dev *device.Device) {
+	if s.Factors.Notices == nil || u.Email == "" {
+		return
+	}
+	door := map[session.Interface]string{session.Web: "the web portal", session.Desktop: "the desktop workstation", session.Mobile: "the mobile app"}[ss.Interface]
+	body := "Your gatehouse account was just signed in to:\n\n" +
+		"  door:   " + door + "\n  device: " + dev.Name + "\n  from:   " + ss.IP + "\n  at:     " + ss.CreatedAt.Format(time.RFC1123) +
+		"\n  proof:  " + ss.Assurance.String() + " (" + ss.AMR + ")\n\n" +
+		"If this was you, there is nothing to do.\n\n" +
+		"If it was not: end the session now at " + s.Factors.Origin + "/sessions, change your password, and call your broker. " +
+		"Someone who can sign in can trade."
+	s.Factors.Notices.Enqueue(notify.Mail{To: u.Email, Subject: "New sign-in to your gatehouse account", Body: body})
 }
 
 // Poll reports a flow's state to its client and, when every proof is in

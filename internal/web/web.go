@@ -25,6 +25,8 @@ type Deps struct {
 	// Entities describe the legal entities that hold accounts, for the
 	// posture report; nil means [posture.DefaultEntities].
 	Entities posture.EntityTable
+	// SignInNotices says every new sign-in is e-mailed to its user.
+	SignInNotices bool
 	// Auth resolves session cookies (Auth.Sessions) and names them
 	// (Auth.Cookies). The portal reads only the cookie, never an
 	// Authorization header: the browser door takes no bearer credentials.

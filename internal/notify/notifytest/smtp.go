@@ -19,7 +19,7 @@ func SMTPSink(t testing.TB) (addr string, messages <-chan string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	ch := make(chan string, 16)
+	ch := make(chan string, 1024)
 	go func() {
 		for {
 			c, err := l.Accept()
