@@ -114,7 +114,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, log 
 		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL,
 		Admins: c.Admins, Entities: c.Entities, SignInNotices: factors.Notices != nil})
 	portal, err := web.NewHandler(web.Deps{Store: st, Login: svc, Keys: keys, Auth: auth, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now,
-		Entities: c.Entities, SignInNotices: factors.Notices != nil})
+		Entities: c.Entities, SignInNotices: factors.Notices != nil, ReturnHosts: c.ReturnHosts()})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -78,6 +78,21 @@ func (r Rules) Equal(o Rules) bool {
 // RuleSet compiles the rules. Validate has reported any error already.
 func (c *Config) RuleSet() (*policy.RuleSet, error) { return policy.Compile(c.Rules) }
 
+// ReturnHosts are the hosts a browser may be sent back to after signing
+// in: the public origin's, and every host a forward-auth rule names.
+func (c *Config) ReturnHosts() []string {
+	var out []string
+	if u, err := url.Parse(c.PublicOrigin); err == nil && u.Hostname() != "" {
+		out = append(out, u.Hostname())
+	}
+	for _, r := range c.Rules {
+		if r.Host != "" && !slices.Contains(out, r.Host) {
+			out = append(out, r.Host)
+		}
+	}
+	return out
+}
+
 func (c *Config) validateKeys(bad func(format string, args ...any)) {
 	if err := c.Keys.Limits().Validate(); err != nil {
 		for _, e := range unjoin(err) {

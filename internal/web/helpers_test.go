@@ -189,7 +189,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	keys := authz.NewKeys(authz.KeysConfig{Store: st, Limits: apikey.DefaultLimits(), StepUpWindow: cfg.Factors.StepUpWindow, MaxAge: time.Second,
 		Now: clk.Now, Rand: rnd})
 	auth := &httpapi.Authenticator{Sessions: sessions, Origin: origin, Cookies: httpapi.Cookies{}, MaxAge: time.Minute, Now: clk.Now}
-	h, err := web.NewHandler(web.Deps{Store: st, Login: svc, Keys: keys, Auth: auth, Origin: origin, Now: clk.Now, Rand: rnd})
+	h, err := web.NewHandler(web.Deps{Store: st, Login: svc, Keys: keys, Auth: auth, Origin: origin, Now: clk.Now, Rand: rnd,
+		ReturnHosts: []string{"localhost", "portal.localhost"}})
 	if err != nil {
 		t.Fatal(err)
 	}

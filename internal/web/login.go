@@ -91,6 +91,7 @@ func handleLoginForm(d *deps) handlerFunc {
 		if err != nil {
 			return err
 		}
+		d.rememberReturn(w, r)
 		data := loginData{Error: loginFailures[r.URL.Query().Get("failed")]}
 		return render(w, http.StatusOK, "login", page{Title: "Sign in", CSRF: formToken(secret), Notice: notice(r), Data: data})
 	}

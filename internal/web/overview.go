@@ -33,6 +33,9 @@ const recentEvents = 5
 
 func handleOverview(d *deps) signedInFunc {
 	return func(w http.ResponseWriter, r *http.Request, v *visitor) error {
+		if d.followReturn(w, r) {
+			return nil // back to the page forward-auth sent the visitor from
+		}
 		rows, err := d.activeSessions(r, v)
 		if err != nil {
 			return err

@@ -27,6 +27,10 @@ type Deps struct {
 	Entities posture.EntityTable
 	// SignInNotices says every new sign-in is e-mailed to its user.
 	SignInNotices bool
+	// ReturnHosts are the hosts a sign-in may send the browser back to
+	// (the login page's rd, from forward-auth): the public origin's and
+	// the forward-auth rules'. Others are ignored.
+	ReturnHosts []string
 	// Auth resolves session cookies (Auth.Sessions) and names them
 	// (Auth.Cookies). The portal reads only the cookie, never an
 	// Authorization header: the browser door takes no bearer credentials.
