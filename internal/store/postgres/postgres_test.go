@@ -179,11 +179,11 @@ func TestTimesUTCMicroseconds(t *testing.T) {
 		t.Errorf("CreatedAt = %#v, want %#v (UTC, whole microseconds)", got.CreatedAt, want)
 	}
 	// The zero time reads back as the zero time.
-	st, ok, err := db.Reserve(ctx, "k", func(s throttle.State) (throttle.State, bool) { return s, true })
+	_, ok, err := db.Reserve(ctx, "k", func(s throttle.State) (throttle.State, bool) { return s, true })
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	st, _, err = db.Reserve(ctx, "k", func(s throttle.State) (throttle.State, bool) { return s, false })
+	st, _, err := db.Reserve(ctx, "k", func(s throttle.State) (throttle.State, bool) { return s, false })
 	if err != nil || st != (throttle.State{Key: "k"}) {
 		t.Errorf("stored zero state read back as %#v, %v", st, err)
 	}
