@@ -123,22 +123,12 @@ func (s *Service) policy(u *user.User) FactorPolicy {
 // offers lists the factors that can take u through iface, and whether u
 // has any strong factor at all.
 func (s *Service) offers(ctx context.Context, u *user.User, iface session.Interface) ([]Offer, bool, error) {
-	fs, err := s.Store.FactorsOfUser(ctx, u.ID)
+	fs, strong, err := s.candidates(ctx, u, iface)
 	if err != nil {
 		return nil, false, err
 	}
-	pol := s.policy(u)
-	need := pol.MinAssurance[iface]
 	var out []Offer
-	strong := false
 	for _, f := range fs {
-		if !f.Usable() {
-			continue
-		}
-		strong = strong || f.Kind.Strong()
-		if !pol.Allows(f.Kind) || f.Assurance() < need || !s.kindOn(f.Kind) {
-			continue
-		}
 		out = append(out, Offer{Kind: f.Kind, ID: f.ID, Name: f.Name, Assurance: f.Assurance(), Weak: !f.Kind.Strong()})
 	}
 	if len(out) > 0 && strong {
@@ -151,6 +141,30 @@ func (s *Service) offers(ctx context.Context, u *user.User, iface session.Interf
 				out = append(out, Offer{Kind: factor.Recovery, Assurance: session.AAL1})
 				break
 			}
+		}
+	}
+	return out, strong, nil
+}
+
+// candidates returns u's usable factors that the profile's policy allows
+// on iface and that reach its minimum assurance, and whether u has any
+// usable strong factor at all.
+func (s *Service) candidates(ctx context.Context, u *user.User, iface session.Interface) ([]*factor.Factor, bool, error) {
+	fs, err := s.Store.FactorsOfUser(ctx, u.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	pol := s.policy(u)
+	need := pol.MinAssurance[iface]
+	var out []*factor.Factor
+	strong := false
+	for _, f := range fs {
+		if !f.Usable() {
+			continue
+		}
+		strong = strong || f.Kind.Strong()
+		if pol.Allows(f.Kind) && f.Assurance() >= need && s.kindOn(f.Kind) {
+			out = append(out, f)
 		}
 	}
 	return out, strong, nil
@@ -356,7 +370,7 @@ func (s *Service) mintFlow(ctx context.Context, u *user.User, fl *session.Flow, 
 	if err != nil {
 		return nil, err
 	}
-	_, strong, err := s.offers(ctx, u, fl.Interface)
+	strong, err := s.hasStrong(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -507,27 +521,22 @@ func addAMR(amr, m string) string {
 	return strings.TrimSpace(amr + " " + m)
 }
 
-// usableFactor finds the user's active factor of kind the policy allows
-// on the flow's interface (the one named id, when id is set).
+// usableFactors returns the flow user's factors of kind that can answer
+// it (see candidates), or ErrFactorUnavailable when there are none.
 func (s *Service) usableFactors(ctx context.Context, fl *session.Flow, kind factor.Kind) ([]*factor.Factor, error) {
 	u, err := s.Store.UserByID(ctx, fl.UserID)
 	if err != nil {
 		return nil, err
 	}
-	offers, _, err := s.offers(ctx, u, fl.Interface)
+	fs, _, err := s.candidates(ctx, u, fl.Interface)
 	if err != nil {
 		return nil, err
 	}
 	var out []*factor.Factor
-	for _, o := range offers {
-		if o.Kind != kind || o.ID == "" {
-			continue
+	for _, f := range fs {
+		if f.Kind == kind {
+			out = append(out, f)
 		}
-		f, err := s.Store.FactorByID(ctx, o.ID)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
 	}
 	if len(out) == 0 {
 		return nil, ErrFactorUnavailable
