@@ -224,16 +224,24 @@ type flowView struct {
 	errMsg string
 }
 
+// poll asks where the flow stands. When ok is false the answer is done:
+// an unknown or expired flow has sent the browser back to the login
+// page, or err says what failed.
+func (d *deps) poll(w http.ResponseWriter, r *http.Request, fv *flowVisitor) (res *login.Result, state string, ok bool, err error) {
+	res, state, err = d.Login.Poll(r.Context(), fv.ID, fv.Binding)
+	if errors.Is(err, login.ErrFlow) {
+		d.restart(w, r, "expired")
+		return nil, "", false, nil
+	}
+	return res, state, err == nil, err
+}
+
 // showFlow renders the second-factor page of the flow, or, when the flow
 // has moved on (a phone answered, the flow expired), sends the browser
 // where it leads.
 func (d *deps) showFlow(w http.ResponseWriter, r *http.Request, fv *flowVisitor, view flowView) error {
-	res, state, err := d.Login.Poll(r.Context(), fv.ID, fv.Binding)
-	if errors.Is(err, login.ErrFlow) {
-		d.restart(w, r, "expired")
-		return nil
-	}
-	if err != nil {
+	res, state, ok, err := d.poll(w, r, fv)
+	if !ok {
 		return err
 	}
 	if res == nil || res.Status != "factor_required" {
@@ -386,12 +394,8 @@ func handleFlowSendSMS(d *deps) flowFunc {
 func handleFlowCheck(d *deps) flowFunc {
 	return func(w http.ResponseWriter, r *http.Request, fv *flowVisitor) error {
 		number := queryNumber(r, "number")
-		res, state, err := d.Login.Poll(r.Context(), fv.ID, fv.Binding)
-		if errors.Is(err, login.ErrFlow) {
-			d.restart(w, r, "expired")
-			return nil
-		}
-		if err != nil {
+		res, state, ok, err := d.poll(w, r, fv)
+		if !ok {
 			return err
 		}
 		switch {
@@ -418,12 +422,8 @@ type deviceData struct {
 func handleFlowDevice(d *deps) flowFunc {
 	return func(w http.ResponseWriter, r *http.Request, fv *flowVisitor) error {
 		number := queryNumber(r, "number")
-		res, state, err := d.Login.Poll(r.Context(), fv.ID, fv.Binding)
-		if errors.Is(err, login.ErrFlow) {
-			d.restart(w, r, "expired")
-			return nil
-		}
-		if err != nil {
+		res, state, ok, err := d.poll(w, r, fv)
+		if !ok {
 			return err
 		}
 		if res == nil || res.Status != "device_approval_required" {
