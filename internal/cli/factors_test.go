@@ -40,9 +40,8 @@ func (c *smsCapture) last(t *testing.T) string {
 	return code
 }
 
-// factorServer starts gatehouse with SMS through a capture endpoint and
-// mail through an SMTP sink.
-func factorServer(t *testing.T, flags []string) (*testServer, *smsCapture, <-chan string) {
+// newSMSCapture starts the capture endpoint; twilio.URL is its base URL.
+func newSMSCapture(t *testing.T) (*smsCapture, *httptest.Server) {
 	capture := &smsCapture{}
 	twilio := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()
@@ -53,6 +52,13 @@ func factorServer(t *testing.T, flags []string) (*testServer, *smsCapture, <-cha
 		fmt.Fprint(w, `{"sid":"SM1","status":"queued"}`)
 	}))
 	t.Cleanup(twilio.Close)
+	return capture, twilio
+}
+
+// factorServer starts gatehouse with SMS through a capture endpoint and
+// mail through an SMTP sink.
+func factorServer(t *testing.T, flags []string) (*testServer, *smsCapture, <-chan string) {
+	capture, twilio := newSMSCapture(t)
 	smtpAddr, mails := notifytest.SMTPSink(t)
 	cfg := filepath.Join(t.TempDir(), "gatehouse.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`factors:

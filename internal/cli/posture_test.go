@@ -3,7 +3,6 @@ package cli_test
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,16 +17,7 @@ import (
 // postureServer starts gatehouse with SMS through a capture endpoint and
 // "root" listed as an admin.
 func postureServer(t *testing.T, flags []string) (*testServer, *smsCapture) {
-	capture := &smsCapture{}
-	twilio := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.ParseForm()
-		capture.mu.Lock()
-		capture.msgs = append(capture.msgs, r.PostForm)
-		capture.mu.Unlock()
-		w.WriteHeader(201)
-		fmt.Fprint(w, `{"sid":"SM1","status":"queued"}`)
-	}))
-	t.Cleanup(twilio.Close)
+	capture, twilio := newSMSCapture(t)
 	cfg := filepath.Join(t.TempDir(), "gatehouse.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`factors:
   sms: {provider: twilio, base_url: %q, account_sid: ACtest, auth_token: test-token, from: "+15550001111"}
