@@ -167,19 +167,26 @@ func (h *Hasher) Dummy() string {
 type Rules struct {
 	MinLength int `yaml:"min_length"` // in characters; at least 8
 	MaxLength int `yaml:"max_length"` // at least 64
+	// ContextWords are words of the service a password must not contain
+	// (NIST SP 800-63B §3.1.1.2, ASVS 6.1.2): the platform's name and the
+	// like. The username is always one. Compared without regard to case;
+	// words shorter than 3 characters are ignored.
+	ContextWords []string `yaml:"context_words"`
 }
 
 // DefaultRules asks for 12 characters: above NIST's 8 for a password that
 // is one factor of several, since gatehouse requires a second factor for
 // every session above AAL1.
-func DefaultRules() Rules { return Rules{MinLength: 12, MaxLength: 128} }
+func DefaultRules() Rules {
+	return Rules{MinLength: 12, MaxLength: 128, ContextWords: []string{"gatehouse"}}
+}
 
 // Errors of [Rules.Check].
 var (
 	ErrTooShort = errors.New("password: too short")
 	ErrTooLong  = errors.New("password: too long")
 	ErrCommon   = errors.New("password: on the list of common passwords")
-	ErrContext  = errors.New("password: contains the username")
+	ErrContext  = errors.New("password: contains the username or the service's name")
 	ErrEncoding = errors.New("password: not valid UTF-8")
 )
 
@@ -199,10 +206,22 @@ func (r Rules) Check(password, username string) error {
 	if Common(lower) {
 		return ErrCommon
 	}
-	if u := strings.ToLower(username); len(u) >= 3 && strings.Contains(lower, u) {
+	if containsWord(lower, username) {
 		return ErrContext
 	}
+	for _, w := range r.ContextWords {
+		if containsWord(lower, w) {
+			return ErrContext
+		}
+	}
 	return nil
+}
+
+// containsWord reports whether lower (a lower-cased password) contains
+// word, ignoring case; words under 3 characters never match.
+func containsWord(lower, word string) bool {
+	w := strings.ToLower(word)
+	return len(w) >= 3 && strings.Contains(lower, w)
 }
 
 // common.txt is Openwall's password.lst (public domain), most common first.

@@ -83,6 +83,8 @@ func TestRules(t *testing.T) {
 		{"qwertyqwerty", "alice", password.ErrCommon},
 		{"trustno1trustno1", "alice", password.ErrCommon},
 		{"alice-is-trading-now", "alice", password.ErrContext},
+		{"my GateHouse login!", "alice", password.ErrContext},
+		{"ab is short for abc", "ab", nil},
 		{"\xff\xfe not utf8 at all", "alice", password.ErrEncoding},
 		{"ünïcödé pässwörd", "alice", nil},
 	}
