@@ -197,22 +197,6 @@ type eventView struct {
 	Detail    map[string]string `json:"detail,omitempty"`
 }
 
-// publicDetail hides what is kept for the operators only: the reason a
-// login failed would tell an attacker holding a session what to try.
-func publicDetail(e *audit.Event) map[string]string {
-	if len(e.Detail) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(e.Detail))
-	for k, v := range e.Detail {
-		if k == "reason" && e.Type == audit.LoginFailed {
-			continue
-		}
-		out[k] = v
-	}
-	return out
-}
-
 func handleAudit(d sessionDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		s, err := d.auth.Session(r)
@@ -244,7 +228,8 @@ func handleAudit(d sessionDeps) handlerFunc {
 			Next   int64       `json:"next,omitempty"`
 		}{Events: []eventView{}}
 		for _, e := range events {
-			out.Events = append(out.Events, eventView{Seq: e.Seq, Time: e.Time, Type: e.Type, Interface: e.Interface, IP: e.IP, Detail: publicDetail(e)})
+			o := audit.ForOwner(e)
+			out.Events = append(out.Events, eventView{Seq: o.Seq, Time: o.Time, Type: o.Type, Interface: o.Interface, IP: o.IP, Detail: o.Detail})
 		}
 		if len(events) == limit {
 			out.Next = events[len(events)-1].Seq

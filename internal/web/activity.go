@@ -21,28 +21,25 @@ type eventRow struct {
 	Details []string
 }
 
-// viewEvent describes e for its owner. The reason a sign-in or a second
-// factor failed is kept for the operators: shown to whoever holds a
-// session, it would tell an attacker what to try next.
-func viewEvent(e *audit.Event) eventRow {
+// viewEvent describes e for its owner: what [audit.ForOwner] shows, in
+// words. The details a sentence already says are not listed again.
+func viewEvent(stored *audit.Event) eventRow {
+	e := audit.ForOwner(stored)
 	row := eventRow{Seq: e.Seq, Time: e.Time, Door: doorName(e.Interface), IP: e.IP, What: eventNames[e.Type]}
-	hidden := map[string]bool{}
+	said := map[string]bool{}
 	switch e.Type {
 	case audit.LoginFailed:
 		if e.Detail["action"] == "password_change" {
 			row.What = "Wrong current password given to change the password"
-			hidden["action"] = true
+			said["action"] = true
 		}
-		hidden["reason"] = true
-	case audit.FactorFailed:
-		hidden["reason"] = true
 	case audit.SessionEnded:
-		row.What += ": " + endReason(e)
-		hidden["reason"] = true
+		row.What += ": " + endReason(&e)
+		said["reason"] = true
 	case audit.DeviceTrusted:
 		if e.Detail["by"] == "first_use" {
 			row.What += " on its first use"
-			hidden["by"] = true
+			said["by"] = true
 		}
 	}
 	if row.What == "" {
@@ -50,7 +47,7 @@ func viewEvent(e *audit.Event) eventRow {
 	}
 	keys := make([]string, 0, len(e.Detail))
 	for k, v := range e.Detail {
-		if !hidden[k] && v != "" {
+		if !said[k] && v != "" {
 			keys = append(keys, k)
 		}
 	}

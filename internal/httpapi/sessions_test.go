@@ -1,0 +1,99 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"gatehouse/internal/audit"
+	"gatehouse/internal/authn"
+	"gatehouse/internal/dpop"
+	"gatehouse/internal/login"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/store/storetest"
+	"gatehouse/internal/token"
+)
+
+// apiUser is the API over a fresh store holding alice, signed in on the
+// web with the cookie it returns.
+type apiUser struct {
+	h      http.Handler
+	st     store.Store
+	cookie *http.Cookie
+	sess   *session.Session
+}
+
+func newAPIUser(t *testing.T) apiUser {
+	t.Helper()
+	st := storetest.SQLite(t)
+	now := func() time.Time { return storetest.T0.Add(time.Minute) }
+	u := storetest.NewUser(t, st, "alice")
+	s := &session.Session{ID: "ses_alice", UserID: u.ID, Interface: session.Web, TokenHash: token.Hash("tok-alice"), IP: "192.0.2.1",
+		Assurance: session.AAL2, AuthTime: storetest.T0, CreatedAt: storetest.T0, LastSeenAt: storetest.T0,
+		ExpiresAt: storetest.T0.Add(12 * time.Hour), Idle: 15 * time.Minute}
+	if err := st.CreateSession(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	auth := &Authenticator{Sessions: authn.New(st, time.Second, now, nil), Replay: &dpop.ReplayCache{Window: time.Minute},
+		Origin: "http://localhost", MaxAge: time.Minute, Now: now}
+	h := NewHandler(Deps{Store: st, Login: &login.Service{Store: st, Now: now}, Auth: auth, Log: slog.New(slog.DiscardHandler), Now: now})
+	return apiUser{h: h, st: st, cookie: &http.Cookie{Name: auth.Cookies.Session(), Value: "tok-alice"}, sess: s}
+}
+
+func (a apiUser) do(t *testing.T, method, target string, out any) *http.Response {
+	t.Helper()
+	r := httptest.NewRequest(method, target, nil)
+	r.AddCookie(a.cookie)
+	w := httptest.NewRecorder()
+	a.h.ServeHTTP(w, r)
+	if out != nil && w.Code < 300 {
+		if err := json.Unmarshal(w.Body.Bytes(), out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, target, err, w.Body)
+		}
+	}
+	return w.Result()
+}
+
+// TestAuditHidesWhatThePortalHides: GET /v1/audit shows the owner what
+// the portal's activity page shows, no more. The reason a second factor
+// failed (a replayed code, say) was listed by the API although the portal
+// hid it on purpose.
+func TestAuditHidesWhatThePortalHides(t *testing.T) {
+	a := newAPIUser(t)
+	ctx := context.Background()
+	for _, e := range []*audit.Event{
+		{Type: audit.LoginFailed, Detail: map[string]string{"reason": "bad_password"}},
+		{Type: audit.FactorFailed, Detail: map[string]string{"reason": "replayed", "kind": "totp"}},
+		{Type: audit.SessionEnded, Detail: map[string]string{"reason": session.EndLogout, "session": "ses_old"}},
+	} {
+		e.Time, e.UserID, e.Actor = storetest.T0, a.sess.UserID, a.sess.UserID
+		if err := a.st.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got struct {
+		Events []eventView `json:"events"`
+	}
+	if resp := a.do(t, "GET", "/v1/audit", &got); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/audit = %d, want 200", resp.StatusCode)
+	}
+	if len(got.Events) != 3 {
+		t.Fatalf("GET /v1/audit has %d events, want 3", len(got.Events))
+	}
+	// The portal shows why a session ended (it says so in words), never
+	// why a sign-in or a factor failed.
+	wantReason := map[string]bool{audit.LoginFailed: false, audit.FactorFailed: false, audit.SessionEnded: true}
+	for _, e := range got.Events {
+		if _, has := e.Detail["reason"]; has != wantReason[e.Type] {
+			t.Errorf("GET /v1/audit %s detail %v: reason shown = %v, want %v", e.Type, e.Detail, has, wantReason[e.Type])
+		}
+	}
+	if got, want := got.Events[1].Detail["kind"], "totp"; got != want {
+		t.Errorf("factor.failed kind = %q, want %q: only the reason is hidden", got, want)
+	}
+}
