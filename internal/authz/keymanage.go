@@ -43,14 +43,18 @@ func (e *StepUpError) Error() string {
 //   - transfers:write moves money out: AAL3, in any environment;
 //   - a live key that can trade: AAL2, or AAL3 for professional traders,
 //     whose workstations host the automation such keys serve;
-//   - anything else (paper keys, read-only keys): no step-up.
+//   - any other live key, read scopes included: AAL2. A live key outlives
+//     the session that mints it (up to a year, through a password change
+//     and the end of every session), so minting one from a stolen cookie
+//     must not turn hours of access into a year of reading positions;
+//   - paper keys: no step-up.
 func RequiredAssurance(env account.Environment, s apikey.Scopes, p user.Profile) session.Assurance {
 	switch {
 	case s.Has(apikey.TransfersWrite):
 		return session.AAL3
 	case env == account.Live && s.CanTrade() && p == user.Professional:
 		return session.AAL3
-	case env == account.Live && s.CanTrade():
+	case env == account.Live:
 		return session.AAL2
 	}
 	return 0

@@ -398,7 +398,11 @@ func TestCreateChecks(t *testing.T) {
 		{"OwnerPaperAAL1", f.session(f.owner, 1, now), "ACC-P", trade, stepUp2}, // no key from a session without a second factor
 		{"ReadOnlyLiveAAL1", f.session(f.trader, 1, now), "ACC-L", read, stepUp2},
 		{"OwnerPaperAAL2Stale", f.session(f.owner, 2, stale), "ACC-P", trade, nil},
-		{"ReadOnlyLiveAAL2Stale", f.session(f.trader, 2, stale), "ACC-L", read, nil},
+		// A live key outlives its session: even a read-only one needs a
+		// fresh step-up, so an 8-hour-old cookie cannot mint a year of reads.
+		{"ReadOnlyLiveAAL2EightHoursOldNeedsStepUp", f.session(f.trader, 2, now.Add(-8*time.Hour)), "ACC-L", read, stepUp2},
+		{"ReadOnlyLiveAAL2Stale", f.session(f.trader, 2, stale), "ACC-L", read, stepUp2},
+		{"ReadOnlyLiveAAL2Fresh", f.session(f.trader, 2, now.Add(-4*time.Minute)), "ACC-L", read, nil},
 		{"LiveTradeAAL1", f.session(f.trader, 1, now), "ACC-L", trade, stepUp2},
 		{"LiveTradeAAL2Stale", f.session(f.trader, 2, stale), "ACC-L", trade, stepUp2},
 		{"LiveTradeAAL2Fresh", f.session(f.trader, 2, now.Add(-4*time.Minute)), "ACC-L", trade, nil},
@@ -473,7 +477,8 @@ func TestRequiredAssurance(t *testing.T) {
 		want session.Assurance
 	}{
 		{account.Paper, apikey.AllScopes &^ apikey.Scopes(apikey.TransfersWrite), user.Professional, 0},
-		{account.Live, apikey.ReadScopes, user.Professional, 0},
+		{account.Live, apikey.ReadScopes, user.Professional, session.AAL2},
+		{account.Live, apikey.ScopesOf(apikey.OrdersRead), user.Occasional, session.AAL2},
 		{account.Live, apikey.ScopesOf(apikey.OrdersWrite), user.Occasional, session.AAL2},
 		{account.Live, apikey.ScopesOf(apikey.OrdersWrite), user.Mobile, session.AAL2},
 		{account.Live, apikey.ScopesOf(apikey.OrdersWrite), user.Professional, session.AAL3},
