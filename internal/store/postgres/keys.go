@@ -72,7 +72,20 @@ func addrText(a netip.Addr) string {
 	return a.String()
 }
 
+// lockKeys keeps the lock order (see [lockAudit]): in a transaction it
+// takes the audit lock before the caller writes a row of api_keys. Outside
+// one, a key write is a single statement and orders nothing.
+func (q *conn) lockKeys(ctx context.Context) error {
+	if q.tx == nil {
+		return nil
+	}
+	return lock(ctx, q.x, lockAudit, q.db.lockKey)
+}
+
 func (q *conn) CreateKey(ctx context.Context, k *apikey.Key) error {
+	if err := q.lockKeys(ctx); err != nil {
+		return err
+	}
 	var revoked *time.Time
 	if !k.RevokedAt.IsZero() {
 		r := ts(k.RevokedAt)
@@ -103,6 +116,9 @@ func (q *conn) UnrevokedKeys(ctx context.Context) ([]*apikey.Key, error) {
 // re-evaluates the WHERE clause against the committed row and updates
 // nothing, so exactly one successor wins.
 func (q *conn) SetKeySuccessor(ctx context.Context, id, successorID string, overlapEnds time.Time) error {
+	if err := q.lockKeys(ctx); err != nil {
+		return err
+	}
 	tag, err := q.x.Exec(ctx, `UPDATE api_keys SET successor_id = $1, overlap_ends_at = $2 WHERE id = $3 AND successor_id = '' AND revoked_at IS NULL`,
 		successorID, ts(overlapEnds), id)
 	if err := affected(tag, err); err == store.ErrNotFound {
@@ -118,6 +134,9 @@ func (q *conn) SetKeySuccessor(ctx context.Context, id, successorID string, over
 }
 
 func (q *conn) RevokeKey(ctx context.Context, id string, now time.Time, reason apikey.RevokeReason) error {
+	if err := q.lockKeys(ctx); err != nil {
+		return err
+	}
 	tag, err := q.x.Exec(ctx, `UPDATE api_keys SET revoked_at = $1, revoke_reason = $2 WHERE id = $3 AND revoked_at IS NULL`, ts(now), string(reason), id)
 	return affected(tag, err)
 }
@@ -126,6 +145,9 @@ func (q *conn) RevokeKey(ctx context.Context, id string, now time.Time, reason a
 // The address set is written first, in the CTE, so that its ON CONFLICT
 // reports whether the address is new.
 func (q *conn) TouchKey(ctx context.Context, id string, addr netip.Addr, at time.Time) (bool, error) {
+	if err := q.lockKeys(ctx); err != nil {
+		return false, err
+	}
 	ip := addrText(addr.Unmap())
 	var touched, fresh bool
 	err := q.x.QueryRow(ctx, `WITH k AS (

@@ -16,6 +16,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/binary"
@@ -43,6 +44,13 @@ var migrations embed.FS
 // Classes of the advisory locks, the first half of a two-part key whose
 // second half is a hash of the schema: deployments in separate schemas of
 // one database do not wait on each other.
+//
+// Lock order: in a transaction, the audit lock is taken before any row of
+// api_keys is written (see [conn.lockKeys]). Every change to a key appends
+// its audit event in the same transaction, and the key-use flush writes
+// many keys with events in between; taking the rows first and the chain
+// second let a flush and a revocation each hold what the other wanted
+// (SQLSTATE 40P01), and the revocation failed.
 const (
 	lockMigrate int32 = 0x67680001 // "gh", 1: the schema and its ledger
 	lockAudit   int32 = 0x67680002 // "gh", 2: the audit chain's head
@@ -243,10 +251,45 @@ func lock(ctx context.Context, x querier, class, key int32) error {
 	return err
 }
 
+// maxAttempts bounds how often InTx runs a transaction that PostgreSQL
+// aborted as a deadlock victim or a serialization failure.
+const maxAttempts = 4
+
 // InTx implements [store.Store]. The transaction is READ COMMITTED, as
 // PostgreSQL's default; the methods that read then write lock what they
 // read.
+//
+// A transaction that PostgreSQL aborts with a deadlock or a serialization
+// failure (SQLSTATE 40P01, 40001) was rolled back whole and is run again,
+// up to maxAttempts times with a short random pause, so a lock cycle this
+// package did not foresee costs latency, not a failed change. fn may
+// therefore run more than once, and must start afresh each time.
 func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.inTx(ctx, fn)
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			return err
+		}
+		// Up to 10, 20, 40 ms: long enough for the winner to commit.
+		var b [2]byte
+		rand.Read(b[:]) // never fails
+		pause := time.Duration(1+int(binary.BigEndian.Uint16(b[:]))%(10<<(attempt-1))) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+}
+
+// retryable reports whether err means PostgreSQL aborted the transaction
+// so that running it again may succeed.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == codeDeadlockDetected || pe.Code == codeSerializationFailure)
+}
+
+func (s *DB) inTx(ctx context.Context, fn func(store.Tx) error) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
@@ -344,8 +387,10 @@ func (q *conn) write(ctx context.Context, sql string, args ...any) error {
 
 // PostgreSQL error codes mapped to the store's errors.
 const (
-	codeUniqueViolation     = "23505"
-	codeForeignKeyViolation = "23503"
+	codeUniqueViolation      = "23505"
+	codeForeignKeyViolation  = "23503"
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
 )
 
 // mapErr turns driver errors into the store's.

@@ -233,6 +233,51 @@ func TestTxGoesOnAfterConflict(t *testing.T) {
 	}
 }
 
+// TestInTxRetriesDeadlockVictim makes two transactions write two users in
+// opposite orders, so that PostgreSQL aborts one of them as a deadlock
+// victim (40P01): InTx runs the victim again, and both changes commit.
+func TestInTxRetriesDeadlockVictim(t *testing.T) {
+	db := storetest.Postgres(t)
+	a := storetest.NewUser(t, db, "alice")
+	b := storetest.NewUser(t, db, "bob")
+	var wg sync.WaitGroup
+	var first sync.WaitGroup // both hold their first row lock
+	first.Add(2)
+	runs := make([]int, 2)
+	errs := make([]error, 2)
+	for i, order := range [][]*user.User{{a, b}, {b, a}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.InTx(ctx, func(tx store.Tx) error {
+				runs[i]++
+				if err := tx.SetPasswordHash(ctx, order[0].ID, fmt.Sprintf("h%d", i), storetest.T0); err != nil {
+					return err
+				}
+				if runs[i] == 1 {
+					first.Done()
+					first.Wait()
+				}
+				return tx.SetPasswordHash(ctx, order[1].ID, fmt.Sprintf("h%d", i), storetest.T0)
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("transaction %d: %v, want it retried to success", i, err)
+		}
+	}
+	if runs[0]+runs[1] < 3 {
+		t.Errorf("runs = %v, want one transaction run again after the deadlock", runs)
+	}
+	ga, _ := db.UserByID(ctx, a.ID)
+	gb, _ := db.UserByID(ctx, b.ID)
+	if ga.PasswordHash != gb.PasswordHash {
+		t.Errorf("hashes after both commits: %q, %q; want the last transaction's on both", ga.PasswordHash, gb.PasswordHash)
+	}
+}
+
 // receive waits for the next id on ch.
 func receive(t *testing.T, ch <-chan string) string {
 	t.Helper()

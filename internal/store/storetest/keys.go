@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync"
 	"testing"
@@ -27,6 +28,7 @@ var keyTests = []struct {
 	{"KeysRevoke", testKeysRevoke},
 	{"KeysTouch", testKeysTouch},
 	{"KeysTxRollback", testKeysTxRollback},
+	{"KeysRevokeAndCreateWhileUseIsFlushed", testKeysRevokeAndCreateWhileUseIsFlushed},
 }
 
 // NewAccount stores an account in env and returns it.
@@ -305,5 +307,140 @@ func testKeysTxRollback(t *testing.T, s store.Store) {
 	}
 	if _, err := s.KeyByID(ctx, "k000000000000000"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("key survived rollback: %v", err)
+	}
+}
+
+// testKeysRevokeAndCreateWhileUseIsFlushed revokes, creates and rotates
+// keys while their uses are written from several goroutines in the
+// pattern of the key-use flush (authz.Keys.Flush): one transaction per
+// batch, keys in id order, each use from a new address followed by its
+// audit event. Every change must succeed (on PostgreSQL a deadlock
+// between key rows and the audit chain's lock once failed revocations
+// with 40P01 and left the keys usable), every revoked key must read back
+// revoked, and the audit chain must verify.
+func testKeysRevokeAndCreateWhileUseIsFlushed(t *testing.T, s store.Store) {
+	NewAccount(t, s, "acc-p", account.Paper)
+	const nKeys = 12
+	ids := make([]string, nKeys)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("key%013d", i)
+		if err := s.CreateKey(ctx, NewKey(ids[i], "acc-p", account.Paper, T0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	event := func(typ, key string) *audit.Event {
+		return &audit.Event{Time: T0, Type: typ, UserID: "usr_alice", Actor: "usr_alice", Detail: map[string]string{"key": key}}
+	}
+
+	done := make(chan struct{})
+	var flushers, changers sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	for f := range 3 { // three instances flushing overlapping batches
+		flushers.Add(1)
+		go func() {
+			defer flushers.Done()
+			for round := 0; ; round++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				err := s.InTx(ctx, func(tx store.Tx) error {
+					for i, id := range ids {
+						addr := netip.AddrFrom4([4]byte{10, byte(f), byte(round), byte(i)})
+						fresh, err := tx.TouchKey(ctx, id, addr, T0.Add(time.Duration(round)*time.Second))
+						if err != nil {
+							return err
+						}
+						if fresh {
+							if err := tx.AppendAudit(ctx, event(audit.KeyNewAddress, id)); err != nil {
+								return err
+							}
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					fail(fmt.Errorf("flush: %w", err))
+				}
+			}
+		}()
+	}
+	revoke := ids[:nKeys/2]
+	rotate := ids[nKeys/2 : nKeys/2+3]
+	for _, id := range revoke {
+		changers.Add(1)
+		go func() {
+			defer changers.Done()
+			err := s.InTx(ctx, func(tx store.Tx) error {
+				if err := tx.RevokeKey(ctx, id, T0.Add(time.Hour), apikey.RevokedByUser); err != nil {
+					return err
+				}
+				return tx.AppendAudit(ctx, event(audit.KeyRevoked, id))
+			})
+			if err != nil {
+				fail(fmt.Errorf("revoke %s: %w", id, err))
+			}
+		}()
+	}
+	for i, id := range rotate {
+		changers.Add(1)
+		go func() {
+			defer changers.Done()
+			next := fmt.Sprintf("nxt%013d", i)
+			err := s.InTx(ctx, func(tx store.Tx) error {
+				if err := tx.CreateKey(ctx, NewKey(next, "acc-p", account.Paper, T0)); err != nil {
+					return err
+				}
+				if err := tx.SetKeySuccessor(ctx, id, next, T0.Add(time.Hour)); err != nil {
+					return err
+				}
+				return tx.AppendAudit(ctx, event(audit.KeyRotated, id))
+			})
+			if err != nil {
+				fail(fmt.Errorf("rotate %s: %w", id, err))
+			}
+		}()
+	}
+	for i := range 4 {
+		changers.Add(1)
+		go func() {
+			defer changers.Done()
+			id := fmt.Sprintf("new%013d", i)
+			err := s.InTx(ctx, func(tx store.Tx) error {
+				if err := tx.CreateKey(ctx, NewKey(id, "acc-p", account.Paper, T0)); err != nil {
+					return err
+				}
+				return tx.AppendAudit(ctx, event(audit.KeyCreated, id))
+			})
+			if err != nil {
+				fail(fmt.Errorf("create %s: %w", id, err))
+			}
+		}()
+	}
+	changers.Wait()
+	close(done)
+	flushers.Wait()
+
+	for _, err := range errs {
+		t.Error(err)
+	}
+	for _, id := range revoke {
+		k, err := s.KeyByID(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k.RevokedAt.IsZero() {
+			t.Errorf("key %s is not revoked after its revocation", id)
+		}
+	}
+	if n, err := audit.Verify(s.AuditEvents(ctx)); err != nil {
+		t.Errorf("Verify after concurrent key changes = %d, %v; want nil", n, err)
 	}
 }
