@@ -167,6 +167,9 @@ setup.yaml:20: accounts[0].permissions: unknown permission "crypto" (want one of
 		{name: "alias", in: "profile: &p mobile\nname: *p\n", want: "setup.yaml:1: profile: anchors and aliases are not supported; write the value out\nsetup.yaml:2: name: anchors and aliases are not supported; write the value out"},
 		{name: "missing profile", in: "user: sam\n", want: "setup.yaml:1: profile: required (one of professional, occasional, mobile)"},
 		{name: "list where mapping", in: "profile: mobile\nsettings: [a]\n", want: "setup.yaml:2: settings: want a mapping, got a list"},
+		{name: "text where list, in a list item", in: "profile: mobile\nkeys:\n  - name: k\n    environment: paper\n    scopes: [orders:read]\n    used_scopes: orders:read\n", want: `setup.yaml:6: keys[0].used_scopes: want a list, got text "orders:read"`},
+		{name: "repeated field in a list item", in: "profile: mobile\nfactors:\n  - kind: totp\n    kind: sms\n", want: "setup.yaml:4: factors[0].kind: repeated field (first at line 3)"},
+		{name: "mapping where text", in: "profile: {a: b}\n", want: "setup.yaml:1: profile: want text, got a mapping"},
 		{
 			name: "required fields of list items",
 			in:   "profile: mobile\nkeys:\n  - environment: live\n    scopes: []\nfactors:\n  - name: x\n",
