@@ -20,7 +20,9 @@ var leaves = []string{
 	"internal/account", "internal/apikey", "internal/audit", "internal/device", "internal/dpop",
 	"internal/password", "internal/policy", "internal/posture", "internal/session", "internal/throttle",
 	"internal/token", "internal/user", "internal/seal",
-	"internal/factor/totp", "internal/factor/recovery", "internal/factor/push", "internal/factor/sms",
+	"internal/factor", "internal/factor/totp", "internal/factor/recovery", "internal/factor/push", "internal/factor/sms",
+	// internal/factor/webauthn is not a leaf: go-webauthn, which it wraps,
+	// imports net/http for its protocol types.
 }
 
 // list returns, per package of the module, its imports (transitive when deps).
@@ -53,7 +55,10 @@ func TestLeavesArePure(t *testing.T) {
 	for _, leaf := range leaves {
 		ds, ok := deps[module+leaf]
 		if !ok {
-			continue // not written yet
+			// A leaf renamed or removed: the list must follow, or the rule
+			// silently stops covering it.
+			t.Errorf("%s is listed as a domain package but does not exist", leaf)
+			continue
 		}
 		for _, d := range ds {
 			switch {

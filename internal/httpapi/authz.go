@@ -18,7 +18,7 @@ func keyRoutes(rt router) {
 	if d.Keys == nil || d.Authz == nil {
 		return
 	}
-	kd := keyDeps{auth: d.Auth, keys: d.Keys, proxies: d.Proxies}
+	kd := keyDeps{auth: d.Auth, keys: d.Keys, proxies: d.Proxies, now: d.Now}
 	rt.handle("GET /v1/accounts/{account}/keys", handleListKeys(kd))
 	rt.handle("POST /v1/accounts/{account}/keys", handleCreateKey(kd))
 	rt.handle("POST /v1/accounts/{account}/keys/{id}/rotate", handleRotateKey(kd))

@@ -17,6 +17,7 @@ type keyDeps struct {
 	auth    *Authenticator
 	keys    *authz.Keys
 	proxies []netip.Prefix
+	now     func() time.Time
 }
 
 // createKeyRequest is the body of POST /v1/accounts/{account}/keys.
@@ -129,7 +130,7 @@ func handleListKeys(d keyDeps) handlerFunc {
 		if err != nil {
 			return keyError(err)
 		}
-		now := time.Now()
+		now := d.now()
 		out := struct {
 			Keys []keyView `json:"keys"`
 		}{Keys: []keyView{}}

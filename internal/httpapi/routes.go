@@ -32,8 +32,8 @@ type Deps struct {
 	// LoginReplay remembers login proofs; see [dpop.ReplayCache].
 	LoginReplay *dpop.ReplayCache
 	Log         *slog.Logger
-	Metrics     *Metrics // nil: no metrics
-	Now         func() time.Time
+	Metrics     *Metrics         // nil: no metrics
+	Now         func() time.Time // nil means time.Now
 	// Keys and Authz serve API keys and forward-auth; nil leaves their
 	// routes out.
 	Keys  *authz.Keys
@@ -67,6 +67,9 @@ func (rt router) handle(pattern string, h handlerFunc) {
 // here or in a *Routes function called from here, and a test checks them
 // against openapi.yaml.
 func NewHandler(d Deps) http.Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
 	mux := http.NewServeMux()
 	rt := router{mux: mux, d: &d}
 	handle := rt.handle
