@@ -16,6 +16,21 @@ check_nginx() {
     exit 1
   fi
 }
+# npm packages the tests use as independent peers, installed with the
+# machine's Node.js into .deps/node (ignored by git; no lock file, exact versions).
+npm_peers() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/.deps/node"
+  if [ ! -d "$dir/node_modules/standardwebhooks" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      echo "test-deps: npm is missing; install Node.js (Debian: nodejs npm)" >&2
+      exit 1
+    fi
+    mkdir -p "$dir"
+    npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix "$dir" standardwebhooks@1.1.1 >/dev/null
+  fi
+}
+npm_peers
 if [ ${#need[@]} -eq 0 ]; then check_nginx; exit 0; fi
 if [ "$(id -u)" != 0 ]; then
   echo "test-deps: missing ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
