@@ -139,7 +139,7 @@ func TestParseSecret(t *testing.T) {
 	}{
 		{key24, true},
 		{"whsec_" + strings.Repeat("A", 88), false}, // 66 bytes
-		{"whsec_" + strings.Repeat("A", 84), true}, // 63 bytes
+		{"whsec_" + strings.Repeat("A", 84), true},  // 63 bytes
 		{"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", false}, // no prefix
 		{"whsec_c2hvcnQ=", false},                   // 5 bytes
 		{"whsec_not base64!", false},
