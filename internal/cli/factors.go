@@ -2,9 +2,11 @@ package cli
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,7 +56,12 @@ func buildFactors(c *config.Config, log *slog.Logger) (login.Factors, error) {
 	}
 	switch {
 	case c.Mail.Addr != "":
-		out.Mail = &notify.SMTP{Addr: c.Mail.Addr, From: c.Mail.From, Username: c.Mail.Username, Password: c.Mail.Password}
+		m, err := buildSMTP(c.Mail)
+		if err != nil {
+			return login.Factors{}, err
+		}
+		log.Info("mail through SMTP", "relay", m.Addr, "tls", m.TLS.For(portOf(m.Addr)), "ca_file", c.Mail.CAFile, "insecure_plaintext", m.InsecurePlaintext)
+		out.Mail = m
 	case c.Demo:
 		out.Mail = notify.LogMailer{Log: log}
 	}
@@ -62,6 +69,33 @@ func buildFactors(c *config.Config, log *slog.Logger) (login.Factors, error) {
 		out.Notices = notify.NewQueue(out.Mail, 1024, log)
 	}
 	return out, nil
+}
+
+// buildSMTP returns the SMTP mailer of a validated mail configuration,
+// reading the relay's CA file.
+func buildSMTP(c config.Mail) (*notify.SMTP, error) {
+	mode, err := notify.ParseTLSMode(c.TLS)
+	if err != nil {
+		return nil, err
+	}
+	m := &notify.SMTP{Addr: c.Addr, From: c.From, Username: c.Username, Password: c.Password, TLS: mode, InsecurePlaintext: c.InsecurePlaintext}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("mail.ca_file: %w", err)
+		}
+		m.RootCAs = x509.NewCertPool()
+		if !m.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mail.ca_file %s: no PEM certificate in it", c.CAFile)
+		}
+	}
+	return m, nil
+}
+
+// portOf is the port of a host:port address, or "".
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
 }
 
 // seedKey returns the configured seed key or, in demo mode without one, a

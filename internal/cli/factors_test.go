@@ -56,15 +56,19 @@ func newSMSCapture(t *testing.T) (*smsCapture, *httptest.Server) {
 }
 
 // factorServer starts gatehouse with SMS through a capture endpoint and
-// mail through an SMTP sink.
+// mail through a real SMTP server that offers STARTTLS with a certificate
+// from a test CA, which gatehouse trusts through mail.ca_file.
 func factorServer(t *testing.T, flags []string) (*testServer, *smsCapture, <-chan string) {
 	capture, twilio := newSMSCapture(t)
-	smtpAddr, mails := notifytest.SMTPSink(t)
+	ca := notifytest.NewCA(t)
+	relay := notifytest.Start(t, notifytest.Options{TLS: ca.Server(t, "localhost")})
+	mails := notifytest.Text(relay.Messages)
+	smtpAddr := "localhost:" + strings.TrimPrefix(relay.Addr, "127.0.0.1:")
 	cfg := filepath.Join(t.TempDir(), "gatehouse.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`factors:
   sms: {provider: twilio, base_url: %q, account_sid: ACtest, auth_token: test-token, from: "+15550001111"}
-mail: {smtp_addr: %q, from: gatehouse@example.com}
-`, twilio.URL, smtpAddr)), 0o600)
+mail: {smtp_addr: %q, ca_file: %q, from: gatehouse@example.com}
+`, twilio.URL, smtpAddr, ca.PEMFile(t))), 0o600)
 	s := startServer(t, append(flags, "--config", cfg), nil)
 	return s, capture, mails
 }

@@ -65,3 +65,38 @@ func TestValidateReportsEverything(t *testing.T) {
 		}
 	}
 }
+
+// Mail carries one-time approval links: a configuration that would send
+// it in clear over the network, or the relay password without TLS, does
+// not start.
+func TestValidateMailTLS(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mail config.Mail
+		want string // in the error; "" for none
+	}{
+		{"DefaultRemote", config.Mail{Addr: "smtp.example.com:587"}, ""},
+		{"ImplicitRemote", config.Mail{Addr: "smtp.example.com:465", TLS: "implicit"}, ""},
+		{"NoneLoopback", config.Mail{Addr: "127.0.0.1:25", TLS: "none"}, ""},
+		{"NoneLocalhost", config.Mail{Addr: "localhost:25", TLS: "none"}, ""},
+		{"NoneRemote", config.Mail{Addr: "smtp.example.com:25", TLS: "none"}, "mail.tls none"},
+		{"NoneRemoteInsecure", config.Mail{Addr: "smtp.example.com:25", TLS: "none", InsecurePlaintext: true}, ""},
+		{"NoneWithPassword", config.Mail{Addr: "127.0.0.1:25", TLS: "none", Username: "gatehouse"}, "mail.username"},
+		{"UnknownMode", config.Mail{Addr: "smtp.example.com:587", TLS: "ssl"}, `mail.tls "ssl"`},
+		{"NoPort", config.Mail{Addr: "smtp.example.com"}, "mail.smtp_addr"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := config.Default()
+			c.Factors.SeedKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+			c.Mail = tc.mail
+			c.Mail.From = "gatehouse@example.com"
+			err := c.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Validate(%+v) = %v, want nil", tc.mail, err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Validate(%+v) = %v, want an error naming %q", tc.mail, err, tc.want)
+			}
+		})
+	}
+}

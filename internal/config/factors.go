@@ -1,10 +1,12 @@
 package config
 
 import (
+	"net"
 	"net/url"
 	"time"
 
 	"gatehouse/internal/factor"
+	"gatehouse/internal/notify"
 	"gatehouse/internal/seal"
 	"gatehouse/internal/session"
 	"gatehouse/internal/user"
@@ -72,12 +74,30 @@ func (p ProfilePolicy) Allows(k factor.Kind) bool {
 
 // Mail configures how e-mail (device approval links) is sent: through
 // SMTP when Addr is set, else, in demo mode only, into the log.
+//
+// Security invariant: mail carries one-time approval links, so it goes to
+// the relay over TLS verified for the relay's host name; in clear only to
+// a loopback relay, or with InsecurePlaintext.
 type Mail struct {
-	Addr     string `yaml:"smtp_addr"` // host:port
+	Addr string `yaml:"smtp_addr"` // host:port; the relay's certificate must name host
+	// TLS is how the relay connection is protected: "" (implicit TLS on
+	// port 465, required STARTTLS on any other), starttls, implicit, or
+	// none (a loopback relay only, unless InsecurePlaintext).
+	TLS string `yaml:"tls"`
+	// CAFile is a PEM file of the CAs that verify the relay's
+	// certificate, for a relay with a private CA; empty means the
+	// system's roots.
+	CAFile   string `yaml:"ca_file"`
 	From     string `yaml:"from"`
 	Username string `yaml:"username"`
-	// Password is a secret: set it with GATEHOUSE_SMTP_PASSWORD.
+	// Password is a secret: set it with GATEHOUSE_SMTP_PASSWORD. It is
+	// sent only over TLS.
 	Password string `yaml:"password"`
+	// InsecurePlaintext allows mail in clear to a relay that is not on
+	// loopback (tls: none, or a relay that offers no STARTTLS): whoever
+	// reads the path can approve their own device with the links. The
+	// long name is deliberate.
+	InsecurePlaintext bool `yaml:"insecure_plaintext_to_remote_relay"`
 	// NotifySignIns e-mails each user about every new sign-in (when mail
 	// can be sent at all).
 	NotifySignIns bool `yaml:"notify_sign_ins"`
@@ -178,7 +198,30 @@ func (c *Config) validateFactors(bad func(string, ...any), serving bool) {
 			}
 		}
 	}
-	if c.Mail.Addr != "" && c.Mail.From == "" {
+	c.validateMail(bad)
+}
+
+func (c *Config) validateMail(bad func(string, ...any)) {
+	m := c.Mail
+	mode, err := notify.ParseTLSMode(m.TLS)
+	if err != nil {
+		bad("mail.tls %q: want starttls, implicit or none (empty: implicit on port 465, starttls otherwise)", m.TLS)
+	}
+	if m.Addr == "" {
+		return
+	}
+	if m.From == "" {
 		bad("mail.from: required with mail.smtp_addr")
+	}
+	host, port, err := net.SplitHostPort(m.Addr)
+	if err != nil || host == "" || port == "" {
+		bad("mail.smtp_addr %q: want HOST:PORT, e.g. smtp.example.com:587", m.Addr)
+		return
+	}
+	if mode == notify.NoTLS && !notify.LoopbackHost(host) && !m.InsecurePlaintext {
+		bad("mail.tls none: only for a relay on loopback (localhost or 127.0.0.1); mail carries one-time approval links, so use starttls or implicit")
+	}
+	if mode == notify.NoTLS && m.Username != "" {
+		bad("mail.username: the SMTP password is sent only over TLS, and mail.tls is none")
 	}
 }
