@@ -2,8 +2,11 @@ package cli_test
 
 import (
 	"context"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -33,14 +36,38 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			// sleep gives a background server time to come up.
-			"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
+			// freeport NAME sets $NAME to a loopback port nobody listens on,
+			// for a background server to take.
+			"freeport": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 1 {
-					ts.Fatalf("usage: sleep duration")
+					ts.Fatalf("usage: freeport NAME")
 				}
-				d, err := time.ParseDuration(args[0])
+				l, err := net.Listen("tcp", "127.0.0.1:0")
 				ts.Check(err)
-				time.Sleep(d)
+				port := l.Addr().(*net.TCPAddr).Port
+				ts.Check(l.Close())
+				ts.Setenv(args[0], strconv.Itoa(port))
+			},
+			// waithttp URL waits until URL answers 200: a background server
+			// is up. It gives up after 20 seconds.
+			"waithttp": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: waithttp URL")
+				}
+				deadline := time.Now().Add(20 * time.Second)
+				for {
+					resp, err := http.Get(args[0])
+					if err == nil {
+						resp.Body.Close()
+						if resp.StatusCode == http.StatusOK {
+							return
+						}
+					}
+					if time.Now().After(deadline) {
+						ts.Fatalf("%s did not answer 200 within 20s (last error: %v)", args[0], err)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
 			},
 		},
 		Setup: func(e *testscript.Env) error {
