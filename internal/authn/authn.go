@@ -24,7 +24,7 @@ var ErrUnauthenticated = errors.New("authn: no valid session")
 // goroutine to flush last-seen times and follow revocations, and cancel
 // its context to stop it (it flushes once more on the way out).
 type Sessions struct {
-	store  store.Store
+	store  Store
 	maxAge time.Duration
 	now    func() time.Time
 	log    *slog.Logger
@@ -35,6 +35,17 @@ type Sessions struct {
 	pending map[string]time.Time
 }
 
+// Store is what resolving sessions needs of the store;
+// [store.Store] is one.
+type Store interface {
+	SessionByTokenHash(ctx context.Context, hash []byte) (*session.Session, error)
+	// TouchSessions takes the batched last-seen times.
+	TouchSessions(ctx context.Context, seen map[string]time.Time) error
+	// InTx ends a session found past its end, with its audit event.
+	InTx(ctx context.Context, fn func(store.Tx) error) error
+	Revocations() <-chan string
+}
+
 type entry struct {
 	s       session.Session
 	fetched time.Time
@@ -42,7 +53,7 @@ type entry struct {
 
 // New returns a resolver that believes a cached session for at most
 // maxAge before reading it from the store again. now nil means time.Now.
-func New(st store.Store, maxAge time.Duration, now func() time.Time, log *slog.Logger) *Sessions {
+func New(st Store, maxAge time.Duration, now func() time.Time, log *slog.Logger) *Sessions {
 	if now == nil {
 		now = time.Now
 	}

@@ -24,7 +24,7 @@ const (
 // runJanitor purges expired login state every interval until ctx ends.
 // With several instances on one PostgreSQL each runs it; the deletes are
 // idempotent.
-func runJanitor(ctx context.Context, st store.Store, every time.Duration, log *slog.Logger) {
+func runJanitor(ctx context.Context, st store.Purger, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -91,6 +91,15 @@ type Devices interface {
 	TouchDevice(ctx context.Context, id string, now time.Time) error
 }
 
+// DeviceApprovals persists the single-use links, e-mailed to a user, that
+// approve a new device; as hashes only.
+type DeviceApprovals interface {
+	// CreateDeviceApproval stores the hash of a single-use e-mailed link token.
+	CreateDeviceApproval(ctx context.Context, tokenHash []byte, deviceID, userID string, expires time.Time) error
+	// UseDeviceApproval spends a link token; ErrNotFound when unknown, used or expired.
+	UseDeviceApproval(ctx context.Context, tokenHash []byte, now time.Time) (deviceID, userID string, err error)
+}
+
 // Audit persists the hash-chained audit trail.
 type Audit interface {
 	// AppendAudit seals e onto the chain's head (see [audit.Seal]) and stores it.
@@ -112,6 +121,17 @@ type Throttles interface {
 	ResetThrottle(ctx context.Context, key string) error
 }
 
+// Purger deletes what has expired, for the janitor.
+type Purger interface {
+	// PurgeExpired deletes what can no longer be used: login flows,
+	// enrolment codes and approval links that expired before expired; and
+	// what is too old to matter: push requests created, and throttle
+	// counters last failed, before old (which must lie beyond every
+	// throttle rule's forget window and the posture report's look-back).
+	// It returns how many rows went.
+	PurgeExpired(ctx context.Context, expired, old time.Time) (int64, error)
+}
+
 // Tx is what a transaction, and a store outside one, can do.
 type Tx interface {
 	Users
@@ -121,6 +141,12 @@ type Tx interface {
 	Audit
 	Throttles
 	Factors
+	RecoveryCodes
+	Flows
+	Pushes
+	Enrolments
+	DeviceApprovals
+	Purger
 	Keys
 }
 

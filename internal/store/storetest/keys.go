@@ -17,10 +17,7 @@ import (
 )
 
 // keyTests are the conformance tests of [store.Keys].
-var keyTests = []struct {
-	name string
-	f    func(*testing.T, store.Store)
-}{
+var keyTests = []suiteTest{
 	{"KeysRoundTrip", testKeysRoundTrip},
 	{"KeysList", testKeysList},
 	{"KeysRotate", testKeysRotate},

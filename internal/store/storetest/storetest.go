@@ -37,10 +37,7 @@ var T0 = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
 
 // Run runs the conformance suite; open returns a new, empty store.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		f    func(*testing.T, store.Store)
-	}{
+	tests := []suiteTest{
 		{"Users", testUsers},
 		{"Accounts", testAccounts},
 		{"Sessions", testSessions},
@@ -51,10 +48,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TxRollback", testTxRollback},
 	}
 	tests = append(tests, factorTests...)
+	tests = append(tests, flowTests...)
 	tests = append(tests, keyTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open(t)) })
 	}
+}
+
+// suiteTest is one test of the suite, run on a new, empty store.
+type suiteTest struct {
+	name string
+	f    func(*testing.T, store.Store)
 }
 
 var ctx = context.Background()
