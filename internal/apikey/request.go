@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/fault"
 )
 
 const day = 24 * time.Hour
@@ -187,6 +188,18 @@ func (e *RequestError) Error() string {
 
 // Is reports whether target is [ErrInvalidRequest].
 func (e *RequestError) Is(target error) bool { return target == ErrInvalidRequest }
+
+// Kind is [fault.Invalid].
+func (e *RequestError) Kind() fault.Kind { return fault.Invalid }
+
+// Fields returns the problems as the fields at fault, for [fault.Fields].
+func (e *RequestError) Fields() []fault.Field {
+	out := make([]fault.Field, len(e.Problems))
+	for i, p := range e.Problems {
+		out[i] = fault.Field{Name: p.Field, Want: p.Message}
+	}
+	return out
+}
 
 // Validate checks r for an account in environment acct, asked for by a
 // session holding assurance aal, and returns the key to make under limits

@@ -9,6 +9,7 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/audit"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/posture"
 	"gatehouse/internal/store"
 )
@@ -17,10 +18,11 @@ import (
 var (
 	// ErrNotOwner refuses a change for a user who is not an owner of the
 	// account: only an owner's posture may gate its permissions.
-	ErrNotOwner = errors.New("assess: the user is not an owner of the account")
+	ErrNotOwner = fault.New(fault.Forbidden, "assess: the user is not an owner of the account")
 	// ErrNoGateUser refuses to turn a permission on without a user whose
 	// posture gates it.
-	ErrNoGateUser = errors.New("assess: turning a permission on needs the user it is done for")
+	ErrNoGateUser = fault.NewField("user", "name the owner you act for: turning a permission on is gated on their posture",
+		"assess: turning a permission on needs the user it is done for")
 )
 
 // GateError refuses to turn trading permissions on while the posture of
@@ -43,6 +45,9 @@ func (e *GateError) Error() string {
 	return fmt.Sprintf("assess: turning on %s for account %s refused while high findings are open: %s",
 		strings.Join(e.TurningOn, ", "), e.Account, strings.Join(ids, ", "))
 }
+
+// Kind is [fault.PostureGate].
+func (e *GateError) Kind() fault.Kind { return fault.PostureGate }
 
 // TurningOn names the permissions that are off in current and on in
 // want, in the order options, margin, futures, withdrawals.

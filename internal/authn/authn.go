@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -18,7 +19,7 @@ import (
 
 // ErrUnauthenticated is the one answer for a token that does not name a
 // live session, whatever the reason.
-var ErrUnauthenticated = errors.New("authn: no valid session")
+var ErrUnauthenticated = fault.New(fault.Unauthenticated, "authn: no valid session")
 
 // Sessions resolves session tokens. Create it with [New]; call Run in a
 // goroutine to flush last-seen times and follow revocations, and cancel

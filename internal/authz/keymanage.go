@@ -11,6 +11,7 @@ import (
 	"gatehouse/internal/account"
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/audit"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/user"
@@ -24,17 +25,8 @@ type ForbiddenError struct {
 // Error returns the reason, for the log.
 func (e *ForbiddenError) Error() string { return "authz: forbidden: " + e.Reason }
 
-// StepUpError asks the caller to raise its session's assurance: it must
-// hold at least Required, proven within MaxAge.
-type StepUpError struct {
-	Required session.Assurance
-	MaxAge   time.Duration
-}
-
-// Error names what the session must prove.
-func (e *StepUpError) Error() string {
-	return fmt.Sprintf("authz: step-up to %v within %v required", e.Required, e.MaxAge)
-}
+// Kind is [fault.Forbidden]; the client is told Reason.
+func (e *ForbiddenError) Kind() fault.Kind { return fault.Forbidden }
 
 // RequiredAssurance returns the assurance a session needs, proven
 // recently, to create or rotate a key with scopes s on an account in env
@@ -86,7 +78,7 @@ func (k *Keys) authorize(ctx context.Context, a Actor, accountID string, manage 
 	return acct, m.Role, nil
 }
 
-// checkStepUp returns a [*StepUpError] unless the actor's session holds
+// checkStepUp returns a [*session.StepUpError] unless the actor's session holds
 // AAL2, and the assurance [RequiredAssurance] asks for keys with scopes s
 // in env proven within the step-up window.
 func (k *Keys) checkStepUp(ctx context.Context, a Actor, env account.Environment, s apikey.Scopes, now time.Time) error {
@@ -96,7 +88,7 @@ func (k *Keys) checkStepUp(ctx context.Context, a Actor, env account.Environment
 	// Minting a credential is not for an AAL1 session (no second factor
 	// yet, or a recovery code): it may read and enrol, nothing more.
 	if a.Session.Assurance < session.AAL2 {
-		return &StepUpError{Required: session.AAL2, MaxAge: k.stepUpWindow}
+		return &session.StepUpError{Need: session.AAL2, Within: k.stepUpWindow}
 	}
 	if RequiredAssurance(env, s, user.Occasional) == 0 {
 		return nil // nothing more to ask, whatever the profile
@@ -107,7 +99,7 @@ func (k *Keys) checkStepUp(ctx context.Context, a Actor, env account.Environment
 	}
 	need := RequiredAssurance(env, s, u.Profile)
 	if a.Session.Assurance < need || !a.Session.Fresh(now, k.stepUpWindow) {
-		return &StepUpError{Required: need, MaxAge: k.stepUpWindow}
+		return &session.StepUpError{Need: need, Within: k.stepUpWindow}
 	}
 	return nil
 }

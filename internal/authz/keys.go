@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gatehouse/internal/apikey"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 )
@@ -19,15 +20,15 @@ var (
 	// authenticate, whatever the reason: unknown, wrong secret, revoked,
 	// expired, rotated out, or used from outside its allowlist. A probe
 	// learns nothing about how close it came.
-	ErrInvalidKey = errors.New("authz: invalid api key")
+	ErrInvalidKey = fault.New(fault.Unauthenticated, "authz: invalid api key")
 	// ErrNoAccount: the account does not exist or the caller is not a
 	// member of it; the two are not told apart.
-	ErrNoAccount = errors.New("authz: no such account")
+	ErrNoAccount = fault.New(fault.NotFound, "authz: no such account")
 	// ErrNoKey: the key does not exist or belongs to another account.
-	ErrNoKey = errors.New("authz: no such key")
+	ErrNoKey = fault.New(fault.NotFound, "authz: no such key")
 	// ErrKeyState wraps apikey.ErrRevoked, ErrRotated or ErrExpired when a
 	// key cannot be rotated or revoked in its present state.
-	ErrKeyState = errors.New("authz: the key cannot change in its present state")
+	ErrKeyState = fault.New(fault.KeyState, "authz: the key cannot change in its present state")
 )
 
 // Actor is who asks for a key change: a member's session, or an operator

@@ -385,8 +385,8 @@ func TestCreateChecks(t *testing.T) {
 	read := apikey.Request{Name: "bot", Scopes: []string{"orders:read"}}
 	transfers := apikey.Request{Name: "bot", Scopes: []string{"transfers:write"}, AllowIPs: []string{"203.0.113.0/24"}}
 	var (
-		stepUp2 = &authz.StepUpError{Required: session.AAL2, MaxAge: 5 * time.Minute}
-		stepUp3 = &authz.StepUpError{Required: session.AAL3, MaxAge: 5 * time.Minute}
+		stepUp2 = &session.StepUpError{Need: session.AAL2, Within: 5 * time.Minute}
+		stepUp3 = &session.StepUpError{Need: session.AAL3, Within: 5 * time.Minute}
 	)
 	tests := []struct {
 		name  string
@@ -433,8 +433,8 @@ func TestCreateChecks(t *testing.T) {
 				if !strings.HasPrefix(iss.Secret, "gatehouse_") || iss.Key.CreatedBy != by {
 					t.Errorf("Create = %v by %q", iss.Key, iss.Key.CreatedBy)
 				}
-			case *authz.StepUpError:
-				var se *authz.StepUpError
+			case *session.StepUpError:
+				var se *session.StepUpError
 				if !errors.As(err, &se) || *se != *want {
 					t.Errorf("Create = %v, want %v", err, want)
 				}
@@ -460,8 +460,8 @@ func TestProfessionalNeedsAAL3(t *testing.T) {
 	}
 	f.st.AddMember(ctx, &account.Membership{UserID: pro.ID, AccountID: "ACC-L", Role: account.Trader, CreatedAt: storetest.T0})
 	req := apikey.Request{Name: "bot", Scopes: []string{"orders:write"}, AllowIPs: []string{"203.0.113.0/24"}}
-	var se *authz.StepUpError
-	if _, err := f.keys.Create(ctx, f.session(pro, 2, f.clock.Now()), "ACC-L", req); !errors.As(err, &se) || se.Required != session.AAL3 {
+	var se *session.StepUpError
+	if _, err := f.keys.Create(ctx, f.session(pro, 2, f.clock.Now()), "ACC-L", req); !errors.As(err, &se) || se.Need != session.AAL3 {
 		t.Errorf("professional at AAL2: Create = %v, want step-up to AAL3", err)
 	}
 	if _, err := f.keys.Create(ctx, f.session(pro, 3, f.clock.Now()), "ACC-L", req); err != nil {
@@ -550,8 +550,8 @@ func TestRotateChecks(t *testing.T) {
 	if _, err := f.keys.Rotate(ctx, f.session(f.trader, 3, now), "ACC-L", money.Key.ID, nil); !errors.As(err, &fe) {
 		t.Errorf("trader rotating a transfers:write key = %v, want a ForbiddenError: rotating mints those powers again", err)
 	}
-	var se *authz.StepUpError
-	if _, err := f.keys.Rotate(ctx, f.session(f.owner, 2, now), "ACC-L", money.Key.ID, nil); !errors.As(err, &se) || se.Required != session.AAL3 {
+	var se *session.StepUpError
+	if _, err := f.keys.Rotate(ctx, f.session(f.owner, 2, now), "ACC-L", money.Key.ID, nil); !errors.As(err, &se) || se.Need != session.AAL3 {
 		t.Errorf("owner at AAL2 rotating a transfers:write key = %v, want step-up to AAL3", err)
 	}
 	if _, err := f.keys.Rotate(ctx, f.session(f.owner, 3, now), "ACC-L", money.Key.ID, nil); err != nil {

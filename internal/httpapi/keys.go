@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/netip"
 	"time"
@@ -128,7 +127,7 @@ func handleListKeys(d keyDeps) handlerFunc {
 		}
 		keys, err := d.keys.List(r.Context(), a, r.PathValue("account"))
 		if err != nil {
-			return keyError(err)
+			return err
 		}
 		now := d.now()
 		out := struct {
@@ -155,7 +154,7 @@ func handleCreateKey(d keyDeps) handlerFunc {
 			ExpiresIn: time.Duration(body.ExpiresIn) * time.Second}
 		iss, err := d.keys.Create(r.Context(), a, r.PathValue("account"), req)
 		if err != nil {
-			return keyError(err)
+			return err
 		}
 		return writeJSON(w, http.StatusCreated, issuedView{keyView: viewKey(&iss.Key, iss.Key.CreatedAt), Secret: iss.Secret, ExpiryShortened: iss.Shortened})
 	}
@@ -180,7 +179,7 @@ func handleRotateKey(d keyDeps) handlerFunc {
 		}
 		iss, err := d.keys.Rotate(r.Context(), a, r.PathValue("account"), r.PathValue("id"), overlap)
 		if err != nil {
-			return keyError(err)
+			return err
 		}
 		return writeJSON(w, http.StatusCreated, issuedView{keyView: viewKey(&iss.Key, iss.Key.CreatedAt), Secret: iss.Secret})
 	}
@@ -193,45 +192,11 @@ func handleRevokeKey(d keyDeps) handlerFunc {
 			return err
 		}
 		if _, err := d.keys.Revoke(r.Context(), a, r.PathValue("account"), r.PathValue("id")); err != nil {
-			return keyError(err)
+			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-}
-
-// keyError maps the key service's errors to problems.
-func keyError(err error) error {
-	var re *apikey.RequestError
-	var fe *authz.ForbiddenError
-	var se *authz.StepUpError
-	switch {
-	case errors.As(err, &re):
-		fields := make([]FieldError, len(re.Problems))
-		for i, p := range re.Problems {
-			fields[i] = FieldError{Field: p.Field, Detail: p.Message}
-		}
-		return errBadRequest("The key request has invalid fields.", fields...)
-	case errors.As(err, &fe):
-		e := problem(http.StatusForbidden, "forbidden", "Forbidden", fe.Reason+".")
-		e.Err = err
-		return e
-	case errors.As(err, &se):
-		e := problem(http.StatusForbidden, "step-up-required", "Step-up required",
-			fmt.Sprintf("Managing this key needs %v proven within the last %v (any key needs a second factor; one that can trade or move money a recent proof): step up with POST /v1/stepup, then retry.", se.Required, se.MaxAge))
-		e.Problem.Extra = map[string]any{"required_assurance": se.Required.String(), "max_age": int(se.MaxAge.Seconds())}
-		e.Err = err
-		return e
-	case errors.Is(err, authz.ErrNoAccount), errors.Is(err, authz.ErrNoKey):
-		e := errNotFound()
-		e.Err = err
-		return e
-	case errors.Is(err, authz.ErrKeyState):
-		e := problem(http.StatusConflict, "key-state", "Key cannot change", keyStateDetail(err))
-		e.Err = err
-		return e
-	}
-	return err
 }
 
 func keyStateDetail(err error) string {

@@ -12,7 +12,6 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/assess"
-	"gatehouse/internal/login"
 	"gatehouse/internal/posture"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -107,7 +106,7 @@ func (d postureDeps) admin(r *http.Request) (*session.Session, error) {
 		return nil, forbidden("This needs an administrator.")
 	}
 	if s.Assurance < session.AAL2 {
-		return nil, &login.StepUpError{Need: session.AAL2, Within: d.window}
+		return nil, &session.StepUpError{Need: session.AAL2, Within: d.window}
 	}
 	return s, nil
 }
@@ -245,7 +244,7 @@ func handlePermissions(d postureDeps) handlerFunc {
 		}
 		now := d.now().UTC()
 		if s.Assurance < session.AAL2 || !s.Fresh(now, d.window) {
-			return &login.StepUpError{Need: session.AAL2, Within: d.window}
+			return &session.StepUpError{Need: session.AAL2, Within: d.window}
 		}
 		c := assess.Change{Account: id, Options: body.Options, Margin: body.Margin, Futures: body.Futures, Withdrawals: body.Withdrawals,
 			Actor: s.UserID, Interface: string(s.Interface), IP: ClientAddr(r, d.proxies).String()}
@@ -266,8 +265,17 @@ func handlePermissions(d postureDeps) handlerFunc {
 			c.Override = strings.TrimSpace(*body.OverrideReason)
 		}
 		res, err := assess.ChangePermissions(ctx, d.store, c, d.platform, now)
-		if err != nil {
-			return permissionsError(err, body.User != "")
+		switch {
+		case errors.Is(err, assess.ErrNotOwner) && body.User != "":
+			e := errBadRequest("", FieldError{"user", "not an owner of the account"})
+			e.Err = err
+			return e
+		case errors.Is(err, assess.ErrNotOwner):
+			e := forbidden("Changing the permissions of an account needs the owner role.")
+			e.Err = err
+			return e
+		case err != nil:
+			return err // a refusal by the gate is 409 (see answers): allowed, but the posture must change first
 		}
 		out := permissionsView{Account: id, Permissions: res.After, Changed: res.Changed()}
 		for _, f := range res.Overridden {
@@ -275,37 +283,4 @@ func handlePermissions(d postureDeps) handlerFunc {
 		}
 		return writeJSON(w, http.StatusOK, out)
 	}
-}
-
-// permissionsError maps the errors of a permission change to problems.
-// A gate refusal is 409 Conflict: the request is allowed, but the
-// posture it depends on must change first.
-func permissionsError(err error, named bool) error {
-	var ge *assess.GateError
-	switch {
-	case errors.As(err, &ge):
-		fs := make([]gateFinding, len(ge.Findings))
-		for i, f := range ge.Findings {
-			fs[i] = gateFinding{ID: f.ID, FailureMode: f.FailureMode, Summary: f.Summary, NextStep: f.NextStep}
-		}
-		e := problem(http.StatusConflict, "posture-gate", "Security posture too weak for these permissions",
-			fmt.Sprintf("Turning on %s is refused while high findings are open. Fix them (GET /v1/posture has the whole report) and try again; turning permissions off is always allowed.",
-				strings.Join(ge.TurningOn, ", ")))
-		e.Problem.Extra = map[string]any{"permissions": ge.TurningOn, "findings": fs}
-		e.Err = err
-		return e
-	case errors.Is(err, assess.ErrNoGateUser):
-		e := errBadRequest("", FieldError{"user", "name the owner you act for: turning a permission on is gated on their posture"})
-		e.Err = err
-		return e
-	case errors.Is(err, assess.ErrNotOwner) && named:
-		e := errBadRequest("", FieldError{"user", "not an owner of the account"})
-		e.Err = err
-		return e
-	case errors.Is(err, assess.ErrNotOwner):
-		e := forbidden("Changing the permissions of an account needs the owner role.")
-		e.Err = err
-		return e
-	}
-	return err
 }

@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
-	"gatehouse/internal/authn"
+	"gatehouse/internal/assess"
+	"gatehouse/internal/authz"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
-	"gatehouse/internal/store"
 )
 
 // Problem is an RFC 9457 problem document.
@@ -74,96 +76,149 @@ func problem(status int, kind, title, detail string) *Error {
 
 // The problems handlers return. Authentication failures have one wording.
 func errBadRequest(detail string, fields ...FieldError) *Error {
-	e := problem(http.StatusBadRequest, "bad-request", "Bad request", detail)
-	e.Problem.Errors = fields
+	e := kindError(fault.Invalid, nil)
+	e.Problem.Detail, e.Problem.Errors = detail, fields
 	return e
 }
 
-func errUnauthenticated() *Error {
-	return problem(http.StatusUnauthorized, "unauthenticated", "Authentication required", "No valid session or key was presented.")
+func errUnauthenticated() *Error { return kindError(fault.Unauthenticated, nil) }
+
+func errNotFound() *Error { return kindError(fault.NotFound, nil) }
+
+// answer is how the API tells a client of one kind of failure: the
+// status, the problem type (after urn:gatehouse:problem:), its title and
+// the detail every such failure shares.
+type answer struct {
+	status             int
+	typ, title, detail string
+	// more adds what the error itself knows: the wait, the fields at
+	// fault, what to prove. Nil when the kind says it all.
+	more func(err error, e *Error)
 }
 
-func errInvalidCredentials() *Error {
-	return problem(http.StatusUnauthorized, "invalid-credentials", "Invalid credentials", "The username or password is wrong.")
+// retryUnavailable is the Retry-After of an answer to a store failure:
+// long enough for a database fail-over or a restart, short enough that a
+// trader is not kept waiting for nothing.
+const retryUnavailable = 5 * time.Second
+
+// answers is the API's one table from a failure's kind to its problem
+// document. Authentication failures have one wording each; a kind
+// without a row is a bare 500.
+var answers = map[fault.Kind]answer{
+	fault.Internal: {http.StatusInternalServerError, "internal", "Internal error", "", nil},
+	fault.Unavailable: {http.StatusServiceUnavailable, "unavailable", "Service unavailable",
+		"gatehouse could not reach its store. Nothing was counted against you; try again shortly.",
+		func(err error, e *Error) { retry(e, retryUnavailable) }},
+	fault.Canceled: {statusClientClosed, "client-closed-request", "Client closed request", "", nil},
+	fault.Invalid: {http.StatusBadRequest, "bad-request", "Bad request", "", func(err error, e *Error) {
+		for _, f := range fault.Fields(err) {
+			e.Problem.Errors = append(e.Problem.Errors, FieldError{Field: f.Name, Detail: f.Want})
+		}
+		if len(e.Problem.Errors) > 1 {
+			e.Problem.Detail = "The request has invalid fields."
+		}
+	}},
+	fault.TooLarge: {http.StatusRequestEntityTooLarge, "payload-too-large", "Payload too large",
+		fmt.Sprintf("The body is larger than %d bytes.", maxBody), nil},
+	fault.Unauthenticated:    {http.StatusUnauthorized, "unauthenticated", "Authentication required", "No valid session or key was presented.", nil},
+	fault.InvalidCredentials: {http.StatusUnauthorized, "invalid-credentials", "Invalid credentials", "The username or password is wrong.", nil},
+	fault.InvalidCode:        {http.StatusUnauthorized, "invalid-code", "Invalid code", "The code or answer is wrong, used already or expired.", nil},
+	fault.NoFlow: {http.StatusNotFound, "no-login-in-progress", "No login in progress",
+		"This login is unknown, finished or expired; start again with POST /v1/login.", nil},
+	fault.NotFound: {http.StatusNotFound, "not-found", "Not found", "", nil},
+	fault.FactorUnavailable: {http.StatusConflict, "factor-unavailable", "Factor not available",
+		"That factor is not enrolled, not confirmed, or not allowed here by policy.", nil},
+	fault.Throttled: {http.StatusTooManyRequests, "throttled", "Too many attempts", "Too many failed attempts; wait before trying again.",
+		func(err error, e *Error) { retry(e, fault.RetryAfter(err, time.Second)) }},
+	fault.TooManyPushes: {http.StatusTooManyRequests, "throttled", "Too many attempts",
+		"Too many push requests are waiting for an answer; answer or let them expire first.",
+		func(err error, e *Error) { retry(e, time.Minute) }},
+	fault.WeakPassword: {http.StatusUnprocessableEntity, "weak-password", "Password not acceptable", "", func(err error, e *Error) {
+		var we *login.WeakPasswordError
+		if errors.As(err, &we) {
+			e.Problem.Detail = we.Error()
+		}
+	}},
+	fault.AssuranceUnreachable: {http.StatusForbidden, "assurance-unreachable", "Stronger factor needed", "", func(err error, e *Error) {
+		var ae *login.AssuranceError
+		if errors.As(err, &ae) {
+			e.Problem.Detail = fmt.Sprintf("%s logins need %v for the %s profile; enrol a device-bound security key from a session that has one.", ae.Interface, ae.Need, ae.Profile)
+			e.Problem.Extra = map[string]any{"required_assurance": ae.Need.String()}
+		}
+	}},
+	fault.StepUp: {http.StatusForbidden, "step-up-required", "Step-up required", "", func(err error, e *Error) {
+		var se *session.StepUpError
+		if errors.As(err, &se) {
+			e.Problem.Detail = fmt.Sprintf("This needs %v proven within the last %v: raise the session with POST /v1/stepup and try again.", se.Need, se.Within)
+			e.Problem.Extra = map[string]any{"required_assurance": se.Need.String(), "max_age": int(se.Within.Seconds())}
+		}
+	}},
+	fault.LastStrongFactor: {http.StatusConflict, "last-strong-factor", "Last strong factor",
+		"The last strong factor cannot be removed; enrol another one first.", nil},
+	fault.FactorState: {http.StatusConflict, "factor-state", "Factor not pending", "The factor is not waiting for confirmation.", nil},
+	fault.NotAllowed:  {http.StatusForbidden, "not-allowed", "Not allowed", "This session may not do that.", nil},
+	fault.Forbidden: {http.StatusForbidden, "forbidden", "Forbidden", "Your role does not allow that.", func(err error, e *Error) {
+		var fe *authz.ForbiddenError
+		if errors.As(err, &fe) {
+			e.Problem.Detail = fe.Reason + "."
+		}
+	}},
+	fault.KeyState: {http.StatusConflict, "key-state", "Key cannot change", "", func(err error, e *Error) {
+		e.Problem.Detail = keyStateDetail(err)
+	}},
+	fault.PostureGate: {http.StatusConflict, "posture-gate", "Security posture too weak for these permissions", "", func(err error, e *Error) {
+		var ge *assess.GateError
+		if !errors.As(err, &ge) {
+			return
+		}
+		fs := make([]gateFinding, len(ge.Findings))
+		for i, f := range ge.Findings {
+			fs[i] = gateFinding{ID: f.ID, FailureMode: f.FailureMode, Summary: f.Summary, NextStep: f.NextStep}
+		}
+		e.Problem.Detail = fmt.Sprintf("Turning on %s is refused while high findings are open. Fix them (GET /v1/posture has the whole report) and try again; turning permissions off is always allowed.",
+			strings.Join(ge.TurningOn, ", "))
+		e.Problem.Extra = map[string]any{"permissions": ge.TurningOn, "findings": fs}
+	}},
 }
 
-func errNotFound() *Error {
-	return problem(http.StatusNotFound, "not-found", "Not found", "")
-}
+// statusClientClosed is nginx's 499: the client closed the connection
+// before the answer. No one reads it; the metrics count it apart from
+// server errors.
+const statusClientClosed = 499
 
-func errThrottled(wait time.Duration) *Error {
-	secs := int(wait.Seconds())
-	if secs < 1 {
-		secs = 1
+// retry sets the wait of a 429 or 503, as a header and as a member.
+func retry(e *Error, wait time.Duration) {
+	secs := max(int((wait+time.Second-1)/time.Second), 1)
+	if e.Problem.Extra == nil {
+		e.Problem.Extra = map[string]any{}
 	}
-	e := problem(http.StatusTooManyRequests, "throttled", "Too many attempts", "Too many failed attempts; wait before trying again.")
-	e.Problem.Extra = map[string]any{"retry_after": secs}
+	e.Problem.Extra["retry_after"] = secs
 	e.Header = http.Header{"Retry-After": {strconv.Itoa(secs)}}
-	return e
 }
 
-// errStepUp asks for a fresher or stronger proof (POST /v1/stepup).
-func errStepUp(need session.Assurance, within time.Duration) *Error {
-	e := problem(http.StatusForbidden, "step-up-required", "Step-up required",
-		fmt.Sprintf("This needs %v proven within the last %v: raise the session with POST /v1/stepup and try again.", need, within))
-	e.Problem.Extra = map[string]any{"required_assurance": need.String(), "max_age": int(within.Seconds())}
-	return e
-}
-
-// toError maps any error from below to what the client may see. Domain
-// errors carry a kind; anything unknown is a bare 500.
+// toError maps any error from below to what the client may see, by its
+// kind (see [answers]): the client sees the problem, the log sees err.
 func toError(err error) *Error {
 	var e *Error
-	var te *login.ThrottledError
-	var we *login.WeakPasswordError
-	var ae *login.AssuranceError
-	var se *login.StepUpError
-	switch {
-	case errors.As(err, &e):
+	if errors.As(err, &e) {
 		return e
-	case errors.As(err, &te):
-		return errThrottled(te.RetryAfter)
-	case errors.As(err, &we):
-		x := problem(http.StatusUnprocessableEntity, "weak-password", "Password not acceptable", we.Error())
-		x.Err = err
-		return x
-	case errors.Is(err, login.ErrInvalidCredentials):
-		return errInvalidCredentials()
-	case errors.Is(err, login.ErrInvalidCode):
-		return problem(http.StatusUnauthorized, "invalid-code", "Invalid code", "The code or answer is wrong, used already or expired.")
-	case errors.Is(err, login.ErrFlow):
-		return problem(http.StatusNotFound, "no-login-in-progress", "No login in progress", "This login is unknown, finished or expired; start again with POST /v1/login.")
-	case errors.Is(err, login.ErrFactorUnavailable):
-		return problem(http.StatusConflict, "factor-unavailable", "Factor not available", "That factor is not enrolled, not confirmed, or not allowed here by policy.")
-	case errors.Is(err, login.ErrTooManyPushes):
-		e := errThrottled(time.Minute)
-		e.Problem.Detail = "Too many push requests are waiting for an answer; answer or let them expire first."
-		return e
-	case errors.As(err, &ae):
-		x := problem(http.StatusForbidden, "assurance-unreachable", "Stronger factor needed",
-			fmt.Sprintf("%s logins need %v for the %s profile; enrol a device-bound security key from a session that has one.", ae.Interface, ae.Need, ae.Profile))
-		x.Problem.Extra = map[string]any{"required_assurance": ae.Need.String()}
-		return x
-	case errors.As(err, &se):
-		return errStepUp(se.Need, se.Within)
-	case errors.Is(err, login.ErrLastStrongFactor):
-		return problem(http.StatusConflict, "last-strong-factor", "Last strong factor", "The last strong factor cannot be removed; enrol another one first.")
-	case errors.Is(err, login.ErrFactorState):
-		return problem(http.StatusConflict, "factor-state", "Factor not pending", "The factor is not waiting for confirmation.")
-	case errors.Is(err, login.ErrBadName):
-		return errBadRequest("", FieldError{"name", "1 to 64 printable characters"})
-	case errors.Is(err, login.ErrBadPhone):
-		return errBadRequest("", FieldError{"phone", "an E.164 number: + and 8 to 15 digits"})
-	case errors.Is(err, login.ErrNotAllowed):
-		return problem(http.StatusForbidden, "not-allowed", "Not allowed", "This session may not do that.")
-	case errors.Is(err, authn.ErrUnauthenticated):
-		return errUnauthenticated()
-	case errors.Is(err, store.ErrNotFound):
-		return errNotFound()
 	}
-	x := problem(http.StatusInternalServerError, "internal", "Internal error", "")
-	x.Err = err
-	return x
+	return kindError(fault.Of(err), err)
+}
+
+// kindError is the answer to a failure of kind k; err, which may be nil,
+// is for the log and for what the answer takes from it.
+func kindError(k fault.Kind, err error) *Error {
+	a, ok := answers[k]
+	if !ok {
+		a = answers[fault.Internal]
+	}
+	e := problem(a.status, a.typ, a.title, a.detail)
+	e.Err = err
+	if a.more != nil {
+		a.more(err, e)
+	}
+	return e
 }
 
 // writeProblem renders a problem document.

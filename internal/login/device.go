@@ -8,6 +8,7 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/device"
 	"gatehouse/internal/factor"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/notify"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -16,7 +17,7 @@ import (
 )
 
 // ErrNotAllowed refuses an action the session may not take.
-var ErrNotAllowed = errors.New("login: not allowed")
+var ErrNotAllowed = fault.New(fault.NotAllowed, "login: not allowed")
 
 // deviceLinkLifetime bounds an e-mailed device approval link.
 const deviceLinkLifetime = 30 * time.Minute

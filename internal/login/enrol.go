@@ -16,28 +16,18 @@ import (
 	"gatehouse/internal/factor/recovery"
 	"gatehouse/internal/factor/sms"
 	"gatehouse/internal/factor/totp"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
 )
 
-// StepUpError refuses an action that needs fresher or stronger proof: the
-// client should step up (POST /v1/stepup) and try again.
-type StepUpError struct {
-	Need   session.Assurance
-	Within time.Duration
-}
-
-func (e *StepUpError) Error() string {
-	return fmt.Sprintf("login: needs %v proven within %v", e.Need, e.Within)
-}
-
 // Errors of factor management.
 var (
-	ErrLastStrongFactor = errors.New("login: the last strong factor cannot be removed; enrol another first")
-	ErrBadName          = errors.New("login: a name is 1 to 64 printable characters")
-	ErrBadPhone         = errors.New("login: not an E.164 phone number (+ and 8 to 15 digits)")
-	ErrFactorState      = errors.New("login: the factor is not waiting for confirmation")
+	ErrLastStrongFactor = fault.New(fault.LastStrongFactor, "login: the last strong factor cannot be removed; enrol another first")
+	ErrBadName          = fault.NewField("name", "1 to 64 printable characters", "login: a name is 1 to 64 printable characters")
+	ErrBadPhone         = fault.NewField("phone", "an E.164 number: + and 8 to 15 digits", "login: not an E.164 phone number (+ and 8 to 15 digits)")
+	ErrFactorState      = fault.New(fault.FactorState, "login: the factor is not waiting for confirmation")
 )
 
 // hasStrong reports whether the user has an active strong factor.
@@ -68,7 +58,7 @@ func (s *Service) needAssurance(ctx context.Context, sess *session.Session, reco
 	if fresh && (sess.Assurance >= session.AAL2 || (recoveryCounts && strings.Contains(" "+sess.AMR+" ", " rec "))) {
 		return nil
 	}
-	return &StepUpError{Need: session.AAL2, Within: s.stepUpWindow()}
+	return &session.StepUpError{Need: session.AAL2, Within: s.stepUpWindow()}
 }
 
 func (s *Service) stepUpWindow() time.Duration {

@@ -11,6 +11,7 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/device"
 	"gatehouse/internal/factor"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/notify"
 	"gatehouse/internal/seal"
 	"gatehouse/internal/session"
@@ -65,15 +66,15 @@ func (p FactorPolicy) Allows(k factor.Kind) bool {
 // Errors of the flows. Every wrong, expired, replayed or malformed answer
 // is ErrInvalidCode to the client; the audit trail keeps the reason.
 var (
-	ErrInvalidCode = errors.New("login: invalid or expired code")
+	ErrInvalidCode = fault.New(fault.InvalidCode, "login: invalid or expired code")
 	// ErrFlow is a flow that is unknown, not this client's, expired or
 	// finished: the client must start again.
-	ErrFlow = errors.New("login: no such login in progress")
+	ErrFlow = fault.New(fault.NoFlow, "login: no such login in progress")
 	// ErrFactorUnavailable is a factor the user does not have, or that the
 	// policy does not allow here.
-	ErrFactorUnavailable = errors.New("login: factor not available")
+	ErrFactorUnavailable = fault.New(fault.FactorUnavailable, "login: factor not available")
 	// ErrTooManyPushes refuses a push while too many are unanswered.
-	ErrTooManyPushes = errors.New("login: too many push requests pending")
+	ErrTooManyPushes = fault.New(fault.TooManyPushes, "login: too many push requests pending")
 )
 
 // AssuranceError refuses a login whose factors cannot reach what the door needs.
@@ -86,6 +87,9 @@ type AssuranceError struct {
 func (e *AssuranceError) Error() string {
 	return fmt.Sprintf("login: %s logins need %v for the %s profile", e.Interface, e.Need, e.Profile)
 }
+
+// Kind is [fault.AssuranceUnreachable].
+func (e *AssuranceError) Kind() fault.Kind { return fault.AssuranceUnreachable }
 
 // Offer is a factor that can answer a flow.
 type Offer struct {

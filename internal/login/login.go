@@ -14,6 +14,7 @@ import (
 
 	"gatehouse/internal/audit"
 	"gatehouse/internal/device"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/password"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -25,8 +26,8 @@ import (
 // Errors of the flow. Every bad credential is [ErrInvalidCredentials]:
 // one wording, one timing, whether or not the user exists.
 var (
-	ErrInvalidCredentials = errors.New("login: invalid credentials")
-	ErrKeyRequired        = errors.New("login: desktop and mobile logins need a DPoP proof")
+	ErrInvalidCredentials = fault.New(fault.InvalidCredentials, "login: invalid credentials")
+	ErrKeyRequired        = fault.NewField("dpop", "a DPoP proof: desktop and mobile logins need one", "login: desktop and mobile logins need a DPoP proof")
 )
 
 // ThrottledError says a login was refused before any check, and when to retry.
@@ -36,11 +37,20 @@ func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("login: throttled, retry after %v", e.RetryAfter)
 }
 
+// Kind is [fault.Throttled].
+func (e *ThrottledError) Kind() fault.Kind { return fault.Throttled }
+
+// Wait is RetryAfter, for [fault.RetryAfter].
+func (e *ThrottledError) Wait() time.Duration { return e.RetryAfter }
+
 // WeakPasswordError says why a new password was refused.
 type WeakPasswordError struct{ Err error }
 
 func (e *WeakPasswordError) Error() string { return e.Err.Error() }
 func (e *WeakPasswordError) Unwrap() error { return e.Err }
+
+// Kind is [fault.WeakPassword]; the client is told Err's text.
+func (e *WeakPasswordError) Kind() fault.Kind { return fault.WeakPassword }
 
 // Service runs logins. Its fields are set once before use.
 type Service struct {
@@ -337,7 +347,7 @@ func userID(u *user.User) string {
 func (s *Service) ChangePassword(ctx context.Context, sess *session.Session, current, next string) ([]string, error) {
 	now := s.now()
 	if sess.Assurance < session.AAL2 {
-		return nil, &StepUpError{Need: session.AAL2, Within: s.stepUpWindow()}
+		return nil, &session.StepUpError{Need: session.AAL2, Within: s.stepUpWindow()}
 	}
 	u, err := s.Store.UserByID(ctx, sess.UserID)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"gatehouse/internal/account"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/device"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/session"
 	"gatehouse/internal/throttle"
 	"gatehouse/internal/user"
@@ -24,7 +25,7 @@ import (
 
 // Errors every implementation returns.
 var (
-	ErrNotFound = errors.New("store: not found")
+	ErrNotFound = fault.New(fault.NotFound, "store: not found")
 	ErrConflict = errors.New("store: conflict") // a unique value is taken
 	// ErrSchemaTooNew is returned by Open for a database written by a newer gatehouse.
 	ErrSchemaTooNew = errors.New("store: database schema is newer than this binary")

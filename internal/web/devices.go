@@ -8,6 +8,7 @@ import (
 
 	"gatehouse/internal/device"
 	"gatehouse/internal/login"
+	"gatehouse/internal/session"
 )
 
 // Devices: the browsers and apps the account signs in from. A new one
@@ -87,7 +88,7 @@ const msgApproveElsewhere = "Only a device you already trust can approve another
 func handleApproveDevice(d *deps) signedInFunc {
 	return func(w http.ResponseWriter, r *http.Request, v *visitor) error {
 		_, err := d.Login.ApproveDevice(r.Context(), v.Session, r.PathValue("id"))
-		var se *login.StepUpError
+		var se *session.StepUpError
 		switch {
 		case errors.As(err, &se):
 			return d.stepUp(w, r, v, http.StatusForbidden, se.Need, "Approving a new device", "/devices", "")

@@ -11,6 +11,7 @@ import (
 	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/sms"
 	"gatehouse/internal/login"
+	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 )
 
@@ -106,7 +107,7 @@ const (
 // step-up page when a fresher proof is due, else the factors page with
 // what went wrong.
 func (d *deps) factorError(w http.ResponseWriter, r *http.Request, v *visitor, reason string, err error) error {
-	var se *login.StepUpError
+	var se *session.StepUpError
 	var te *login.ThrottledError
 	switch {
 	case errors.As(err, &se):

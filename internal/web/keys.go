@@ -227,14 +227,14 @@ type issuedData struct {
 func (d *deps) keyError(w http.ResponseWriter, r *http.Request, v *visitor, back string, err error, form func(status int, probs []fieldProblem, msg string) error) error {
 	var re *apikey.RequestError
 	var fe *authz.ForbiddenError
-	var se *authz.StepUpError
+	var se *session.StepUpError
 	switch {
 	case errors.As(err, &se):
 		reason := "A key that can trade or move money"
 		if v.Session.Assurance < session.AAL2 {
 			reason = "Making an API key" // any key, from a session without a second factor
 		}
-		return d.stepUp(w, r, v, http.StatusForbidden, se.Required, reason, back, "")
+		return d.stepUp(w, r, v, http.StatusForbidden, se.Need, reason, back, "")
 	case errors.As(err, &re) && form != nil:
 		var probs []fieldProblem
 		for _, p := range re.Problems {
