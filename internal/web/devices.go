@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"gatehouse/internal/device"
-	"gatehouse/internal/login"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/session"
 )
 
@@ -92,10 +92,14 @@ func handleApproveDevice(d *deps) signedInFunc {
 		switch {
 		case errors.As(err, &se):
 			return d.stepUp(w, r, v, http.StatusForbidden, se.Need, "Approving a new device", "/devices", "")
-		case errors.Is(err, login.ErrNotAllowed):
+		case fault.Of(err) == fault.NotAllowed:
 			return d.devicesPage(w, r, v, http.StatusForbidden, msgApproveElsewhere)
 		case err != nil:
-			return err
+			status, msg, ok := d.failure(w, err)
+			if !ok {
+				return err
+			}
+			return d.devicesPage(w, r, v, status, msg)
 		}
 		http.Redirect(w, r, "/devices?done=device-approved", http.StatusSeeOther)
 		return nil
@@ -165,7 +169,7 @@ func handleApproveLink(d *deps) handlerFunc {
 		}
 		p := page{Title: "Approve a new device", CSRF: formToken(secret)}
 		_, err = d.Login.ApproveDeviceByLink(r.Context(), r.PostForm.Get("token"))
-		if errors.Is(err, login.ErrInvalidCode) {
+		if fault.Of(err) == fault.InvalidCode {
 			p.Data = linkData{Error: msgBadLink}
 			return render(w, http.StatusBadRequest, "device-link", p)
 		}

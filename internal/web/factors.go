@@ -10,7 +10,7 @@ import (
 
 	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/sms"
-	"gatehouse/internal/login"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 )
@@ -108,22 +108,17 @@ const (
 // what went wrong.
 func (d *deps) factorError(w http.ResponseWriter, r *http.Request, v *visitor, reason string, err error) error {
 	var se *session.StepUpError
-	var te *login.ThrottledError
-	switch {
-	case errors.As(err, &se):
+	if errors.As(err, &se) {
 		return d.stepUp(w, r, v, http.StatusForbidden, se.Need, reason, "/factors", "")
-	case errors.As(err, &te):
-		return d.factorsPage(w, r, v, http.StatusTooManyRequests, throttledMessage(retryAfter(w, te)))
-	case errors.Is(err, login.ErrFactorUnavailable):
-		return d.factorsPage(w, r, v, http.StatusConflict, msgKindNotAllowed)
-	case errors.Is(err, login.ErrBadName):
-		return d.factorsPage(w, r, v, http.StatusUnprocessableEntity, msgBadName)
-	case errors.Is(err, login.ErrBadPhone):
-		return d.factorsPage(w, r, v, http.StatusUnprocessableEntity, msgBadPhone)
-	case errors.Is(err, login.ErrLastStrongFactor):
-		return d.factorsPage(w, r, v, http.StatusConflict, msgLastStrong)
 	}
-	return err
+	status, msg, ok := d.failure(w, err)
+	if !ok {
+		return err
+	}
+	if fault.Of(err) == fault.FactorUnavailable {
+		msg = msgKindNotAllowed // enrolling, not signing in
+	}
+	return d.factorsPage(w, r, v, status, msg)
 }
 
 // enrolData is the content of the page that confirms a new factor.
@@ -294,16 +289,15 @@ func handleConfirm(d *deps) signedInFunc {
 			return again(http.StatusUnprocessableEntity, msgCodeMissing)
 		}
 		c, err := d.Login.Confirm(r.Context(), v.Session, f.ID, code, nil)
-		var te *login.ThrottledError
-		switch {
-		case errors.Is(err, login.ErrInvalidCode):
-			return again(http.StatusUnprocessableEntity, msgFactorFailed)
-		case errors.As(err, &te):
-			return again(http.StatusTooManyRequests, throttledMessage(retryAfter(w, te)))
-		case errors.Is(err, login.ErrFactorState):
+		switch k := fault.Of(err); {
+		case err == nil:
+		case k == fault.FactorState:
 			http.Redirect(w, r, "/factors", http.StatusSeeOther)
 			return nil
-		case err != nil:
+		case k == fault.InvalidCode, k == fault.Throttled, k == fault.Unavailable:
+			status, msg, _ := d.failure(w, err)
+			return again(status, msg)
+		default:
 			return d.factorError(w, r, v, "Adding a sign-in method", err)
 		}
 		if len(c.RecoveryCodes) > 0 {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"gatehouse/internal/factor"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
 )
@@ -303,9 +304,7 @@ func handleFlowPage(d *deps) flowFunc {
 // method it used; a flow that is over sends the browser back to start.
 func (d *deps) answerError(w http.ResponseWriter, r *http.Request, fv *flowVisitor, with factor.Kind, err error, view flowView) error {
 	view.with = string(with)
-	var te *login.ThrottledError
-	switch {
-	case errors.Is(err, login.ErrFlow):
+	if fault.Of(err) == fault.NoFlow {
 		// Over: denied after too many wrong answers, or expired.
 		_, state, perr := d.Login.Poll(r.Context(), fv.ID, fv.Binding)
 		if perr != nil {
@@ -313,16 +312,9 @@ func (d *deps) answerError(w http.ResponseWriter, r *http.Request, fv *flowVisit
 		}
 		d.restart(w, r, state)
 		return nil
-	case errors.As(err, &te):
-		view.status, view.errMsg = http.StatusTooManyRequests, throttledMessage(retryAfter(w, te))
-	case errors.Is(err, login.ErrInvalidCode):
-		view.status, view.errMsg = http.StatusUnprocessableEntity, msgFactorFailed
-	case errors.Is(err, login.ErrFactorUnavailable):
-		view.status, view.errMsg = http.StatusConflict, msgFactorUnavailable
-	case errors.Is(err, login.ErrTooManyPushes):
-		w.Header().Set("Retry-After", "60")
-		view.status, view.errMsg = http.StatusTooManyRequests, msgTooManyPushes
-	default:
+	}
+	var ok bool
+	if view.status, view.errMsg, ok = d.failure(w, err); !ok {
 		return err
 	}
 	return d.showFlow(w, r, fv, view)

@@ -11,6 +11,7 @@ import (
 	"gatehouse/internal/account"
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/authz"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/httpapi"
 	"gatehouse/internal/session"
 )
@@ -226,7 +227,6 @@ type issuedData struct {
 // session must prove itself again, else what the service said.
 func (d *deps) keyError(w http.ResponseWriter, r *http.Request, v *visitor, back string, err error, form func(status int, probs []fieldProblem, msg string) error) error {
 	var re *apikey.RequestError
-	var fe *authz.ForbiddenError
 	var se *session.StepUpError
 	switch {
 	case errors.As(err, &se):
@@ -250,22 +250,15 @@ func (d *deps) keyError(w http.ResponseWriter, r *http.Request, v *visitor, back
 			probs = append(probs, fieldProblem{Field: p.Field, Message: m})
 		}
 		return form(http.StatusUnprocessableEntity, probs, "")
-	case errors.As(err, &fe):
-		msg := "Your role on this account does not allow that: " + fe.Reason + "."
-		if form != nil {
-			return form(http.StatusForbidden, nil, msg)
-		}
-		return d.keysPage(w, r, v, http.StatusForbidden, msg)
-	case errors.Is(err, authz.ErrNoAccount), errors.Is(err, authz.ErrNoKey):
-		return errNotFound()
-	case errors.Is(err, authz.ErrKeyState):
-		msg := "That key cannot change any more: it was revoked, rotated or has expired."
-		if errors.Is(err, apikey.ErrRotated) {
-			msg = "That key was rotated already: rotate its successor instead."
-		}
-		return d.keysPage(w, r, v, http.StatusConflict, msg)
 	}
-	return err
+	status, msg, ok := d.failure(w, err)
+	switch {
+	case !ok:
+		return err // an account or key that is not the visitor's is the not-found page
+	case form != nil && fault.Of(err) == fault.Forbidden:
+		return form(status, nil, msg)
+	}
+	return d.keysPage(w, r, v, status, msg)
 }
 
 // splitList reads a list typed one entry per line or separated by commas.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -47,14 +46,6 @@ func throttledMessage(secs int) string {
 		s = fmt.Sprintf("Too many failed attempts. Wait %d seconds (about %d minutes), then try again.", secs, (secs+30)/60)
 	}
 	return s
-}
-
-// retryAfter sets Retry-After for a throttled request and returns the
-// wait in whole seconds, at least one.
-func retryAfter(w http.ResponseWriter, te *login.ThrottledError) int {
-	secs := max(int((te.RetryAfter+time.Second-1)/time.Second), 1)
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	return secs
 }
 
 // loginSecret returns the sign-in cookie's value, setting a new one when
@@ -130,18 +121,14 @@ func handleLogin(d *deps) handlerFunc {
 			req.DeviceCookie = c.Value
 		}
 		res, err := d.Login.Login(r.Context(), req)
-		var te *login.ThrottledError
-		var ae *login.AssuranceError
-		switch {
-		case errors.As(err, &te):
-			return again(http.StatusTooManyRequests, throttledMessage(retryAfter(w, te)))
-		case errors.Is(err, login.ErrInvalidCredentials):
-			return again(http.StatusUnprocessableEntity, msgBadCredentials)
-		case errors.As(err, &ae):
-			// Said only after the password was right.
-			return again(http.StatusForbidden, msgAssurance)
-		case err != nil:
-			return err
+		if err != nil {
+			// A wrong password, a wait, a store to retry; an unreachable
+			// assurance is said only after the password was right.
+			status, msg, ok := d.failure(w, err)
+			if !ok {
+				return err
+			}
+			return again(status, msg)
 		}
 		if res.Status != "authenticated" && res.Flow != nil {
 			// The flow cookie binds the sign-in in progress to this browser:

@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-	"time"
 
-	"gatehouse/internal/login"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/password"
 	"gatehouse/internal/session"
 )
@@ -55,19 +53,21 @@ func handleChangePassword(d *deps) signedInFunc {
 			return again(http.StatusUnprocessableEntity, "confirm", "The new password and its confirmation differ. Type them again.")
 		}
 		ended, err := d.Login.ChangePassword(r.Context(), v.Session, current, next)
-		var te *login.ThrottledError
-		var we *login.WeakPasswordError
-		switch {
-		case errors.As(err, &te):
-			secs := max(int(te.RetryAfter/time.Second), 1)
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			return again(http.StatusTooManyRequests, "current", throttledMessage(secs))
-		case errors.Is(err, login.ErrInvalidCredentials):
-			return again(http.StatusUnprocessableEntity, "current", "The current password is wrong.")
-		case errors.As(err, &we):
-			return again(http.StatusUnprocessableEntity, "new", weakPasswordMessage(we, d.Login.Rules))
-		case err != nil:
-			return err
+		if err != nil {
+			status, msg, ok := d.failure(w, err)
+			if !ok {
+				return err
+			}
+			field := "current"
+			switch fault.Of(err) {
+			case fault.InvalidCredentials:
+				msg = "The current password is wrong."
+			case fault.WeakPassword:
+				field = "new"
+			case fault.Unavailable:
+				field = ""
+			}
+			return again(status, field, msg)
 		}
 		d.Auth.Sessions.Forget(ended...)
 		http.Redirect(w, r, "/?done=password", http.StatusSeeOther)

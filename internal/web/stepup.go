@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -96,16 +95,12 @@ func handleStepUp(d *deps) signedInFunc {
 			return d.stepUp(w, r, v, http.StatusUnprocessableEntity, session.AAL2, "", back, msgCodeMissing)
 		}
 		res, err := d.Login.Step(r.Context(), v.Session, login.StepUp{Factor: factor.TOTP, Code: code})
-		var te *login.ThrottledError
-		switch {
-		case errors.As(err, &te):
-			return d.stepUp(w, r, v, http.StatusTooManyRequests, session.AAL2, "", back, throttledMessage(retryAfter(w, te)))
-		case errors.Is(err, login.ErrInvalidCode):
-			return d.stepUp(w, r, v, http.StatusUnprocessableEntity, session.AAL2, "", back, msgFactorFailed)
-		case errors.Is(err, login.ErrFactorUnavailable):
-			return d.stepUp(w, r, v, http.StatusConflict, session.AAL2, "", back, msgFactorUnavailable)
-		case err != nil:
-			return err
+		if err != nil {
+			status, msg, ok := d.failure(w, err)
+			if !ok {
+				return err
+			}
+			return d.stepUp(w, r, v, status, session.AAL2, "", back, msg)
 		}
 		// The old token is void: this instance forgets it at once, and the
 		// browser gets the new one.

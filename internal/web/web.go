@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gatehouse/internal/authz"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/httpapi"
 	"gatehouse/internal/login"
 	"gatehouse/internal/posture"
@@ -127,7 +128,7 @@ func (e *httpError) Unwrap() error { return e.Err }
 var errSignedOut = errors.New("web: not signed in")
 
 func errNotFound() *httpError {
-	return &httpError{Code: http.StatusNotFound, Msg: "There is no such page, or it is not yours to see."}
+	return &httpError{Code: http.StatusNotFound, Msg: sayings[fault.NotFound].msg}
 }
 
 func errBadRequest(msg string) *httpError { return &httpError{Code: http.StatusBadRequest, Msg: msg} }
@@ -150,16 +151,16 @@ func adapt(d *deps, h handlerFunc) http.Handler {
 			return
 		}
 		var e *httpError
-		switch {
-		case errors.As(err, &e):
-		case errors.Is(err, store.ErrNotFound):
-			e = errNotFound()
-			e.Err = err
-		default:
-			e = &httpError{Code: http.StatusInternalServerError, Msg: "Something went wrong on our side. Try again in a moment.", Err: err}
+		if !errors.As(err, &e) {
+			code, msg := d.saidFor(w, err)
+			e = &httpError{Code: code, Msg: msg, Err: err}
 		}
 		level := slog.LevelInfo
-		if e.Code >= 500 {
+		switch {
+		case e.Code == statusClientClosed:
+			// The visitor left: nobody reads the page, and it is not ours.
+			level = slog.LevelDebug
+		case e.Code >= 500:
 			level = slog.LevelError
 		}
 		attrs := []any{"method", r.Method, "route", r.Pattern, "status", e.Code}
