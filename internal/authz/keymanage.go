@@ -62,7 +62,7 @@ func (k *Keys) authorize(ctx context.Context, a Actor, accountID string, manage 
 	if err != nil {
 		return nil, "", err
 	}
-	if a.operator() {
+	if a.Operator() {
 		return acct, "", nil
 	}
 	m, err := k.store.Membership(ctx, a.Session.UserID, accountID)
@@ -82,7 +82,7 @@ func (k *Keys) authorize(ctx context.Context, a Actor, accountID string, manage 
 // AAL2, and the assurance [RequiredAssurance] asks for keys with scopes s
 // in env proven within the step-up window.
 func (k *Keys) checkStepUp(ctx context.Context, a Actor, env account.Environment, s apikey.Scopes, now time.Time) error {
-	if a.operator() {
+	if a.Operator() {
 		return nil
 	}
 	// Minting a credential is not for an AAL1 session (no second factor
@@ -121,7 +121,7 @@ func (k *Keys) Create(ctx context.Context, a Actor, accountID string, req apikey
 	if err != nil {
 		return nil, err
 	}
-	if !a.operator() {
+	if !a.Operator() {
 		if over := spec.Scopes &^ apikey.RoleScopes(role); over != 0 {
 			return nil, &ForbiddenError{Reason: fmt.Sprintf("a %s cannot grant %s", role, over)}
 		}
@@ -134,7 +134,7 @@ func (k *Keys) Create(ctx context.Context, a Actor, accountID string, req apikey
 	if err != nil {
 		return nil, err
 	}
-	key, err := spec.NewKey(tok, acct.ID, a.id(), now)
+	key, err := spec.NewKey(tok, acct.ID, a.ID(), now)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (k *Keys) Create(ctx context.Context, a Actor, accountID string, req apikey
 		if err := tx.CreateKey(ctx, &key); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.KeyCreated, UserID: trailOf(a.id()), Actor: a.id(), Interface: a.iface(), IP: a.IP,
+		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.KeyCreated, UserID: trailOf(a.ID()), Actor: a.ID(), Interface: a.Door(), IP: a.IP,
 			Detail: map[string]string{"account": acct.ID, "key": key.ID, "name": key.Name, "environment": string(key.Environment),
 				"scopes": key.Scopes.String(), "allow_ips": prefixList(key.AllowIPs), "expires_at": key.ExpiresAt.Format(time.RFC3339)}})
 	})
@@ -170,7 +170,7 @@ func (k *Keys) Rotate(ctx context.Context, a Actor, accountID, id string, overla
 	if err != nil {
 		return nil, err
 	}
-	if !a.operator() {
+	if !a.Operator() {
 		// A rotation mints a new secret with the key's powers: the member
 		// must be able to grant them, as for a new key.
 		if over := old.Scopes &^ apikey.RoleScopes(role); over != 0 {
@@ -186,7 +186,7 @@ func (k *Keys) Rotate(ctx context.Context, a Actor, accountID, id string, overla
 		return nil, err
 	}
 	aal := 3 // an operator, or a session that passed checkStepUp
-	next, err := old.Rotate(tok, a.id(), aal, l, now)
+	next, err := old.Rotate(tok, a.ID(), aal, l, now)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKeyState, err)
 	}
@@ -197,7 +197,7 @@ func (k *Keys) Rotate(ctx context.Context, a Actor, accountID, id string, overla
 		if err := tx.SetKeySuccessor(ctx, old.ID, next.ID, old.OverlapEndsAt); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.KeyRotated, UserID: trailOf(a.id()), Actor: a.id(), Interface: a.iface(), IP: a.IP,
+		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.KeyRotated, UserID: trailOf(a.ID()), Actor: a.ID(), Interface: a.Door(), IP: a.IP,
 			Detail: map[string]string{"account": old.AccountID, "key": old.ID, "successor": next.ID,
 				"overlap_ends_at": old.OverlapEndsAt.Format(time.RFC3339), "expires_at": next.ExpiresAt.Format(time.RFC3339)}})
 	})
@@ -222,7 +222,7 @@ func (k *Keys) Revoke(ctx context.Context, a Actor, accountID, id string) (*apik
 		return nil, err
 	}
 	reason := apikey.RevokedByUser
-	if a.operator() {
+	if a.Operator() {
 		reason = apikey.RevokedByAdmin
 	}
 	now := k.now().UTC()
@@ -230,7 +230,7 @@ func (k *Keys) Revoke(ctx context.Context, a Actor, accountID, id string) (*apik
 		if err := tx.RevokeKey(ctx, key.ID, now, reason); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.KeyRevoked, UserID: trailOf(a.id()), Actor: a.id(), Interface: a.iface(), IP: a.IP,
+		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.KeyRevoked, UserID: trailOf(a.ID()), Actor: a.ID(), Interface: a.Door(), IP: a.IP,
 			Detail: map[string]string{"account": key.AccountID, "key": key.ID, "reason": string(reason)}})
 	})
 	k.Forget(key.ID)
@@ -249,7 +249,7 @@ func (k *Keys) Revoke(ctx context.Context, a Actor, accountID, id string) (*apik
 func (k *Keys) keyOf(ctx context.Context, a Actor, accountID, id string) (*apikey.Key, account.Role, error) {
 	key, err := k.store.KeyByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && accountID != "" && key.AccountID != accountID) {
-		if !a.operator() {
+		if !a.Operator() {
 			// Check membership first, so a non-member learns nothing
 			// about which keys exist.
 			if _, _, aerr := k.authorize(ctx, a, accountID, true); aerr != nil {
@@ -261,7 +261,7 @@ func (k *Keys) keyOf(ctx context.Context, a Actor, accountID, id string) (*apike
 	if err != nil {
 		return nil, "", err
 	}
-	if a.operator() && accountID == "" {
+	if a.Operator() && accountID == "" {
 		return key, "", nil
 	}
 	_, role, err := k.authorize(ctx, a, key.AccountID, true)

@@ -33,28 +33,9 @@ var (
 
 // Actor is who asks for a key change: a member's session, or an operator
 // at the command line (Session nil), who skips role and step-up checks
-// but not the validation of the key itself.
-type Actor struct {
-	Session *session.Session
-	IP      string
-}
-
-func (a Actor) operator() bool { return a.Session == nil }
-
-// id is the actor's audit identity: the user id, or "admin".
-func (a Actor) id() string {
-	if a.Session == nil {
-		return "admin"
-	}
-	return a.Session.UserID
-}
-
-func (a Actor) iface() string {
-	if a.Session == nil {
-		return ""
-	}
-	return string(a.Session.Interface)
-}
+// but not the validation of the key itself. It is [session.Actor], the
+// one every flow takes.
+type Actor = session.Actor
 
 // Issued is a key just created or rotated, with its secret.
 type Issued struct {

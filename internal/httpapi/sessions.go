@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/authn"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -18,7 +20,9 @@ type sessionDeps struct {
 	auth  *Authenticator
 	store store.Store
 	login *login.Service
-	now   func() time.Time
+	// proxies are the trusted reverse proxies, for client addresses.
+	proxies []netip.Prefix
+	now     func() time.Time
 }
 
 type meResponse struct {
@@ -50,59 +54,46 @@ func handleMe(d sessionDeps) handlerFunc {
 	}
 }
 
+// actor is the session behind a request, as the flows see it.
+func (d sessionDeps) actor(r *http.Request) (session.Actor, error) {
+	s, err := d.auth.Session(r)
+	if err != nil {
+		return session.Actor{}, err
+	}
+	return session.Actor{Session: s, IP: ClientAddr(r, d.proxies).String()}, nil
+}
+
 func handleListSessions(d sessionDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		s, err := d.auth.Session(r)
+		a, err := d.actor(r)
 		if err != nil {
 			return err
 		}
-		all, err := d.store.SessionsOfUser(r.Context(), s.UserID)
+		own, err := d.auth.Sessions.Own(r.Context(), a)
 		if err != nil {
 			return err
 		}
-		now := d.now()
 		out := struct {
 			Sessions []sessionView `json:"sessions"`
 		}{Sessions: []sessionView{}}
-		for _, x := range all {
-			if x.ID == s.ID {
-				x = s // the cache knows a fresher last-seen
-			}
-			if x.Active(now) {
-				out.Sessions = append(out.Sessions, viewSession(x, s.ID))
-			}
+		for _, x := range own {
+			out.Sessions = append(out.Sessions, viewSession(x, a.Session.ID))
 		}
 		return writeJSON(w, http.StatusOK, out)
 	}
 }
 
-// endSessions ends the given sessions of the caller's user and forgets
-// them at once, so each is refused on its very next request.
-func endSessions(ctx context.Context, d sessionDeps, caller *session.Session, ids []string, reason string) error {
-	err := d.login.EndSessions(ctx, caller, ids, reason)
-	d.auth.Sessions.Forget(ids...)
-	return err
-}
-
 func handleDeleteSession(d sessionDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		s, err := d.auth.Session(r)
+		a, err := d.actor(r)
 		if err != nil {
 			return err
 		}
-		target, err := d.store.SessionByID(r.Context(), r.PathValue("id"))
-		// Another user's session answers like one that does not exist.
-		if errors.Is(err, store.ErrNotFound) || (err == nil && (target.UserID != s.UserID || !target.EndedAt.IsZero())) {
+		err = d.auth.Sessions.End(r.Context(), a, r.PathValue("id"))
+		if errors.Is(err, authn.ErrNoSession) {
 			return errNotFound()
 		}
 		if err != nil {
-			return err
-		}
-		reason := session.EndRevoked
-		if target.ID == s.ID {
-			reason = session.EndLogout
-		}
-		if err := endSessions(r.Context(), d, s, []string{target.ID}, reason); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -112,40 +103,31 @@ func handleDeleteSession(d sessionDeps) handlerFunc {
 
 func handleDeleteSessions(d sessionDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		s, err := d.auth.Session(r)
+		a, err := d.actor(r)
 		if err != nil {
 			return err
 		}
 		if r.URL.Query().Get("others") != "true" {
 			return errBadRequest("Say ?others=true to end every session but this one; end this one with POST /v1/logout.")
 		}
-		all, err := d.store.SessionsOfUser(r.Context(), s.UserID)
+		n, err := d.auth.Sessions.EndOthers(r.Context(), a)
 		if err != nil {
 			return err
 		}
-		var ids []string
-		for _, x := range all {
-			if x.ID != s.ID {
-				ids = append(ids, x.ID)
-			}
-		}
-		if err := endSessions(r.Context(), d, s, ids, session.EndRevoked); err != nil {
-			return err
-		}
-		return writeJSON(w, http.StatusOK, map[string]any{"ended": len(ids)})
+		return writeJSON(w, http.StatusOK, map[string]any{"ended": n})
 	}
 }
 
 func handleLogout(d sessionDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		s, err := d.auth.Session(r)
+		a, err := d.actor(r)
 		if err != nil {
 			return err
 		}
-		if err := endSessions(r.Context(), d, s, []string{s.ID}, session.EndLogout); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := d.auth.Sessions.Logout(r.Context(), a); err != nil {
 			return err
 		}
-		if s.Interface == session.Web {
+		if a.Session.Interface == session.Web {
 			d.auth.Cookies.Clear(w, d.auth.Cookies.Session())
 		}
 		w.WriteHeader(http.StatusNoContent)

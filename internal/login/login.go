@@ -406,22 +406,3 @@ func (s *Service) ChangePassword(ctx context.Context, sess *session.Session, cur
 	})
 	return ended, err
 }
-
-// EndSessions ends sessions of the caller's user (the caller's own among
-// them, for a logout), each with its audit event, in one transaction.
-// The caller must make its session cache forget ids.
-func (s *Service) EndSessions(ctx context.Context, caller *session.Session, ids []string, reason string) error {
-	now := s.now()
-	return s.Store.InTx(ctx, func(tx store.Tx) error {
-		for _, id := range ids {
-			if err := tx.EndSession(ctx, id, now, reason); err != nil {
-				return err
-			}
-			if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionEnded, UserID: caller.UserID, Actor: caller.UserID,
-				Interface: string(caller.Interface), IP: caller.IP, Detail: map[string]string{"session": id, "reason": reason, "by_session": caller.ID}}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}

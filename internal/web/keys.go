@@ -69,7 +69,8 @@ type keysData struct {
 	Error    string
 }
 
-// actor is the visitor as the key service sees them.
+// actor is the visitor as the flows (the key service, the session
+// flows) see them.
 func (d *deps) actor(r *http.Request, v *visitor) authz.Actor {
 	return authz.Actor{Session: v.Session, IP: httpapi.ClientAddr(r, d.Proxies).String()}
 }

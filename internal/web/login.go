@@ -11,7 +11,6 @@ import (
 	"gatehouse/internal/httpapi"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
-	"gatehouse/internal/store"
 	"gatehouse/internal/token"
 )
 
@@ -161,9 +160,7 @@ func (d *deps) signIn(w http.ResponseWriter, r *http.Request, res *login.Result)
 
 func handleLogout(d *deps) signedInFunc {
 	return func(w http.ResponseWriter, r *http.Request, v *visitor) error {
-		// Ended already (from another session, at this very moment): the
-		// visitor is signed out all the same.
-		if err := d.endSessions(r, v, []string{v.Session.ID}, session.EndLogout); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := d.Auth.Sessions.Logout(r.Context(), d.actor(r, v)); err != nil {
 			return err
 		}
 		d.Auth.Cookies.Clear(w, d.Auth.Cookies.Session())

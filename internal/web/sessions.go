@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"gatehouse/internal/authn"
 	"gatehouse/internal/session"
-	"gatehouse/internal/store"
 )
 
 // sessionRow is one session as the sessions page shows it. It never
@@ -26,14 +26,13 @@ type sessionRow struct {
 // activeSessions returns the visitor's live sessions, the current one
 // first, then newest first.
 func (d *deps) activeSessions(r *http.Request, v *visitor) ([]sessionRow, error) {
-	all, err := d.Store.SessionsOfUser(r.Context(), v.User.ID)
+	own, err := d.Auth.Sessions.Own(r.Context(), d.actor(r, v))
 	if err != nil {
 		return nil, err
 	}
-	now := d.now()
-	rows := []sessionRow{viewSession(v.Session, true)} // the resolver knows a fresher last-seen
-	for _, s := range all {
-		if s.ID != v.Session.ID && s.Active(now) {
+	rows := []sessionRow{viewSession(v.Session, true)}
+	for _, s := range own {
+		if s.ID != v.Session.ID {
 			rows = append(rows, viewSession(s, false))
 		}
 	}
@@ -62,18 +61,14 @@ func handleSessions(d *deps) signedInFunc {
 
 func handleEndSession(d *deps) signedInFunc {
 	return func(w http.ResponseWriter, r *http.Request, v *visitor) error {
-		target, err := d.Store.SessionByID(r.Context(), r.PathValue("id"))
-		// Another user's session answers like one that does not exist.
-		if errors.Is(err, store.ErrNotFound) || (err == nil && (target.UserID != v.User.ID || !target.EndedAt.IsZero())) {
+		if r.PathValue("id") == v.Session.ID {
+			return handleLogout(d)(w, r, v)
+		}
+		err := d.Auth.Sessions.End(r.Context(), d.actor(r, v), r.PathValue("id"))
+		if errors.Is(err, authn.ErrNoSession) {
 			return errNotFound()
 		}
 		if err != nil {
-			return err
-		}
-		if target.ID == v.Session.ID {
-			return handleLogout(d)(w, r, v)
-		}
-		if err := d.endSessions(r, v, []string{target.ID}, session.EndRevoked); err != nil {
 			return err
 		}
 		http.Redirect(w, r, "/sessions?done=ended", http.StatusSeeOther)
@@ -83,32 +78,10 @@ func handleEndSession(d *deps) signedInFunc {
 
 func handleEndOtherSessions(d *deps) signedInFunc {
 	return func(w http.ResponseWriter, r *http.Request, v *visitor) error {
-		all, err := d.Store.SessionsOfUser(r.Context(), v.User.ID)
-		if err != nil {
-			return err
-		}
-		var ids []string
-		for _, s := range all {
-			if s.ID != v.Session.ID {
-				ids = append(ids, s.ID)
-			}
-		}
-		if err := d.endSessions(r, v, ids, session.EndRevoked); err != nil {
+		if _, err := d.Auth.Sessions.EndOthers(r.Context(), d.actor(r, v)); err != nil {
 			return err
 		}
 		http.Redirect(w, r, "/sessions?done=ended-others", http.StatusSeeOther)
 		return nil
 	}
-}
-
-// endSessions ends sessions of the visitor's user through the login
-// service, which writes each one's audit event in the same transaction
-// (the API's DELETE /v1/sessions does the same), then drops them from the
-// resolver's cache so that this instance refuses them from their next
-// request on; other instances do within the cache's age bound, or at once
-// where the store notifies.
-func (d *deps) endSessions(r *http.Request, v *visitor, ids []string, reason string) error {
-	err := d.Login.EndSessions(r.Context(), v.Session, ids, reason)
-	d.Auth.Sessions.Forget(ids...)
-	return err
 }
