@@ -45,6 +45,9 @@ type Store interface {
 	// InTx ends a session found past its end, with its audit event.
 	InTx(ctx context.Context, fn func(store.Tx) error) error
 	Revocations() <-chan string
+	// SessionsOfUser and SessionByID serve the own-session flows (own.go).
+	SessionsOfUser(ctx context.Context, userID string) ([]*session.Session, error)
+	SessionByID(ctx context.Context, id string) (*session.Session, error)
 }
 
 type entry struct {
