@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -10,7 +12,8 @@ import (
 )
 
 // FuzzDecodeLogin feeds the login body decoder arbitrary bytes: it never
-// panics, and whatever it accepts satisfies every rule of the request.
+// panics, never accepts a key spelled otherwise than its field or named
+// twice, and whatever it accepts satisfies every rule of the request.
 func FuzzDecodeLogin(f *testing.F) {
 	for _, s := range []string{
 		`{"username":"alice","password":"a long passphrase","interface":"web"}`,
@@ -19,6 +22,9 @@ func FuzzDecodeLogin(f *testing.F) {
 		`{"username":"alice","password":"x","interface":"web","extra":1}`,
 		`{"username":"alice","password":"x","interface":"web"}{}`,
 		`{"username":["a"],"password":"x","interface":"web"}`,
+		`{"username":"nobody","USERNAME":"maya","password":"x","interface":"web"}`,
+		`{"username":"nobody","username":"maya","password":"x","interface":"web"}`,
+		`{"username":"maya","password":"x","interface":"web","device":{"Name":"a"}}`,
 		`{`, ``, `null`, `[]`, `"x"`,
 	} {
 		f.Add(s)
@@ -35,6 +41,15 @@ func FuzzDecodeLogin(f *testing.F) {
 			}
 			return
 		}
+		keys := loginKeys(t, body)
+		for i, k := range keys {
+			if !slices.Contains([]string{"username", "password", "interface", "device", "device.name"}, k) {
+				t.Fatalf("accepted key %q in %q", k, body)
+			}
+			if slices.Contains(keys[:i], k) {
+				t.Fatalf("accepted key %q twice in %q", k, body)
+			}
+		}
 		if _, err := session.ParseInterface(got.Interface); err != nil {
 			t.Fatalf("accepted interface %q", got.Interface)
 		}
@@ -47,4 +62,38 @@ func FuzzDecodeLogin(f *testing.F) {
 			}
 		}
 	})
+}
+
+// loginKeys lists the keys of the accepted body's object and of its device
+// object ("device.name"), in order, duplicates included.
+func loginKeys(t *testing.T, body string) []string {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(body))
+	var keys []string
+	var walk func(prefix string, depth int)
+	walk = func(prefix string, depth int) {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("accepted %q, which encoding/json cannot read: %v", body, err)
+		}
+		switch tok {
+		case json.Delim('{'):
+			for dec.More() {
+				k, _ := dec.Token()
+				key, _ := k.(string)
+				if depth < 2 {
+					keys = append(keys, prefix+key)
+				}
+				walk(prefix+key+".", depth+1)
+			}
+			dec.Token()
+		case json.Delim('['):
+			for dec.More() {
+				walk(prefix, depth+1)
+			}
+			dec.Token()
+		}
+	}
+	walk("", 0)
+	return keys
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"gatehouse/internal/strictjson"
 )
 
 // handlerFunc is a handler that returns its failure instead of writing it.
@@ -109,13 +111,14 @@ func decode[T validator](w http.ResponseWriter, r *http.Request) (T, error) {
 			return v, &Error{Problem: Problem{Type: "urn:gatehouse:problem:unsupported-media-type", Title: "Unsupported media type", Status: http.StatusUnsupportedMediaType, Detail: "Send application/json."}}
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
 		return v, errBadRequest(describeJSONError(err))
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return v, errBadRequest("The body must hold one JSON object and nothing after it.")
+	// strictjson, not encoding/json alone: a duplicate or case-variant key
+	// would let a proxy or an audit log read another request than ours.
+	if err := strictjson.Unmarshal(body, &v); err != nil {
+		return v, errBadRequest(describeJSONError(err))
 	}
 	if fields := v.Valid(r.Context()); len(fields) > 0 {
 		return v, errBadRequest("The request has invalid fields.", fields...)
@@ -128,6 +131,7 @@ func describeJSONError(err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var big *http.MaxBytesError
+	var key *strictjson.KeyError
 	switch {
 	case errors.As(err, &big):
 		return fmt.Sprintf("The body is larger than %d bytes.", maxBody)
@@ -135,6 +139,14 @@ func describeJSONError(err error) string {
 		return fmt.Sprintf("Malformed JSON at byte %d.", syn.Offset)
 	case errors.As(err, &typ):
 		return fmt.Sprintf("Field %q has the wrong type (want %s).", typ.Field, typ.Type)
+	case errors.Is(err, strictjson.ErrDuplicateKey):
+		return "The body names a key twice in one object."
+	case errors.As(err, &key) && errors.Is(err, strictjson.ErrKeyCase):
+		return fmt.Sprintf("Keys are case-sensitive: spell the field %q exactly.", key.Field)
+	case errors.Is(err, strictjson.ErrEncoding):
+		return "The body must be valid UTF-8, with no NUL and no lone surrogate in its strings."
+	case errors.Is(err, strictjson.ErrTrailing):
+		return "The body must hold one JSON object and nothing after it."
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "The body is empty or cut short."
 	case strings.HasPrefix(err.Error(), "json: unknown field "):

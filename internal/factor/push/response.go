@@ -10,9 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
+
+	"gatehouse/internal/strictjson"
 )
 
 // Decision is the user's answer on the phone.
@@ -179,9 +180,9 @@ type wireResponse struct {
 // Unix seconds. It does not check the signature; [Verify] does, once the
 // caller has found the device key.
 //
-// (encoding/json matches field names without regard to case and keeps the
-// last of duplicate fields; neither matters, as the signature covers the
-// values whatever the names.)
+// Duplicate keys and keys that differ from a field name only in case are
+// refused: the signature covers the values, but a log or a proxy must read
+// the same answer as gatehouse.
 func DecodeResponse(body []byte) (Response, []byte, error) {
 	if len(body) > MaxBodySize {
 		return Response{}, nil, ErrTooLarge
@@ -236,15 +237,10 @@ func MarshalResponse(resp Response, sig []byte) ([]byte, error) {
 }
 
 // decodeStrict decodes exactly one JSON value into v, refusing unknown
-// fields and trailing data.
+// fields, trailing data, duplicate or case-variant keys and invalid text.
 func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := strictjson.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%w: trailing data", ErrMalformed)
 	}
 	return nil
 }
