@@ -27,6 +27,9 @@ const (
 	UserCreated     = "user.created"
 	AccountCreated  = "account.created"
 	MemberAdded     = "member.added"
+	// MemberRemoved: Detail holds "account" and "role" (the role the
+	// member had).
+	MemberRemoved = "member.removed"
 
 	FactorAdded         = "factor.added"
 	FactorRemoved       = "factor.removed"
@@ -48,12 +51,16 @@ const (
 // identifier, never the secret), and per type: "scopes", "environment",
 // "expires_at" (created), "successor" and "overlap_ends_at" (rotated),
 // "reason" (revoked: user, admin, dormant or signal), "ip" (first use
-// from an address the key had never been used from).
+// from an address the key had never been used from), "reason" (suspended:
+// member_removed).
 const (
 	KeyCreated    = "apikey.created"
 	KeyRotated    = "apikey.rotated"
 	KeyRevoked    = "apikey.revoked"
 	KeyNewAddress = "apikey.new_address"
+	// KeySuspended: the key is refused until its creator is a member of
+	// its account again.
+	KeySuspended = "apikey.suspended"
 )
 
 // Trading permission event types. Detail holds "account" and

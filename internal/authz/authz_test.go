@@ -13,6 +13,8 @@ import (
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/policy"
 	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/store/storetest"
 	"gatehouse/internal/token"
 	"gatehouse/internal/user"
 )
@@ -26,7 +28,23 @@ type decider struct {
 }
 
 func newDecider(t *testing.T) *decider {
-	f := newFixture(t)
+	return newDeciderOn(t, storetest.SQLite(t))
+}
+
+// backends opens an empty store of each kind the test can reach:
+// SQLite always, PostgreSQL when $GATEHOUSE_TEST_POSTGRES_URL is set.
+var backends = []struct {
+	name string
+	open func(t *testing.T) store.Store
+}{
+	{"SQLite", func(t *testing.T) store.Store { return storetest.SQLite(t) }},
+	{"PostgreSQL", func(t *testing.T) store.Store { return storetest.Postgres(t) }},
+}
+
+// newDeciderOn is newDecider on the empty store st.
+func newDeciderOn(t *testing.T, st store.Store) *decider {
+	t.Helper()
+	f := newFixtureOn(t, st)
 	sessions := authn.New(f.st, maxAge, f.clock.Now, nil)
 	svc := authz.New(authz.Config{Rules: policy.ReferenceRules(), Keys: f.keys, Sessions: sessions, Members: f.st,
 		Replay: &dpop.ReplayCache{Window: time.Minute}, DPoPMaxAge: time.Minute, MaxAge: maxAge, Now: f.clock.Now})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"gatehouse/internal/account"
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/store"
 )
@@ -15,12 +16,24 @@ import (
 // keyLookup is all the request path needs of the store.
 type keyLookup interface {
 	KeyByID(ctx context.Context, id string) (*apikey.Key, error)
+	Membership(ctx context.Context, userID, accountID string) (*account.Membership, error)
 }
 
+// keyEntry is a key as the request path believes it, with the powers its
+// creator's membership leaves it, read together and believed for as long.
 type keyEntry struct {
-	key     apikey.Key // never modified once cached: readers share it
-	scopes  string     // key.Scopes.String(), for the identity header
+	// key is the stored key, except that its Scopes are the effective
+	// ones: its own, intersected with what its creator's current role on
+	// its account allows ([apikey.RoleScopes]). A demoted member's keys
+	// lose what the member lost, as the member's sessions do. Never
+	// modified once cached: readers share it.
+	key     apikey.Key
+	scopes  string // key.Scopes.String(), for the identity header
 	fetched time.Time
+	// suspended: the creator is no longer a member of the key's account.
+	// The key is refused until the membership is back; an operator's keys
+	// are never suspended.
+	suspended bool
 }
 
 // maxMissing bounds the ids remembered as unknown; past it the set is
@@ -31,10 +44,13 @@ const maxMissing = 4096
 // addr now: it exists, p's secret matches its hash (in constant time), it
 // is usable and addr is in its allowlist. Otherwise the error wraps
 // [ErrInvalidKey] with the reason; a store failure is returned as is. The
-// use is recorded for [Keys.Flush].
+// use is recorded for [Keys.Flush]. A key whose creator is no longer a
+// member of its account is suspended, and refused.
 //
-// The returned key and scope string are shared with the cache and must
-// not be modified. On a cache hit Resolve does not allocate.
+// The returned key's Scopes, and the scope string, are its effective
+// scopes: its own, bounded by its creator's current role on the account.
+// Both are shared with the cache and must not be modified. On a cache hit
+// Resolve does not allocate.
 func (k *Keys) Resolve(ctx context.Context, p apikey.Parsed, addr netip.Addr) (*apikey.Key, string, error) {
 	now := k.now()
 	k.mu.Lock()
@@ -65,6 +81,9 @@ func (k *Keys) Resolve(ctx context.Context, p apikey.Parsed, addr netip.Addr) (*
 	if err := key.Usable(now); err != nil {
 		return nil, "", fmt.Errorf("%w: key %s: %w", ErrInvalidKey, key.ID, err)
 	}
+	if e.suspended {
+		return nil, "", fmt.Errorf("%w: key %s: suspended: its creator is no longer a member of account %s", ErrInvalidKey, key.ID, key.AccountID)
+	}
 	if !key.AllowsAddr(addr) {
 		return nil, "", fmt.Errorf("%w: key %s used from %v, outside its allowlist", ErrInvalidKey, key.ID, addr)
 	}
@@ -72,7 +91,8 @@ func (k *Keys) Resolve(ctx context.Context, p apikey.Parsed, addr netip.Addr) (*
 	return key, e.scopes, nil
 }
 
-// fetch reads a key from the store into the cache.
+// fetch reads a key, and its creator's membership of its account, from
+// the store into the cache.
 func (k *Keys) fetch(ctx context.Context, id string, now time.Time) (*keyEntry, error) {
 	key, err := k.lookup.KeyByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -87,7 +107,19 @@ func (k *Keys) fetch(ctx context.Context, id string, now time.Time) (*keyEntry, 
 	if err != nil {
 		return nil, fmt.Errorf("authz: read key: %w", err)
 	}
-	e := &keyEntry{key: *key, scopes: key.Scopes.String(), fetched: now}
+	e := &keyEntry{key: *key, fetched: now}
+	if by := trailOf(key.CreatedBy); by != "" {
+		m, err := k.lookup.Membership(ctx, by, key.AccountID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			e.suspended, e.key.Scopes = true, 0
+		case err != nil:
+			return nil, fmt.Errorf("authz: read the membership of key %s's creator: %w", key.ID, err)
+		default:
+			e.key.Scopes &= apikey.RoleScopes(m.Role)
+		}
+	}
+	e.scopes = e.key.Scopes.String()
 	k.mu.Lock()
 	k.byID[key.ID] = e
 	delete(k.missing, key.ID)
@@ -103,5 +135,18 @@ func (k *Keys) Forget(ids ...string) {
 	for _, id := range ids {
 		delete(k.byID, id)
 		delete(k.missing, id)
+	}
+}
+
+// forgetCreator drops from the cache the keys userID created on
+// accountID, so that a change to the membership bounding them is seen by
+// the very next request.
+func (k *Keys) forgetCreator(userID, accountID string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for id, e := range k.byID {
+		if e.key.CreatedBy == userID && e.key.AccountID == accountID {
+			delete(k.byID, id)
+		}
 	}
 }

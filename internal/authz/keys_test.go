@@ -54,7 +54,12 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st := storetest.SQLite(t)
+	return newFixtureOn(t, storetest.SQLite(t))
+}
+
+// newFixtureOn is newFixture on the empty store st.
+func newFixtureOn(t *testing.T, st store.Store) *fixture {
+	t.Helper()
 	f := &fixture{st: st, clock: &clock{t: storetest.T0}}
 	storetest.NewAccount(t, st, "ACC-L", account.Live)
 	storetest.NewAccount(t, st, "ACC-P", account.Paper)

@@ -49,6 +49,11 @@ func (m *memStore) KeyByID(ctx context.Context, id string) (*apikey.Key, error) 
 	return &c, nil
 }
 
+// Membership makes every key's creator an owner of its account.
+func (m *memStore) Membership(ctx context.Context, userID, accountID string) (*account.Membership, error) {
+	return &account.Membership{UserID: userID, AccountID: accountID, Role: account.Owner}, nil
+}
+
 func (m *memStore) UnrevokedKeys(ctx context.Context) ([]*apikey.Key, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

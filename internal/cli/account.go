@@ -8,6 +8,7 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/audit"
+	"gatehouse/internal/authz"
 	"gatehouse/internal/store"
 )
 
@@ -17,7 +18,8 @@ func init() {
 		"permissions": runAccountPermissions,
 	})}
 	verbs["member"] = verb{summary: "give users access to accounts", run: subverbs("member", map[string]func(context.Context, *env, []string) error{
-		"add": runMemberAdd,
+		"add":    runMemberAdd,
+		"remove": runMemberRemove,
 	})}
 }
 
@@ -95,7 +97,7 @@ func runMemberAdd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageError("--role: %v", err)
 	}
-	_, st, err := sf.open(ctx, e)
+	c, st, err := sf.open(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -104,25 +106,51 @@ func runMemberAdd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := addMember(ctx, st, u.ID, *acct, role, "admin"); err != nil {
+	if err := addMember(ctx, newKeys(c, st, nil, nil), u.ID, *acct, role); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s is %s of %s\n", u.Username, role, *acct)
 	return nil
 }
 
-func addMember(ctx context.Context, st store.Store, userID, accountID string, role account.Role, actor string) error {
-	now := time.Now().UTC()
-	return st.InTx(ctx, func(tx store.Tx) error {
-		if _, err := tx.AccountByID(ctx, accountID); errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no account %q", accountID)
-		} else if err != nil {
-			return err
-		}
-		if err := tx.AddMember(ctx, &account.Membership{UserID: userID, AccountID: accountID, Role: role, CreatedAt: now}); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.MemberAdded, UserID: userID, Actor: actor,
-			Detail: map[string]string{"account": accountID, "role": string(role)}})
-	})
+// addMember gives userID role on accountID through keys, which bounds
+// the user's keys on the account by the new role.
+func addMember(ctx context.Context, keys *authz.Keys, userID, accountID string, role account.Role) error {
+	err := keys.SetMember(ctx, authz.Actor{}, userID, accountID, role)
+	if errors.Is(err, authz.ErrNoAccount) {
+		return fmt.Errorf("no account %q", accountID)
+	}
+	return err
+}
+
+func runMemberRemove(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "member remove", "member remove --user U --account ID")
+	var sf storeFlags
+	sf.register(fs)
+	username := fs.String("user", "", "`username`")
+	acct := fs.String("account", "", "account `id`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c, st, err := sf.open(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := userByName(ctx, st, *username)
+	if err != nil {
+		return err
+	}
+	suspended, err := newKeys(c, st, nil, nil).RemoveMember(ctx, authz.Actor{}, u.ID, *acct)
+	if errors.Is(err, authz.ErrNoMember) {
+		return fmt.Errorf("%s is not a member of %q", u.Username, *acct)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s is no longer a member of %s; %d API keys suspended\n", u.Username, *acct, len(suspended))
+	for _, id := range suspended {
+		fmt.Fprintf(e.stdout, "suspended key %s\n", id)
+	}
+	return nil
 }

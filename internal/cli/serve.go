@@ -14,6 +14,7 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/authn"
+	"gatehouse/internal/authz"
 	"gatehouse/internal/config"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/httpapi"
@@ -172,7 +173,7 @@ func seedDemo(ctx context.Context, e *env, st store.Store, h *password.Hasher, l
 		if err := createAccount(ctx, st, a, "system"); err != nil {
 			return err
 		}
-		if err := addMember(ctx, st, u.ID, a.ID, account.Owner, "system"); err != nil {
+		if err := addMember(ctx, authz.NewKeys(authz.KeysConfig{Store: st}), u.ID, a.ID, account.Owner); err != nil {
 			return err
 		}
 	}

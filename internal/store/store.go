@@ -47,7 +47,11 @@ type Accounts interface {
 	AccountByID(ctx context.Context, id string) (*account.Account, error)
 	ListAccounts(ctx context.Context) ([]*account.Account, error)
 	SetPermissions(ctx context.Context, accountID string, p account.Permissions) error
+	// AddMember adds a membership, or changes the role of an existing one.
 	AddMember(ctx context.Context, m *account.Membership) error
+	// RemoveMember ends the user's membership of the account; ErrNotFound
+	// when there is none.
+	RemoveMember(ctx context.Context, userID, accountID string) error
 	Membership(ctx context.Context, userID, accountID string) (*account.Membership, error)
 	MembershipsOfUser(ctx context.Context, userID string) ([]*account.Membership, error)
 }

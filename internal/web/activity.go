@@ -74,6 +74,7 @@ var eventNames = map[string]string{
 	audit.UserCreated:         "User created",
 	audit.AccountCreated:      "Brokerage account created",
 	audit.MemberAdded:         "Access to a brokerage account granted",
+	audit.MemberRemoved:       "Access to a brokerage account removed",
 	audit.FactorAdded:         "Second factor added",
 	audit.FactorRemoved:       "Second factor removed",
 	audit.FactorVerified:      "Second factor verified",
@@ -91,6 +92,7 @@ var eventNames = map[string]string{
 	audit.KeyRotated:          "API key rotated",
 	audit.KeyRevoked:          "API key revoked",
 	audit.KeyNewAddress:       "API key used from a new address",
+	audit.KeySuspended:        "API key suspended: its creator left the account",
 }
 
 // methodNames spells out an amr list (RFC 8176 values): "pwd otp" →

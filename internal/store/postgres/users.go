@@ -103,6 +103,11 @@ func (q *conn) AddMember(ctx context.Context, m *account.Membership) error {
 		m.UserID, m.AccountID, string(m.Role), ts(m.CreatedAt))
 }
 
+func (q *conn) RemoveMember(ctx context.Context, userID, accountID string) error {
+	tag, err := q.x.Exec(ctx, `DELETE FROM memberships WHERE user_id = $1 AND account_id = $2`, userID, accountID)
+	return affected(tag, err)
+}
+
 func scanMember(row scanner) (*account.Membership, error) {
 	var m account.Membership
 	var created time.Time

@@ -132,6 +132,11 @@ func (q *conn) AddMember(ctx context.Context, m *account.Membership) error {
 	return mapErr(err)
 }
 
+func (q *conn) RemoveMember(ctx context.Context, userID, accountID string) error {
+	res, err := q.x.ExecContext(ctx, `DELETE FROM memberships WHERE user_id = ? AND account_id = ?`, userID, accountID)
+	return affected(res, err)
+}
+
 func scanMember(row interface{ Scan(...any) error }) (*account.Membership, error) {
 	var m account.Membership
 	var created int64

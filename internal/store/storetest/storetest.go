@@ -164,6 +164,15 @@ func testAccounts(t *testing.T, s store.Store) {
 	if len(ms) != 1 {
 		t.Errorf("MembershipsOfUser = %d, want 1", len(ms))
 	}
+	if err := s.RemoveMember(ctx, u.ID, "acc-live"); err != nil {
+		t.Fatalf("RemoveMember = %v", err)
+	}
+	if _, err := s.Membership(ctx, u.ID, "acc-live"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Membership after RemoveMember = %v, want ErrNotFound", err)
+	}
+	if err := s.RemoveMember(ctx, u.ID, "acc-live"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RemoveMember twice = %v, want ErrNotFound", err)
+	}
 	as, _ := s.ListAccounts(ctx)
 	if len(as) != 2 {
 		t.Errorf("ListAccounts = %d, want 2", len(as))
