@@ -8,11 +8,12 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/audit"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/store"
 )
 
 // ErrNoMember: the user is not a member of the account.
-var ErrNoMember = errors.New("authz: no such membership")
+var ErrNoMember = fault.New(fault.NotFound, "authz: no such membership")
 
 // memberKeys returns the ids of the keys userID created on accountID
 // that still work at now: those a removal suspends.
