@@ -38,7 +38,7 @@ func memberKeys(ctx context.Context, tx store.Tx, userID, accountID string, now 
 // MaxAge elsewhere): a demoted trader's keys lose orders:write as the
 // trader's sessions do. Only an operator manages memberships.
 func (k *Keys) SetMember(ctx context.Context, a Actor, userID, accountID string, role account.Role) error {
-	if !a.operator() {
+	if !a.Operator() {
 		return &ForbiddenError{Reason: "memberships are managed by an operator"}
 	}
 	now := k.now().UTC()
@@ -51,7 +51,7 @@ func (k *Keys) SetMember(ctx context.Context, a Actor, userID, accountID string,
 		if err := tx.AddMember(ctx, &account.Membership{UserID: userID, AccountID: accountID, Role: role, CreatedAt: now}); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.MemberAdded, UserID: userID, Actor: a.id(), IP: a.IP,
+		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.MemberAdded, UserID: userID, Actor: a.ID(), IP: a.IP,
 			Detail: map[string]string{"account": accountID, "role": string(role)}})
 	})
 	k.forgetCreator(userID, accountID)
@@ -68,7 +68,7 @@ func (k *Keys) SetMember(ctx context.Context, a Actor, userID, accountID string,
 // in one transaction; the ids of those keys are returned. Only an
 // operator manages memberships.
 func (k *Keys) RemoveMember(ctx context.Context, a Actor, userID, accountID string) ([]string, error) {
-	if !a.operator() {
+	if !a.Operator() {
 		return nil, &ForbiddenError{Reason: "memberships are managed by an operator"}
 	}
 	now := k.now().UTC()
@@ -87,12 +87,12 @@ func (k *Keys) RemoveMember(ctx context.Context, a Actor, userID, accountID stri
 		if err := tx.RemoveMember(ctx, userID, accountID); err != nil {
 			return err
 		}
-		if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.MemberRemoved, UserID: userID, Actor: a.id(), IP: a.IP,
+		if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.MemberRemoved, UserID: userID, Actor: a.ID(), IP: a.IP,
 			Detail: map[string]string{"account": accountID, "role": string(m.Role)}}); err != nil {
 			return err
 		}
 		for _, id := range suspended {
-			if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.KeySuspended, UserID: userID, Actor: a.id(), IP: a.IP,
+			if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.KeySuspended, UserID: userID, Actor: a.ID(), IP: a.IP,
 				Detail: map[string]string{"account": accountID, "key": id, "reason": "member_removed"}}); err != nil {
 				return err
 			}
