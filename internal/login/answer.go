@@ -12,149 +12,102 @@ import (
 	"gatehouse/internal/factor/push"
 	"gatehouse/internal/factor/recovery"
 	"gatehouse/internal/factor/sms"
-	"gatehouse/internal/factor/totp"
-	"gatehouse/internal/factor/webauthn"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/throttle"
 	"gatehouse/internal/user"
 )
 
+// reserveFactor takes one second-factor attempt from the user's budget.
+func (s *Service) reserveFactor(ctx context.Context, userID string, now time.Time) error {
+	return reserve(ctx, s.Store, throttle.FactorKey(userID), s.Factors.Throttle, now)
+}
+
 // AnswerTOTP answers a flow with a TOTP code.
 func (s *Service) AnswerTOTP(ctx context.Context, flowID, binding, code string) (*Result, error) {
 	now := s.now()
-	fl, err := s.pendingFlow(ctx, flowID, binding, now)
+	in, fs, err := s.answering(ctx, flowID, binding, factor.TOTP, now)
 	if err != nil {
 		return nil, err
 	}
-	fs, err := s.usableFactors(ctx, fl, factor.TOTP)
-	if err != nil {
+	if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
 		return nil, err
 	}
-	if err := s.reserveFactor(ctx, fl.UserID, now); err != nil {
-		return nil, err
+	p, reason := s.verifyTOTP(ctx, fs, code, now)
+	if p == nil {
+		return nil, s.failAnswer(ctx, in.fl, factor.TOTP, reason, now)
 	}
-	f, reason := s.checkTOTP(ctx, fs, code, now)
-	if f == nil {
-		return nil, s.failAnswer(ctx, fl, factor.TOTP, reason, now)
-	}
-	return s.proven(ctx, fl, f, factor.TOTP, now)
-}
-
-// checkTOTP finds the factor among fs that code belongs to and spends the
-// code's time step, so it is never accepted again.
-func (s *Service) checkTOTP(ctx context.Context, fs []*factor.Factor, code string, now time.Time) (*factor.Factor, string) {
-	reason := "wrong_code"
-	for _, f := range fs {
-		seed, err := s.Factors.Seal.Open(f.Secret, []byte(f.ID))
-		if err != nil {
-			s.Log.ErrorContext(ctx, "open TOTP seed", "factor", f.ID, "err", err)
-			continue
-		}
-		step, err := totp.Verify(string(seed), code, f.LastStep, now)
-		switch {
-		case errors.Is(err, totp.ErrReplayed):
-			reason = "replayed_code"
-			continue
-		case errors.Is(err, totp.ErrMalformed):
-			return nil, "malformed_code"
-		case err != nil:
-			continue
-		}
-		// Two logins racing with one code: only one advances the step.
-		if err := s.Store.AdvanceTOTP(ctx, f.ID, step, now); err != nil {
-			return nil, "replayed_code"
-		}
-		return f, ""
-	}
-	return nil, reason
+	return s.accept(ctx, in, p, now)
 }
 
 // AnswerRecovery answers a flow with a recovery code. It is single-use,
-// gives AAL1 only (enough to enrol a new factor) and is always audited.
+// gives AAL1 only (enough to enrol a new factor) and is always audited,
+// in the transaction that spends it.
 func (s *Service) AnswerRecovery(ctx context.Context, flowID, binding, code string) (*Result, error) {
 	now := s.now()
-	fl, err := s.pendingFlow(ctx, flowID, binding, now)
+	in, _, err := s.answering(ctx, flowID, binding, factor.Recovery, now)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.reserveFactor(ctx, fl.UserID, now); err != nil {
+	if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
 		return nil, err
 	}
-	codes, err := s.Store.RecoveryCodes(ctx, fl.UserID)
+	codes, err := s.Store.RecoveryCodes(ctx, in.u.ID)
 	if err != nil {
 		return nil, err
 	}
 	hashes := make([][]byte, len(codes))
+	left := 0
 	for i, c := range codes {
 		if c.UsedAt.IsZero() {
 			hashes[i] = c.Hash
+			left++
 		}
 	}
 	i, ok := recovery.Match(code, hashes)
 	if !ok {
-		return nil, s.failAnswer(ctx, fl, factor.Recovery, "wrong_code", now)
+		return nil, s.failAnswer(ctx, in.fl, factor.Recovery, "wrong_code", now)
 	}
-	if err := s.Store.UseRecoveryCode(ctx, fl.UserID, codes[i].Index, now); err != nil {
-		return nil, s.failAnswer(ctx, fl, factor.Recovery, "replayed_code", now)
-	}
-	left := 0
-	for _, h := range hashes {
-		if h != nil {
-			left++
+	fl := in.fl
+	return s.accept(ctx, in, &proof{kind: factor.Recovery, spend: func(ctx context.Context, tx store.Tx) error {
+		if err := tx.UseRecoveryCode(ctx, fl.UserID, codes[i].Index, now); errors.Is(err, store.ErrNotFound) {
+			return errSpent
+		} else if err != nil {
+			return err
 		}
-	}
-	s.audit(ctx, &audit.Event{Time: now, Type: audit.RecoveryUsed, UserID: fl.UserID, Actor: fl.UserID, Interface: string(fl.Interface), IP: fl.IP,
-		Detail: map[string]string{"left": strconv.Itoa(left - 1), "flow": fl.ID}})
-	return s.proven(ctx, fl, nil, factor.Recovery, now)
-}
-
-// webauthnUser is u as the WebAuthn relying party sees it, with the
-// credentials of fs. The user id is random, so it is the handle.
-func webauthnUser(u *user.User, fs []*factor.Factor) (webauthn.User, map[string]*factor.Factor) {
-	wu := webauthn.User{Handle: []byte(u.ID), Name: u.Username}
-	byID := map[string]*factor.Factor{}
-	for _, f := range fs {
-		var c webauthn.Credential
-		if f.Kind != factor.WebAuthn || f.Status != factor.Active || json.Unmarshal(f.Data, &c) != nil {
-			continue
-		}
-		wu.Credentials = append(wu.Credentials, c)
-		byID[string(c.ID)] = f
-	}
-	return wu, byID
-}
-
-type webauthnChallenge struct {
-	Session []byte `json:"webauthn_session"`
+		return tx.AppendAudit(ctx, flowEvent(fl, now, audit.RecoveryUsed, "left", strconv.Itoa(left-1), "flow", fl.ID))
+	}}, now)
 }
 
 // BeginWebAuthn starts a WebAuthn assertion on a flow and returns the
 // options for navigator.credentials.get.
 func (s *Service) BeginWebAuthn(ctx context.Context, flowID, binding string) ([]byte, error) {
 	now := s.now()
-	fl, err := s.pendingFlow(ctx, flowID, binding, now)
+	in, fs, err := s.answering(ctx, flowID, binding, factor.WebAuthn, now)
 	if err != nil {
 		return nil, err
 	}
-	fs, err := s.usableFactors(ctx, fl, factor.WebAuthn)
+	opts, ch, err := s.beginAssertion(in.u, fs)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.Store.UserByID(ctx, fl.UserID)
-	if err != nil {
-		return nil, err
-	}
-	wu, _ := webauthnUser(u, fs)
-	opts, sess, err := s.Factors.WebAuthn.BeginLogin(wu)
-	if err != nil {
-		return nil, ErrFactorUnavailable
-	}
-	fl.Challenge, _ = json.Marshal(webauthnChallenge{Session: sess})
-	if err := s.Store.UpdateFlow(ctx, fl); err != nil {
+	in.fl.Challenge = ch
+	if err := s.Store.UpdateFlow(ctx, in.fl); err != nil {
 		return nil, err
 	}
 	return opts, nil
+}
+
+// beginAssertion starts a WebAuthn assertion for the credentials among
+// fs: the options for the client, and the challenge for the flow.
+func (s *Service) beginAssertion(u *user.User, fs []*factor.Factor) (opts, challenge []byte, err error) {
+	wu, _ := webauthnUser(u, fs)
+	opts, sess, err := s.Factors.WebAuthn.BeginLogin(wu)
+	if err != nil {
+		return nil, nil, ErrFactorUnavailable
+	}
+	challenge, _ = json.Marshal(webauthnChallenge{Session: sess})
+	return opts, challenge, nil
 }
 
 // FinishWebAuthn answers a flow with a WebAuthn assertion.
@@ -168,55 +121,22 @@ func (s *Service) FinishWebAuthn(ctx context.Context, flowID, binding string, re
 	if json.Unmarshal(fl.Challenge, &ch) != nil || len(ch.Session) == 0 {
 		return nil, s.failAnswer(ctx, fl, factor.WebAuthn, "no_ceremony", now)
 	}
-	fs, err := s.usableFactors(ctx, fl, factor.WebAuthn)
+	in, fs, err := s.loadFor(ctx, fl, factor.WebAuthn)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.reserveFactor(ctx, fl.UserID, now); err != nil {
-		return nil, err
-	}
-	u, err := s.Store.UserByID(ctx, fl.UserID)
-	if err != nil {
+	if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
 		return nil, err
 	}
 	fl.Challenge = nil // one ceremony, one answer
-	f, err := s.verifyAssertion(ctx, u, fs, ch.Session, response, fl.Interface, fl.IP, now)
+	p, reason, err := s.verifyAssertion(ctx, in.u, fs, ch.Session, response, fl.Interface, fl.IP, now)
 	if err != nil {
-		return nil, s.failAnswer(ctx, fl, factor.WebAuthn, err.Error(), now)
-	}
-	return s.proven(ctx, fl, f, factor.WebAuthn, now)
-}
-
-// verifyAssertion checks a WebAuthn assertion and stores the credential's
-// new counter; a counter that went backwards flags the credential.
-func (s *Service) verifyAssertion(ctx context.Context, u *user.User, fs []*factor.Factor, sess, response []byte, iface session.Interface, ip string, now time.Time) (*factor.Factor, error) {
-	wu, byID := webauthnUser(u, fs)
-	cred, err := s.Factors.WebAuthn.FinishLogin(wu, sess, response)
-	f := byID[string(cred.ID)]
-	if errors.Is(err, webauthn.ErrCloned) && f != nil {
-		f.Flag = factor.FlagPossibleClone
-		f.Data, _ = json.Marshal(cred)
-		uerr := s.Store.InTx(ctx, func(tx store.Tx) error {
-			if err := tx.UpdateFactor(ctx, f); err != nil {
-				return err
-			}
-			return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.FactorCloneSuspect, UserID: u.ID, Actor: u.ID, Interface: string(iface), IP: ip,
-				Detail: map[string]string{"factor": f.ID, "name": f.Name}})
-		})
-		if uerr != nil {
-			return nil, uerr
-		}
-		return nil, errors.New("counter_went_backwards")
-	}
-	if err != nil || f == nil {
-		return nil, errors.New("invalid_assertion")
-	}
-	f.Data, _ = json.Marshal(cred)
-	f.LastUsedAt = now
-	if err := s.Store.UpdateFactor(ctx, f); err != nil {
 		return nil, err
 	}
-	return f, nil
+	if p == nil {
+		return nil, s.failAnswer(ctx, fl, factor.WebAuthn, reason, now)
+	}
+	return s.accept(ctx, in, p, now)
 }
 
 type pushChallenge struct {
@@ -227,28 +147,38 @@ type pushChallenge struct {
 // number the login screen shows; the user types it into the phone.
 func (s *Service) StartPush(ctx context.Context, flowID, binding string) (int, error) {
 	now := s.now()
-	fl, err := s.pendingFlow(ctx, flowID, binding, now)
+	in, _, err := s.answering(ctx, flowID, binding, factor.Push, now)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := s.usableFactors(ctx, fl, factor.Push); err != nil {
+	number, ch, err := s.pushFor(ctx, in.fl, now)
+	if err != nil || ch == nil {
+		return number, err
+	}
+	in.fl.Challenge = ch
+	if err := s.Store.UpdateFlow(ctx, in.fl); err != nil {
 		return 0, err
 	}
+	return number, nil
+}
+
+// pushFor sends a push for fl and returns its number and the flow's new
+// challenge; while the flow's push is unanswered it returns that push's
+// number and no challenge: the same push, not a new one, so reloading is
+// no way to bomb the phone.
+func (s *Service) pushFor(ctx context.Context, fl *session.Flow, now time.Time) (int, []byte, error) {
 	var old pushChallenge
 	if json.Unmarshal(fl.Challenge, &old) == nil && old.PushID != "" {
 		if p, err := s.Store.PushRequestByID(ctx, old.PushID); err == nil && p.Outcome == factor.PushPending && now.Before(p.ExpiresAt) {
-			return p.Number, nil // the same push, not a new one: no push bombing by reloading
+			return p.Number, nil, nil
 		}
 	}
 	p, err := s.newPush(ctx, fl.UserID, factor.PurposeLogin, fl, "", now)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	fl.Challenge, _ = json.Marshal(pushChallenge{PushID: p.ID})
-	if err := s.Store.UpdateFlow(ctx, fl); err != nil {
-		return 0, err
-	}
-	return p.Number, nil
+	ch, _ := json.Marshal(pushChallenge{PushID: p.ID})
+	return p.Number, ch, nil
 }
 
 // newPush stores a push request for the user's phone, refusing when too
@@ -280,24 +210,20 @@ type smsChallenge struct {
 // masked number. Sends are limited per user and per number.
 func (s *Service) SendSMS(ctx context.Context, flowID, binding string) (string, error) {
 	now := s.now()
-	fl, err := s.pendingFlow(ctx, flowID, binding, now)
-	if err != nil {
-		return "", err
-	}
-	fs, err := s.usableFactors(ctx, fl, factor.SMS)
+	in, fs, err := s.answering(ctx, flowID, binding, factor.SMS, now)
 	if err != nil {
 		return "", err
 	}
 	phone := fs[0].Phone
-	if err := s.limitSMS(ctx, fl.UserID, phone, now); err != nil {
+	if err := s.limitSMS(ctx, in.u.ID, phone, now); err != nil {
 		return "", err
 	}
 	ch, code, err := sms.NewChallenge(s.Rand, phone, now)
 	if err != nil {
 		return "", err
 	}
-	fl.Challenge, _ = json.Marshal(smsChallenge{SMS: ch})
-	if err := s.Store.UpdateFlow(ctx, fl); err != nil {
+	in.fl.Challenge, _ = json.Marshal(smsChallenge{SMS: ch})
+	if err := s.Store.UpdateFlow(ctx, in.fl); err != nil {
 		return "", err
 	}
 	if err := s.Factors.SMS.Send(ctx, phone, "Your gatehouse code is "+code+". Do not share it; gatehouse never asks for it by phone."); err != nil {
@@ -311,47 +237,61 @@ var smsRule = throttle.Rule{Free: 3, Base: time.Minute, Max: time.Hour, Forget: 
 
 func (s *Service) limitSMS(ctx context.Context, userID, phone string, now time.Time) error {
 	for _, key := range []string{"sms-user:" + userID, "sms-number:" + phone} {
-		var wait time.Duration
-		_, ok, err := s.Store.Reserve(ctx, key, func(st throttle.State) (throttle.State, bool) {
-			next, ok, d := smsRule.Reserve(st, now)
-			wait = d
-			return next, ok
-		})
-		if err != nil {
+		if err := reserve(ctx, s.Store, key, smsRule, now); err != nil {
 			return err
-		}
-		if !ok {
-			return &ThrottledError{RetryAfter: wait.Round(time.Second) + time.Second}
 		}
 	}
 	return nil
 }
 
+// smsRetries bounds how often one answer is tried again after losing the
+// race for its flow to another answer.
+const smsRetries = 10
+
 // VerifySMS answers a flow with the code sent by SMS.
+//
+// The try is counted before its outcome is acted on: the challenge's
+// attempt count is stored with the outcome, compare-and-swap on the
+// flow's version, and an answer that loses that race to another is
+// checked again on the flow as the other left it. So parallel answers get
+// no more tries than [sms.MaxAttempts] between them.
 func (s *Service) VerifySMS(ctx context.Context, flowID, binding, code string) (*Result, error) {
 	now := s.now()
-	fl, err := s.pendingFlow(ctx, flowID, binding, now)
+	in, fs, err := s.answering(ctx, flowID, binding, factor.SMS, now)
 	if err != nil {
 		return nil, err
 	}
-	fs, err := s.usableFactors(ctx, fl, factor.SMS)
-	if err != nil {
+	if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
 		return nil, err
 	}
-	if err := s.reserveFactor(ctx, fl.UserID, now); err != nil {
-		return nil, err
+	for try := 0; ; try++ {
+		res, err := s.verifySMS(ctx, in, fs[0], code, now)
+		if !errors.Is(err, errRaced) || try == smsRetries {
+			return res, err
+		}
+		if in.fl, err = s.pendingFlow(ctx, flowID, binding, now); err != nil {
+			return nil, err
+		}
 	}
+}
+
+// verifySMS is one try of VerifySMS on the flow as read; errRaced when
+// another answer changed the flow first, with nothing stored.
+func (s *Service) verifySMS(ctx context.Context, in *signIn, f *factor.Factor, code string, now time.Time) (*Result, error) {
 	var ch smsChallenge
-	if json.Unmarshal(fl.Challenge, &ch) != nil || len(ch.SMS.CodeHash) == 0 {
-		return nil, s.failAnswer(ctx, fl, factor.SMS, "no_code_sent", now)
+	if json.Unmarshal(in.fl.Challenge, &ch) != nil || len(ch.SMS.CodeHash) == 0 {
+		return nil, s.failAnswer(ctx, in.fl, factor.SMS, "no_code_sent", now)
 	}
 	verr := ch.SMS.Verify(code, now)
-	fl.Challenge, _ = json.Marshal(ch) // attempts and use count, stored by the version check
+	next := *in.fl
+	next.Challenge, _ = json.Marshal(ch) // the try counted, stored with its outcome
 	if verr != nil {
-		return nil, s.failAnswer(ctx, fl, factor.SMS, verr.Error(), now)
+		if err := s.recordFailure(ctx, &next, factor.SMS, verr.Error(), now); err != nil {
+			return nil, err
+		}
+		*in.fl = next
+		return nil, ErrInvalidCode
 	}
-	if err := s.Store.UpdateFlow(ctx, fl); err != nil {
-		return nil, ErrFlow
-	}
-	return s.proven(ctx, fl, fs[0], factor.SMS, now)
+	*in.fl = next
+	return s.accept(ctx, in, &proof{kind: factor.SMS, f: f}, now)
 }

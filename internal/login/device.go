@@ -27,12 +27,8 @@ const deviceLinkLifetime = 30 * time.Minute
 // A trusted session can always approve it from the device list.
 //
 // It returns the number to show beside a push, or 0.
-func (s *Service) requestApproval(ctx context.Context, u *user.User, fl *session.Flow, dev *device.Device, now time.Time) int {
-	fs, err := s.Store.FactorsOfUser(ctx, u.ID)
-	if err != nil {
-		s.Log.ErrorContext(ctx, "device approval: factors", "err", err)
-		return 0
-	}
+// fs are all the user's factors, as the flow read them.
+func (s *Service) requestApproval(ctx context.Context, u *user.User, fl *session.Flow, dev *device.Device, fs []*factor.Factor, now time.Time) int {
 	for _, f := range fs {
 		if f.Kind == factor.Push && f.Usable() {
 			p, err := s.newPush(ctx, u.ID, factor.PurposeDevice, fl, dev.ID, now)
@@ -95,8 +91,7 @@ func (s *Service) trustDevice(ctx context.Context, d *device.Device, actor, by s
 			return err
 		}
 		d.Status = device.Trusted
-		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.DeviceTrusted, UserID: d.UserID, Actor: actor,
-			Detail: map[string]string{"device": d.ID, "by": by}})
+		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.DeviceTrusted, UserID: d.UserID, Actor: actor, Detail: details([]string{"device", d.ID, "by", by})})
 	})
 }
 
@@ -143,13 +138,11 @@ func (s *Service) RevokeDevice(ctx context.Context, sess *session.Session, devic
 			return err
 		}
 		for _, id := range ended {
-			if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionEnded, UserID: d.UserID, Actor: sess.UserID, Interface: string(sess.Interface), IP: sess.IP,
-				Detail: map[string]string{"session": id, "reason": "device_revoked"}}); err != nil {
+			if err := tx.AppendAudit(ctx, sessionEvent(sess, now, audit.SessionEnded, "session", id, "reason", "device_revoked")); err != nil {
 				return err
 			}
 		}
-		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.DeviceRevoked, UserID: d.UserID, Actor: sess.UserID, Interface: string(sess.Interface), IP: sess.IP,
-			Detail: map[string]string{"device": d.ID, "name": d.Name}})
+		return tx.AppendAudit(ctx, sessionEvent(sess, now, audit.DeviceRevoked, "device", d.ID, "name", d.Name))
 	})
 	return ended, err
 }

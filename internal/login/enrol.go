@@ -10,7 +10,6 @@ import (
 	"unicode"
 
 	"gatehouse/internal/audit"
-	"gatehouse/internal/dpop"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/push"
 	"gatehouse/internal/factor/recovery"
@@ -36,12 +35,7 @@ func (s *Service) hasStrong(ctx context.Context, userID string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	for _, f := range fs {
-		if f.Kind.Strong() && f.Usable() {
-			return true, nil
-		}
-	}
-	return false, nil
+	return anyStrong(fs), nil
 }
 
 // needAssurance checks that sess may change the user's factors: a user
@@ -249,8 +243,7 @@ func (s *Service) Confirm(ctx context.Context, sess *session.Session, factorID, 
 		wu, _ := webauthnUser(u, fs)
 		cred, err := s.Factors.WebAuthn.FinishRegistration(wu, f.Data, response)
 		if err != nil {
-			s.audit(ctx, &audit.Event{Time: now, Type: audit.FactorFailed, UserID: u.ID, Actor: u.ID, Interface: string(sess.Interface), IP: sess.IP,
-				Detail: map[string]string{"factor": string(f.Kind), "reason": "invalid_attestation", "action": "enrol"}})
+			s.audit(ctx, sessionEvent(sess, now, audit.FactorFailed, "factor", string(f.Kind), "reason", "invalid_attestation", "action", "enrol"))
 			return nil, ErrInvalidCode
 		}
 		f.Data, _ = json.Marshal(cred)
@@ -323,48 +316,6 @@ func (s *Service) otherSessions(ctx context.Context, userID string, sess *sessio
 	return n
 }
 
-// RegisterPhone enrols a phone as a push authenticator: the phone sends
-// its public key, signed, with the one-time enrolment code.
-func (s *Service) RegisterPhone(ctx context.Context, body []byte) (*factor.Factor, error) {
-	now := s.now()
-	reg, err := push.DecodeRegistration(body)
-	if err != nil {
-		return nil, ErrInvalidCode
-	}
-	userID, err := s.Store.RedeemPushEnrolment(ctx, token.Hash(reg.Code), now)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrInvalidCode
-	}
-	if err != nil {
-		return nil, err
-	}
-	pub, err := push.MarshalPublicKey(reg.PublicKey)
-	if err != nil {
-		return nil, ErrInvalidCode
-	}
-	jkt, err := dpop.Thumbprint(reg.PublicKey)
-	if err != nil {
-		return nil, ErrInvalidCode
-	}
-	name := reg.DeviceName
-	if !validName(name) {
-		name = "Phone"
-	}
-	f, err := s.newFactor(factor.Push, userID, name, now)
-	if err != nil {
-		return nil, err
-	}
-	f.Status, f.ConfirmedAt, f.PublicKey, f.CredentialID = factor.Active, now, pub, []byte(jkt)
-	c, err := s.activate(ctx, nil, f, now, true)
-	if err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return nil, ErrInvalidCode // this key is enrolled already
-		}
-		return nil, err
-	}
-	return c.Factor, nil
-}
-
 // RemoveFactor removes one of the session's user's factors, refusing to
 // remove the last strong one.
 func (s *Service) RemoveFactor(ctx context.Context, sess *session.Session, factorID string) (int, error) {
@@ -400,8 +351,7 @@ func (s *Service) RemoveFactor(ctx context.Context, sess *session.Session, facto
 		if err := tx.DeleteFactor(ctx, f.ID); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.FactorRemoved, UserID: f.UserID, Actor: sess.UserID, Interface: string(sess.Interface), IP: sess.IP,
-			Detail: map[string]string{"factor": f.ID, "kind": string(f.Kind), "name": f.Name}})
+		return tx.AppendAudit(ctx, sessionEvent(sess, now, audit.FactorRemoved, "factor", f.ID, "kind", string(f.Kind), "name", f.Name))
 	})
 	return s.otherSessions(ctx, sess.UserID, sess), err
 }
@@ -427,7 +377,7 @@ func (s *Service) RegenerateRecovery(ctx context.Context, sess *session.Session)
 		if err := tx.SetRecoveryCodes(ctx, sess.UserID, hashes, now); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.RecoveryRegenerated, UserID: sess.UserID, Actor: sess.UserID, Interface: string(sess.Interface), IP: sess.IP})
+		return tx.AppendAudit(ctx, sessionEvent(sess, now, audit.RecoveryRegenerated))
 	})
 	return codes, err
 }

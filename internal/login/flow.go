@@ -124,15 +124,13 @@ func (s *Service) policy(u *user.User) FactorPolicy {
 	return FactorPolicy{MinAssurance: map[session.Interface]session.Assurance{session.Web: session.AAL2, session.Desktop: session.AAL2, session.Mobile: session.AAL2}}
 }
 
-// offers lists the factors that can take u through iface, and whether u
-// has any strong factor at all.
-func (s *Service) offers(ctx context.Context, u *user.User, iface session.Interface) ([]Offer, bool, error) {
-	fs, strong, err := s.candidates(ctx, u, iface)
-	if err != nil {
-		return nil, false, err
-	}
+// offers lists the factors among fs (all of u's) that can take u through
+// iface, and whether u has any strong factor at all. Recovery is offered
+// beside a strong factor while an unused code is left.
+func (s *Service) offers(ctx context.Context, u *user.User, fs []*factor.Factor, iface session.Interface) ([]Offer, bool, error) {
+	usable, strong := s.candidates(u, fs, iface)
 	var out []Offer
-	for _, f := range fs {
+	for _, f := range usable {
 		out = append(out, Offer{Kind: f.Kind, ID: f.ID, Name: f.Name, Assurance: f.Assurance(), Weak: !f.Kind.Strong()})
 	}
 	if len(out) > 0 && strong {
@@ -150,28 +148,29 @@ func (s *Service) offers(ctx context.Context, u *user.User, iface session.Interf
 	return out, strong, nil
 }
 
-// candidates returns u's usable factors that the profile's policy allows
-// on iface and that reach its minimum assurance, and whether u has any
-// usable strong factor at all.
-func (s *Service) candidates(ctx context.Context, u *user.User, iface session.Interface) ([]*factor.Factor, bool, error) {
-	fs, err := s.Store.FactorsOfUser(ctx, u.ID)
-	if err != nil {
-		return nil, false, err
-	}
+// candidates returns the factors among fs (all of u's) that are usable,
+// that the profile's policy allows on iface and that reach its minimum
+// assurance, and whether u has any usable strong factor at all.
+func (s *Service) candidates(u *user.User, fs []*factor.Factor, iface session.Interface) ([]*factor.Factor, bool) {
 	pol := s.policy(u)
 	need := pol.MinAssurance[iface]
 	var out []*factor.Factor
-	strong := false
 	for _, f := range fs {
-		if !f.Usable() {
-			continue
-		}
-		strong = strong || f.Kind.Strong()
-		if pol.Allows(f.Kind) && f.Assurance() >= need && s.kindOn(f.Kind) {
+		if f.Usable() && pol.Allows(f.Kind) && f.Assurance() >= need && s.kindOn(f.Kind) {
 			out = append(out, f)
 		}
 	}
-	return out, strong, nil
+	return out, anyStrong(fs)
+}
+
+// anyStrong reports whether fs holds a usable strong factor.
+func anyStrong(fs []*factor.Factor) bool {
+	for _, f := range fs {
+		if f.Kind.Strong() && f.Usable() {
+			return true
+		}
+	}
+	return false
 }
 
 // Offers lists the factors that can take the user through iface — the
@@ -183,7 +182,11 @@ func (s *Service) Offers(ctx context.Context, userID string, iface session.Inter
 	if err != nil {
 		return nil, err
 	}
-	offers, _, err := s.offers(ctx, u, iface)
+	fs, err := s.Store.FactorsOfUser(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	offers, _, err := s.offers(ctx, u, fs, iface)
 	return offers, err
 }
 
@@ -203,7 +206,9 @@ func (s *Service) kindOn(k factor.Kind) bool {
 	return true
 }
 
-// afterPassword continues a login whose password was right.
+// afterPassword continues a login whose password was right. Its flow is
+// stored only when the login must wait (for a factor, or for the device's
+// approval); a login that completes at once never stores one.
 func (s *Service) afterPassword(ctx context.Context, u *user.User, req Request, dev *device.Device, now time.Time) (*Result, error) {
 	id, err := token.New(s.Rand, 16)
 	if err != nil {
@@ -211,19 +216,23 @@ func (s *Service) afterPassword(ctx context.Context, u *user.User, req Request, 
 	}
 	fl := &session.Flow{ID: "flw_" + id, UserID: u.ID, Interface: req.Interface, IP: req.IP.String(), UserAgent: truncate(req.UserAgent, 256),
 		DeviceName: deviceName(req), State: session.FlowFactor, Assurance: session.AAL1, AMR: "pwd", CreatedAt: now, ExpiresAt: now.Add(s.flowLifetime())}
-	res := &Result{User: u}
+	var secret string
 	if req.Interface.KeyBound() {
 		fl.Binding = BindingForKey(req.JKT)
 	} else {
-		if res.FlowSecret, err = token.New(s.Rand, 32); err != nil {
+		if secret, err = token.New(s.Rand, 32); err != nil {
 			return nil, err
 		}
-		fl.Binding = BindingForSecret(res.FlowSecret)
+		fl.Binding = BindingForSecret(secret)
 	}
 	if dev != nil {
 		fl.DeviceID = dev.ID
 	}
-	offers, strong, err := s.offers(ctx, u, req.Interface)
+	fs, err := s.Store.FactorsOfUser(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	offers, strong, err := s.offers(ctx, u, fs, req.Interface)
 	if err != nil {
 		return nil, err
 	}
@@ -232,23 +241,18 @@ func (s *Service) afterPassword(ctx context.Context, u *user.User, req Request, 
 		if err := s.Store.CreateFlow(ctx, fl); err != nil {
 			return nil, err
 		}
-		res.Status, res.Flow, res.Offers = "factor_required", fl, offers
-		return res, nil
+		return &Result{Status: "factor_required", User: u, Flow: fl, FlowSecret: secret, Offers: offers}, nil
 	case strong:
-		s.audit(ctx, &audit.Event{Time: now, Type: audit.LoginFailed, UserID: u.ID, Actor: u.ID, Interface: string(req.Interface), IP: fl.IP,
-			Detail: map[string]string{"reason": "assurance_unreachable"}})
+		s.audit(ctx, flowEvent(fl, now, audit.LoginFailed, "reason", "assurance_unreachable"))
 		return nil, &AssuranceError{Interface: req.Interface, Profile: u.Profile, Need: s.policy(u).MinAssurance[req.Interface]}
 	}
 	// No second factor yet: an AAL1 session for enrolment, through device
 	// validation like any other.
-	if err := s.Store.CreateFlow(ctx, fl); err != nil {
-		return nil, err
-	}
-	r, err := s.complete(ctx, fl, now)
+	r, err := s.finish(ctx, &signIn{u: u, fl: fl, dev: dev, fs: fs}, nil, now)
 	if err != nil {
 		return nil, err
 	}
-	r.FlowSecret = res.FlowSecret
+	r.FlowSecret = secret
 	return r, nil
 }
 
@@ -261,7 +265,7 @@ func (s *Service) flowLifetime() time.Duration {
 
 // flow loads a flow for the client holding binding. A flow that is
 // unknown, not bound to this client or expired is ErrFlow, all alike.
-func (s *Service) flow(ctx context.Context, id, binding string, now time.Time) (*session.Flow, error) {
+func (s *Service) flow(ctx context.Context, id, binding string) (*session.Flow, error) {
 	if id == "" || len(id) > 64 {
 		return nil, ErrFlow
 	}
@@ -280,130 +284,73 @@ func (s *Service) flow(ctx context.Context, id, binding string, now time.Time) (
 
 // pendingFlow is flow, refusing flows that cannot take an answer.
 func (s *Service) pendingFlow(ctx context.Context, id, binding string, now time.Time) (*session.Flow, error) {
-	fl, err := s.flow(ctx, id, binding, now)
+	fl, err := s.flow(ctx, id, binding)
 	if err != nil {
 		return nil, err
 	}
-	if fl.State != session.FlowFactor || fl.Expired(now) {
+	if !fl.Pending(now) {
 		return nil, ErrFlow
 	}
 	return fl, nil
 }
 
-// complete finishes a flow whose factors are proven: it mints the session,
-// or, for a device the user has not used before, asks for its approval.
-func (s *Service) complete(ctx context.Context, fl *session.Flow, now time.Time) (*Result, error) {
+// signIn is what a login has read so far, carried down the flow so that
+// nothing is read twice.
+type signIn struct {
+	u  *user.User
+	fl *session.Flow
+	// dev is the device the flow logs in from, nil when it is new.
+	dev *device.Device
+	// fs are all the user's factors.
+	fs []*factor.Factor
+	// stored says fl is in the store (it waited for an answer).
+	stored bool
+}
+
+// answering loads what an answer of kind to the pending flow id needs: the
+// flow, its user and all their factors (carried on as a [signIn]), and the
+// factors of kind that can answer it — ErrFactorUnavailable when there are
+// none (a recovery code needs no factor of its own).
+func (s *Service) answering(ctx context.Context, id, binding string, kind factor.Kind, now time.Time) (*signIn, []*factor.Factor, error) {
+	fl, err := s.pendingFlow(ctx, id, binding, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.loadFor(ctx, fl, kind)
+}
+
+// loadFor is answering for a flow already loaded (or in memory, a step-up's).
+func (s *Service) loadFor(ctx context.Context, fl *session.Flow, kind factor.Kind) (*signIn, []*factor.Factor, error) {
 	u, err := s.Store.UserByID(ctx, fl.UserID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var dev *device.Device
-	if fl.DeviceID != "" {
-		if dev, err = s.Store.DeviceByID(ctx, fl.DeviceID); err != nil {
-			return nil, err
-		}
-	}
-	res := &Result{User: u, Flow: fl}
-	if dev == nil || dev.Status != device.Trusted {
-		devices, err := s.Store.DevicesOfUser(ctx, u.ID)
-		if err != nil {
-			return nil, err
-		}
-		trusted := 0
-		for _, d := range devices {
-			if d.Status == device.Trusted {
-				trusted++
-			}
-		}
-		status := device.Pending
-		if trusted == 0 {
-			status = device.Trusted // the first device is trusted on first use
-		}
-		err = s.Store.InTx(ctx, func(tx store.Tx) error {
-			if dev == nil {
-				if dev, res.DeviceCookie, err = s.newDevice(ctx, tx, fl, status, now); err != nil {
-					return err
-				}
-			} else if dev.Status != status {
-				if err := tx.SetDeviceStatus(ctx, dev.ID, status); err != nil {
-					return err
-				}
-				dev.Status = status
-			}
-			fl.DeviceID = dev.ID
-			if status == device.Trusted {
-				return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.DeviceTrusted, UserID: u.ID, Actor: u.ID, Interface: string(fl.Interface), IP: fl.IP,
-					Detail: map[string]string{"device": dev.ID, "by": "first_use"}})
-			}
-			fl.State, fl.NewDevice = session.FlowDevice, true
-			if err := tx.UpdateFlow(ctx, fl); err != nil {
-				return err
-			}
-			return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.DeviceNew, UserID: u.ID, Actor: u.ID, Interface: string(fl.Interface), IP: fl.IP,
-				Detail: map[string]string{"device": dev.ID, "name": dev.Name}})
-		})
-		if err != nil {
-			return nil, err
-		}
-		if dev.Status != device.Trusted {
-			res.Number = s.requestApproval(ctx, u, fl, dev, now)
-			res.Status, res.Device = "device_approval_required", dev
-			return res, nil
-		}
-	}
-	return s.mintFlow(ctx, u, fl, dev, res, now)
-}
-
-// mintFlow mints the flow's session once: the flow's version makes a
-// second pickup fail.
-func (s *Service) mintFlow(ctx context.Context, u *user.User, fl *session.Flow, dev *device.Device, res *Result, now time.Time) (*Result, error) {
-	err := s.Store.InTx(ctx, func(tx store.Tx) error {
-		var err error
-		if res.Session, res.Token, err = s.mint(ctx, tx, fl, dev, now); err != nil {
-			return err
-		}
-		if err := tx.TouchDevice(ctx, dev.ID, now); err != nil {
-			return err
-		}
-		fl.State, fl.SessionID, fl.Challenge = session.FlowAuthenticated, res.Session.ID, nil
-		return tx.UpdateFlow(ctx, fl)
-	})
-	if errors.Is(err, store.ErrConflict) {
-		return nil, ErrFlow
-	}
+	fs, err := s.Store.FactorsOfUser(ctx, u.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	strong, err := s.hasStrong(ctx, u.ID)
-	if err != nil {
-		return nil, err
+	in := &signIn{u: u, fl: fl, fs: fs, stored: true}
+	if kind == factor.Recovery || kind == "" {
+		return in, nil, nil
 	}
-	res.Status, res.EnrolmentRequired = "authenticated", !strong
-	s.outcome("succeeded")
-	s.noticeSignIn(u, res.Session, dev)
-	return res, nil
-}
-
-// noticeSignIn queues the e-mail that tells a user of a new sign-in.
-func (s *Service) noticeSignIn(u *user.User, ss *session.Session, dev *device.Device) {
-	if s.Factors.Notices == nil || u.Email == "" {
-		return
+	usable, _ := s.candidates(u, fs, fl.Interface)
+	var out []*factor.Factor
+	for _, f := range usable {
+		if f.Kind == kind {
+			out = append(out, f)
+		}
 	}
-	door := map[session.Interface]string{session.Web: "the web portal", session.Desktop: "the desktop workstation", session.Mobile: "the mobile app"}[ss.Interface]
-	body := "Your gatehouse account was just signed in to:\n\n" +
-		"  door:   " + door + "\n  device: " + dev.Name + "\n  from:   " + ss.IP + "\n  at:     " + ss.CreatedAt.Format(time.RFC1123) +
-		"\n  proof:  " + ss.Assurance.String() + " (" + ss.AMR + ")\n\n" +
-		"If this was you, there is nothing to do.\n\n" +
-		"If it was not: end the session now at " + s.Factors.Origin + "/sessions, change your password, and call your broker. " +
-		"Someone who can sign in can trade."
-	s.Factors.Notices.Enqueue(notify.Mail{To: u.Email, Subject: "New sign-in to your gatehouse account", Body: body})
+	if len(out) == 0 {
+		return nil, nil, ErrFactorUnavailable
+	}
+	return in, out, nil
 }
 
 // Poll reports a flow's state to its client and, when every proof is in
 // (a push approved on the phone, the device approved), mints its session.
 func (s *Service) Poll(ctx context.Context, flowID, binding string) (*Result, string, error) {
 	now := s.now()
-	fl, err := s.flow(ctx, flowID, binding, now)
+	fl, err := s.flow(ctx, flowID, binding)
 	if err != nil {
 		return nil, "", err
 	}
@@ -412,7 +359,17 @@ func (s *Service) Poll(ctx context.Context, flowID, binding string) (*Result, st
 	}
 	switch fl.State {
 	case session.FlowReady:
-		res, err := s.complete(ctx, fl, now)
+		in, _, err := s.loadFor(ctx, fl, "")
+		if err != nil {
+			return nil, "", err
+		}
+		if in.dev, err = s.flowDevice(ctx, fl); err != nil {
+			return nil, "", err
+		}
+		res, err := s.finish(ctx, in, nil, now)
+		if errors.Is(err, errRaced) {
+			return nil, "", ErrFlow
+		}
 		if err != nil {
 			return nil, "", err
 		}
@@ -429,11 +386,15 @@ func (s *Service) Poll(ctx context.Context, flowID, binding string) (*Result, st
 		if dev.Status != device.Trusted {
 			return &Result{Status: "device_approval_required", Flow: fl, Device: dev}, "pending", nil
 		}
-		u, err := s.Store.UserByID(ctx, fl.UserID)
+		in, _, err := s.loadFor(ctx, fl, "")
 		if err != nil {
 			return nil, "", err
 		}
-		res, err := s.mintFlow(ctx, u, fl, dev, &Result{User: u, Flow: fl}, now)
+		in.dev = dev
+		res, err := s.finish(ctx, in, nil, now)
+		if errors.Is(err, errRaced) {
+			return nil, "", ErrFlow
+		}
 		if err != nil {
 			return nil, "", err
 		}
@@ -449,101 +410,69 @@ func statusOf(r *Result) string {
 	return "pending"
 }
 
-// deny ends a flow as denied.
+// deny ends a flow as denied, with its event. A flow another request
+// changed meanwhile (finished, or denied already) is left as it is.
 func (s *Service) deny(ctx context.Context, fl *session.Flow, reason string, now time.Time) {
-	fl.State = session.FlowDenied
-	if err := s.Store.UpdateFlow(ctx, fl); err != nil && !errors.Is(err, store.ErrConflict) {
+	s.denyWith(ctx, fl, reason, now, nil)
+}
+
+// denyWith is deny with more changes (and their events) in the same
+// transaction.
+func (s *Service) denyWith(ctx context.Context, fl *session.Flow, reason string, now time.Time, also func(store.Tx) error) {
+	next := *fl
+	next.Deny()
+	err := s.Store.InTx(ctx, func(tx store.Tx) error {
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
+		}
+		if err := tx.UpdateFlow(ctx, &next); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, flowEvent(&next, now, audit.LoginFailed, "reason", reason, "flow", fl.ID))
+	})
+	switch {
+	case err == nil:
+		*fl = next
+		s.outcome("failed")
+	case !errors.Is(err, store.ErrConflict) && s.Log != nil:
 		s.Log.ErrorContext(ctx, "deny flow", "err", err)
 	}
-	s.outcome("failed")
-	s.audit(ctx, &audit.Event{Time: now, Type: audit.LoginFailed, UserID: fl.UserID, Actor: fl.UserID, Interface: string(fl.Interface), IP: fl.IP,
-		Detail: map[string]string{"reason": reason, "flow": fl.ID}})
 }
 
-// reserveFactor takes one second-factor attempt from the user's budget.
-func (s *Service) reserveFactor(ctx context.Context, userID string, now time.Time) error {
-	var wait time.Duration
-	_, ok, err := s.Store.Reserve(ctx, throttle.FactorKey(userID), func(st throttle.State) (throttle.State, bool) {
-		next, ok, d := s.Factors.Throttle.Reserve(st, now)
-		wait = d
-		return next, ok
-	})
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return &ThrottledError{RetryAfter: wait.Round(time.Second) + time.Second}
-	}
-	return nil
-}
-
-// failAnswer counts a wrong answer on the flow and audits it; a flow with
-// too many wrong answers is denied.
+// failAnswer counts a wrong answer on the flow with its event, in one
+// transaction; a flow with too many wrong answers is denied. When another
+// answer changed the flow first, the failure is still audited (the
+// per-user factor counter has counted it).
 func (s *Service) failAnswer(ctx context.Context, fl *session.Flow, kind factor.Kind, reason string, now time.Time) error {
-	fl.Attempts++
-	if fl.Attempts >= maxFlowAttempts {
-		fl.State = session.FlowDenied
-	}
-	if err := s.Store.UpdateFlow(ctx, fl); err != nil && !errors.Is(err, store.ErrConflict) {
+	if err := s.recordFailure(ctx, fl, kind, reason, now); errors.Is(err, errRaced) {
+		s.outcome("failed")
+		s.audit(ctx, flowEvent(fl, now, audit.FactorFailed, "factor", string(kind), "reason", reason, "flow", fl.ID))
+	} else if err != nil {
 		return err
 	}
-	s.outcome("failed")
-	s.audit(ctx, &audit.Event{Time: now, Type: audit.FactorFailed, UserID: fl.UserID, Actor: fl.UserID, Interface: string(fl.Interface), IP: fl.IP,
-		Detail: map[string]string{"factor": string(kind), "reason": reason, "flow": fl.ID}})
 	return ErrInvalidCode
 }
 
-// proven records a factor proven on the flow, and completes it.
-func (s *Service) proven(ctx context.Context, fl *session.Flow, f *factor.Factor, kind factor.Kind, now time.Time) (*Result, error) {
-	if err := s.Store.ResetThrottle(ctx, throttle.FactorKey(fl.UserID)); err != nil {
-		return nil, err
-	}
-	aal, deviceBound, id := session.AAL1, false, ""
-	if f != nil {
-		aal, deviceBound, id = f.Assurance(), f.DeviceBound, f.ID
-	}
-	fl.Assurance = max(fl.Assurance, aal)
-	fl.AMR = addAMR(fl.AMR, kind.AMR(deviceBound))
-	fl.Challenge = nil
-	if err := s.Store.UpdateFlow(ctx, fl); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return nil, ErrFlow
+// recordFailure is failAnswer's transaction: errRaced, with nothing
+// stored, when another answer changed the flow first.
+func (s *Service) recordFailure(ctx context.Context, fl *session.Flow, kind factor.Kind, reason string, now time.Time) error {
+	next := *fl
+	next.Fail(maxFlowAttempts)
+	err := s.Store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.UpdateFlow(ctx, &next); err != nil {
+			return err
 		}
-		return nil, err
+		return tx.AppendAudit(ctx, flowEvent(&next, now, audit.FactorFailed, "factor", string(kind), "reason", reason, "flow", fl.ID))
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return errRaced
 	}
-	s.audit(ctx, &audit.Event{Time: now, Type: audit.FactorVerified, UserID: fl.UserID, Actor: fl.UserID, Interface: string(fl.Interface), IP: fl.IP,
-		Detail: map[string]string{"factor": string(kind), "factor_id": id, "flow": fl.ID}})
-	return s.complete(ctx, fl, now)
-}
-
-func addAMR(amr, m string) string {
-	for _, x := range strings.Fields(amr) {
-		if x == m {
-			return amr
-		}
-	}
-	return strings.TrimSpace(amr + " " + m)
-}
-
-// usableFactors returns the flow user's factors of kind that can answer
-// it (see candidates), or ErrFactorUnavailable when there are none.
-func (s *Service) usableFactors(ctx context.Context, fl *session.Flow, kind factor.Kind) ([]*factor.Factor, error) {
-	u, err := s.Store.UserByID(ctx, fl.UserID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	fs, _, err := s.candidates(ctx, u, fl.Interface)
-	if err != nil {
-		return nil, err
-	}
-	var out []*factor.Factor
-	for _, f := range fs {
-		if f.Kind == kind {
-			out = append(out, f)
-		}
-	}
-	if len(out) == 0 {
-		return nil, ErrFactorUnavailable
-	}
-	return out, nil
+	*fl = next
+	s.outcome("failed")
+	return nil
 }

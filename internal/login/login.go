@@ -1,5 +1,19 @@
 // Package login runs the sign-in flow: throttle, first factor, device
 // recognition, session minting, audit; and the password change.
+//
+// One [Service] serves four concerns, each in its own files:
+//   - sign-in: login.go (the password, the password change, ending
+//     sessions), flow.go (offers, flows, polling, failures), answer.go (the
+//     answers a flow takes), verify.go (the checks a login and a step-up
+//     share), complete.go (the session or the device's wait), stepup.go,
+//     throttle.go and events.go (the helpers every change uses);
+//   - enrolment: enrol.go (factors and recovery codes);
+//   - devices: device.go (approval and revocation);
+//   - the phone: phone.go (push answers and the phone's registration).
+//
+// What a request reads (the user, the device, the factors) is carried
+// down its call chain, never read twice; every change commits with its
+// audit event in one transaction.
 package login
 
 import (
@@ -122,7 +136,9 @@ type Result struct {
 	Number int
 }
 
-// Login authenticates a password and mints a session.
+// Login authenticates a password and mints a session, or starts the flow
+// that needs more proof. What it reads (the user, the device, the
+// factors) is carried down the flow, never read again.
 func (s *Service) Login(ctx context.Context, req Request) (*Result, error) {
 	if req.Interface.KeyBound() && req.JKT == "" {
 		return nil, ErrKeyRequired
@@ -145,39 +161,13 @@ func (s *Service) Login(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	knownDevice := dev != nil && dev.Status == device.Trusted
-
-	keys := []struct {
-		key  string
-		rule throttle.Rule
-	}{
-		{throttle.AccountSourceKey(name, ip), s.Throttle.AccountSource},
-		{throttle.SourceKey(ip), s.Throttle.Source},
-	}
-	if !knownDevice {
-		keys = append(keys, struct {
-			key  string
-			rule throttle.Rule
-		}{throttle.AccountKey(name), s.Throttle.Account})
-	}
-	var wait time.Duration
-	for _, k := range keys {
-		var w time.Duration
-		_, ok, err := s.Store.Reserve(ctx, k.key, func(st throttle.State) (throttle.State, bool) {
-			next, ok, d := k.rule.Reserve(st, now)
-			w = d
-			return next, ok
-		})
-		if err != nil {
-			return nil, fmt.Errorf("login: throttle: %w", err)
+	if err := s.reserveLogin(ctx, name, ip, knownDevice, now); err != nil {
+		var te *ThrottledError
+		if errors.As(err, &te) {
+			s.outcome("throttled")
+			s.audit(ctx, attemptEvent(req, u, now, audit.LoginThrottled))
 		}
-		if !ok {
-			wait = max(wait, w)
-		}
-	}
-	if wait > 0 {
-		s.outcome("throttled")
-		s.audit(ctx, &audit.Event{Time: now, Type: audit.LoginThrottled, UserID: userID(u), Actor: userID(u), Interface: string(req.Interface), IP: ip})
-		return nil, &ThrottledError{RetryAfter: wait.Round(time.Second) + time.Second}
+		return nil, err
 	}
 
 	// An unknown user is checked against a dummy hash, so the answer takes
@@ -196,8 +186,7 @@ func (s *Service) Login(ctx context.Context, req Request) (*Result, error) {
 			reason = "unknown_user"
 		}
 		s.outcome("failed")
-		s.audit(ctx, &audit.Event{Time: now, Type: audit.LoginFailed, UserID: userID(u), Actor: userID(u), Interface: string(req.Interface), IP: ip,
-			Detail: map[string]string{"reason": reason}})
+		s.audit(ctx, attemptEvent(req, u, now, audit.LoginFailed, "reason", reason))
 		return nil, ErrInvalidCredentials
 	}
 
@@ -210,9 +199,7 @@ func (s *Service) Login(ctx context.Context, req Request) (*Result, error) {
 	// (a sprayer with one account of their own would), but it gives back
 	// the attempt this login reserved: an office behind one address is not
 	// slowed down by its own successful logins.
-	if _, _, err := s.Store.Reserve(ctx, throttle.SourceKey(ip), func(st throttle.State) (throttle.State, bool) {
-		return throttle.Refund(st, now), true
-	}); err != nil {
+	if err := refund(ctx, s.Store, throttle.SourceKey(ip), now); err != nil {
 		return nil, err
 	}
 	if rehash {
@@ -223,6 +210,38 @@ func (s *Service) Login(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	return s.afterPassword(ctx, u, req, dev, now)
+}
+
+// reserveLogin takes a login attempt from every counter the login passes:
+// the account from this source, the source, and, for a device the user
+// has not used before, the account. Each is charged even when another
+// refuses, and the wait told is the longest.
+func (s *Service) reserveLogin(ctx context.Context, name, ip string, knownDevice bool, now time.Time) error {
+	type counter struct {
+		key  string
+		rule throttle.Rule
+	}
+	counters := []counter{{throttle.AccountSourceKey(name, ip), s.Throttle.AccountSource}, {throttle.SourceKey(ip), s.Throttle.Source}}
+	if !knownDevice {
+		counters = append(counters, counter{throttle.AccountKey(name), s.Throttle.Account})
+	}
+	var refused *ThrottledError
+	for _, c := range counters {
+		err := reserve(ctx, s.Store, c.key, c.rule, now)
+		var te *ThrottledError
+		switch {
+		case errors.As(err, &te):
+			if refused == nil || te.RetryAfter > refused.RetryAfter {
+				refused = te
+			}
+		case err != nil:
+			return err
+		}
+	}
+	if refused != nil {
+		return refused
+	}
+	return nil
 }
 
 // fingerprint names the device a request comes from, if it can tell.
@@ -242,28 +261,6 @@ func DeviceCookieFingerprint(cookie string) string {
 	return fmt.Sprintf("cookie:%x", token.Hash(cookie))
 }
 
-// newDevice stores the device a flow logs in from, with status.
-func (s *Service) newDevice(ctx context.Context, tx store.Tx, fl *session.Flow, status device.Status, now time.Time) (*device.Device, string, error) {
-	id, err := token.New(s.Rand, 12)
-	if err != nil {
-		return nil, "", err
-	}
-	d := &device.Device{ID: "dev_" + id, UserID: fl.UserID, Interface: string(fl.Interface), Name: fl.DeviceName, Status: status, CreatedAt: now, LastSeenAt: now}
-	var cookie string
-	if fl.Interface.KeyBound() {
-		d.Fingerprint = "jkt:" + flowJKT(fl)
-	} else {
-		if cookie, err = token.New(s.Rand, 32); err != nil {
-			return nil, "", err
-		}
-		d.Fingerprint = DeviceCookieFingerprint(cookie)
-	}
-	if err := tx.CreateDevice(ctx, d); err != nil {
-		return nil, "", err
-	}
-	return d, cookie, nil
-}
-
 func deviceName(req Request) string {
 	if req.DeviceName != "" {
 		return req.DeviceName
@@ -281,48 +278,9 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// mint creates the session a flow earned. The token is 256 bits from
-// crypto/rand; only its SHA-256 is stored.
-func (s *Service) mint(ctx context.Context, tx store.Tx, fl *session.Flow, dev *device.Device, now time.Time) (*session.Session, string, error) {
-	tok, err := token.New(s.Rand, 32)
-	if err != nil {
-		return nil, "", err
-	}
-	id, err := token.New(s.Rand, 12)
-	if err != nil {
-		return nil, "", err
-	}
-	life := s.Lifetimes[fl.Interface]
-	ss := &session.Session{
-		ID: "ses_" + id, UserID: fl.UserID, Interface: fl.Interface, TokenHash: token.Hash(tok),
-		JKT: flowJKT(fl), DeviceID: dev.ID, DeviceName: dev.Name, IP: fl.IP, UserAgent: fl.UserAgent,
-		Assurance: fl.Assurance, AMR: fl.AMR, AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(life.Absolute), Idle: life.Idle,
-	}
-	if err := tx.CreateSession(ctx, ss); err != nil {
-		return nil, "", err
-	}
-	if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionStarted, UserID: fl.UserID, Actor: fl.UserID, Interface: string(fl.Interface), IP: ss.IP,
-		Detail: map[string]string{"session": ss.ID, "device": dev.ID, "aal": ss.Assurance.String(), "amr": ss.AMR}}); err != nil {
-		return nil, "", err
-	}
-	if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.LoginSucceeded, UserID: fl.UserID, Actor: fl.UserID, Interface: string(fl.Interface), IP: ss.IP,
-		Detail: map[string]string{"session": ss.ID, "device": dev.ID, "aal": ss.Assurance.String(), "amr": ss.AMR}}); err != nil {
-		return nil, "", err
-	}
-	return ss, tok, nil
-}
-
 func (s *Service) dummyHash() string {
 	s.dummyOnce.Do(func() { s.dummy = s.Hasher.Dummy() })
 	return s.dummy
-}
-
-// audit records an event outside a change (a refused login changes
-// nothing else). A failure to record is logged, not hidden.
-func (s *Service) audit(ctx context.Context, e *audit.Event) {
-	if err := s.Store.AppendAudit(ctx, e); err != nil && s.Log != nil {
-		s.Log.ErrorContext(ctx, "audit append failed", "type", e.Type, "err", err)
-	}
 }
 
 func (s *Service) outcome(o string) {
@@ -354,25 +312,15 @@ func (s *Service) ChangePassword(ctx context.Context, sess *session.Session, cur
 		return nil, err
 	}
 	// Guessing the current password through this door is throttled like a login.
-	var wait time.Duration
-	_, ok, err := s.Store.Reserve(ctx, throttle.AccountKey(u.Username), func(st throttle.State) (throttle.State, bool) {
-		next, ok, d := s.Throttle.Account.Reserve(st, now)
-		wait = d
-		return next, ok
-	})
-	if err != nil {
+	if err := reserve(ctx, s.Store, throttle.AccountKey(u.Username), s.Throttle.Account, now); err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, &ThrottledError{RetryAfter: wait.Round(time.Second) + time.Second}
 	}
 	good, _, err := s.Hasher.Verify(current, u.PasswordHash)
 	if err != nil {
 		return nil, err
 	}
 	if !good {
-		s.audit(ctx, &audit.Event{Time: now, Type: audit.LoginFailed, UserID: u.ID, Actor: u.ID, Interface: string(sess.Interface), IP: sess.IP,
-			Detail: map[string]string{"reason": "bad_current_password", "action": "password_change"}})
+		s.audit(ctx, sessionEvent(sess, now, audit.LoginFailed, "reason", "bad_current_password", "action", "password_change"))
 		return nil, ErrInvalidCredentials
 	}
 	if err := s.Store.ResetThrottle(ctx, throttle.AccountKey(u.Username)); err != nil {
@@ -393,12 +341,11 @@ func (s *Service) ChangePassword(ctx context.Context, sess *session.Session, cur
 		if ended, err = tx.EndSessionsOfUser(ctx, u.ID, sess.ID, now, session.EndPasswordChange); err != nil {
 			return err
 		}
-		if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.PasswordChanged, UserID: u.ID, Actor: u.ID, Interface: string(sess.Interface), IP: sess.IP}); err != nil {
+		if err := tx.AppendAudit(ctx, sessionEvent(sess, now, audit.PasswordChanged)); err != nil {
 			return err
 		}
 		for _, id := range ended {
-			if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionEnded, UserID: u.ID, Actor: u.ID, Interface: string(sess.Interface), IP: sess.IP,
-				Detail: map[string]string{"session": id, "reason": session.EndPasswordChange}}); err != nil {
+			if err := tx.AppendAudit(ctx, sessionEvent(sess, now, audit.SessionEnded, "session", id, "reason", session.EndPasswordChange)); err != nil {
 				return err
 			}
 		}

@@ -3,11 +3,14 @@ package login
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"gatehouse/internal/audit"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/throttle"
 	"gatehouse/internal/token"
 )
 
@@ -30,32 +33,31 @@ type StepUpResult struct {
 	Number  int             // push
 }
 
-// Step raises sess with a fresh proof of a factor.
+// Step raises sess with a fresh proof of a factor. It checks the answer
+// as a login does (the same verification), and records the raise, the
+// proof's use and its event in one transaction.
 func (s *Service) Step(ctx context.Context, sess *session.Session, req StepUp) (*StepUpResult, error) {
 	now := s.now()
 	binding := "session:" + sess.ID
 	switch req.Factor {
 	case factor.TOTP:
-		fl := s.stepFlow(sess, now)
-		fs, err := s.usableFactors(ctx, fl, factor.TOTP)
+		in, fs, err := s.loadFor(ctx, s.stepFlow(sess, now), factor.TOTP)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.reserveFactor(ctx, sess.UserID, now); err != nil {
+		if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
 			return nil, err
 		}
-		f, reason := s.checkTOTP(ctx, fs, req.Code, now)
-		if f == nil {
-			s.audit(ctx, &audit.Event{Time: now, Type: audit.FactorFailed, UserID: sess.UserID, Actor: sess.UserID, Interface: string(sess.Interface), IP: sess.IP,
-				Detail: map[string]string{"factor": "totp", "reason": reason, "action": "step_up"}})
-			return nil, ErrInvalidCode
+		p, reason := s.verifyTOTP(ctx, fs, req.Code, now)
+		if p == nil {
+			return nil, s.failStep(ctx, sess, factor.TOTP, reason, now)
 		}
-		return s.raise(ctx, sess, f.Assurance(), factor.TOTP.AMR(false), now)
+		return s.raise(ctx, sess, p, p.spend, now)
 	case factor.WebAuthn, factor.Push:
 		if req.Flow == "" {
 			return s.beginStep(ctx, sess, req.Factor, now)
 		}
-		fl, err := s.flow(ctx, req.Flow, binding, now)
+		fl, err := s.flow(ctx, req.Flow, binding)
 		if err != nil {
 			return nil, err
 		}
@@ -69,40 +71,42 @@ func (s *Service) Step(ctx context.Context, sess *session.Session, req StepUp) (
 			if fl.State != session.FlowReady {
 				return &StepUpResult{Status: "pending", Flow: fl.ID}, nil
 			}
-			fl.State = session.FlowAuthenticated
-			if err := s.Store.UpdateFlow(ctx, fl); err != nil {
-				return nil, ErrFlow
-			}
-			return s.raise(ctx, sess, fl.Assurance, factor.Push.AMR(false), now)
+			// The flow's assurance is what the approved push proved.
+			fl.Authenticate(sess.ID)
+			return s.raiseTo(ctx, sess, fl.Assurance, factor.Push.AMR(false), func(ctx context.Context, tx store.Tx) error { return tx.UpdateFlow(ctx, fl) }, now)
 		}
 		var ch webauthnChallenge
 		if fl.State != session.FlowFactor || json.Unmarshal(fl.Challenge, &ch) != nil || len(ch.Session) == 0 {
 			return nil, ErrFlow
 		}
-		fs, err := s.usableFactors(ctx, fl, factor.WebAuthn)
+		in, fs, err := s.loadFor(ctx, fl, factor.WebAuthn)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.reserveFactor(ctx, sess.UserID, now); err != nil {
+		if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
 			return nil, err
 		}
-		u, err := s.Store.UserByID(ctx, sess.UserID)
-		if err != nil {
-			return nil, err
-		}
-		fl.State, fl.Challenge = session.FlowAuthenticated, nil // one ceremony, one answer
+		// One ceremony, one answer: the flow is spent before the answer is checked.
+		fl.Authenticate(sess.ID)
 		if err := s.Store.UpdateFlow(ctx, fl); err != nil {
 			return nil, ErrFlow
 		}
-		f, err := s.verifyAssertion(ctx, u, fs, ch.Session, req.Response, sess.Interface, sess.IP, now)
+		p, reason, err := s.verifyAssertion(ctx, in.u, fs, ch.Session, req.Response, sess.Interface, sess.IP, now)
 		if err != nil {
-			s.audit(ctx, &audit.Event{Time: now, Type: audit.FactorFailed, UserID: sess.UserID, Actor: sess.UserID, Interface: string(sess.Interface), IP: sess.IP,
-				Detail: map[string]string{"factor": "webauthn", "reason": err.Error(), "action": "step_up"}})
-			return nil, ErrInvalidCode
+			return nil, err
 		}
-		return s.raise(ctx, sess, f.Assurance(), factor.WebAuthn.AMR(f.DeviceBound), now)
+		if p == nil {
+			return nil, s.failStep(ctx, sess, factor.WebAuthn, reason, now)
+		}
+		return s.raise(ctx, sess, p, p.spend, now)
 	}
 	return nil, ErrFactorUnavailable
+}
+
+// failStep audits a wrong step-up answer.
+func (s *Service) failStep(ctx context.Context, sess *session.Session, kind factor.Kind, reason string, now time.Time) error {
+	s.audit(ctx, sessionEvent(sess, now, audit.FactorFailed, "factor", string(kind), "reason", reason, "action", "step_up"))
+	return ErrInvalidCode
 }
 
 // stepFlow is the in-memory flow a step-up of sess is checked against.
@@ -111,46 +115,74 @@ func (s *Service) stepFlow(sess *session.Session, now time.Time) *session.Flow {
 		State: session.FlowFactor, Assurance: sess.Assurance, AMR: sess.AMR, CreatedAt: now, ExpiresAt: now.Add(s.flowLifetime())}
 }
 
-// beginStep starts a WebAuthn or push step-up in a flow bound to the session.
+// beginStep starts a WebAuthn or push step-up in a flow bound to the
+// session, stored once with its challenge.
 func (s *Service) beginStep(ctx context.Context, sess *session.Session, kind factor.Kind, now time.Time) (*StepUpResult, error) {
-	fl := s.stepFlow(sess, now)
-	if _, err := s.usableFactors(ctx, fl, kind); err != nil {
+	in, fs, err := s.loadFor(ctx, s.stepFlow(sess, now), kind)
+	if err != nil {
 		return nil, err
 	}
 	id, err := token.New(s.Rand, 16)
 	if err != nil {
 		return nil, err
 	}
+	fl := in.fl
 	fl.ID = "flw_" + id
-	if err := s.Store.CreateFlow(ctx, fl); err != nil {
-		return nil, err
-	}
 	out := &StepUpResult{Status: "pending", Flow: fl.ID}
 	if kind == factor.Push {
-		out.Number, err = s.StartPush(ctx, fl.ID, fl.Binding)
+		out.Number, fl.Challenge, err = s.pushFor(ctx, fl, now)
 	} else {
-		out.Options, err = s.BeginWebAuthn(ctx, fl.ID, fl.Binding)
+		out.Options, fl.Challenge, err = s.beginAssertion(in.u, fs)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.CreateFlow(ctx, fl); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// raise records a step-up: the session's assurance becomes the higher of
-// what it held and what was proven, its proof time now, and its token is
-// replaced, so a token copied before the step-up gains nothing.
-func (s *Service) raise(ctx context.Context, sess *session.Session, aal session.Assurance, amr string, now time.Time) (*StepUpResult, error) {
+// raise records a step-up proven by p, spending it (spend, in the same
+// transaction as the raise and its event).
+func (s *Service) raise(ctx context.Context, sess *session.Session, p *proof, spend func(context.Context, store.Tx) error, now time.Time) (*StepUpResult, error) {
+	res, err := s.raiseTo(ctx, sess, p.assurance(), p.amr(), spend, now)
+	if errors.Is(err, errSpent) {
+		return nil, s.failStep(ctx, sess, p.kind, "replayed_code", now)
+	}
+	return res, err
+}
+
+// raiseTo records a step-up: the session's assurance becomes the higher of
+// what it held and aal, its proof time now, and its token is replaced, so
+// a token copied before the step-up gains nothing. The raise, the proof's
+// use (spend), the cleared factor counter and the event commit together.
+func (s *Service) raiseTo(ctx context.Context, sess *session.Session, aal session.Assurance, amr string, spend func(context.Context, store.Tx) error, now time.Time) (*StepUpResult, error) {
 	tok, err := token.New(s.Rand, 32)
 	if err != nil {
 		return nil, err
 	}
 	ns := *sess
-	ns.Assurance, ns.AMR, ns.AuthTime, ns.TokenHash = max(sess.Assurance, aal), addAMR(sess.AMR, amr), now, token.Hash(tok)
-	if err := s.Store.RaiseSession(ctx, ns.ID, ns.Assurance, ns.AMR, now, ns.TokenHash); err != nil {
+	ns.Assurance, ns.AMR, ns.AuthTime, ns.TokenHash = max(sess.Assurance, aal), session.AddAMR(sess.AMR, amr), now, token.Hash(tok)
+	err = s.Store.InTx(ctx, func(tx store.Tx) error {
+		if spend != nil {
+			if err := spend(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if err := tx.RaiseSession(ctx, ns.ID, ns.Assurance, ns.AMR, now, ns.TokenHash); err != nil {
+			return err
+		}
+		if err := tx.ResetThrottle(ctx, throttle.FactorKey(sess.UserID)); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, sessionEvent(sess, now, audit.StepUp, "session", sess.ID, "aal", ns.Assurance.String(), "amr", amr))
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return nil, ErrFlow
+	}
+	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, &audit.Event{Time: now, Type: audit.StepUp, UserID: sess.UserID, Actor: sess.UserID, Interface: string(sess.Interface), IP: sess.IP,
-		Detail: map[string]string{"session": sess.ID, "aal": ns.Assurance.String(), "amr": amr}})
 	return &StepUpResult{Status: "raised", Session: &ns, Token: tok}, nil
 }

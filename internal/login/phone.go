@@ -7,11 +7,13 @@ import (
 
 	"gatehouse/internal/audit"
 	"gatehouse/internal/device"
+	"gatehouse/internal/dpop"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/push"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/throttle"
+	"gatehouse/internal/token"
 )
 
 // PhonePrompt is a pending push as the phone sees it: where the login
@@ -116,12 +118,21 @@ func (s *Service) PhoneAnswer(ctx context.Context, jkt string, body []byte) (str
 	}
 	switch {
 	case outcome != factor.PushApproved:
+		// A device the phone refused is revoked with its event and the
+		// flow's denial, in one transaction.
+		var refuse func(store.Tx) error
 		if p.Purpose == factor.PurposeDevice && p.DeviceID != "" {
 			if d, err := s.Store.DeviceByID(ctx, p.DeviceID); err == nil && d.Status == device.Pending {
-				s.Store.SetDeviceStatus(ctx, d.ID, device.Revoked)
+				refuse = func(tx store.Tx) error {
+					if err := tx.SetDeviceStatus(ctx, d.ID, device.Revoked); err != nil {
+						return err
+					}
+					return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.DeviceRevoked, UserID: d.UserID, Actor: d.UserID, Interface: "mobile",
+						Detail: details([]string{"device", d.ID, "name", d.Name, "by", "push:" + f.ID, "push", p.ID})})
+				}
 			}
 		}
-		s.deny(ctx, fl, "push_"+outcome, now)
+		s.denyWith(ctx, fl, "push_"+outcome, now, refuse)
 	case p.Purpose == factor.PurposeDevice:
 		if d, err := s.Store.DeviceByID(ctx, p.DeviceID); err == nil {
 			if err := s.trustDevice(ctx, d, p.UserID, "push:"+f.ID, now); err != nil {
@@ -129,13 +140,19 @@ func (s *Service) PhoneAnswer(ctx context.Context, jkt string, body []byte) (str
 			}
 		}
 	case fl.State == session.FlowFactor:
-		fl.Assurance = max(fl.Assurance, f.Assurance())
-		fl.AMR = addAMR(fl.AMR, factor.Push.AMR(false))
-		fl.State, fl.Challenge = session.FlowReady, nil
-		if err := s.Store.UpdateFlow(ctx, fl); err != nil && !errors.Is(err, store.ErrConflict) {
+		fl.Ready(f.Assurance(), factor.Push.AMR(false))
+		err := s.Store.InTx(ctx, func(tx store.Tx) error {
+			if err := tx.UpdateFlow(ctx, fl); err != nil {
+				return err
+			}
+			if err := tx.ResetThrottle(ctx, throttle.FactorKey(p.UserID)); err != nil {
+				return err
+			}
+			return tx.AppendAudit(ctx, flowEvent(fl, now, audit.FactorVerified, "factor", string(factor.Push), "factor_id", f.ID, "flow", fl.ID))
+		})
+		if err != nil && !errors.Is(err, store.ErrConflict) {
 			return "", err
 		}
-		s.Store.ResetThrottle(ctx, throttle.FactorKey(p.UserID))
 	}
 	return outcome, nil
 }
@@ -157,4 +174,46 @@ func (s *Service) raiseAccountThrottle(ctx context.Context, userID string, now t
 	if err != nil {
 		s.Log.ErrorContext(ctx, "raise throttle after a reported push", "err", err)
 	}
+}
+
+// RegisterPhone enrols a phone as a push authenticator: the phone sends
+// its public key, signed, with the one-time enrolment code.
+func (s *Service) RegisterPhone(ctx context.Context, body []byte) (*factor.Factor, error) {
+	now := s.now()
+	reg, err := push.DecodeRegistration(body)
+	if err != nil {
+		return nil, ErrInvalidCode
+	}
+	userID, err := s.Store.RedeemPushEnrolment(ctx, token.Hash(reg.Code), now)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrInvalidCode
+	}
+	if err != nil {
+		return nil, err
+	}
+	pub, err := push.MarshalPublicKey(reg.PublicKey)
+	if err != nil {
+		return nil, ErrInvalidCode
+	}
+	jkt, err := dpop.Thumbprint(reg.PublicKey)
+	if err != nil {
+		return nil, ErrInvalidCode
+	}
+	name := reg.DeviceName
+	if !validName(name) {
+		name = "Phone"
+	}
+	f, err := s.newFactor(factor.Push, userID, name, now)
+	if err != nil {
+		return nil, err
+	}
+	f.Status, f.ConfirmedAt, f.PublicKey, f.CredentialID = factor.Active, now, pub, []byte(jkt)
+	c, err := s.activate(ctx, nil, f, now, true)
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, ErrInvalidCode // this key is enrolled already
+		}
+		return nil, err
+	}
+	return c.Factor, nil
 }
