@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 )
@@ -13,7 +14,7 @@ import (
 // ErrNoSession: the session does not exist, has ended, or is another
 // user's. The three are not told apart, so no one learns whether a
 // session id is real by trying to end it.
-var ErrNoSession = errors.New("authn: no such session")
+var ErrNoSession = fault.New(fault.NotFound, "authn: no such session")
 
 // errOperator refuses an operator actor: these flows act on the actor's
 // own sessions (the command line has `session revoke`).

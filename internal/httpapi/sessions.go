@@ -2,14 +2,12 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"time"
 
 	"gatehouse/internal/audit"
-	"gatehouse/internal/authn"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -89,12 +87,8 @@ func handleDeleteSession(d sessionDeps) handlerFunc {
 		if err != nil {
 			return err
 		}
-		err = d.auth.Sessions.End(r.Context(), a, r.PathValue("id"))
-		if errors.Is(err, authn.ErrNoSession) {
-			return errNotFound()
-		}
-		if err != nil {
-			return err
+		if err := d.auth.Sessions.End(r.Context(), a, r.PathValue("id")); err != nil {
+			return err // not the caller's, or ended: not found
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return nil

@@ -97,3 +97,20 @@ func TestAuditHidesWhatThePortalHides(t *testing.T) {
 		t.Errorf("factor.failed kind = %q, want %q: only the reason is hidden", got, want)
 	}
 }
+
+// TestDeleteAnotherUsersSessionIsNotFound: the flow decides ownership and
+// the API answers its refusal as a session that does not exist.
+func TestDeleteAnotherUsersSessionIsNotFound(t *testing.T) {
+	a := newAPIUser(t)
+	bob := storetest.NewUser(t, a.st, "bob")
+	storetest.NewSession(t, a.st, bob, "ses_bob", storetest.T0)
+	for _, id := range []string{"ses_bob", "ses_nope"} {
+		if resp := a.do(t, "DELETE", "/v1/sessions/"+id, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("DELETE /v1/sessions/%s = %d, want 404", id, resp.StatusCode)
+		}
+	}
+	s, err := a.st.SessionByID(context.Background(), "ses_bob")
+	if err != nil || !s.EndedAt.IsZero() {
+		t.Errorf("bob's session after alice's DELETE: %+v, %v; want it live", s, err)
+	}
+}

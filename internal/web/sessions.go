@@ -1,11 +1,9 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
-	"gatehouse/internal/authn"
 	"gatehouse/internal/session"
 )
 
@@ -64,12 +62,8 @@ func handleEndSession(d *deps) signedInFunc {
 		if r.PathValue("id") == v.Session.ID {
 			return handleLogout(d)(w, r, v)
 		}
-		err := d.Auth.Sessions.End(r.Context(), d.actor(r, v), r.PathValue("id"))
-		if errors.Is(err, authn.ErrNoSession) {
-			return errNotFound()
-		}
-		if err != nil {
-			return err
+		if err := d.Auth.Sessions.End(r.Context(), d.actor(r, v), r.PathValue("id")); err != nil {
+			return err // not the caller's, or ended: not found
 		}
 		http.Redirect(w, r, "/sessions?done=ended", http.StatusSeeOther)
 		return nil
