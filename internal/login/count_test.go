@@ -2,6 +2,7 @@ package login_test
 
 import (
 	"context"
+	"errors"
 	"iter"
 	"maps"
 	"slices"
@@ -21,8 +22,15 @@ import (
 // on to the real store; the count is what docs/benchmarks.md reports as
 // "store calls per login".
 type calls struct {
-	mu sync.Mutex
-	n  map[string]int
+	mu       sync.Mutex
+	n        map[string]int
+	failType string // see failAudit
+}
+
+func (c *calls) fails(typ string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failType != "" && c.failType == typ
 }
 
 func (c *calls) add(name string) {
@@ -90,6 +98,17 @@ type countingTx struct {
 	n *calls
 }
 
+// errAuditDown is the failure failAudit injects.
+var errAuditDown = errors.New("test: audit trail unavailable")
+
+// failAudit makes every later append of an event of type typ fail, as a
+// store that fails between a change and its event would; "" heals it.
+func (c *countingStore) failAudit(typ string) {
+	c.n.mu.Lock()
+	defer c.n.mu.Unlock()
+	c.n.failType = typ
+}
+
 func (c countingTx) AdvanceTOTP(ctx context.Context, factorID string, step int64, now time.Time) error {
 	c.n.add("AdvanceTOTP")
 	return c.Tx.AdvanceTOTP(ctx, factorID, step, now)
@@ -102,6 +121,9 @@ func (c countingTx) AnswerPushRequest(ctx context.Context, id string, outcome st
 
 func (c countingTx) AppendAudit(ctx context.Context, e *audit.Event) error {
 	c.n.add("AppendAudit")
+	if c.n.fails(e.Type) {
+		return errAuditDown
+	}
 	return c.Tx.AppendAudit(ctx, e)
 }
 

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"gatehouse/internal/audit"
 	"gatehouse/internal/factor"
+	"gatehouse/internal/factor/sms"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
 	"gatehouse/internal/throttle"
@@ -369,5 +371,62 @@ func TestStepUpTOTP(t *testing.T) {
 				t.Error("no session.step_up event")
 			}
 		})
+	}
+}
+
+// smsCode is the code in an SMS text.
+func smsCode(t testing.TB, text string) string {
+	t.Helper()
+	i := strings.IndexAny(text, "0123456789")
+	if i < 0 || i+6 > len(text) {
+		t.Fatalf("no code in %q", text)
+	}
+	return text[i : i+6]
+}
+
+// TestParallelWrongSMSAnswersStayWithinTheLimit: wrong SMS codes sent all
+// at once are evaluated no more often than one challenge allows; the
+// per-user factor counter is opened wide so the per-flow limit alone is
+// tested.
+func TestParallelWrongSMSAnswersStayWithinTheLimit(t *testing.T) {
+	f := newFixture(t)
+	f.svc.Factors.Throttle = throttle.Rule{}
+	u := f.addUser(t, "maya", user.Occasional)
+	first := f.mustLogin(t, webLogin("maya", pw, ""))
+	e, err := f.svc.Enrol(ctx, first.Session, factor.SMS, "", "+441234567890")
+	if err != nil {
+		t.Fatalf("Enrol(sms) = %v", err)
+	}
+	if _, err := f.svc.Confirm(ctx, first.Session, e.Factor.ID, smsCode(t, f.texts.last()), nil); err != nil {
+		t.Fatalf("Confirm(sms) = %v", err)
+	}
+	r := f.mustLogin(t, webLogin("maya", pw, first.DeviceCookie))
+	if _, err := f.svc.SendSMS(ctx, r.Flow.ID, r.Flow.Binding); err != nil {
+		t.Fatalf("SendSMS = %v", err)
+	}
+	wrong := wrongCode(smsCode(t, f.texts.last()))
+
+	const answers = 20
+	var wg sync.WaitGroup
+	for range answers {
+		wg.Go(func() {
+			if _, err := f.svc.VerifySMS(ctx, r.Flow.ID, r.Flow.Binding, wrong); !errors.Is(err, login.ErrInvalidCode) && !errors.Is(err, login.ErrFlow) {
+				t.Errorf("VerifySMS(wrong) = %v, want ErrInvalidCode or ErrFlow", err)
+			}
+		})
+	}
+	wg.Wait()
+	evaluated := 0
+	es, err := f.st.AuditOfUser(ctx, u.ID, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Type == audit.FactorFailed && e.Detail["reason"] == sms.ErrInvalid.Error() {
+			evaluated++
+		}
+	}
+	if evaluated > sms.MaxAttempts {
+		t.Errorf("%d parallel wrong codes: %d evaluated, want at most %d", answers, evaluated, sms.MaxAttempts)
 	}
 }
