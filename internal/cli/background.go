@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -51,6 +53,7 @@ type loops struct {
 	keys     *authz.Keys
 	store    store.Store
 	notices  *notify.Queue // nil when sign-ins are not notified
+	hashes   func() uint64 // the password hasher's count; nil: no release after bursts
 	log      *slog.Logger
 }
 
@@ -65,6 +68,11 @@ func (l *loops) Run(ctx context.Context, interval time.Duration) {
 	}
 	if l.notices != nil {
 		wg.Go(func() { l.notices.Run(ctx) })
+	}
+	if l.hashes != nil {
+		wg.Go(func() {
+			releaseAfterBursts(ctx, l.hashes, uint64(runtime.GOMAXPROCS(0)), time.Second, debug.FreeOSMemory)
+		})
 	}
 	wg.Wait()
 }

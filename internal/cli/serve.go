@@ -55,6 +55,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%w\n(see 'gatehouse config example' for every setting)", err)
 	}
 	log := newLogger(e.stderr, c)
+	defer setMemoryLimit(c, e.getenv, log)()
 	st, err := openStore(ctx, c)
 	if err != nil {
 		return err
@@ -123,7 +124,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, log 
 	if err != nil {
 		return nil, nil, err
 	}
-	return h, &loops{sessions: sessions, keys: keys, store: st, notices: factors.Notices, log: log}, nil
+	return h, &loops{sessions: sessions, keys: keys, store: st, notices: factors.Notices, hashes: hasher.Hashes, log: log}, nil
 }
 
 // activeSessions exports the number of live sessions per interface,

@@ -103,6 +103,11 @@ func startServerOn(t *testing.T, addr string, storeFlags []string, env map[strin
 	if _, ok := s.env["GATEHOUSE_PUBLIC_ORIGIN"]; !ok {
 		s.env["GATEHOUSE_PUBLIC_ORIGIN"] = "http://localhost:" + strings.TrimPrefix(addr, "127.0.0.1:")
 	}
+	// The memory limit is the process's: servers started in one test
+	// process must not set it under each other (serve.txtar tests it).
+	if _, ok := s.env["GOMEMLIMIT"]; !ok {
+		s.env["GOMEMLIMIT"] = "off"
+	}
 	if _, ok := s.env["GATEHOUSE_SEED_KEY"]; !ok {
 		s.env["GATEHOUSE_SEED_KEY"] = "c2VlZC1rZXktZm9yLXRlc3RzLW9ubHktMzItYnl0ZXM="
 	}

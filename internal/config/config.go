@@ -59,6 +59,12 @@ type Config struct {
 	CacheMaxAge time.Duration `yaml:"cache_max_age"`
 	Factors     Factors       `yaml:"factors"`
 	Mail        Mail          `yaml:"mail"`
+	// MemoryLimit is serve's soft memory limit (runtime/debug.SetMemoryLimit),
+	// so that the argon2id blocks of a login flood are collected and
+	// returned promptly: a size ("512MiB"), off, or empty to derive it from
+	// the hashing concurrency ([DerivedMemoryLimit]). GOMEMLIMIT in the
+	// environment wins over it.
+	MemoryLimit string `yaml:"memory_limit"`
 	// Keys bounds the lives of API keys.
 	Keys Keys `yaml:"keys"`
 	// Authz configures forward-auth.
@@ -298,6 +304,7 @@ func (c *Config) validate(serving bool) error {
 	if c.CacheMaxAge < 0 || c.CacheMaxAge > time.Minute {
 		bad("cache_max_age %v: want 0 to 1m", c.CacheMaxAge)
 	}
+	c.validateMemory(bad)
 	c.validateFactors(bad, serving)
 	c.validateKeys(bad)
 	c.validatePosture(bad)

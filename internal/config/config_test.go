@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"gatehouse/internal/config"
+	"gatehouse/internal/password"
 )
 
 // The example must describe exactly the defaults, so that what
@@ -98,5 +99,82 @@ func TestValidateMailTLS(t *testing.T) {
 				t.Errorf("Validate(%+v) = %v, want an error naming %q", tc.mail, err, tc.want)
 			}
 		})
+	}
+}
+
+// docs/operations.md states the derived limit: 64 MiB plus two argon2id
+// blocks per hash computed at once.
+func TestDerivedMemoryLimitIsWhatTheDocSays(t *testing.T) {
+	const MiB = 1 << 20
+	for _, tc := range []struct {
+		memoryKiB uint32
+		procs     int
+		want      int64
+	}{
+		{19 * 1024, 1, 64*MiB + 38*MiB},
+		{19 * 1024, 2, 140 * MiB},
+		{19 * 1024, 8, 64*MiB + 8*38*MiB},
+		{64 * 1024, 4, 64*MiB + 4*128*MiB},
+		{19 * 1024, 0, 64*MiB + 38*MiB}, // never below one hashing slot
+	} {
+		p := password.Params{Memory: tc.memoryKiB, Iterations: 2, Parallelism: 1}
+		if got := config.DerivedMemoryLimit(p, tc.procs); got != tc.want {
+			t.Errorf("DerivedMemoryLimit(m=%d KiB, procs=%d) = %d MiB, want %d MiB", tc.memoryKiB, tc.procs, got/MiB, tc.want/MiB)
+		}
+	}
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "64 MiB + GOMAXPROCS × argon2id memory × 2"; !strings.Contains(string(doc), want) {
+		t.Errorf("docs/operations.md does not state the formula %q", want)
+	}
+}
+
+func TestSoftMemoryLimitPrecedence(t *testing.T) {
+	derived := config.DerivedMemoryLimit(password.DefaultParams(), 2)
+	for _, tc := range []struct {
+		name, setting, env string
+		want               int64
+		from               string
+	}{
+		{"Derived", "", "", derived, config.MemoryFromDerived},
+		{"Setting", "512MiB", "", 512 << 20, config.MemoryFromSetting},
+		{"Off", "off", "", 0, config.MemoryOff},
+		{"ExplicitGOMEMLIMITWins", "512MiB", "300MiB", 0, config.MemoryFromEnv},
+		{"GOMEMLIMITOverDerived", "", "off", 0, config.MemoryFromEnv},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := config.Default()
+			c.MemoryLimit = tc.setting
+			got, from := c.SoftMemoryLimit(func(k string) string {
+				if k == "GOMEMLIMIT" {
+					return tc.env
+				}
+				return ""
+			}, 2)
+			if got != tc.want || from != tc.from {
+				t.Errorf("SoftMemoryLimit = %d, %q; want %d, %q", got, from, tc.want, tc.from)
+			}
+		})
+	}
+}
+
+func TestParseMemorySize(t *testing.T) {
+	for s, want := range map[string]int64{"512MiB": 512 << 20, "1GiB": 1 << 30, "4096KiB": 4 << 20, "1000000B": 1e6, "1000000": 1e6, "1TiB": 1 << 40} {
+		if got, err := config.ParseMemorySize(s); err != nil || got != want {
+			t.Errorf("ParseMemorySize(%q) = %d, %v; want %d", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"", "512M", "512mb", "-1MiB", "0", "1.5GiB", "MiB", "99999999999TiB"} {
+		if got, err := config.ParseMemorySize(s); err == nil {
+			t.Errorf("ParseMemorySize(%q) = %d, want an error", s, got)
+		}
+	}
+	c := config.Default()
+	c.Factors.SeedKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	c.MemoryLimit = "16MiB"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "memory_limit") {
+		t.Errorf("Validate(memory_limit 16MiB) = %v, want an error naming memory_limit", err)
 	}
 }

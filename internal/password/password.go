@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -64,7 +65,12 @@ type Hasher struct {
 
 	semOnce sync.Once
 	sem     chan struct{}
+	hashes  atomic.Uint64 // keys computed, for Hashes
 }
+
+// Hashes reports how many argon2id keys h has computed. The server
+// watches it to give a burst's memory back once the burst is over.
+func (h *Hasher) Hashes() uint64 { return h.hashes.Load() }
 
 // key computes one argon2id key under the concurrency cap.
 func (h *Hasher) key(password string, salt []byte, p Params, n uint32) []byte {
@@ -77,6 +83,7 @@ func (h *Hasher) key(password string, salt []byte, p Params, n uint32) []byte {
 	})
 	h.sem <- struct{}{}
 	defer func() { <-h.sem }()
+	defer h.hashes.Add(1)
 	return argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, n)
 }
 

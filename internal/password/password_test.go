@@ -102,3 +102,18 @@ func BenchmarkHashDefault(b *testing.B) {
 		h.Hash("correct horse battery staple")
 	}
 }
+
+// Hashes counts every key computed, by Hash and by Verify alike: the
+// server gives memory back after a burst of them.
+func TestHashesCountsEveryKey(t *testing.T) {
+	h := &password.Hasher{Params: fast}
+	enc, err := h.Hash("correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Verify("correct horse battery staple", enc)
+	h.Verify("wrong", enc)
+	if got, want := h.Hashes(), uint64(3); got != want {
+		t.Errorf("Hashes() = %d, want %d", got, want)
+	}
+}
