@@ -128,6 +128,14 @@ func Of(err error) Kind {
 	return Internal
 }
 
+// Has reports whether err, or an error it wraps, has a kind. An error
+// without one, at the end of a step that reads and writes the store, is
+// a store failure: see its callers.
+func Has(err error) bool {
+	var k kinded
+	return errors.As(err, &k)
+}
+
 // Error is an error with a kind and, for [Invalid], the field at fault.
 type Error struct {
 	kind Kind

@@ -24,8 +24,10 @@ func (s *Service) reserveFactor(ctx context.Context, userID string, now time.Tim
 }
 
 // AnswerTOTP answers a flow with a TOTP code.
-func (s *Service) AnswerTOTP(ctx context.Context, flowID, binding, code string) (*Result, error) {
+func (s *Service) AnswerTOTP(ctx context.Context, flowID, binding, code string) (_ *Result, err error) {
 	now := s.now()
+	var held []string
+	defer s.settle(ctx, &err, &held, now)
 	in, fs, err := s.answering(ctx, flowID, binding, factor.TOTP, now)
 	if err != nil {
 		return nil, err
@@ -33,8 +35,10 @@ func (s *Service) AnswerTOTP(ctx context.Context, flowID, binding, code string) 
 	if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
 		return nil, err
 	}
+	held = []string{throttle.FactorKey(in.u.ID)}
 	p, reason := s.verifyTOTP(ctx, fs, code, now)
 	if p == nil {
+		held = nil // a wrong code counts
 		return nil, s.failAnswer(ctx, in.fl, factor.TOTP, reason, now)
 	}
 	return s.accept(ctx, in, p, now)
@@ -43,8 +47,10 @@ func (s *Service) AnswerTOTP(ctx context.Context, flowID, binding, code string) 
 // AnswerRecovery answers a flow with a recovery code. It is single-use,
 // gives AAL1 only (enough to enrol a new factor) and is always audited,
 // in the transaction that spends it.
-func (s *Service) AnswerRecovery(ctx context.Context, flowID, binding, code string) (*Result, error) {
+func (s *Service) AnswerRecovery(ctx context.Context, flowID, binding, code string) (_ *Result, err error) {
 	now := s.now()
+	var held []string
+	defer s.settle(ctx, &err, &held, now)
 	in, _, err := s.answering(ctx, flowID, binding, factor.Recovery, now)
 	if err != nil {
 		return nil, err
@@ -52,6 +58,7 @@ func (s *Service) AnswerRecovery(ctx context.Context, flowID, binding, code stri
 	if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
 		return nil, err
 	}
+	held = []string{throttle.FactorKey(in.u.ID)}
 	codes, err := s.Store.RecoveryCodes(ctx, in.u.ID)
 	if err != nil {
 		return nil, err
@@ -66,6 +73,7 @@ func (s *Service) AnswerRecovery(ctx context.Context, flowID, binding, code stri
 	}
 	i, ok := recovery.Match(code, hashes)
 	if !ok {
+		held = nil // a wrong code counts
 		return nil, s.failAnswer(ctx, in.fl, factor.Recovery, "wrong_code", now)
 	}
 	fl := in.fl
@@ -81,8 +89,9 @@ func (s *Service) AnswerRecovery(ctx context.Context, flowID, binding, code stri
 
 // BeginWebAuthn starts a WebAuthn assertion on a flow and returns the
 // options for navigator.credentials.get.
-func (s *Service) BeginWebAuthn(ctx context.Context, flowID, binding string) ([]byte, error) {
+func (s *Service) BeginWebAuthn(ctx context.Context, flowID, binding string) (_ []byte, err error) {
 	now := s.now()
+	defer s.settle(ctx, &err, new([]string), now)
 	in, fs, err := s.answering(ctx, flowID, binding, factor.WebAuthn, now)
 	if err != nil {
 		return nil, err
@@ -111,8 +120,10 @@ func (s *Service) beginAssertion(u *user.User, fs []*factor.Factor) (opts, chall
 }
 
 // FinishWebAuthn answers a flow with a WebAuthn assertion.
-func (s *Service) FinishWebAuthn(ctx context.Context, flowID, binding string, response []byte) (*Result, error) {
+func (s *Service) FinishWebAuthn(ctx context.Context, flowID, binding string, response []byte) (_ *Result, err error) {
 	now := s.now()
+	var held []string
+	defer s.settle(ctx, &err, &held, now)
 	fl, err := s.pendingFlow(ctx, flowID, binding, now)
 	if err != nil {
 		return nil, err
@@ -128,12 +139,14 @@ func (s *Service) FinishWebAuthn(ctx context.Context, flowID, binding string, re
 	if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
 		return nil, err
 	}
+	held = []string{throttle.FactorKey(in.u.ID)}
 	fl.Challenge = nil // one ceremony, one answer
 	p, reason, err := s.verifyAssertion(ctx, in.u, fs, ch.Session, response, fl.Interface, fl.IP, now)
 	if err != nil {
 		return nil, err
 	}
 	if p == nil {
+		held = nil // a wrong answer counts
 		return nil, s.failAnswer(ctx, fl, factor.WebAuthn, reason, now)
 	}
 	return s.accept(ctx, in, p, now)
@@ -145,8 +158,9 @@ type pushChallenge struct {
 
 // StartPush sends a push to the user's phone for a flow and returns the
 // number the login screen shows; the user types it into the phone.
-func (s *Service) StartPush(ctx context.Context, flowID, binding string) (int, error) {
+func (s *Service) StartPush(ctx context.Context, flowID, binding string) (_ int, err error) {
 	now := s.now()
+	defer s.settle(ctx, &err, new([]string), now)
 	in, _, err := s.answering(ctx, flowID, binding, factor.Push, now)
 	if err != nil {
 		return 0, err
@@ -208,8 +222,9 @@ type smsChallenge struct {
 
 // SendSMS sends a code to the user's SMS factor for a flow and returns the
 // masked number. Sends are limited per user and per number.
-func (s *Service) SendSMS(ctx context.Context, flowID, binding string) (string, error) {
+func (s *Service) SendSMS(ctx context.Context, flowID, binding string) (_ string, err error) {
 	now := s.now()
+	defer s.settle(ctx, &err, new([]string), now)
 	in, fs, err := s.answering(ctx, flowID, binding, factor.SMS, now)
 	if err != nil {
 		return "", err
@@ -255,8 +270,10 @@ const smsRetries = 10
 // flow's version, and an answer that loses that race to another is
 // checked again on the flow as the other left it. So parallel answers get
 // no more tries than [sms.MaxAttempts] between them.
-func (s *Service) VerifySMS(ctx context.Context, flowID, binding, code string) (*Result, error) {
+func (s *Service) VerifySMS(ctx context.Context, flowID, binding, code string) (_ *Result, err error) {
 	now := s.now()
+	var held []string
+	defer s.settle(ctx, &err, &held, now)
 	in, fs, err := s.answering(ctx, flowID, binding, factor.SMS, now)
 	if err != nil {
 		return nil, err
@@ -264,6 +281,7 @@ func (s *Service) VerifySMS(ctx context.Context, flowID, binding, code string) (
 	if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
 		return nil, err
 	}
+	held = []string{throttle.FactorKey(in.u.ID)}
 	for try := 0; ; try++ {
 		res, err := s.verifySMS(ctx, in, fs[0], code, now)
 		if !errors.Is(err, errRaced) || try == smsRetries {

@@ -216,8 +216,10 @@ func (s *Service) Confirm(ctx context.Context, sess *session.Session, factorID, 
 			return nil, ErrInvalidCode
 		}
 		f.LastStep = step
-		if err := s.Store.AdvanceTOTP(ctx, f.ID, step, now); err != nil {
-			return nil, ErrInvalidCode
+		if err := s.Store.AdvanceTOTP(ctx, f.ID, step, now); errors.Is(err, store.ErrConflict) {
+			return nil, ErrInvalidCode // spent by a racing confirmation
+		} else if err != nil {
+			return nil, fault.Wrap(fault.Unavailable, err)
 		}
 	case factor.SMS:
 		var ch sms.Challenge

@@ -348,8 +348,9 @@ func (s *Service) loadFor(ctx context.Context, fl *session.Flow, kind factor.Kin
 
 // Poll reports a flow's state to its client and, when every proof is in
 // (a push approved on the phone, the device approved), mints its session.
-func (s *Service) Poll(ctx context.Context, flowID, binding string) (*Result, string, error) {
+func (s *Service) Poll(ctx context.Context, flowID, binding string) (_ *Result, _ string, err error) {
 	now := s.now()
+	defer s.settle(ctx, &err, new([]string), now)
 	fl, err := s.flow(ctx, flowID, binding)
 	if err != nil {
 		return nil, "", err

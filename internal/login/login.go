@@ -139,11 +139,13 @@ type Result struct {
 // Login authenticates a password and mints a session, or starts the flow
 // that needs more proof. What it reads (the user, the device, the
 // factors) is carried down the flow, never read again.
-func (s *Service) Login(ctx context.Context, req Request) (*Result, error) {
+func (s *Service) Login(ctx context.Context, req Request) (_ *Result, err error) {
 	if req.Interface.KeyBound() && req.JKT == "" {
 		return nil, ErrKeyRequired
 	}
 	now := s.now()
+	var held []string
+	defer s.settle(ctx, &err, &held, now)
 	name := user.NormalizeUsername(req.Username)
 	ip := req.IP.String()
 
@@ -161,9 +163,10 @@ func (s *Service) Login(ctx context.Context, req Request) (*Result, error) {
 		}
 	}
 	knownDevice := dev != nil && dev.Status == device.Trusted
-	if err := s.reserveLogin(ctx, name, ip, knownDevice, now); err != nil {
+	if held, err = s.reserveLogin(ctx, name, ip, knownDevice, now); err != nil {
 		var te *ThrottledError
 		if errors.As(err, &te) {
+			held = nil // refused, as before any check
 			s.outcome("throttled")
 			s.audit(ctx, attemptEvent(req, u, now, audit.LoginThrottled))
 		}
@@ -178,9 +181,10 @@ func (s *Service) Login(ctx context.Context, req Request) (*Result, error) {
 	}
 	ok, rehash, err := s.Hasher.Verify(req.Password, hash)
 	if err != nil {
-		return nil, fmt.Errorf("login: verify: %w", err)
+		return nil, fault.Wrap(fault.Internal, fmt.Errorf("login: verify: %w", err)) // a stored hash gone bad: no outage
 	}
 	if u == nil || !ok {
+		held = nil // a wrong password counts
 		reason := "bad_password"
 		if u == nil {
 			reason = "unknown_user"
@@ -202,6 +206,7 @@ func (s *Service) Login(ctx context.Context, req Request) (*Result, error) {
 	if err := refund(ctx, s.Store, throttle.SourceKey(ip), now); err != nil {
 		return nil, err
 	}
+	held = nil // settled: the password was right
 	if rehash {
 		if h, err := s.Hasher.Hash(req.Password); err == nil {
 			if err := s.Store.SetPasswordHash(ctx, u.ID, h, now); err != nil {
@@ -215,8 +220,9 @@ func (s *Service) Login(ctx context.Context, req Request) (*Result, error) {
 // reserveLogin takes a login attempt from every counter the login passes:
 // the account from this source, the source, and, for a device the user
 // has not used before, the account. Each is charged even when another
-// refuses, and the wait told is the longest.
-func (s *Service) reserveLogin(ctx context.Context, name, ip string, knownDevice bool, now time.Time) error {
+// refuses, and the wait told is the longest. It returns the keys it
+// charged, for a store failure to give back.
+func (s *Service) reserveLogin(ctx context.Context, name, ip string, knownDevice bool, now time.Time) (charged []string, _ error) {
 	type counter struct {
 		key  string
 		rule throttle.Rule
@@ -235,13 +241,15 @@ func (s *Service) reserveLogin(ctx context.Context, name, ip string, knownDevice
 				refused = te
 			}
 		case err != nil:
-			return err
+			return charged, err
+		default:
+			charged = append(charged, c.key)
 		}
 	}
 	if refused != nil {
-		return refused
+		return charged, refused
 	}
-	return nil
+	return charged, nil
 }
 
 // fingerprint names the device a request comes from, if it can tell.
@@ -302,8 +310,10 @@ func userID(u *user.User) string {
 //
 // It needs an AAL2 session: an AAL1 session (no second factor yet, or a
 // recovery code) may read and enrol, not change the password.
-func (s *Service) ChangePassword(ctx context.Context, sess *session.Session, current, next string) ([]string, error) {
+func (s *Service) ChangePassword(ctx context.Context, sess *session.Session, current, next string) (_ []string, err error) {
 	now := s.now()
+	var held []string
+	defer s.settle(ctx, &err, &held, now)
 	if sess.Assurance < session.AAL2 {
 		return nil, &session.StepUpError{Need: session.AAL2, Within: s.stepUpWindow()}
 	}
@@ -315,23 +325,26 @@ func (s *Service) ChangePassword(ctx context.Context, sess *session.Session, cur
 	if err := reserve(ctx, s.Store, throttle.AccountKey(u.Username), s.Throttle.Account, now); err != nil {
 		return nil, err
 	}
+	held = []string{throttle.AccountKey(u.Username)}
 	good, _, err := s.Hasher.Verify(current, u.PasswordHash)
 	if err != nil {
-		return nil, err
+		return nil, fault.Wrap(fault.Internal, err) // a stored hash gone bad: no outage
 	}
 	if !good {
+		held = nil // a wrong password counts
 		s.audit(ctx, sessionEvent(sess, now, audit.LoginFailed, "reason", "bad_current_password", "action", "password_change"))
 		return nil, ErrInvalidCredentials
 	}
 	if err := s.Store.ResetThrottle(ctx, throttle.AccountKey(u.Username)); err != nil {
 		return nil, err
 	}
+	held = nil
 	if err := s.Rules.Check(next, u.Username); err != nil {
 		return nil, &WeakPasswordError{err}
 	}
 	h, err := s.Hasher.Hash(next)
 	if err != nil {
-		return nil, err
+		return nil, fault.Wrap(fault.Internal, err)
 	}
 	var ended []string
 	err = s.Store.InTx(ctx, func(tx store.Tx) error {

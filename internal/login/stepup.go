@@ -36,8 +36,10 @@ type StepUpResult struct {
 // Step raises sess with a fresh proof of a factor. It checks the answer
 // as a login does (the same verification), and records the raise, the
 // proof's use and its event in one transaction.
-func (s *Service) Step(ctx context.Context, sess *session.Session, req StepUp) (*StepUpResult, error) {
+func (s *Service) Step(ctx context.Context, sess *session.Session, req StepUp) (_ *StepUpResult, err error) {
 	now := s.now()
+	var held []string
+	defer s.settle(ctx, &err, &held, now)
 	binding := "session:" + sess.ID
 	switch req.Factor {
 	case factor.TOTP:
@@ -48,8 +50,10 @@ func (s *Service) Step(ctx context.Context, sess *session.Session, req StepUp) (
 		if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
 			return nil, err
 		}
+		held = []string{throttle.FactorKey(in.u.ID)}
 		p, reason := s.verifyTOTP(ctx, fs, req.Code, now)
 		if p == nil {
+			held = nil // a wrong code counts
 			return nil, s.failStep(ctx, sess, factor.TOTP, reason, now)
 		}
 		return s.raise(ctx, sess, p, p.spend, now)
@@ -86,16 +90,22 @@ func (s *Service) Step(ctx context.Context, sess *session.Session, req StepUp) (
 		if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
 			return nil, err
 		}
-		// One ceremony, one answer: the flow is spent before the answer is checked.
+		held = []string{throttle.FactorKey(in.u.ID)}
+		// One ceremony, one answer: the flow is spent before the answer is
+		// checked. Only a conflict means another answer spent it; any other
+		// failure is the store's.
 		fl.Authenticate(sess.ID)
-		if err := s.Store.UpdateFlow(ctx, fl); err != nil {
+		if err := s.Store.UpdateFlow(ctx, fl); errors.Is(err, store.ErrConflict) {
 			return nil, ErrFlow
+		} else if err != nil {
+			return nil, err
 		}
 		p, reason, err := s.verifyAssertion(ctx, in.u, fs, ch.Session, req.Response, sess.Interface, sess.IP, now)
 		if err != nil {
 			return nil, err
 		}
 		if p == nil {
+			held = nil // a wrong answer counts
 			return nil, s.failStep(ctx, sess, factor.WebAuthn, reason, now)
 		}
 		return s.raise(ctx, sess, p, p.spend, now)
