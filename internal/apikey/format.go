@@ -269,3 +269,8 @@ func encode(env account.Environment, id, secret string) string {
 func redacted(env account.Environment, id string) string {
 	return Prefix + string(env) + "_" + id + "_[redacted]"
 }
+
+// ValidID reports whether id has the form of a key's [Token.ID]: IDLen
+// characters of [Alphabet]. Routes check it before any store look-up, so
+// hostile bytes in a path never reach a database.
+func ValidID(id string) bool { return len(id) == IDLen && inAlphabet(id) }

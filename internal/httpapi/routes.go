@@ -13,6 +13,7 @@ import (
 	"gatehouse/internal/authz"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/login"
+	"gatehouse/internal/pathid"
 	"gatehouse/internal/posture"
 	"gatehouse/internal/store"
 )
@@ -59,8 +60,17 @@ type router struct {
 	d   *Deps
 }
 
+// handle registers h for pattern. The ids in the path are checked by
+// their form first: anything that is not an id is not found, before any
+// store call.
 func (rt router) handle(pattern string, h handlerFunc) {
-	rt.mux.Handle(pattern, adapt(rt.d.Log, rt.d.Metrics, pattern, h))
+	valid := pathid.Check(pattern)
+	rt.mux.Handle(pattern, adapt(rt.d.Log, rt.d.Metrics, pattern, func(w http.ResponseWriter, r *http.Request) error {
+		if !valid(r) {
+			return errNotFound()
+		}
+		return h(w, r)
+	}))
 }
 
 // NewHandler returns the API handler. Every route of the API is listed

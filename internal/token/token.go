@@ -149,3 +149,25 @@ func Intn(r io.Reader, n int) (int, error) {
 		}
 	}
 }
+
+// IDMaxLen bounds an identifier made by [New]: 43 characters is 32 bytes,
+// more than any id gatehouse mints (sessions, devices, factors: 12 bytes;
+// flows: 16).
+const IDMaxLen = 43
+
+// ValidID reports whether id has the form of an identifier made by [New]:
+// 1 to [IDMaxLen] characters of the base64url alphabet. Routes check it
+// before any store look-up, so NUL, invalid UTF-8 or a megabyte of path
+// never reach a database.
+func ValidID(id string) bool {
+	if len(id) == 0 || len(id) > IDMaxLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

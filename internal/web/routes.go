@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"gatehouse/internal/factor"
+	"gatehouse/internal/pathid"
 )
 
 // routes registers every page and form of the portal. Pages for a
@@ -11,9 +12,9 @@ import (
 // of every state-changing request; the pages of a sign-in in progress go
 // through inFlow, which does the same with the flow cookie's token.
 func routes(mux *http.ServeMux, d *deps) {
-	public := func(pattern string, h handlerFunc) { mux.Handle(pattern, adapt(d, h)) }
-	member := func(pattern string, h signedInFunc) { mux.Handle(pattern, adapt(d, signedIn(d, h))) }
-	flow := func(pattern string, h flowFunc) { mux.Handle(pattern, adapt(d, inFlow(d, h))) }
+	public := func(pattern string, h handlerFunc) { mux.Handle(pattern, adapt(d, validIDs(pattern, h))) }
+	member := func(pattern string, h signedInFunc) { mux.Handle(pattern, adapt(d, validIDs(pattern, signedIn(d, h)))) }
+	flow := func(pattern string, h flowFunc) { mux.Handle(pattern, adapt(d, validIDs(pattern, inFlow(d, h)))) }
 
 	public("GET /static/", handleStatic)
 
@@ -80,4 +81,17 @@ func routes(mux *http.ServeMux, d *deps) {
 	member("POST /password", handleChangePassword(d))
 
 	public("/", func(w http.ResponseWriter, r *http.Request) error { return errNotFound() })
+}
+
+// validIDs checks the ids in the path by their form before h, and so
+// before the visitor's session or flow is looked up: anything that is not
+// an id is not found.
+func validIDs(pattern string, h handlerFunc) handlerFunc {
+	valid := pathid.Check(pattern)
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if !valid(r) {
+			return errNotFound()
+		}
+		return h(w, r)
+	}
 }
