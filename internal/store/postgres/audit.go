@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/store"
 	"gatehouse/internal/throttle"
 )
 
@@ -34,6 +35,7 @@ func scanEvent(row scanner) (*audit.Event, error) {
 // head only after this one's row is committed (READ COMMITTED takes a new
 // snapshot for each statement).
 func (q *conn) AppendAudit(ctx context.Context, e *audit.Event) error {
+	store.CleanEvent(e)
 	detail, err := json.Marshal(e.Detail)
 	if err != nil {
 		return err
@@ -95,6 +97,7 @@ func (q *conn) AuditOfUser(ctx context.Context, userID string, before int64, lim
 // until commit: concurrent reservations of one key, from any instance,
 // take turns, and each decides on the state the one before it stored.
 func (q *conn) Reserve(ctx context.Context, key string, decide func(throttle.State) (throttle.State, bool)) (throttle.State, bool, error) {
+	key = store.CleanThrottleKey(key)
 	var out throttle.State
 	var ok bool
 	err := q.atomic(ctx, func(c *conn) error {
@@ -130,6 +133,7 @@ func (q *conn) Reserve(ctx context.Context, key string, decide func(throttle.Sta
 }
 
 func (q *conn) ResetThrottle(ctx context.Context, key string) error {
+	key = store.CleanThrottleKey(key)
 	_, err := q.x.Exec(ctx, `DELETE FROM throttles WHERE key = $1`, key)
 	return err
 }

@@ -29,6 +29,7 @@ func nullBytes(b []byte) any {
 }
 
 func (q *conn) CreateFactor(ctx context.Context, f *factor.Factor) error {
+	store.CleanFactor(f)
 	return q.write(ctx, `INSERT INTO factors (`+factorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		f.ID, f.UserID, string(f.Kind), f.Name, string(f.Status), nullBytes(f.Secret), f.LastStep, nullBytes(f.CredentialID), f.PublicKey, f.Phone,
 		f.DeviceBound, nullBytes(f.Data), f.Flag, ts(f.CreatedAt), ts(f.ConfirmedAt), ts(f.LastUsedAt))
@@ -60,6 +61,7 @@ func (q *conn) FactorsOfUser(ctx context.Context, userID string) ([]*factor.Fact
 }
 
 func (q *conn) UpdateFactor(ctx context.Context, f *factor.Factor) error {
+	store.CleanFactor(f)
 	res, err := q.x.Exec(ctx, `UPDATE factors SET name = $1, status = $2, secret = $3, credential_id = $4, public_key = $5, phone = $6, device_bound = $7, data = $8, flag = $9, confirmed_at = $10, last_used_at = $11 WHERE id = $12`,
 		f.Name, string(f.Status), nullBytes(f.Secret), nullBytes(f.CredentialID), f.PublicKey, f.Phone, f.DeviceBound, nullBytes(f.Data), f.Flag, ts(f.ConfirmedAt), ts(f.LastUsedAt), f.ID)
 	return affected(res, err)

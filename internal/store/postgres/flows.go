@@ -22,6 +22,7 @@ func scanFlow(row scanner) (*session.Flow, error) {
 }
 
 func (q *conn) CreateFlow(ctx context.Context, f *session.Flow) error {
+	store.CleanFlow(f)
 	return q.write(ctx, `INSERT INTO login_flows (`+flowCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		f.ID, f.UserID, string(f.Interface), f.Binding, f.IP, f.UserAgent, f.DeviceName, f.DeviceID, f.NewDevice, string(f.State), int(f.Assurance), f.AMR,
 		nullBytes(f.Challenge), f.Attempts, f.Version, f.SessionID, ts(f.CreatedAt), ts(f.ExpiresAt))

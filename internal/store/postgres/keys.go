@@ -83,6 +83,7 @@ func (q *conn) lockKeys(ctx context.Context) error {
 }
 
 func (q *conn) CreateKey(ctx context.Context, k *apikey.Key) error {
+	store.CleanKey(k)
 	if err := q.lockKeys(ctx); err != nil {
 		return err
 	}

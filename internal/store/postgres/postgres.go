@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,8 +34,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"gatehouse/internal/clienttext"
 	"gatehouse/internal/store"
 )
 
@@ -95,7 +98,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &DB{pool: pool, conn: conn{x: pool}}
+	s := &DB{pool: pool, conn: conn{x: textGuard{pool}}}
 	s.conn.db = s
 	if err := s.start(ctx, cfg.ConnConfig); err != nil {
 		pool.Close()
@@ -296,7 +299,7 @@ func (s *DB) inTx(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	// Rolls back when fn fails or panics; a no-op after Commit.
 	defer tx.Rollback(ctx)
-	if err := fn(&conn{x: tx, tx: tx, db: s}); err != nil {
+	if err := fn(&conn{x: textGuard{tx}, tx: tx, db: s}); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -347,6 +350,82 @@ type querier interface {
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
+// textGuard answers a statement with a text argument that is not valid
+// text ([clienttext.Valid]: invalid UTF-8, or a NUL) without sending it.
+// PostgreSQL refuses such an argument (SQLSTATE 22021) and aborts the
+// transaction around it, where SQLite finds no row. Every backend cleans
+// the text it stores ([store.CleanSession] and its kin), so such an
+// argument is a key that matches no row: a read returns none, an update or
+// delete changes none, as in SQLite. Inserts go through [conn.write],
+// which refuses one. The guard reads every text argument as a key
+// compared for equality; a statement that compares one with <> must
+// replace an invalid argument first (see EndSessionsOfUser).
+type textGuard struct{ querier }
+
+func (g textGuard) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if !validText(args) {
+		return pgconn.CommandTag{}, nil // no row affected
+	}
+	return g.querier.Exec(ctx, sql, args...)
+}
+
+func (g textGuard) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if !validText(args) {
+		return noRows{}, nil
+	}
+	return g.querier.Query(ctx, sql, args...)
+}
+
+func (g textGuard) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if !validText(args) {
+		return noRow{}
+	}
+	return g.querier.QueryRow(ctx, sql, args...)
+}
+
+// validText reports whether every text argument is valid text.
+func validText(args []any) bool {
+	for _, a := range args {
+		switch v := a.(type) {
+		case string:
+			if !clienttext.Valid(v) {
+				return false
+			}
+		case []string:
+			for _, s := range v {
+				if !clienttext.Valid(s) {
+					return false
+				}
+			}
+		case nil, []byte, int, int64, bool, time.Time, *time.Time:
+		default:
+			if r := reflect.ValueOf(a); r.Kind() == reflect.String && !clienttext.Valid(r.String()) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// noRow is the row of a query that matched nothing.
+type noRow struct{}
+
+func (noRow) Scan(...any) error { return pgx.ErrNoRows }
+
+// noRows is the result of a query that matched nothing.
+type noRows struct{}
+
+func (noRows) Close()                                       {}
+func (noRows) Err() error                                   { return nil }
+func (noRows) CommandTag() pgconn.CommandTag                { return pgconn.CommandTag{} }
+func (noRows) FieldDescriptions() []pgconn.FieldDescription { return nil }
+func (noRows) Next() bool                                   { return false }
+func (noRows) Scan(...any) error                            { return pgx.ErrNoRows }
+func (noRows) Values() ([]any, error)                       { return nil, pgx.ErrNoRows }
+func (noRows) RawValues() [][]byte                          { return nil }
+func (noRows) Conn() *pgx.Conn                              { return nil }
+func (noRows) TypeMap() *pgtype.Map                         { return nil }
+
 // conn runs the aggregate methods on the pool or inside a transaction.
 type conn struct {
 	x  querier
@@ -367,7 +446,14 @@ func (q *conn) atomic(ctx context.Context, fn func(*conn) error) error {
 // failed statement where SQLite undoes only the statement, and callers
 // written against either may go on after an ErrConflict (to read the row
 // that won a race, say).
+//
+// A text argument that is not valid text (see [textGuard]) is refused
+// with [store.ErrNotFound]: every text a client chose has been cleaned, so
+// it is a key, which can only name a row that cannot exist.
 func (q *conn) write(ctx context.Context, sql string, args ...any) error {
+	if !validText(args) {
+		return fmt.Errorf("%w: a key is not valid UTF-8 text", store.ErrNotFound)
+	}
 	if q.tx == nil {
 		_, err := q.x.Exec(ctx, sql, args...)
 		return mapErr(err)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gatehouse/internal/factor"
+	"gatehouse/internal/store"
 )
 
 const pushCols = `id, user_id, flow_id, purpose, device_id, number, interface, ip, device_name, outcome, created_at, expires_at, answered_at`
@@ -37,6 +38,7 @@ func (q *conn) pushes(ctx context.Context, query string, args ...any) ([]*factor
 }
 
 func (q *conn) CreatePushRequest(ctx context.Context, p *factor.PushRequest) error {
+	store.CleanPushRequest(p)
 	return q.write(ctx, `INSERT INTO push_requests (`+pushCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		p.ID, p.UserID, p.FlowID, p.Purpose, p.DeviceID, p.Number, p.Interface, p.IP, p.DeviceName, p.Outcome, ts(p.CreatedAt), ts(p.ExpiresAt), ts(p.AnsweredAt))
 }

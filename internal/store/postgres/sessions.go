@@ -8,8 +8,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"gatehouse/internal/clienttext"
 	"gatehouse/internal/device"
 	"gatehouse/internal/session"
+	"gatehouse/internal/store"
 )
 
 const sessionCols = `id, user_id, interface, token_hash, jkt, device_id, device_name, ip, user_agent, aal, auth_time, created_at, last_seen_at, expires_at, idle_us, ended_at, end_reason, amr`
@@ -30,6 +32,7 @@ func scanSession(row scanner) (*session.Session, error) {
 }
 
 func (q *conn) CreateSession(ctx context.Context, s *session.Session) error {
+	store.CleanSession(s)
 	return q.write(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, '', $16)`,
 		s.ID, s.UserID, string(s.Interface), s.TokenHash, s.JKT, s.DeviceID, s.DeviceName, s.IP, s.UserAgent,
 		int(s.Assurance), ts(s.AuthTime), ts(s.CreatedAt), ts(s.LastSeenAt), ts(s.ExpiresAt), s.Idle.Microseconds(), s.AMR)
@@ -65,6 +68,11 @@ func (q *conn) EndSession(ctx context.Context, id string, now time.Time, reason 
 }
 
 func (q *conn) EndSessionsOfUser(ctx context.Context, userID, except string, now time.Time, reason string) ([]string, error) {
+	if !clienttext.Valid(except) {
+		// No session has that id, so none is spared; and textGuard, which
+		// would otherwise answer "no row", reads keys as equalities.
+		except = ""
+	}
 	return q.endSessions(ctx, `user_id = $3 AND id <> $4`, now, reason, userID, except)
 }
 
@@ -150,6 +158,7 @@ func scanDevice(row scanner) (*device.Device, error) {
 }
 
 func (q *conn) CreateDevice(ctx context.Context, d *device.Device) error {
+	store.CleanDevice(d)
 	return q.write(ctx, `INSERT INTO devices (`+deviceCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		d.ID, d.UserID, d.Interface, d.Fingerprint, d.Name, string(d.Status), ts(d.CreatedAt), ts(d.LastSeenAt))
 }

@@ -8,6 +8,7 @@ import (
 	"iter"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/store"
 	"gatehouse/internal/throttle"
 )
 
@@ -28,6 +29,7 @@ func scanEvent(row interface{ Scan(...any) error }) (*audit.Event, error) {
 }
 
 func (q *conn) AppendAudit(ctx context.Context, e *audit.Event) error {
+	store.CleanEvent(e)
 	detail, err := json.Marshal(e.Detail)
 	if err != nil {
 		return err
@@ -109,6 +111,7 @@ func (q *conn) AuditOfUser(ctx context.Context, userID string, before int64, lim
 }
 
 func (q *conn) Reserve(ctx context.Context, key string, decide func(throttle.State) (throttle.State, bool)) (throttle.State, bool, error) {
+	key = store.CleanThrottleKey(key)
 	var out throttle.State
 	var ok bool
 	err := q.atomic(ctx, func(c *conn) error {
@@ -132,6 +135,7 @@ func (q *conn) Reserve(ctx context.Context, key string, decide func(throttle.Sta
 }
 
 func (q *conn) ResetThrottle(ctx context.Context, key string) error {
+	key = store.CleanThrottleKey(key)
 	_, err := q.x.ExecContext(ctx, `DELETE FROM throttles WHERE key = ?`, key)
 	return err
 }

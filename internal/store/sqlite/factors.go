@@ -29,6 +29,7 @@ func nullBytes(b []byte) any {
 }
 
 func (q *conn) CreateFactor(ctx context.Context, f *factor.Factor) error {
+	store.CleanFactor(f)
 	_, err := q.x.ExecContext(ctx, `INSERT INTO factors (`+factorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.UserID, string(f.Kind), f.Name, string(f.Status), nullBytes(f.Secret), f.LastStep, nullBytes(f.CredentialID), f.PublicKey, f.Phone,
 		f.DeviceBound, nullBytes(f.Data), f.Flag, us(f.CreatedAt), us(f.ConfirmedAt), us(f.LastUsedAt))
@@ -61,6 +62,7 @@ func (q *conn) FactorsOfUser(ctx context.Context, userID string) ([]*factor.Fact
 }
 
 func (q *conn) UpdateFactor(ctx context.Context, f *factor.Factor) error {
+	store.CleanFactor(f)
 	res, err := q.x.ExecContext(ctx, `UPDATE factors SET name = ?, status = ?, secret = ?, credential_id = ?, public_key = ?, phone = ?, device_bound = ?, data = ?, flag = ?, confirmed_at = ?, last_used_at = ? WHERE id = ?`,
 		f.Name, string(f.Status), nullBytes(f.Secret), nullBytes(f.CredentialID), f.PublicKey, f.Phone, f.DeviceBound, nullBytes(f.Data), f.Flag, us(f.ConfirmedAt), us(f.LastUsedAt), f.ID)
 	return affected(res, err)

@@ -22,6 +22,7 @@ func scanFlow(row interface{ Scan(...any) error }) (*session.Flow, error) {
 }
 
 func (q *conn) CreateFlow(ctx context.Context, f *session.Flow) error {
+	store.CleanFlow(f)
 	_, err := q.x.ExecContext(ctx, `INSERT INTO login_flows (`+flowCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.UserID, string(f.Interface), f.Binding, f.IP, f.UserAgent, f.DeviceName, f.DeviceID, f.NewDevice, string(f.State), int(f.Assurance), f.AMR,
 		nullBytes(f.Challenge), f.Attempts, f.Version, f.SessionID, us(f.CreatedAt), us(f.ExpiresAt))

@@ -91,6 +91,7 @@ func (q *conn) keys(ctx context.Context, query string, args ...any) ([]*apikey.K
 }
 
 func (q *conn) CreateKey(ctx context.Context, k *apikey.Key) error {
+	store.CleanKey(k)
 	var revoked any
 	if !k.RevokedAt.IsZero() {
 		revoked = us(k.RevokedAt)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gatehouse/internal/factor"
+	"gatehouse/internal/store"
 )
 
 const pushCols = `id, user_id, flow_id, purpose, device_id, number, interface, ip, device_name, outcome, created_at, expires_at, answered_at`
@@ -37,6 +38,7 @@ func (q *conn) pushes(ctx context.Context, query string, args ...any) ([]*factor
 }
 
 func (q *conn) CreatePushRequest(ctx context.Context, p *factor.PushRequest) error {
+	store.CleanPushRequest(p)
 	_, err := q.x.ExecContext(ctx, `INSERT INTO push_requests (`+pushCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.UserID, p.FlowID, p.Purpose, p.DeviceID, p.Number, p.Interface, p.IP, p.DeviceName, p.Outcome, us(p.CreatedAt), us(p.ExpiresAt), us(p.AnsweredAt))
 	return mapErr(err)

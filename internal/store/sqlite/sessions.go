@@ -7,6 +7,7 @@ import (
 
 	"gatehouse/internal/device"
 	"gatehouse/internal/session"
+	"gatehouse/internal/store"
 )
 
 const sessionCols = `id, user_id, interface, token_hash, jkt, device_id, device_name, ip, user_agent, aal, auth_time, created_at, last_seen_at, expires_at, idle_us, ended_at, end_reason, amr`
@@ -43,6 +44,7 @@ func (q *conn) sessions(ctx context.Context, query string, args ...any) ([]*sess
 }
 
 func (q *conn) CreateSession(ctx context.Context, s *session.Session) error {
+	store.CleanSession(s)
 	_, err := q.x.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '', ?)`,
 		s.ID, s.UserID, string(s.Interface), s.TokenHash, s.JKT, s.DeviceID, s.DeviceName, s.IP, s.UserAgent,
 		int(s.Assurance), us(s.AuthTime), us(s.CreatedAt), us(s.LastSeenAt), us(s.ExpiresAt), s.Idle.Microseconds(), s.AMR)
@@ -155,6 +157,7 @@ func scanDevice(row interface{ Scan(...any) error }) (*device.Device, error) {
 }
 
 func (q *conn) CreateDevice(ctx context.Context, d *device.Device) error {
+	store.CleanDevice(d)
 	_, err := q.x.ExecContext(ctx, `INSERT INTO devices (`+deviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.UserID, d.Interface, d.Fingerprint, d.Name, string(d.Status), us(d.CreatedAt), us(d.LastSeenAt))
 	return mapErr(err)
