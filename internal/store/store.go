@@ -167,5 +167,20 @@ type Store interface {
 	// one included, where the backend can tell (PostgreSQL LISTEN/NOTIFY);
 	// nil otherwise. Consumers must treat a repeated id as harmless.
 	Revocations() <-chan string
+	// RevokedSince returns the entries of the revocation log after seq,
+	// oldest first, at most limit of them, and the seq to ask after next
+	// time (seq itself when there are none); a seq below 0 asks only
+	// where the log ends. The log names every session ended (or whose
+	// token changed) and every key revoked (or rotated), by any process
+	// on the store, for an hour. A backend whose revocations reach every
+	// instance another way may keep no log and answer none.
+	RevokedSince(ctx context.Context, seq int64, limit int) ([]Revocation, int64, error)
 	Close() error
+}
+
+// Revocation is an entry of the revocation log ([Store.RevokedSince]).
+type Revocation struct {
+	Seq int64
+	// Session or Key is the id of what was revoked; the other is "".
+	Session, Key string
 }

@@ -331,6 +331,14 @@ func (s *DB) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 // gatehouse and PostgreSQL must not be in transaction mode.
 func (s *DB) Revocations() <-chan string { return s.revoked }
 
+// RevokedSince implements [store.Store] with no log: session ends reach
+// every instance through [DB.Revocations], and key revocations made on
+// another instance (or by the command line) wait for the key cache's age
+// until they fan out too.
+func (s *DB) RevokedSince(ctx context.Context, seq int64, limit int) ([]store.Revocation, int64, error) {
+	return nil, max(seq, 0), nil
+}
+
 // Close stops the revocation listener, waits for it to return and closes
 // the pool. It is safe to call more than once.
 func (s *DB) Close() error {

@@ -136,6 +136,37 @@ func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // every revocation is local and there is nothing to deliver.
 func (s *DB) Revocations() <-chan string { return nil }
 
+// RevokedSince implements [store.Store] from the revocations table, which
+// triggers fill (migration 0004): another process on the same file, such
+// as the command line, revokes there too.
+func (s *DB) RevokedSince(ctx context.Context, seq int64, limit int) ([]store.Revocation, int64, error) {
+	if seq < 0 {
+		err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM revocations`).Scan(&seq)
+		return nil, seq, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, kind, id FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
+	if err != nil {
+		return nil, seq, err
+	}
+	defer rows.Close()
+	var out []store.Revocation
+	for rows.Next() {
+		var r store.Revocation
+		var kind, id string
+		if err := rows.Scan(&r.Seq, &kind, &id); err != nil {
+			return nil, seq, err
+		}
+		if kind == "key" {
+			r.Key = id
+		} else {
+			r.Session = id
+		}
+		out = append(out, r)
+		seq = r.Seq
+	}
+	return out, seq, rows.Err()
+}
+
 // Close closes the database.
 func (s *DB) Close() error { return s.db.Close() }
 

@@ -4,11 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	_ "modernc.org/sqlite"
 
+	"gatehouse/internal/account"
+	"gatehouse/internal/apikey"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/sqlite"
@@ -74,4 +77,71 @@ func TestAuditTamperDetected(t *testing.T) {
 		t.Errorf("Verify after tampering = %v, want broken at 2", err)
 	}
 	db.Close()
+}
+
+// TestRevocationLogSeesOtherProcesses revokes through a second handle on
+// the same file, as the command line does while serve runs: the first
+// handle's RevokedSince names every session ended or re-tokened and every
+// key revoked or rotated, in order, and nothing for a mere last-seen.
+func TestRevocationLogSeesOtherProcesses(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	server, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	cli, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+
+	u := storetest.NewUser(t, server, "alice")
+	for _, id := range []string{"ses_a", "ses_b", "ses_c", "ses_d"} {
+		storetest.NewSession(t, server, u, id, storetest.T0)
+	}
+	storetest.NewAccount(t, server, "ACC-L", account.Live)
+	for _, id := range []string{"key_a", "key_b"} {
+		if err := server.CreateKey(ctx, storetest.NewKey(id, "ACC-L", account.Live, storetest.T0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, mark, err := server.RevokedSince(ctx, -1, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	now := storetest.T0.Add(time.Minute)
+	steps := []func() error{
+		func() error { return cli.TouchSessions(ctx, map[string]time.Time{"ses_a": now}) }, // not a revocation
+		func() error { return cli.EndSession(ctx, "ses_a", now, "revoked") },
+		func() error { return cli.RaiseSession(ctx, "ses_b", 2, "pwd otp", now, []byte("new hash")) },
+		func() error { _, err := cli.EndSessionsOfUser(ctx, u.ID, "ses_b", now, "revoked"); return err },
+		func() error { return cli.RevokeKey(ctx, "key_a", now, apikey.RevokedByAdmin) },
+		func() error { return cli.SetKeySuccessor(ctx, "key_b", "key_c", now.Add(time.Hour)) },
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	got, next, err := server.RevokedSince(ctx, mark, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range got {
+		names = append(names, r.Session+r.Key)
+	}
+	want := []string{"ses_a", "ses_b", "ses_c", "ses_d", "key_a", "key_b"}
+	if !slices.Equal(names, want) || next != got[len(got)-1].Seq {
+		t.Errorf("RevokedSince(%d) = %q, next %d; want %q and the last seq", mark, names, next, want)
+	}
+	if again, same, err := server.RevokedSince(ctx, next, 100); err != nil || len(again) != 0 || same != next {
+		t.Errorf("RevokedSince(next) = %v, %d, %v; want nothing new", again, same, err)
+	}
+	if page, _, err := server.RevokedSince(ctx, mark, 2); err != nil || len(page) != 2 {
+		t.Errorf("RevokedSince with limit 2 = %d entries, %v", len(page), err)
+	}
 }
