@@ -1,6 +1,8 @@
-// Package authn resolves session tokens to live sessions on the hot path:
-// an in-memory cache in front of the store, revocation that takes effect
-// on the next request, and last-seen updates batched off the request.
+// Package authn turns a request's credential into a live session, for
+// every door (the API, the portal and forward-auth) alike: an in-memory
+// cache in front of the store, the door and DPoP checks
+// ([Authenticator.Authenticate]), revocation that takes effect on the
+// next request, and last-seen updates batched off the request.
 package authn
 
 import (
@@ -68,9 +70,11 @@ func New(st Store, maxAge time.Duration, now func() time.Time, log *slog.Logger)
 		byHash: map[string]*entry{}, byID: map[string]string{}, pending: map[string]time.Time{}}
 }
 
-// Resolve returns a copy of the live session whose token is tok, and
-// records its use. A session found past its idle or absolute end is
-// marked ended in the store.
+// Resolve returns a copy of the live session whose token is tok. A
+// session found past its idle or absolute end is marked ended in the
+// store. Resolve does not record the use: a token alone proves nothing
+// until its door and proof are checked, so only
+// [Authenticator.Authenticate] records it, once every check has passed.
 func (a *Sessions) Resolve(ctx context.Context, tok string) (*session.Session, error) {
 	if tok == "" || len(tok) > 128 {
 		return nil, ErrUnauthenticated
@@ -83,8 +87,6 @@ func (a *Sessions) Resolve(ctx context.Context, tok string) (*session.Session, e
 	e, ok := a.byHash[key]
 	if ok && now.Sub(e.fetched) <= a.maxAge {
 		if err := e.s.Check(now); err == nil {
-			e.s.LastSeenAt = now
-			a.pending[e.s.ID] = now
 			s := e.s
 			a.mu.Unlock()
 			return &s, nil
@@ -116,13 +118,25 @@ func (a *Sessions) Resolve(ctx context.Context, tok string) (*session.Session, e
 		}
 		return nil, ErrUnauthenticated
 	}
-	s.LastSeenAt = now
 	a.byHash[key] = &entry{s: *s, fetched: now}
 	a.byID[s.ID] = key
-	a.pending[s.ID] = now
 	a.mu.Unlock()
-	out := *s
-	return &out, nil
+	return s, nil
+}
+
+// touch records a use of the session id now, for its idle timeout and the
+// next [Sessions.Flush], and returns the time it recorded. A session no
+// longer cached (forgotten by a revocation since it was resolved) is left
+// alone: its use must not outlive it.
+func (a *Sessions) touch(id string) time.Time {
+	now := a.now().UTC()
+	a.mu.Lock()
+	if key, ok := a.byID[id]; ok {
+		a.byHash[key].s.LastSeenAt = now
+		a.pending[id] = now
+	}
+	a.mu.Unlock()
+	return now
 }
 
 // expire marks a session ended because it ran out, with its audit event.

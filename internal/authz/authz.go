@@ -41,13 +41,6 @@ import (
 	"gatehouse/internal/store"
 )
 
-// SessionResolver resolves a session token to a live session, recording
-// its use, or fails with an error wrapping [authn.ErrUnauthenticated];
-// *authn.Sessions is one.
-type SessionResolver interface {
-	Resolve(ctx context.Context, token string) (*session.Session, error)
-}
-
 // MembershipSource is what the membership cache reads; store.Store is one.
 type MembershipSource interface {
 	MembershipsOfUser(ctx context.Context, userID string) ([]*account.Membership, error)
@@ -58,8 +51,11 @@ type MembershipSource interface {
 type Config struct {
 	Rules    *policy.RuleSet
 	Keys     *Keys
-	Sessions SessionResolver
+	Sessions *authn.Sessions
 	Members  MembershipSource
+	// Watch, when set, follows revocations made by other processes on the
+	// store, for the key cache and the session cache alike.
+	Watch *authn.Watcher
 	// Replay remembers the DPoP proofs seen by forward-auth; nil means a
 	// new one whose window covers the proofs' accepted age. It must not be the API's own
 	// cache: a proof is made for one request, and forward-auth and the
@@ -75,25 +71,27 @@ type Config struct {
 
 // Service makes forward-auth decisions. It is safe for concurrent use.
 type Service struct {
-	rules      *policy.RuleSet
-	keys       *Keys
-	sessions   SessionResolver
-	replay     *dpop.ReplayCache
-	dpopMaxAge time.Duration
-	now        func() time.Time
-	members    members
+	rules   *policy.RuleSet
+	keys    *Keys
+	auth    *authn.Authenticator // with forward-auth's own replay cache
+	watch   *authn.Watcher
+	now     func() time.Time
+	members members
 }
 
 // New returns the forward-auth service.
 func New(c Config) *Service {
-	s := &Service{rules: c.Rules, keys: c.Keys, sessions: c.Sessions, replay: c.Replay, dpopMaxAge: c.DPoPMaxAge, now: c.Now,
+	s := &Service{rules: c.Rules, keys: c.Keys, watch: c.Watch, now: c.Now,
 		members: members{src: c.Members, maxAge: c.MaxAge, byUser: map[string]*memberEntry{}}}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.replay == nil {
-		s.replay = &dpop.ReplayCache{Window: max(c.DPoPMaxAge, dpop.DefaultMaxAge)}
+	replay := c.Replay
+	if replay == nil {
+		replay = &dpop.ReplayCache{Window: max(c.DPoPMaxAge, dpop.DefaultMaxAge)}
 	}
+	// Authorize consults the watcher itself, before either cache.
+	s.auth = &authn.Authenticator{Sessions: c.Sessions, Replay: replay, MaxAge: c.DPoPMaxAge, Now: s.now}
 	s.members.now = s.now
 	return s
 }
@@ -140,19 +138,13 @@ func (s *Service) Authorize(ctx context.Context, req *Request) (Result, error) {
 	if rule.AllowAnonymous() {
 		return Result{Decision: policy.Decide(rule, params, nil, now)}, nil
 	}
+	s.watch.Check(ctx)
 	var res Result
 	var err error
-	switch scheme, cred := cutScheme(req.Authorization); {
-	case req.Authorization == "" && req.Cookie == "":
-		res.Why = errNoCredential
-	case req.Authorization == "":
-		err = s.cookieSession(ctx, req, rule, &params, &res)
-	case equalFold(scheme, "bearer"):
+	if scheme, cred := cutScheme(req.Authorization); equalFold(scheme, "bearer") {
 		err = s.apiKey(ctx, req, cred, rule, &res)
-	case equalFold(scheme, "dpop"):
-		err = s.dpopSession(ctx, req, cred, rule, &params, &res)
-	default:
-		res.Why = errScheme
+	} else {
+		err = s.session(ctx, req, rule, &params, &res)
 	}
 	if err != nil {
 		return Result{}, err
@@ -167,12 +159,6 @@ func (s *Service) Authorize(ctx context.Context, req *Request) (Result, error) {
 	res.Decision = policy.Decide(rule, params, &res.Credential, now)
 	return res, nil
 }
-
-var (
-	errNoCredential = errors.New("authz: no credential")
-	errScheme       = errors.New("authz: unknown authorization scheme")
-	errWrongDoor    = errors.New("authz: session presented through another interface's door")
-)
 
 // cutScheme splits an Authorization value into scheme and credential.
 func cutScheme(h string) (scheme, cred string) {
@@ -210,56 +196,25 @@ func (s *Service) apiKey(ctx context.Context, req *Request, cred string, rule *p
 	return nil
 }
 
-func (s *Service) cookieSession(ctx context.Context, req *Request, rule *policy.Rule, params *policy.Params, res *Result) error {
-	ss, err := s.sessions.Resolve(ctx, req.Cookie)
-	if err != nil {
-		return s.sessionError(err, res)
+// session authenticates the web session cookie, or a key-bound session
+// with its proof of the original request, through the one credential
+// path ([authn.Authenticator]): the use is recorded only if every check
+// passes.
+func (s *Service) session(ctx context.Context, req *Request, rule *policy.Rule, params *policy.Params, res *Result) error {
+	c := authn.Credential{Cookie: req.Cookie, Authorization: req.Authorization, DPoP: req.DPoP, DPoPCount: req.DPoPCount}
+	if req.Authorization != "" {
+		// Only a proof needs them, and the URL costs an allocation.
+		c.Method, c.URL = req.Target.Method, req.Target.URL()
 	}
-	// A key-bound token must never be accepted without its proof.
-	if ss.Interface != session.Web {
-		res.Why = errWrongDoor
-		return nil
-	}
-	return s.sessionCredential(ctx, ss, rule, params, res)
-}
-
-func (s *Service) dpopSession(ctx context.Context, req *Request, tok string, rule *policy.Rule, params *policy.Params, res *Result) error {
-	if req.DPoPCount != 1 {
-		res.Why = errors.New("authz: want exactly one DPoP proof")
-		return nil
-	}
-	p, err := dpop.ParseProof(req.DPoP)
-	if err != nil {
-		res.Why = err
-		return nil
-	}
-	ss, err := s.sessions.Resolve(ctx, tok)
-	if err != nil {
-		return s.sessionError(err, res)
-	}
-	if !ss.Interface.KeyBound() || ss.JKT == "" {
-		res.Why = errWrongDoor
-		return nil
-	}
-	now := s.now()
-	if err := p.Check(dpop.Expect{Method: req.Target.Method, URL: req.Target.URL(), AccessToken: tok, JKT: ss.JKT, Now: now, MaxAge: s.dpopMaxAge}); err != nil {
-		res.Why = err
-		return nil
-	}
-	if s.replay.Seen(p.JKT, p.ID, p.IssuedAt, now) {
-		res.Why = errors.New("authz: replayed dpop proof")
-		return nil
-	}
-	return s.sessionCredential(ctx, ss, rule, params, res)
-}
-
-// sessionError sorts a resolver error into a refusal or a failure.
-func (s *Service) sessionError(err error, res *Result) error {
+	ss, err := s.auth.Authenticate(ctx, &c)
 	if errors.Is(err, authn.ErrUnauthenticated) {
 		res.Why = err
 		return nil
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return s.sessionCredential(ctx, ss, rule, params, res)
 }
 
 func (s *Service) sessionCredential(ctx context.Context, ss *session.Session, rule *policy.Rule, params *policy.Params, res *Result) error {

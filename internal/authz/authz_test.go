@@ -265,3 +265,52 @@ func otherLast(key string) string {
 	}
 	return key[:len(key)-1] + string(repl)
 }
+
+// TestRefusedForwardAuthDoesNotExtendSession asks forward-auth, every 30
+// seconds for longer than a desktop session's idle timeout, with its
+// token refused: as a cookie, with a proof of another key, with a proof
+// of another request, with a replayed proof. Then the honest request is
+// refused too: the session idled out, as if nobody had asked.
+func TestRefusedForwardAuthDoesNotExtendSession(t *testing.T) {
+	d := newDecider(t)
+	key, _ := dpop.GenerateKey()
+	signer, _ := dpop.NewSigner(key)
+	otherKey, _ := dpop.GenerateKey()
+	other, _ := dpop.NewSigner(otherKey)
+	tok, desk := d.newSession(t, d.trader, session.Desktop, session.AAL2, signer.JKT())
+	const url = "https://live.localhost/api/orders"
+	orders := target("GET", url)
+	proven := func(s *dpop.Signer, url string) authz.Request {
+		p, err := s.Proof("GET", url, tok, d.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return authz.Request{Target: orders, Authorization: "DPoP " + tok, DPoP: p, DPoPCount: 1}
+	}
+	first := proven(signer, url)
+	if res := d.ask(t, first); !res.Allow {
+		t.Fatalf("honest request: %v %v", res.Kind, res.Why)
+	}
+	for elapsed := time.Duration(0); elapsed <= desk.Idle; elapsed += 30 * time.Second {
+		d.clock.Add(30 * time.Second)
+		for _, req := range []authz.Request{
+			{Target: orders, Cookie: tok},
+			proven(other, url),
+			proven(signer, "https://paper.localhost/api/orders"),
+			first,
+		} {
+			if res := d.ask(t, req); res.Kind != policy.Unauthenticated {
+				t.Fatalf("refused request at %v: %v, want unauthenticated", elapsed, res.Kind)
+			}
+		}
+		if err := d.sessions.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res := d.ask(t, proven(signer, url)); res.Kind != policy.Unauthenticated {
+		t.Errorf("honest request after %v of refused ones: %v, want the session idled out", desk.Idle, res.Kind)
+	}
+	if s, err := d.st.SessionByID(ctx, desk.ID); err != nil || s.EndReason != session.EndIdle {
+		t.Errorf("stored session = %+v, %v; want ended idle", s, err)
+	}
+}

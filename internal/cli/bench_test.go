@@ -30,7 +30,7 @@ import (
 	"time"
 
 	"gatehouse/internal/config"
-	"gatehouse/internal/httpapi"
+	"gatehouse/internal/edge"
 	"gatehouse/internal/password"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -128,7 +128,7 @@ func newLoginBench(b testing.TB) *loginBench {
 	}
 	lb := &loginBench{h: startBench(b, c, st), params: c.Password.Argon2id}
 	rec := lb.login(b)
-	name := httpapi.Cookies{Secure: c.Secure()}.Device()
+	name := edge.Cookies{Secure: c.Secure()}.Device()
 	for _, ck := range rec.Result().Cookies() {
 		if ck.Name == name {
 			lb.device = &http.Cookie{Name: ck.Name, Value: ck.Value}
@@ -412,7 +412,7 @@ func TestSessionCheckWorker(t *testing.T) {
 	}
 	defer st.Close()
 	h := startBench(t, c, st)
-	cookie := httpapi.Cookies{Secure: c.Secure()}.Session()
+	cookie := edge.Cookies{Secure: c.Secure()}.Session()
 
 	out := bufio.NewWriter(os.NewFile(3, "replies"))
 	fmt.Fprintln(out, "ready")

@@ -29,16 +29,14 @@ func init() {
 	})}
 }
 
-// buildAuthz wires API keys and forward-auth over the store.
-func buildAuthz(c *config.Config, st store.Store, sessions *authn.Sessions, now func() time.Time, log *slog.Logger) (*authz.Keys, *authz.Service, error) {
+// buildAuthz wires forward-auth over the store and the caches.
+func buildAuthz(c *config.Config, st store.Store, keys *authz.Keys, sessions *authn.Sessions, watch *authn.Watcher, now func() time.Time) (*authz.Service, error) {
 	rules, err := c.RuleSet()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	keys := newKeys(c, st, now, log)
-	svc := authz.New(authz.Config{Rules: rules, Keys: keys, Sessions: sessions, Members: st,
-		Replay: &dpop.ReplayCache{Window: c.DPoP.MaxAge}, DPoPMaxAge: c.DPoP.MaxAge, MaxAge: c.CacheMaxAge, Now: now})
-	return keys, svc, nil
+	return authz.New(authz.Config{Rules: rules, Keys: keys, Sessions: sessions, Members: st, Watch: watch,
+		Replay: &dpop.ReplayCache{Window: c.DPoP.MaxAge}, DPoPMaxAge: c.DPoP.MaxAge, MaxAge: c.CacheMaxAge, Now: now}), nil
 }
 
 func newKeys(c *config.Config, st store.Store, now func() time.Time, log *slog.Logger) *authz.Keys {

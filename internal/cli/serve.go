@@ -17,6 +17,7 @@ import (
 	"gatehouse/internal/authz"
 	"gatehouse/internal/config"
 	"gatehouse/internal/dpop"
+	"gatehouse/internal/edge"
 	"gatehouse/internal/httpapi"
 	"gatehouse/internal/login"
 	"gatehouse/internal/password"
@@ -101,21 +102,27 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, log 
 	metrics := httpapi.NewMetrics(reg)
 	now := time.Now
 	sessions := authn.New(st, c.CacheMaxAge, now, log)
-	auth := &httpapi.Authenticator{Sessions: sessions, Replay: &dpop.ReplayCache{Window: c.DPoP.MaxAge}, Origin: c.PublicOrigin,
-		Cookies: httpapi.Cookies{Secure: c.Secure()}, MaxAge: c.DPoP.MaxAge, Now: now}
+	keys := newKeys(c, st, now, log)
+	// The command line revokes on the same store from another process:
+	// the watcher makes that take effect on the next request.
+	watch := authn.NewWatcher(st, 0, sessions, keys.Forget, log)
+	// One credential path for the API and the portal; forward-auth has
+	// its own, with its own replay cache.
+	auth := &authn.Authenticator{Sessions: sessions, Replay: &dpop.ReplayCache{Window: c.DPoP.MaxAge}, MaxAge: c.DPoP.MaxAge, Watch: watch, Now: now}
+	cookies := edge.Cookies{Secure: c.Secure()}
 	factors, err := buildFactors(c, log)
 	if err != nil {
 		return nil, nil, err
 	}
 	svc := &login.Service{Store: st, Hasher: hasher, Rules: c.Password.Rules, Throttle: c.Throttle, Lifetimes: c.Sessions, Factors: factors, Log: log, Outcome: metrics.LoginOutcome}
-	keys, decider, err := buildAuthz(c, st, sessions, now, log)
+	decider, err := buildAuthz(c, st, keys, sessions, watch, now)
 	if err != nil {
 		return nil, nil, err
 	}
-	api := httpapi.NewHandler(httpapi.Deps{Store: st, Login: svc, Auth: auth, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
+	api := httpapi.NewHandler(httpapi.Deps{Store: st, Login: svc, Auth: &httpapi.Authenticator{Authenticator: auth, Origin: c.PublicOrigin, Cookies: cookies}, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
 		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL,
 		Admins: c.Admins, Entities: c.Entities, SignInNotices: factors.Notices != nil})
-	portal, err := web.NewHandler(web.Deps{Store: st, Login: svc, Keys: keys, Auth: auth, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now,
+	portal, err := web.NewHandler(web.Deps{Store: st, Login: svc, Keys: keys, Auth: auth, Cookies: cookies, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now,
 		Entities: c.Entities, SignInNotices: factors.Notices != nil, ReturnHosts: c.ReturnHosts()})
 	if err != nil {
 		return nil, nil, err

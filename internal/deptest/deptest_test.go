@@ -125,3 +125,29 @@ func TestNoProcessGlobals(t *testing.T) {
 		return nil
 	})
 }
+
+// bans are imports that would undo a seam, each with the reason: the
+// importer must not depend on the imported package at all (directly or
+// through another).
+var bans = []struct{ from, to, why string }{
+	// The portal and the API are two doors side by side: what they share
+	// (cookie names, the client address) lives in internal/edge, and the
+	// credential path in internal/authn.
+	{"internal/web", "internal/httpapi", "the portal and the API share internal/edge and internal/authn, not each other"},
+}
+
+func TestBannedImports(t *testing.T) {
+	deps := list(t, true)
+	for _, b := range bans {
+		ds, ok := deps[module+b.from]
+		if _, known := deps[module+b.to]; !ok || !known {
+			t.Errorf("ban %s → %s names a package that does not exist: fix the rule", b.from, b.to)
+			continue
+		}
+		for _, d := range ds {
+			if d == module+b.to {
+				t.Errorf("%s imports %s: %s", b.from, b.to, b.why)
+			}
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"gatehouse/internal/authz"
+	"gatehouse/internal/edge"
 	"gatehouse/internal/policy"
 )
 
@@ -58,7 +59,7 @@ var forwardedHeaders = [...]string{"X-Original-Method", "X-Original-Url", "X-Ori
 // word, and anyone else's word for them is worthless.
 func handleAuthz(d authzDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if !inAny(peerAddr(r), d.proxies) {
+		if !edge.FromProxy(r, d.proxies) {
 			return errUntrustedProxy()
 		}
 		h := r.Header
@@ -78,7 +79,7 @@ func handleAuthz(d authzDeps) handlerFunc {
 		if err != nil {
 			return errBadTarget(err)
 		}
-		req := authz.Request{Target: t, Client: ClientAddr(r, d.proxies), Cookie: cookieValue(h, d.cookie)}
+		req := authz.Request{Target: t, Client: edge.ClientAddr(r, d.proxies), Cookie: cookieValue(h, d.cookie)}
 		if a := h["Authorization"]; len(a) > 0 {
 			if len(a) > 1 {
 				return errAuthzUnauthenticated(errors.New("authz: more than one Authorization header"))

@@ -9,6 +9,7 @@ import (
 
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/authz"
+	"gatehouse/internal/edge"
 )
 
 // keyDeps is what the API key handlers share.
@@ -116,7 +117,7 @@ func (d keyDeps) actor(r *http.Request) (authz.Actor, error) {
 	if err != nil {
 		return authz.Actor{}, err
 	}
-	return authz.Actor{Session: s, IP: ClientAddr(r, d.proxies).String()}, nil
+	return authz.Actor{Session: s, IP: edge.ClientAddr(r, d.proxies).String()}, nil
 }
 
 func handleListKeys(d keyDeps) handlerFunc {

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"gatehouse/internal/dpop"
+	"gatehouse/internal/edge"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
 )
@@ -99,7 +100,7 @@ type loginResponse struct {
 // of authenticated requests: anyone can mint login proofs with fresh keys.
 type loginDeps struct {
 	svc     *login.Service
-	cookies Cookies
+	cookies edge.Cookies
 	origin  string
 	maxAge  time.Duration
 	replay  *dpop.ReplayCache
@@ -137,7 +138,7 @@ func handleLogin(d loginDeps) handlerFunc {
 		}
 		iface, _ := session.ParseInterface(body.Interface)
 		req := login.Request{Username: body.Username, Password: body.Password, Interface: iface, DeviceName: body.Device.Name,
-			IP: ClientAddr(r, d.proxies), UserAgent: r.UserAgent()}
+			IP: edge.ClientAddr(r, d.proxies), UserAgent: r.UserAgent()}
 		if iface.KeyBound() {
 			jkt, err := d.loginProof(r)
 			if err != nil {

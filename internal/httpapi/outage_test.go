@@ -154,7 +154,7 @@ func TestStoreFailureDuringLoginAnswerIs503AndCountsNothing(t *testing.T) {
 	}
 	now = now.Add(totp.Period)
 
-	auth := &httpapi.Authenticator{Sessions: authn.New(st, time.Second, clock, nil), Origin: "http://localhost", MaxAge: time.Minute, Now: clock}
+	auth := &httpapi.Authenticator{Authenticator: &authn.Authenticator{Sessions: authn.New(st, time.Second, clock, nil), MaxAge: time.Minute, Now: clock}, Origin: "http://localhost"}
 	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Deps{Store: st, Login: svc, Auth: auth, Log: log, Now: clock}))
 	t.Cleanup(srv.Close)
 	jar, _ := cookiejar.New(nil)

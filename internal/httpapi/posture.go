@@ -12,6 +12,7 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/assess"
+	"gatehouse/internal/edge"
 	"gatehouse/internal/posture"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -247,7 +248,7 @@ func handlePermissions(d postureDeps) handlerFunc {
 			return &session.StepUpError{Need: session.AAL2, Within: d.window}
 		}
 		c := assess.Change{Account: id, Options: body.Options, Margin: body.Margin, Futures: body.Futures, Withdrawals: body.Withdrawals,
-			Actor: s.UserID, Interface: string(s.Interface), IP: ClientAddr(r, d.proxies).String()}
+			Actor: s.UserID, Interface: string(s.Interface), IP: edge.ClientAddr(r, d.proxies).String()}
 		switch {
 		case body.User != "":
 			u, err := d.store.UserByUsername(ctx, user.NormalizeUsername(body.User))

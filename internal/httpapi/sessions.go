@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/edge"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -58,7 +59,7 @@ func (d sessionDeps) actor(r *http.Request) (session.Actor, error) {
 	if err != nil {
 		return session.Actor{}, err
 	}
-	return session.Actor{Session: s, IP: ClientAddr(r, d.proxies).String()}, nil
+	return session.Actor{Session: s, IP: edge.ClientAddr(r, d.proxies).String()}, nil
 }
 
 func handleListSessions(d sessionDeps) handlerFunc {

@@ -39,8 +39,8 @@ func newAPIUser(t *testing.T) apiUser {
 	if err := st.CreateSession(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
-	auth := &Authenticator{Sessions: authn.New(st, time.Second, now, nil), Replay: &dpop.ReplayCache{Window: time.Minute},
-		Origin: "http://localhost", MaxAge: time.Minute, Now: now}
+	auth := &Authenticator{Authenticator: &authn.Authenticator{Sessions: authn.New(st, time.Second, now, nil), Replay: &dpop.ReplayCache{Window: time.Minute},
+		MaxAge: time.Minute, Now: now}, Origin: "http://localhost"}
 	h := NewHandler(Deps{Store: st, Login: &login.Service{Store: st, Now: now}, Auth: auth, Log: slog.New(slog.DiscardHandler), Now: now})
 	return apiUser{h: h, st: st, cookie: &http.Cookie{Name: auth.Cookies.Session(), Value: "tok-alice"}, sess: s}
 }

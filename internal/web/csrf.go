@@ -5,10 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"gatehouse/internal/edge"
 	"net/http"
 	"time"
-
-	"gatehouse/internal/httpapi"
 )
 
 // csrfField is the name of the hidden form field that carries the token.
@@ -51,7 +50,7 @@ func errForgedForm() *httpError {
 
 // loginCookie names the cookie that keys the sign-in form's token before a
 // session exists. It holds a random value and nothing else.
-func loginCookie(c httpapi.Cookies) string {
+func loginCookie(c edge.Cookies) string {
 	if c.Secure {
 		return "__Host-gatehouse_login"
 	}

@@ -115,7 +115,7 @@ func handleRevokeDevice(d *deps) signedInFunc {
 		d.Auth.Sessions.Forget(ended...)
 		if slices.Contains(ended, v.Session.ID) {
 			// This very device: it is signed out with the rest.
-			d.Auth.Cookies.Clear(w, d.Auth.Cookies.Session())
+			d.Cookies.Clear(w, d.Cookies.Session())
 			http.Redirect(w, r, "/login?done=this-device-revoked", http.StatusSeeOther)
 			return nil
 		}

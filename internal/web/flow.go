@@ -16,7 +16,7 @@ import (
 
 // A sign-in in progress: the password was right, and a second factor or
 // the approval of this new device is due. The browser holds the flow
-// cookie the API would have set (httpapi.Cookies.Flow); the flow's id is
+// cookie the API would have set (edge.Cookies.Flow); the flow's id is
 // in the page's path and proves nothing on its own. The portal's forms
 // answer the flow through login.Service; its scripts (WebAuthn, and the
 // polling that notices a phone's answer) call the API's /v1/login/{flow}
@@ -48,7 +48,7 @@ var errNoFlow = errors.New("web: no sign-in in progress")
 
 func (d *deps) flowVisitor(r *http.Request) (*flowVisitor, error) {
 	id := r.PathValue("flow")
-	c, err := r.Cookie(d.Auth.Cookies.Flow())
+	c, err := r.Cookie(d.Cookies.Flow())
 	if err != nil || c.Value == "" || len(c.Value) > 128 || id == "" || len(id) > 64 {
 		return nil, errNoFlow
 	}
@@ -99,7 +99,7 @@ func (d *deps) afterStep(w http.ResponseWriter, r *http.Request, res *login.Resu
 	// A new device is remembered even while it waits for approval, so
 	// that once approved this browser is known.
 	if res.DeviceCookie != "" {
-		d.Auth.Cookies.Set(w, d.Auth.Cookies.Device(), res.DeviceCookie, deviceCookieAge)
+		d.Cookies.Set(w, d.Cookies.Device(), res.DeviceCookie, deviceCookieAge)
 	}
 	switch res.Status {
 	case "authenticated":
@@ -121,8 +121,8 @@ func (d *deps) restart(w http.ResponseWriter, r *http.Request, why string) {
 	if why != "denied" {
 		why = "expired"
 	}
-	if _, err := r.Cookie(d.Auth.Cookies.Flow()); err == nil {
-		d.Auth.Cookies.Clear(w, d.Auth.Cookies.Flow())
+	if _, err := r.Cookie(d.Cookies.Flow()); err == nil {
+		d.Cookies.Clear(w, d.Cookies.Flow())
 	}
 	http.Redirect(w, r, "/login?failed="+why, http.StatusSeeOther)
 }

@@ -21,7 +21,6 @@ import (
 	"gatehouse/internal/authz"
 	"gatehouse/internal/config"
 	"gatehouse/internal/factor/webauthn"
-	"gatehouse/internal/httpapi"
 	"gatehouse/internal/login"
 	"gatehouse/internal/notify"
 	"gatehouse/internal/password"
@@ -188,7 +187,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	sessions := authn.New(st, time.Second, clk.Now, nil)
 	keys := authz.NewKeys(authz.KeysConfig{Store: st, Limits: apikey.DefaultLimits(), StepUpWindow: cfg.Factors.StepUpWindow, MaxAge: time.Second,
 		Now: clk.Now, Rand: rnd})
-	auth := &httpapi.Authenticator{Sessions: sessions, Origin: origin, Cookies: httpapi.Cookies{}, MaxAge: time.Minute, Now: clk.Now}
+	auth := &authn.Authenticator{Sessions: sessions, Now: clk.Now}
 	h, err := web.NewHandler(web.Deps{Store: st, Login: svc, Keys: keys, Auth: auth, Origin: origin, Now: clk.Now, Rand: rnd,
 		ReturnHosts: []string{"localhost", "portal.localhost"}})
 	if err != nil {

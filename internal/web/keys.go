@@ -11,8 +11,8 @@ import (
 	"gatehouse/internal/account"
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/authz"
+	"gatehouse/internal/edge"
 	"gatehouse/internal/fault"
-	"gatehouse/internal/httpapi"
 	"gatehouse/internal/session"
 )
 
@@ -72,7 +72,7 @@ type keysData struct {
 // actor is the visitor as the flows (the key service, the session
 // flows) see them.
 func (d *deps) actor(r *http.Request, v *visitor) authz.Actor {
-	return authz.Actor{Session: v.Session, IP: httpapi.ClientAddr(r, d.Proxies).String()}
+	return authz.Actor{Session: v.Session, IP: edge.ClientAddr(r, d.Proxies).String()}
 }
 
 // memberAccount returns the account id of the visitor's membership, or

@@ -8,7 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"gatehouse/internal/httpapi"
+	"gatehouse/internal/edge"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
 	"gatehouse/internal/token"
@@ -50,7 +50,7 @@ func throttledMessage(secs int) string {
 // loginSecret returns the sign-in cookie's value, setting a new one when
 // the request has none. It keys the sign-in form's token.
 func (d *deps) loginSecret(w http.ResponseWriter, r *http.Request) (string, error) {
-	name := loginCookie(d.Auth.Cookies)
+	name := loginCookie(d.Cookies)
 	if c, err := r.Cookie(name); err == nil && len(c.Value) >= 43 && len(c.Value) <= 128 {
 		return c.Value, nil
 	}
@@ -58,14 +58,14 @@ func (d *deps) loginSecret(w http.ResponseWriter, r *http.Request) (string, erro
 	if err != nil {
 		return "", err
 	}
-	d.Auth.Cookies.Set(w, name, v, 0)
+	d.Cookies.Set(w, name, v, 0)
 	return v, nil
 }
 
 // loginFormOK reports whether a form posted before sign-in carries the
 // token of the browser's sign-in cookie.
 func (d *deps) loginFormOK(r *http.Request) bool {
-	c, err := r.Cookie(loginCookie(d.Auth.Cookies))
+	c, err := r.Cookie(loginCookie(d.Cookies))
 	return err == nil && sameToken(formToken(c.Value), r.PostForm.Get(csrfField))
 }
 
@@ -115,8 +115,8 @@ func handleLogin(d *deps) handlerFunc {
 			return again(http.StatusUnprocessableEntity, msgBadCredentials)
 		}
 		req := login.Request{Username: data.Username, Password: pw, Interface: session.Web, DeviceName: browserName(r.UserAgent()),
-			IP: httpapi.ClientAddr(r, d.Proxies), UserAgent: r.UserAgent()}
-		if c, err := r.Cookie(d.Auth.Cookies.Device()); err == nil && len(c.Value) <= 128 {
+			IP: edge.ClientAddr(r, d.Proxies), UserAgent: r.UserAgent()}
+		if c, err := r.Cookie(d.Cookies.Device()); err == nil && len(c.Value) <= 128 {
 			req.DeviceCookie = c.Value
 		}
 		res, err := d.Login.Login(r.Context(), req)
@@ -133,7 +133,7 @@ func handleLogin(d *deps) handlerFunc {
 			// The flow cookie binds the sign-in in progress to this browser:
 			// the portal's pages and the API's (which the portal's scripts
 			// call) both read it.
-			d.Auth.Cookies.Set(w, d.Auth.Cookies.Flow(), res.FlowSecret, flowCookieAge)
+			d.Cookies.Set(w, d.Cookies.Flow(), res.FlowSecret, flowCookieAge)
 		}
 		return d.afterStep(w, r, res, "", 0)
 	}
@@ -147,7 +147,7 @@ const flowCookieAge = 15 * time.Minute
 // login, so a planted cookie cannot be fixed), and the cookies that led
 // to it have done their work.
 func (d *deps) signIn(w http.ResponseWriter, r *http.Request, res *login.Result) {
-	c := d.Auth.Cookies
+	c := d.Cookies
 	if _, err := r.Cookie(loginCookie(c)); err == nil {
 		c.Clear(w, loginCookie(c))
 	}
@@ -163,7 +163,7 @@ func handleLogout(d *deps) signedInFunc {
 		if err := d.Auth.Sessions.Logout(r.Context(), d.actor(r, v)); err != nil {
 			return err
 		}
-		d.Auth.Cookies.Clear(w, d.Auth.Cookies.Session())
+		d.Cookies.Clear(w, d.Cookies.Session())
 		http.Redirect(w, r, "/login?done=signed-out", http.StatusSeeOther)
 		return nil
 	}

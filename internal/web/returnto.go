@@ -13,7 +13,7 @@ import (
 // (second factor, device approval, scripts) up to the overview page,
 // which follows it once.
 func (d *deps) returnCookie() string {
-	if d.Auth.Cookies.Secure {
+	if d.Cookies.Secure {
 		return "__Host-gatehouse_return"
 	}
 	return "gatehouse_return"
@@ -49,7 +49,7 @@ func (d *deps) validReturn(rd string) bool {
 // rememberReturn keeps a valid rd from the login page's URL.
 func (d *deps) rememberReturn(w http.ResponseWriter, r *http.Request) {
 	if rd := r.URL.Query().Get("rd"); d.validReturn(rd) {
-		d.Auth.Cookies.Set(w, d.returnCookie(), url.QueryEscape(rd), returnLifetime)
+		d.Cookies.Set(w, d.returnCookie(), url.QueryEscape(rd), returnLifetime)
 	}
 }
 
@@ -60,7 +60,7 @@ func (d *deps) followReturn(w http.ResponseWriter, r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	d.Auth.Cookies.Clear(w, d.returnCookie())
+	d.Cookies.Clear(w, d.returnCookie())
 	rd, err := url.QueryUnescape(c.Value)
 	if err != nil || !d.validReturn(rd) {
 		return false

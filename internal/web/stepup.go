@@ -105,7 +105,7 @@ func handleStepUp(d *deps) signedInFunc {
 		// The old token is void: this instance forgets it at once, and the
 		// browser gets the new one.
 		d.Auth.Sessions.Forget(v.Session.ID)
-		d.Auth.Cookies.Set(w, d.Auth.Cookies.Session(), res.Token, res.Session.ExpiresAt.Sub(d.now()))
+		d.Cookies.Set(w, d.Cookies.Session(), res.Token, res.Session.ExpiresAt.Sub(d.now()))
 		http.Redirect(w, r, back+"?done=confirmed", http.StatusSeeOther)
 		return nil
 	}

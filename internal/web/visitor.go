@@ -41,21 +41,18 @@ func (v *visitor) OnlyWeakFactors() bool {
 // visitor returns the signed-in user of r, from the web session cookie
 // alone, or errSignedOut.
 func (d *deps) visitor(r *http.Request) (*visitor, error) {
-	c, err := r.Cookie(d.Auth.Cookies.Session())
+	c, err := r.Cookie(d.Cookies.Session())
 	if err != nil || c.Value == "" {
 		return nil, errSignedOut
 	}
-	s, err := d.Auth.Sessions.Resolve(r.Context(), c.Value)
+	// The one credential path: a desktop or mobile token sent as a cookie
+	// is refused there, and a refused cookie does not count as a use.
+	s, err := d.Auth.Authenticate(r.Context(), &authn.Credential{Cookie: c.Value})
 	if errors.Is(err, authn.ErrUnauthenticated) {
 		return nil, errSignedOut
 	}
 	if err != nil {
 		return nil, err
-	}
-	// A desktop or mobile token is bound to its device key: as a cookie
-	// it proves nothing.
-	if s.Interface != session.Web {
-		return nil, errSignedOut
 	}
 	u, err := d.Store.UserByID(r.Context(), s.UserID)
 	if err != nil {

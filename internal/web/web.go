@@ -9,9 +9,10 @@ import (
 	"net/netip"
 	"time"
 
+	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
+	"gatehouse/internal/edge"
 	"gatehouse/internal/fault"
-	"gatehouse/internal/httpapi"
 	"gatehouse/internal/login"
 	"gatehouse/internal/posture"
 	"gatehouse/internal/store"
@@ -32,10 +33,13 @@ type Deps struct {
 	// (the login page's rd, from forward-auth): the public origin's and
 	// the forward-auth rules'. Others are ignored.
 	ReturnHosts []string
-	// Auth resolves session cookies (Auth.Sessions) and names them
-	// (Auth.Cookies). The portal reads only the cookie, never an
-	// Authorization header: the browser door takes no bearer credentials.
-	Auth *httpapi.Authenticator
+	// Auth turns the session cookie into a session (its Sessions are the
+	// cache the portal's revocations clear). The portal hands it only the
+	// cookie, never an Authorization header: the browser door takes no
+	// bearer credentials.
+	Auth *authn.Authenticator
+	// Cookies names the cookies the portal shares with the API.
+	Cookies edge.Cookies
 	// Origin is the public origin (scheme://host[:port]); form posts that
 	// carry it in their Origin header are accepted behind a proxy that
 	// rewrites Host.
@@ -144,8 +148,8 @@ func adapt(d *deps, h handlerFunc) http.Handler {
 		if errors.Is(err, errSignedOut) {
 			// A cookie that names no live session is dead: drop it, so the
 			// sign-in page is not sent back here.
-			if _, cerr := r.Cookie(d.Auth.Cookies.Session()); cerr == nil {
-				d.Auth.Cookies.Clear(w, d.Auth.Cookies.Session())
+			if _, cerr := r.Cookie(d.Cookies.Session()); cerr == nil {
+				d.Cookies.Clear(w, d.Cookies.Session())
 			}
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return

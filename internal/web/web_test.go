@@ -12,6 +12,7 @@ import (
 
 	"gatehouse/internal/audit"
 	"gatehouse/internal/authn"
+	"gatehouse/internal/edge"
 	"gatehouse/internal/httpapi"
 	"gatehouse/internal/session"
 	"gatehouse/internal/user"
@@ -186,7 +187,7 @@ func TestLoginCookies(t *testing.T) {
 	// The API accepts the cookie: one session for both doors.
 	req := httptest.NewRequest("GET", "/v1/me", nil)
 	req.AddCookie(&http.Cookie{Name: "gatehouse_session", Value: s.Value})
-	auth := &httpapi.Authenticator{Sessions: e.sessions, Cookies: httpapi.Cookies{}, Now: e.clock.Now}
+	auth := &httpapi.Authenticator{Authenticator: &authn.Authenticator{Sessions: e.sessions, Now: e.clock.Now}}
 	sess, err := auth.Session(req)
 	if err != nil || sess.Interface != session.Web || sess.DeviceName != "Firefox on Linux" || sess.UserAgent != firefoxUA || sess.IP != "127.0.0.1" {
 		t.Errorf("the API's view of the portal's session: %+v, %v", sess, err)
@@ -196,8 +197,8 @@ func TestLoginCookies(t *testing.T) {
 // TestSecureCookies checks the __Host- names on an https origin.
 func TestSecureCookies(t *testing.T) {
 	e := newEnv(t)
-	auth := &httpapi.Authenticator{Sessions: e.sessions, Origin: "https://portal.example", Cookies: httpapi.Cookies{Secure: true}, Now: e.clock.Now}
-	h, err := web.NewHandler(web.Deps{Store: e.st, Login: e.svc, Auth: auth, Origin: "https://portal.example", Now: e.clock.Now})
+	auth := &authn.Authenticator{Sessions: e.sessions, Now: e.clock.Now}
+	h, err := web.NewHandler(web.Deps{Store: e.st, Login: e.svc, Auth: auth, Cookies: edge.Cookies{Secure: true}, Origin: "https://portal.example", Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func TestSecureCookies(t *testing.T) {
 
 func TestNewHandlerBadOrigin(t *testing.T) {
 	e := newEnv(t)
-	auth := &httpapi.Authenticator{Sessions: e.sessions, Now: e.clock.Now}
+	auth := &authn.Authenticator{Sessions: e.sessions, Now: e.clock.Now}
 	if _, err := web.NewHandler(web.Deps{Store: e.st, Login: e.svc, Auth: auth, Origin: "not an origin"}); err == nil {
 		t.Error("NewHandler accepted a malformed origin")
 	}
