@@ -109,6 +109,11 @@ type Request struct {
 	DPoPCount int
 	// Cookie is the web session cookie's value, "" when absent.
 	Cookie string
+	// Account is the account the request names in the
+	// [policy.AccountHeader] header, "" when absent: the one a session
+	// acts on for rules without account_param, and the one a key must
+	// belong to.
+	Account string
 }
 
 // Result is a forward-auth answer.
@@ -192,6 +197,11 @@ func (s *Service) apiKey(ctx context.Context, req *Request, cred string, rule *p
 	}
 	res.Credential = policy.Credential{Kind: policy.KeyCredential, UserID: key.CreatedBy, KeyID: key.ID,
 		AccountID: key.AccountID, Environment: key.Environment, Scopes: key.Scopes}
+	if req.Account != "" && req.Account != key.AccountID {
+		// A key acts on its own account only; an upstream that read the
+		// client's header rather than the answer's must not be misled.
+		res.Credential.Unresolved = "account " + req.Account
+	}
 	res.Scopes = scopes
 	return nil
 }
@@ -214,17 +224,17 @@ func (s *Service) session(ctx context.Context, req *Request, rule *policy.Rule, 
 	if err != nil {
 		return err
 	}
-	return s.sessionCredential(ctx, ss, rule, params, res)
+	return s.sessionCredential(ctx, ss, req.Account, rule, params, res)
 }
 
-func (s *Service) sessionCredential(ctx context.Context, ss *session.Session, rule *policy.Rule, params *policy.Params, res *Result) error {
+func (s *Service) sessionCredential(ctx context.Context, ss *session.Session, named string, rule *policy.Rule, params *policy.Params, res *Result) error {
 	ms, err := s.members.of(ctx, ss.UserID)
 	if err != nil {
 		return err
 	}
 	res.Credential = policy.Credential{Kind: policy.SessionCredential, UserID: ss.UserID, SessionID: ss.ID,
 		AAL: int(ss.Assurance), AuthTime: ss.AuthTime}
-	res.Credential.ResolveSession(rule, params, ms)
+	res.Credential.ResolveSession(rule, params, named, ms)
 	res.Scopes = scopeHeader(res.Credential.Scopes)
 	return nil
 }

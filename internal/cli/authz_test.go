@@ -185,9 +185,10 @@ func testKeyAPI(t *testing.T, s *testServer) {
 	if resp.StatusCode != 403 || p.Type != "urn:gatehouse:problem:step-up-required" || p.RequiredAssurance != "AAL2" || p.MaxAge != 300 {
 		t.Errorf("live trading key with a stale proof = %d %+v, want 403 step-up-required AAL2 within 300s", resp.StatusCode, p)
 	}
-	// A read-only live key does not need it.
-	if resp := call(t, tina, "POST", at("ACC-L"), map[string]any{"name": "live reader", "scopes": []string{"orders:read"}}, nil, nil); resp.StatusCode != 201 {
-		t.Errorf("live read-only key with a stale proof = %d %s", resp.StatusCode, body(resp))
+	// A read-only live key needs it too: it outlives the session.
+	resp = call(t, tina, "POST", at("ACC-L"), map[string]any{"name": "live reader", "scopes": []string{"orders:read"}}, nil, nil)
+	if p := problemOf(t, resp); resp.StatusCode != 403 || p.Type != "urn:gatehouse:problem:step-up-required" || p.RequiredAssurance != "AAL2" {
+		t.Errorf("live read-only key with a stale proof = %d %+v, want 403 step-up-required AAL2", resp.StatusCode, p)
 	}
 	// Roles: a viewer manages nothing; a trader cannot grant transfers.
 	if resp := call(t, vic, "POST", at("ACC-L"), map[string]any{"name": "x", "scopes": []string{"orders:read"}}, nil, nil); resp.StatusCode != 403 {
@@ -253,6 +254,9 @@ func testKeyAPI(t *testing.T, s *testServer) {
 	}
 	if resp := call(t, olga.home, "POST", at("ACC-L"), map[string]any{"name": "treasury", "scopes": []string{"transfers:write"}, "allow_ips": []string{"203.0.113.0/24"}}, nil, &transfers); resp.StatusCode != 201 {
 		t.Fatalf("transfers key at fresh AAL3 = %d %s", resp.StatusCode, body(resp))
+	}
+	if resp := call(t, olga.home, "POST", at("ACC-L"), map[string]any{"name": "live reader", "scopes": []string{"orders:read"}}, nil, nil); resp.StatusCode != 201 {
+		t.Errorf("live read-only key at fresh AAL3 = %d %s", resp.StatusCode, body(resp))
 	}
 	remember(live.Secret, transfers.Secret)
 	// The same session an hour after its last proof: step up again.

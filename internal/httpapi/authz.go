@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"gatehouse/internal/account"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/edge"
 	"gatehouse/internal/policy"
@@ -88,6 +89,14 @@ func handleAuthz(d authzDeps) handlerFunc {
 		}
 		if p := h["Dpop"]; len(p) > 0 {
 			req.DPoP, req.DPoPCount = p[0], len(p)
+		}
+		if v := h[policy.AccountHeader]; len(v) > 0 {
+			// An account is one valid id, named once: anything else is a
+			// malformed request, not a name to look up.
+			if len(v) > 1 || !account.ValidID(v[0]) {
+				return errBadTarget(errors.New("authz: " + policy.AccountHeader + " is not one account id"))
+			}
+			req.Account = v[0]
 		}
 		res, err := d.svc.Authorize(r.Context(), &req)
 		if err != nil {

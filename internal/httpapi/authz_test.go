@@ -18,6 +18,7 @@ import (
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/login"
 	"gatehouse/internal/policy"
+	"gatehouse/internal/store"
 	"gatehouse/internal/store/storetest"
 )
 
@@ -29,6 +30,12 @@ func authzHandler(t *testing.T) (http.Handler, string) {
 	t.Helper()
 	st := storetest.SQLite(t)
 	storetest.NewAccount(t, st, "ACC-L", account.Live)
+	return authzHandlerOn(t, st)
+}
+
+// authzHandlerOn is authzHandler over st, which holds account ACC-L.
+func authzHandlerOn(t *testing.T, st store.Store) (http.Handler, string) {
+	t.Helper()
 	keys := authz.NewKeys(authz.KeysConfig{Store: st, Limits: apikey.DefaultLimits(), MaxAge: time.Second})
 	iss, err := keys.Create(context.Background(), authz.Actor{}, "ACC-L",
 		apikey.Request{Name: "bot", Scopes: []string{"orders:read"}, AllowIPs: []string{"203.0.113.0/24"}})
@@ -115,6 +122,8 @@ func TestAuthzHeaderAbuse(t *testing.T) {
 	}{
 		{"OK", func(map[string][]string) {}, 200},
 		{"TwoAuthorizations", func(h map[string][]string) { h["Authorization"] = append(h["Authorization"], "Bearer x") }, 401},
+		{"KeyNamesItsAccount", func(h map[string][]string) { h["Gatehouse-Account"] = []string{"ACC-L"} }, 200},
+		{"KeyNamesAnotherAccount", func(h map[string][]string) { h["Gatehouse-Account"] = []string{"ACC-P"} }, 403},
 		{"TwoMethods", func(h map[string][]string) { h["X-Original-Method"] = []string{"GET", "POST"} }, 403},
 		{"ForwardedURIAsWell", func(h map[string][]string) { h["X-Forwarded-Uri"] = []string{"/api/transfers"} }, 403},
 		{"HugeURL", func(h map[string][]string) {

@@ -39,6 +39,14 @@ type Credential struct {
 	// the package documentation.
 	AAL      int
 	AuthTime time.Time
+
+	// Unresolved says which account the credential could not act on, as
+	// [Decision.Missing] will name it: "account ACC-7" (a session that is
+	// no member of the account its request names, a key for another
+	// account than the one named), or [MissingAccountName] (see
+	// [Credential.ResolveSession]). Decide refuses a credential that has
+	// it.
+	Unresolved string
 }
 
 // Membership is what [Credential.ResolveSession] needs of one of a user's
@@ -49,39 +57,86 @@ type Membership struct {
 	Role        account.Role
 }
 
+// AccountHeader is the request header in which a session's client names
+// the account a request acts on, for rules without account_param. The
+// proxy passes it to forward-auth with the client's other headers. It is
+// not the X-Gatehouse-Account identity header, which the proxy strips
+// from clients and sets from gatehouse's answer.
+const AccountHeader = "Gatehouse-Account"
+
+// MissingAccountName is what [Decision.Missing] holds when a session must
+// name its account and did not.
+const MissingAccountName = "account named in the " + AccountHeader + " header"
+
 // ResolveSession sets a session credential's AccountID, Environment and
 // Scopes for a request that matched rule with params, from the user's
-// memberships ms:
+// memberships ms and the account the request names in [AccountHeader]
+// (named, "" when absent). A session acts on one account at a time, with
+// [apikey.RoleScopes] of the user's role on it, never with the union of
+// its roles over several:
 //
-//   - when the rule names an account (account_param), they are that
-//     account's, with [apikey.RoleScopes] of the user's role on it; if the
-//     user is not a member they stay empty and [Decide] refuses;
-//   - otherwise AccountID stays empty (the upstream learns the user and
-//     picks the account itself), Environment is the rule's if the user is
-//     a member of any account in it, and Scopes is the union of the
-//     role scopes over the user's accounts in that environment (over all
-//     accounts if the rule names no environment).
+//   - when the rule names an account (account_param), it is that one; a
+//     header naming another, or a user who is not a member, leaves the
+//     credential empty, and [Decide] refuses;
+//   - otherwise, when the request names an account, it is that one, if the
+//     user is a member of it in the rule's environment (any, when the rule
+//     names none); if not, Unresolved says so and Decide refuses;
+//   - otherwise the candidates are the user's accounts in the rule's
+//     environment. One candidate is the account. Several give the
+//     scopes every candidate role holds (their intersection) and no
+//     AccountID: the upstream picks the account, and whichever it picks,
+//     the user holds at least those scopes there. When the roles differ
+//     and the intersection lacks a scope the rule requires (a viewer of
+//     one account and the owner of another asking to place an order),
+//     Unresolved asks the client to name the account.
 //
 // It does nothing to a key credential.
-func (c *Credential) ResolveSession(rule *Rule, params *Params, ms []Membership) {
+func (c *Credential) ResolveSession(rule *Rule, params *Params, named string, ms []Membership) {
 	if c.Kind != SessionCredential || rule == nil {
 		return
 	}
-	c.AccountID, c.Environment, c.Scopes = "", "", 0
+	c.AccountID, c.Environment, c.Scopes, c.Unresolved = "", "", 0, ""
 	if rule.accountParam != "" {
 		want := params.Get(rule.accountParam)
+		if want == "" || named != "" && named != want {
+			return
+		}
 		for _, m := range ms {
-			if want != "" && m.AccountID == want {
+			if m.AccountID == want {
 				c.AccountID, c.Environment, c.Scopes = m.AccountID, m.Environment, apikey.RoleScopes(m.Role)
 				return
 			}
 		}
 		return
 	}
-	for _, m := range ms {
-		if rule.env == "" || m.Environment == rule.env {
-			c.Environment = rule.env
-			c.Scopes |= apikey.RoleScopes(m.Role)
+	n := 0
+	var only *Membership
+	scopes := apikey.AllScopes
+	for i := range ms {
+		m := &ms[i]
+		if rule.env != "" && m.Environment != rule.env {
+			continue
+		}
+		if named != "" {
+			if m.AccountID == named {
+				c.AccountID, c.Environment, c.Scopes = m.AccountID, m.Environment, apikey.RoleScopes(m.Role)
+				return
+			}
+			continue
+		}
+		n++
+		only = m
+		scopes &= apikey.RoleScopes(m.Role)
+	}
+	switch {
+	case named != "":
+		c.Unresolved = "account " + named
+	case n == 1:
+		c.AccountID, c.Environment, c.Scopes = only.AccountID, only.Environment, apikey.RoleScopes(only.Role)
+	case n > 1:
+		c.Environment, c.Scopes = rule.env, scopes
+		if rule.scopes&^scopes != 0 {
+			c.Unresolved = MissingAccountName
 		}
 	}
 }
@@ -161,6 +216,9 @@ func Decide(rule *Rule, params Params, cred *Credential, now time.Time) Decision
 		if want := params.Get(rule.accountParam); want == "" || cred.AccountID != want {
 			missing = append(missing, "account "+want)
 		}
+	}
+	if cred.Unresolved != "" {
+		missing = append(missing, cred.Unresolved)
 	}
 	stepUpOnly := len(missing) == 0
 	if cred.Kind == SessionCredential {

@@ -98,40 +98,75 @@ func TestKindString(t *testing.T) {
 func TestResolveSession(t *testing.T) {
 	rs := compile(t,
 		policy.RuleSpec{Host: "live.localhost", Path: "/api/accounts/{id}", Environment: "live", AccountParam: "id"},
-		policy.RuleSpec{Host: "live.localhost", Path: "/api/orders", Environment: "live"},
-		policy.RuleSpec{Path: "/api/orders"},
+		policy.RuleSpec{Host: "live.localhost", Methods: []string{"GET"}, Path: "/api/orders", Environment: "live", Scopes: []string{"orders:read"}},
+		policy.RuleSpec{Host: "live.localhost", Methods: []string{"POST"}, Path: "/api/orders", Environment: "live", Scopes: []string{"orders:write"}},
+		policy.RuleSpec{Methods: []string{"GET"}, Path: "/api/orders"},
+		policy.RuleSpec{Methods: []string{"POST"}, Path: "/api/orders", Scopes: []string{"orders:write"}},
 	)
-	ms := []policy.Membership{
-		{AccountID: "live-1", Environment: account.Live, Role: account.Viewer},
-		{AccountID: "live-2", Environment: account.Live, Role: account.Trader},
+	// The viewer of a family account who owns another: the union of her
+	// roles would let her trade on the family account.
+	family := []policy.Membership{
+		{AccountID: "family", Environment: account.Live, Role: account.Viewer},
+		{AccountID: "mine", Environment: account.Live, Role: account.Owner},
 		{AccountID: "paper-1", Environment: account.Paper, Role: account.Owner},
 	}
+	traders := []policy.Membership{
+		{AccountID: "live-1", Environment: account.Live, Role: account.Trader},
+		{AccountID: "live-2", Environment: account.Live, Role: account.Trader},
+	}
+	const (
+		read  = "account:read marketdata:read orders:read"
+		trade = read + " orders:write"
+		all   = trade + " transfers:write"
+	)
 	type out struct {
 		Account string
 		Env     account.Environment
 		Scopes  string
 	}
 	tests := []struct {
-		name       string
-		host, path string
-		ms         []policy.Membership
-		want       out
+		name               string
+		method, host, path string
+		named              string
+		ms                 []policy.Membership
+		want               out
+		kind               policy.Kind
+		missing            []string
 	}{
-		{"NamedAccountViewer", "live.localhost", "/api/accounts/live-1", ms, out{"live-1", account.Live, "account:read marketdata:read orders:read"}},
-		{"NamedAccountTrader", "live.localhost", "/api/accounts/live-2", ms, out{"live-2", account.Live, "account:read marketdata:read orders:read orders:write"}},
-		{"NamedAccountNotMember", "live.localhost", "/api/accounts/live-9", ms, out{}},
-		{"EnvironmentUnion", "live.localhost", "/api/orders", ms, out{"", account.Live, "account:read marketdata:read orders:read orders:write"}},
-		{"EnvironmentNoMembership", "live.localhost", "/api/orders", ms[2:], out{}},
-		{"NoEnvironmentUnionOfAll", "paper.localhost", "/api/orders", ms, out{"", "", "account:read marketdata:read orders:read orders:write transfers:write"}},
+		{"PathAccountViewer", "GET", "live.localhost", "/api/accounts/family", "", family, out{"family", account.Live, read}, policy.Allowed, nil},
+		{"PathAccountOwner", "GET", "live.localhost", "/api/accounts/mine", "", family, out{"mine", account.Live, all}, policy.Allowed, nil},
+		{"PathAccountNotMember", "GET", "live.localhost", "/api/accounts/live-9", "", family, out{}, policy.Forbidden, []string{"environment live", "account live-9"}},
+		{"PathAccountHeaderAgrees", "GET", "live.localhost", "/api/accounts/mine", "mine", family, out{"mine", account.Live, all}, policy.Allowed, nil},
+		{"PathAccountHeaderDisagrees", "GET", "live.localhost", "/api/accounts/mine", "family", family, out{}, policy.Forbidden, []string{"environment live", "account mine"}},
+
+		// The case: no account named, roles differ, a write rule.
+		{"UnnamedDifferingRolesWriteRefused", "POST", "live.localhost", "/api/orders", "", family, out{"", account.Live, read}, policy.Forbidden, []string{"scope orders:write", policy.MissingAccountName}},
+		{"UnnamedDifferingRolesReadPasses", "GET", "live.localhost", "/api/orders", "", family, out{"", account.Live, read}, policy.Allowed, nil},
+		{"NamedOwnAccountWrite", "POST", "live.localhost", "/api/orders", "mine", family, out{"mine", account.Live, all}, policy.Allowed, nil},
+		{"NamedViewerAccountWrite", "POST", "live.localhost", "/api/orders", "family", family, out{"family", account.Live, read}, policy.Forbidden, []string{"scope orders:write"}},
+		{"NamedNotMember", "POST", "live.localhost", "/api/orders", "other", family, out{}, policy.Forbidden, []string{"environment live", "scope orders:write", "account other"}},
+		{"NamedOtherEnvironment", "POST", "live.localhost", "/api/orders", "paper-1", family, out{}, policy.Forbidden, []string{"environment live", "scope orders:write", "account paper-1"}},
+		{"UnnamedSingleCandidate", "POST", "live.localhost", "/api/orders", "", family[1:], out{"mine", account.Live, all}, policy.Allowed, nil},
+		{"UnnamedIdenticalRoles", "POST", "live.localhost", "/api/orders", "", traders, out{"", account.Live, trade}, policy.Allowed, nil},
+		{"UnnamedNoMembershipInEnvironment", "POST", "live.localhost", "/api/orders", "", family[2:], out{}, policy.Forbidden, []string{"environment live", "scope orders:write"}},
+		{"NoEnvironmentUnnamedIntersection", "POST", "paper.localhost", "/api/orders", "", family, out{"", "", read}, policy.Forbidden, []string{"scope orders:write", policy.MissingAccountName}},
+		{"NoEnvironmentNamed", "POST", "paper.localhost", "/api/orders", "paper-1", family, out{"paper-1", account.Paper, all}, policy.Allowed, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, ps := match(t, rs, tt.host, "GET", tt.path)
-			c := &policy.Credential{Kind: policy.SessionCredential, AccountID: "stale", Environment: account.Paper, Scopes: apikey.AllScopes, AAL: 2}
-			c.ResolveSession(r, &ps, tt.ms)
+			r, ps := match(t, rs, tt.host, tt.method, tt.path)
+			c := &policy.Credential{Kind: policy.SessionCredential, AccountID: "stale", Environment: account.Paper, Scopes: apikey.AllScopes, AAL: 2, Unresolved: "stale"}
+			c.ResolveSession(r, &ps, tt.named, tt.ms)
 			got := out{c.AccountID, c.Environment, c.Scopes.String()}
 			if got != tt.want {
 				t.Errorf("ResolveSession = %+v, want %+v", got, tt.want)
+			}
+			d := policy.Decide(r, ps, c, now)
+			if d.Kind != tt.kind {
+				t.Errorf("Decide = %v, want %v", d.Kind, tt.kind)
+			}
+			if diff := cmp.Diff(tt.missing, d.Missing); diff != "" {
+				t.Errorf("Decide missing mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -139,7 +174,7 @@ func TestResolveSession(t *testing.T) {
 	r, ps := match(t, rs, "live.localhost", "GET", "/api/accounts/live-1")
 	k := &policy.Credential{Kind: policy.KeyCredential, AccountID: "live-9", Environment: account.Live, Scopes: apikey.ScopesOf(apikey.OrdersRead)}
 	before := *k
-	k.ResolveSession(r, &ps, ms)
+	k.ResolveSession(r, &ps, "live-1", family)
 	if *k != before {
 		t.Errorf("ResolveSession changed a key credential: %+v, want %+v", *k, before)
 	}

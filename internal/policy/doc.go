@@ -87,5 +87,8 @@
 // gives a session the account, environment and scopes the rule needs from
 // the user's memberships, limited by role ([apikey.RoleScopes]: owner
 // everything, trader everything but transfers:write, viewer the read
-// scopes), so that Decide treats both kinds of credential alike.
+// scopes), so that Decide treats both kinds of credential alike. A session
+// acts on one account at a time: the path's (account_param), or the one
+// its request names in the [AccountHeader] header; never with the union
+// of its roles over several accounts.
 package policy

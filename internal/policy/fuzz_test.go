@@ -57,7 +57,7 @@ func FuzzMatch(f *testing.F) {
 		for _, c := range []*policy.Credential{nil, key, session} {
 			if c == session {
 				s := *session
-				s.ResolveSession(r, &ps, ms)
+				s.ResolveSession(r, &ps, "", ms)
 				c = &s
 			}
 			d := policy.Decide(r, ps, c, now)
