@@ -266,7 +266,10 @@ const maxAttempts = 4
 // failure (SQLSTATE 40P01, 40001) was rolled back whole and is run again,
 // up to maxAttempts times with a short random pause, so a lock cycle this
 // package did not foresee costs latency, not a failed change. fn may
-// therefore run more than once, and must start afresh each time.
+// therefore run more than once, and must start afresh each time. What an
+// aborted attempt changed in memory stays changed: a flow that UpdateFlow
+// raised is refused on the retry with ErrConflict, which is the answer
+// the race that caused the deadlock would give anyway.
 func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.inTx(ctx, fn)
