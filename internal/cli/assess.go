@@ -37,14 +37,16 @@ func runAssess(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stderr)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) && ee.Code == 0 {
+			return nil // -h
 		}
-		return usageError("assess: %v", err)
+		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError("assess: unexpected argument %q", fs.Arg(0))
+	if len(pos) > 0 {
+		return usageError("assess: unexpected argument %q", pos[0])
 	}
 	if *example {
 		if *file != "" {
@@ -66,7 +68,6 @@ func runAssess(ctx context.Context, e *env, args []string) error {
 	}
 
 	var data []byte
-	var err error
 	name := *file
 	if name == "-" {
 		name = "stdin"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -64,28 +63,6 @@ func parseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q: want a duration such as 720h or 30d", s)
 	}
 	return d, nil
-}
-
-// parseWithID parses flags around one positional argument, which may
-// come before, between or after them ("key rotate ID --overlap 1h").
-func parseWithID(fs *flag.FlagSet, args []string, what string) (string, error) {
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return "", &ExitError{Code: 0}
-		}
-		return "", usageError("%v", err)
-	}
-	var pos []string
-	for fs.NArg() > 0 {
-		pos = append(pos, fs.Arg(0))
-		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return "", usageError("%v", err)
-		}
-	}
-	if len(pos) != 1 {
-		return "", usageError("%s takes one key id", what)
-	}
-	return pos[0], nil
 }
 
 // keyJSON is what --json prints: the key, and its secret when just made.
@@ -282,7 +259,7 @@ func runKeyRotate(ctx context.Context, e *env, args []string) error {
 	sf.register(fs)
 	overlapFlag := fs.String("overlap", "", "how long the old key keeps working, e.g. 1h (default and most: the configured 24h)")
 	asJSON := fs.Bool("json", false, "print the successor as JSON, its secret in \"secret\" and its identifier in \"id\"")
-	id, err := parseWithID(fs, args, "key rotate")
+	id, err := parseWithID(fs, args, "key rotate takes one key id")
 	if err != nil {
 		return err
 	}
@@ -313,7 +290,7 @@ func runKeyRevoke(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "key revoke", "key revoke ID")
 	var sf storeFlags
 	sf.register(fs)
-	id, err := parseWithID(fs, args, "key revoke")
+	id, err := parseWithID(fs, args, "key revoke takes one key id")
 	if err != nil {
 		return err
 	}

@@ -65,13 +65,10 @@ func runSessionRevoke(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "session revoke", "session revoke ID")
 	var sf storeFlags
 	sf.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return usageError("%v", err)
+	id, err := parseWithID(fs, args, "session revoke takes one session id")
+	if err != nil {
+		return err
 	}
-	if fs.NArg() != 1 {
-		return usageError("session revoke takes one session id")
-	}
-	id := fs.Arg(0)
 	_, st, err := sf.open(ctx, e)
 	if err != nil {
 		return err

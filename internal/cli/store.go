@@ -80,18 +80,55 @@ func newFlagSet(e *env, name, usage string) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args, mapping flag errors to usage errors.
+// parse parses args for a verb that takes no positional argument.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return &ExitError{Code: 0}
-		}
-		return usageError("%v", err)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError("unexpected argument %q", fs.Arg(0))
+	if len(pos) > 0 {
+		return usageError("unexpected argument %q", pos[0])
 	}
 	return nil
+}
+
+// parseWithID parses args for a verb that takes one id, which may come
+// before, between or after the flags ("key rotate ID --overlap 1h");
+// usage is the error when there is not exactly one.
+func parseWithID(fs *flag.FlagSet, args []string, usage string) (string, error) {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		return "", usageError("%s", usage)
+	}
+	return pos[0], nil
+}
+
+// parseArgs parses fs's flags wherever they stand among args and returns
+// the positional arguments in order, mapping flag errors to usage errors.
+// Every verb parses through it, so that "session revoke ID --data DIR" and
+// "session revoke --data DIR ID" mean the same, as for every verb. A "--"
+// ends the flags: what follows it is positional, dashes and all.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return nil, &ExitError{Code: 0}
+			}
+			return nil, usageError("%v", err)
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
 }
 
 func newLogger(w io.Writer, c *config.Config) *slog.Logger {
