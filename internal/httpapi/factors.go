@@ -11,6 +11,7 @@ import (
 	"gatehouse/internal/device"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/sms"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/login"
 )
 
@@ -519,8 +520,12 @@ func handleRevokeDevice(d sessionDeps, svc *login.Service) handlerFunc {
 // their own decoders check strictly.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<10))
-	if err != nil {
-		return nil, errBadRequest("The body is too large or cut short.")
+	var big *http.MaxBytesError
+	switch {
+	case errors.As(err, &big):
+		return nil, kindError(fault.TooLarge, err)
+	case err != nil:
+		return nil, errBadRequest("The body is cut short.")
 	}
 	return b, nil
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"gatehouse/internal/fault"
+
 	"gatehouse/internal/strictjson"
 )
 
@@ -77,6 +79,10 @@ func adapt(log *slog.Logger, m *Metrics, route string, h handlerFunc) http.Handl
 		sw := &statusWriter{ResponseWriter: w}
 		if err := h(sw, r); err != nil {
 			e := toError(err)
+			if e.Problem.Status == statusClientClosed && r.Context().Err() == nil {
+				// Canceled by the server itself, not by a client that left: a bug.
+				e = kindError(fault.Internal, err)
+			}
 			logError(log, r, e)
 			writeProblem(sw, e)
 		}
@@ -110,7 +116,11 @@ func decode[T validator](w http.ResponseWriter, r *http.Request) (T, error) {
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
+	var big *http.MaxBytesError
+	switch {
+	case errors.As(err, &big):
+		return v, kindError(fault.TooLarge, err) // 413: the request may be fine, only too large
+	case err != nil:
 		return v, errBadRequest(describeJSONError(err))
 	}
 	// strictjson, not encoding/json alone: a duplicate or case-variant key
@@ -128,11 +138,8 @@ func decode[T validator](w http.ResponseWriter, r *http.Request) (T, error) {
 func describeJSONError(err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	var big *http.MaxBytesError
 	var key *strictjson.KeyError
 	switch {
-	case errors.As(err, &big):
-		return fmt.Sprintf("The body is larger than %d bytes.", maxBody)
 	case errors.As(err, &syn):
 		return fmt.Sprintf("Malformed JSON at byte %d.", syn.Offset)
 	case errors.As(err, &typ):

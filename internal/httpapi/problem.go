@@ -118,8 +118,13 @@ var answers = map[fault.Kind]answer{
 			e.Problem.Detail = "The request has invalid fields."
 		}
 	}},
-	fault.TooLarge: {http.StatusRequestEntityTooLarge, "payload-too-large", "Payload too large",
-		fmt.Sprintf("The body is larger than %d bytes.", maxBody), nil},
+	fault.TooLarge: {http.StatusRequestEntityTooLarge, "payload-too-large", "Payload too large", "The body is larger than this route accepts.",
+		func(err error, e *Error) {
+			var big *http.MaxBytesError
+			if errors.As(err, &big) {
+				e.Problem.Detail = fmt.Sprintf("The body is larger than %d bytes.", big.Limit)
+			}
+		}},
 	fault.Unauthenticated:    {http.StatusUnauthorized, "unauthenticated", "Authentication required", "No valid session or key was presented.", nil},
 	fault.InvalidCredentials: {http.StatusUnauthorized, "invalid-credentials", "Invalid credentials", "The username or password is wrong.", nil},
 	fault.InvalidCode:        {http.StatusUnauthorized, "invalid-code", "Invalid code", "The code or answer is wrong, used already or expired.", nil},
@@ -234,9 +239,14 @@ func writeProblem(w http.ResponseWriter, e *Error) {
 
 // logError logs a failed request without secrets: only the route, the
 // status and the internal error's text, which never carries a credential.
+// A request its client abandoned is logged at debug: anyone can close
+// connections early, and that must not raise the server's error rate.
 func logError(log *slog.Logger, r *http.Request, e *Error) {
 	level := slog.LevelInfo
-	if e.Problem.Status >= 500 {
+	switch {
+	case e.Problem.Status == statusClientClosed:
+		level = slog.LevelDebug
+	case e.Problem.Status >= 500:
 		level = slog.LevelError
 	}
 	attrs := []any{"method", r.Method, "route", r.Pattern, "status", e.Problem.Status, "problem", e.Problem.Type}

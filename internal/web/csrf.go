@@ -5,9 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"gatehouse/internal/edge"
 	"net/http"
 	"time"
+
+	"gatehouse/internal/edge"
+
+	"gatehouse/internal/fault"
 )
 
 // csrfField is the name of the hidden form field that carries the token.
@@ -35,7 +38,12 @@ const maxForm = 16 << 10
 // parseForm reads an urlencoded form body of at most maxForm bytes.
 func parseForm(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	if err := r.ParseForm(); err != nil {
+	err := r.ParseForm()
+	var big *http.MaxBytesError
+	if errors.As(err, &big) {
+		return fault.Wrap(fault.TooLarge, err) // 413, from the table
+	}
+	if err != nil {
 		return &httpError{Code: http.StatusBadRequest, Msg: "The form could not be read. Reload the page and try again.", Err: err}
 	}
 	return nil

@@ -40,7 +40,7 @@ var sayings = map[fault.Kind]saying{
 			}
 			return ""
 		}},
-	fault.TooLarge:           {http.StatusRequestEntityTooLarge, "What you sent is too large.", nil},
+	fault.TooLarge:           {http.StatusRequestEntityTooLarge, "What you sent is too large for this form.", nil},
 	fault.Unauthenticated:    {http.StatusUnauthorized, "Sign in first.", nil},
 	fault.InvalidCredentials: {http.StatusUnprocessableEntity, msgBadCredentials, nil},
 	fault.InvalidCode:        {http.StatusUnprocessableEntity, msgFactorFailed, nil},

@@ -157,6 +157,10 @@ func adapt(d *deps, h handlerFunc) http.Handler {
 		var e *httpError
 		if !errors.As(err, &e) {
 			code, msg := d.saidFor(w, err)
+			if code == statusClientClosed && r.Context().Err() == nil {
+				// Canceled by the server itself, not by a visitor who left: a bug.
+				code, msg = d.saidFor(w, errors.New("internal"))
+			}
 			e = &httpError{Code: code, Msg: msg, Err: err}
 		}
 		level := slog.LevelInfo

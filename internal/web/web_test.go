@@ -509,3 +509,14 @@ func TestChangePassword(t *testing.T) {
 	}
 	weak.sameDevice().mustLogin(t, "alice", next)
 }
+
+// TestFormOverTheCapIs413: a sign-in form over the portal's form cap is
+// refused as too large, not as a form that could not be read.
+func TestFormOverTheCapIs413(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(firefoxUA)
+	a := b.post(t, "/login", url.Values{"username": {"alice"}, "password": {strings.Repeat("x", 16<<10)}})
+	if a.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("POST /login with a 16 KiB password = %d, want 413", a.Code)
+	}
+}
