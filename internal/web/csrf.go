@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"gatehouse/internal/edge"
-
 	"gatehouse/internal/fault"
 )
 
