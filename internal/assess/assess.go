@@ -20,6 +20,7 @@ import (
 	"gatehouse/internal/factor"
 	"gatehouse/internal/posture"
 	"gatehouse/internal/session"
+	"gatehouse/internal/throttle"
 	"gatehouse/internal/user"
 )
 
@@ -36,6 +37,9 @@ type Reader interface {
 	SessionsOfUser(ctx context.Context, userID string) ([]*session.Session, error)
 	KeysOfAccount(ctx context.Context, accountID string) ([]*apikey.Key, error)
 	PushRequestsSince(ctx context.Context, userID string, since time.Time) ([]*factor.PushRequest, error)
+	// Reserve reads the user's second-factor counter: a decision that
+	// refuses stores nothing.
+	Reserve(ctx context.Context, key string, decide func(throttle.State) (throttle.State, bool)) (throttle.State, bool, error)
 }
 
 // PushWindow is how far back push requests are read: the window in
@@ -50,6 +54,9 @@ type Platform struct {
 	// SignInNotices says gatehouse e-mails every user about every new
 	// sign-in (mail.notify_sign_ins with a working mailer).
 	SignInNotices bool
+	// FactorRule is the second-factor counter's rule (throttle.factor);
+	// the zero Rule means [throttle.DefaultPolicy]'s.
+	FactorRule throttle.Rule
 }
 
 // ForUser returns the posture report of the user with userID at now,
@@ -83,7 +90,9 @@ func ForUser(ctx context.Context, st Reader, userID string, p Platform, now time
 //     that was ever used was used there;
 //   - the accounts, with permissions and legal entity;
 //   - push requests of the last [PushWindow], a pending one past its
-//     expiry counted as unanswered.
+//     expiry counted as unanswered;
+//   - the run of wrong second-factor answers the throttle counts, unless
+//     forgotten, and the run at which it closes.
 //
 // Session notifications are off: gatehouse e-mails only the approval of
 // a new device, not every new session.
@@ -181,6 +190,19 @@ func Snapshot(ctx context.Context, st Reader, userID string, p Platform, now tim
 			snap.Pushes = append(snap.Pushes, posture.PushAttempt{Time: p.CreatedAt, Outcome: out})
 		}
 	}
+
+	rule := p.FactorRule
+	if rule == (throttle.Rule{}) {
+		rule = throttle.DefaultPolicy().Factor
+	}
+	st8, _, err := st.Reserve(ctx, throttle.FactorKey(u.ID), func(s throttle.State) (throttle.State, bool) { return s, false })
+	if err != nil {
+		return posture.Snapshot{}, fmt.Errorf("assess: factor throttle: %w", err)
+	}
+	if rule.Forget == 0 || st8.LastAt.IsZero() || now.Sub(st8.LastAt) < rule.Forget {
+		snap.FactorFailures = st8.Failures
+	}
+	snap.FactorLimit = rule.Limit
 	return snap, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/storetest"
+	"gatehouse/internal/throttle"
 	"gatehouse/internal/user"
 )
 
@@ -182,6 +183,16 @@ func TestSnapshotMapsTheStore(t *testing.T) {
 	pushReq("p-open", now.Add(-30*time.Second), factor.PushPending)
 	pushReq("p-old", now.Add(-31*24*time.Hour), factor.PushDenied)
 
+	// Four wrong second-factor answers in a row, the last an hour ago.
+	for range 4 {
+		_, _, err := f.st.Reserve(ctx, throttle.FactorKey(u.ID), func(s throttle.State) (throttle.State, bool) {
+			s.Failures++
+			s.LastAt = now.Add(-time.Hour)
+			return s, true
+		})
+		f.must(err)
+	}
+
 	got, err := assess.Snapshot(ctx, f.st, u.ID, assess.Platform{}, now)
 	if err != nil {
 		t.Fatal(err)
@@ -219,6 +230,8 @@ func TestSnapshotMapsTheStore(t *testing.T) {
 			{Time: now.Add(-24 * time.Hour), Outcome: posture.PushDenied},
 			{Time: now.Add(-48 * time.Hour), Outcome: posture.PushApproved},
 		},
+		FactorFailures: 4,
+		FactorLimit:    throttle.DefaultPolicy().Factor.Limit,
 	}
 	opts := cmp.Options{
 		cmpopts.EquateApproxTime(time.Microsecond), // what the store keeps

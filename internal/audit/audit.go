@@ -45,6 +45,15 @@ const (
 	DeviceTrusted       = "device.trusted"
 	DeviceRevoked       = "device.revoked"
 	StepUp              = "session.step_up"
+	// FactorGuessing tells the user that second-factor answers keep
+	// failing: someone holding the password is guessing. Detail holds
+	// "failures" (in a row, over every login), "limit" and "closed"
+	// ("true" once answers are refused until the count is forgotten).
+	FactorGuessing = "factor.guessing"
+	// AccountClosed tells the user that wrong passwords closed the account
+	// to devices it has not seen before (throttle.account.limit). Detail
+	// holds "failures".
+	AccountClosed = "login.account_closed"
 )
 
 // API key event types. Detail holds "account" and "key" (the public

@@ -43,7 +43,7 @@ func buildFactors(c *config.Config, log *slog.Logger) (login.Factors, error) {
 		rp = nil
 	}
 	out := login.Factors{Seal: box, Issuer: f.Issuer, WebAuthn: rp, Origin: c.PublicOrigin, FlowLifetime: f.FlowLifetime,
-		PushLifetime: f.PushLifetime, MaxPendingPush: f.MaxPendingPush, StepUpWindow: f.StepUpWindow, Throttle: c.Throttle.Factor,
+		PushLifetime: f.PushLifetime, MaxPendingPush: f.MaxPendingPush, StepUpWindow: f.StepUpWindow, Throttle: c.Throttle.Factor, GuessNotice: c.Throttle.FactorNotice,
 		Policy: map[user.Profile]login.FactorPolicy{}}
 	for p, pp := range f.Policy {
 		out.Policy[p] = login.FactorPolicy{Forbid: pp.Forbid, MinAssurance: pp.MinAssurance}

@@ -99,7 +99,7 @@ func runAccountPermissions(ctx context.Context, e *env, args []string) error {
 	res, err := assess.ChangePermissions(ctx, st, assess.Change{
 		Account: *id, Options: options.value(), Margin: margin.value(), Futures: futures.value(), Withdrawals: withdrawals.value(),
 		For: u.ID, Actor: "admin", Override: reason,
-	}, assess.Platform{Entities: c.Entities, SignInNotices: c.SignInNotices()}, time.Now().UTC())
+	}, assess.Platform{Entities: c.Entities, SignInNotices: c.SignInNotices(), FactorRule: c.Throttle.Factor}, time.Now().UTC())
 	var ge *assess.GateError
 	switch {
 	case errors.As(err, &ge):

@@ -121,9 +121,9 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, log 
 	}
 	api := httpapi.NewHandler(httpapi.Deps{Store: st, Login: svc, Auth: &httpapi.Authenticator{Authenticator: auth, Origin: c.PublicOrigin, Cookies: cookies}, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
 		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL,
-		Admins: c.Admins, Entities: c.Entities, SignInNotices: factors.Notices != nil})
+		Admins: c.Admins, Entities: c.Entities, SignInNotices: factors.Notices != nil, FactorRule: c.Throttle.Factor})
 	portal, err := web.NewHandler(web.Deps{Store: st, Login: svc, Keys: keys, Auth: auth, Cookies: cookies, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now,
-		Entities: c.Entities, SignInNotices: factors.Notices != nil, ReturnHosts: c.ReturnHosts()})
+		Entities: c.Entities, SignInNotices: factors.Notices != nil, FactorRule: c.Throttle.Factor, ReturnHosts: c.ReturnHosts()})
 	if err != nil {
 		return nil, nil, err
 	}

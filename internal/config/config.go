@@ -298,6 +298,15 @@ func (c *Config) validate(serving bool) error {
 	if c.Throttle.Account.Limit <= 0 || c.Throttle.Account.Limit > 100 {
 		bad("throttle.account.limit %d: want 1 to 100 (NIST SP 800-63B)", c.Throttle.Account.Limit)
 	}
+	if c.Throttle.Factor.Limit <= 0 || c.Throttle.Factor.Limit > 100 {
+		bad("throttle.factor.limit %d: want 1 to 100 (NIST SP 800-63B-4)", c.Throttle.Factor.Limit)
+	}
+	if c.Throttle.Factor.Forget < 24*time.Hour {
+		bad("throttle.factor.forget %v: want at least 24h, or the cap resets before it bounds anything", c.Throttle.Factor.Forget)
+	}
+	if c.Throttle.FactorNotice < 0 || c.Throttle.FactorNotice > c.Throttle.Factor.Limit {
+		bad("throttle.factor_notice %d: want 0 to throttle.factor.limit", c.Throttle.FactorNotice)
+	}
 	if c.DPoP.MaxAge <= 0 || c.DPoP.MaxAge > 10*time.Minute {
 		bad("dpop.max_age %v: want up to 10m", c.DPoP.MaxAge)
 	}

@@ -35,7 +35,7 @@ type postureDeps struct {
 // postureRoutes registers the posture reports and the permission gate.
 func postureRoutes(rt router) {
 	d := rt.d
-	pd := postureDeps{auth: d.Auth, store: d.Store, platform: assess.Platform{Entities: d.Entities, SignInNotices: d.SignInNotices}, admins: map[string]bool{}, proxies: d.Proxies,
+	pd := postureDeps{auth: d.Auth, store: d.Store, platform: assess.Platform{Entities: d.Entities, SignInNotices: d.SignInNotices, FactorRule: d.FactorRule}, admins: map[string]bool{}, proxies: d.Proxies,
 		window: 5 * time.Minute, now: d.Now}
 	for _, a := range d.Admins {
 		pd.admins[user.NormalizeUsername(a)] = true

@@ -16,6 +16,7 @@ import (
 	"gatehouse/internal/pathid"
 	"gatehouse/internal/posture"
 	"gatehouse/internal/store"
+	"gatehouse/internal/throttle"
 )
 
 //go:embed openapi.yaml
@@ -52,6 +53,9 @@ type Deps struct {
 	// SignInNotices says every new sign-in is e-mailed to its user, which
 	// the posture report counts.
 	SignInNotices bool
+	// FactorRule is the second-factor counter's rule, for the posture
+	// report; zero: the default.
+	FactorRule throttle.Rule
 }
 
 // router registers handlers with the adapter that renders their errors.

@@ -18,9 +18,35 @@ import (
 	"gatehouse/internal/user"
 )
 
-// reserveFactor takes one second-factor attempt from the user's budget.
-func (s *Service) reserveFactor(ctx context.Context, userID string, now time.Time) error {
-	return reserve(ctx, s.Store, throttle.FactorKey(userID), s.Factors.Throttle, now)
+// reserveFactor takes one second-factor attempt from the user's budget
+// and returns the try: how many answers in a row it makes, counted as
+// wrong until it turns out right.
+func (s *Service) reserveFactor(ctx context.Context, userID string, now time.Time) (guess, error) {
+	st, err := reserveState(ctx, s.Store, throttle.FactorKey(userID), s.Factors.Throttle, now)
+	return guess{userID: userID, n: st.Failures}, err
+}
+
+// guess is one reserved second-factor try: n is its place in the user's
+// run of wrong answers.
+type guess struct {
+	userID string
+	n      int
+}
+
+// wrong tells the user, once a run of wrong answers reaches the notice
+// count, and again when it closes the counter: a log line and a
+// factor.guessing event (the user's notice channels take it from there).
+func (s *Service) wrong(ctx context.Context, g guess, iface session.Interface, ip string, now time.Time) {
+	limit := s.Factors.Throttle.Limit
+	closed := limit > 0 && g.n >= limit
+	if g.n != limit && (s.Factors.GuessNotice == 0 || g.n != s.Factors.GuessNotice) {
+		return
+	}
+	if s.Log != nil {
+		s.Log.WarnContext(ctx, "second-factor answers keep failing", "user", g.userID, "failures", g.n, "closed", closed)
+	}
+	s.audit(ctx, &audit.Event{Time: now, Type: audit.FactorGuessing, UserID: g.userID, Actor: g.userID, Interface: string(iface), IP: ip,
+		Detail: details([]string{"failures", strconv.Itoa(g.n), "limit", strconv.Itoa(limit), "closed", strconv.FormatBool(closed)})})
 }
 
 // AnswerTOTP answers a flow with a TOTP code.
@@ -32,13 +58,15 @@ func (s *Service) AnswerTOTP(ctx context.Context, flowID, binding, code string) 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
+	g, err := s.reserveFactor(ctx, in.u.ID, now)
+	if err != nil {
 		return nil, err
 	}
 	held = []string{throttle.FactorKey(in.u.ID)}
 	p, reason := s.verifyTOTP(ctx, fs, code, now)
 	if p == nil {
 		held = nil // a wrong code counts
+		s.wrong(ctx, g, in.fl.Interface, in.fl.IP, now)
 		return nil, s.failAnswer(ctx, in.fl, factor.TOTP, reason, now)
 	}
 	return s.accept(ctx, in, p, now)
@@ -55,7 +83,8 @@ func (s *Service) AnswerRecovery(ctx context.Context, flowID, binding, code stri
 	if err != nil {
 		return nil, err
 	}
-	if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
+	g, err := s.reserveFactor(ctx, in.u.ID, now)
+	if err != nil {
 		return nil, err
 	}
 	held = []string{throttle.FactorKey(in.u.ID)}
@@ -74,6 +103,7 @@ func (s *Service) AnswerRecovery(ctx context.Context, flowID, binding, code stri
 	i, ok := recovery.Match(code, hashes)
 	if !ok {
 		held = nil // a wrong code counts
+		s.wrong(ctx, g, in.fl.Interface, in.fl.IP, now)
 		return nil, s.failAnswer(ctx, in.fl, factor.Recovery, "wrong_code", now)
 	}
 	fl := in.fl
@@ -136,7 +166,8 @@ func (s *Service) FinishWebAuthn(ctx context.Context, flowID, binding string, re
 	if err != nil {
 		return nil, err
 	}
-	if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
+	g, err := s.reserveFactor(ctx, in.u.ID, now)
+	if err != nil {
 		return nil, err
 	}
 	held = []string{throttle.FactorKey(in.u.ID)}
@@ -147,6 +178,7 @@ func (s *Service) FinishWebAuthn(ctx context.Context, flowID, binding string, re
 	}
 	if p == nil {
 		held = nil // a wrong answer counts
+		s.wrong(ctx, g, fl.Interface, fl.IP, now)
 		return nil, s.failAnswer(ctx, fl, factor.WebAuthn, reason, now)
 	}
 	return s.accept(ctx, in, p, now)
@@ -278,12 +310,16 @@ func (s *Service) VerifySMS(ctx context.Context, flowID, binding, code string) (
 	if err != nil {
 		return nil, err
 	}
-	if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
+	g, err := s.reserveFactor(ctx, in.u.ID, now)
+	if err != nil {
 		return nil, err
 	}
 	held = []string{throttle.FactorKey(in.u.ID)}
 	for try := 0; ; try++ {
 		res, err := s.verifySMS(ctx, in, fs[0], code, now)
+		if errors.Is(err, ErrInvalidCode) {
+			s.wrong(ctx, g, in.fl.Interface, in.fl.IP, now)
+		}
 		if !errors.Is(err, errRaced) || try == smsRetries {
 			return res, err
 		}

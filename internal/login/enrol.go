@@ -18,6 +18,7 @@ import (
 	"gatehouse/internal/fault"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
+	"gatehouse/internal/throttle"
 	"gatehouse/internal/token"
 )
 
@@ -202,7 +203,7 @@ func (s *Service) Confirm(ctx context.Context, sess *session.Session, factorID, 
 	if err := s.needAssurance(ctx, sess, true); err != nil {
 		return nil, err
 	}
-	if err := s.reserveFactor(ctx, sess.UserID, now); err != nil {
+	if _, err := s.reserveFactor(ctx, sess.UserID, now); err != nil {
 		return nil, err
 	}
 	switch f.Kind {
@@ -284,6 +285,10 @@ func (s *Service) activate(ctx context.Context, sess *session.Session, f *factor
 			err = tx.UpdateFactor(ctx, f)
 		}
 		if err != nil {
+			return err
+		}
+		// A confirmed factor is a right answer: the run of wrong ones ends.
+		if err := tx.ResetThrottle(ctx, throttle.FactorKey(f.UserID)); err != nil {
 			return err
 		}
 		if hashes != nil {

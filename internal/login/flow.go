@@ -40,8 +40,13 @@ type Factors struct {
 	MaxPendingPush int
 	StepUpWindow   time.Duration
 	Policy         map[user.Profile]FactorPolicy
-	// Throttle slows down guessing of second-factor codes per user.
+	// Throttle slows down guessing of second-factor codes per user, and
+	// closes after its Limit of wrong answers in a row.
 	Throttle throttle.Rule
+	// GuessNotice is how many wrong second-factor answers in a row make
+	// gatehouse tell the user (a log line and a factor.guessing event);
+	// 0: only when the counter closes.
+	GuessNotice int
 	// Notices, when set, e-mails each user about every new sign-in, so a
 	// takeover does not go unnoticed until positions move.
 	Notices *notify.Queue

@@ -95,7 +95,8 @@ func newFixture(t testing.TB) *fixture {
 	sent := &texts{}
 	factors := login.Factors{Seal: box, Issuer: "gatehouse", SMS: sent, Origin: "http://localhost",
 		FlowLifetime: cfg.Factors.FlowLifetime, PushLifetime: cfg.Factors.PushLifetime, MaxPendingPush: cfg.Factors.MaxPendingPush,
-		StepUpWindow: cfg.Factors.StepUpWindow, Throttle: cfg.Throttle.Factor, Policy: map[user.Profile]login.FactorPolicy{}}
+		StepUpWindow: cfg.Factors.StepUpWindow, Throttle: cfg.Throttle.Factor, GuessNotice: cfg.Throttle.FactorNotice,
+		Policy: map[user.Profile]login.FactorPolicy{}}
 	for p, pp := range cfg.Factors.Policy {
 		factors.Policy[p] = login.FactorPolicy{Forbid: pp.Forbid, MinAssurance: pp.MinAssurance}
 	}

@@ -47,13 +47,15 @@ func (s *Service) Step(ctx context.Context, sess *session.Session, req StepUp) (
 		if err != nil {
 			return nil, err
 		}
-		if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
+		g, err := s.reserveFactor(ctx, in.u.ID, now)
+		if err != nil {
 			return nil, err
 		}
 		held = []string{throttle.FactorKey(in.u.ID)}
 		p, reason := s.verifyTOTP(ctx, fs, req.Code, now)
 		if p == nil {
 			held = nil // a wrong code counts
+			s.wrong(ctx, g, sess.Interface, sess.IP, now)
 			return nil, s.failStep(ctx, sess, factor.TOTP, reason, now)
 		}
 		return s.raise(ctx, sess, p, p.spend, now)
@@ -87,7 +89,8 @@ func (s *Service) Step(ctx context.Context, sess *session.Session, req StepUp) (
 		if err != nil {
 			return nil, err
 		}
-		if err := s.reserveFactor(ctx, in.u.ID, now); err != nil {
+		g, err := s.reserveFactor(ctx, in.u.ID, now)
+		if err != nil {
 			return nil, err
 		}
 		held = []string{throttle.FactorKey(in.u.ID)}
@@ -106,6 +109,7 @@ func (s *Service) Step(ctx context.Context, sess *session.Session, req StepUp) (
 		}
 		if p == nil {
 			held = nil // a wrong answer counts
+			s.wrong(ctx, g, sess.Interface, sess.IP, now)
 			return nil, s.failStep(ctx, sess, factor.WebAuthn, reason, now)
 		}
 		return s.raise(ctx, sess, p, p.spend, now)

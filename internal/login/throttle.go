@@ -14,19 +14,25 @@ import (
 // store, so parallel guesses get no more tries than a sequence would. A
 // refused attempt is a *[ThrottledError] saying when to come back.
 func reserve(ctx context.Context, st store.Throttles, key string, rule throttle.Rule, now time.Time) error {
+	_, err := reserveState(ctx, st, key, rule, now)
+	return err
+}
+
+// reserveState is reserve, returning the counter as it stored it.
+func reserveState(ctx context.Context, st store.Throttles, key string, rule throttle.Rule, now time.Time) (throttle.State, error) {
 	var wait time.Duration
-	_, ok, err := st.Reserve(ctx, key, func(s throttle.State) (throttle.State, bool) {
+	state, ok, err := st.Reserve(ctx, key, func(s throttle.State) (throttle.State, bool) {
 		next, ok, d := rule.Reserve(s, now)
 		wait = d
 		return next, ok
 	})
 	if err != nil {
-		return fmt.Errorf("login: throttle: %w", err)
+		return throttle.State{}, fmt.Errorf("login: throttle: %w", err)
 	}
 	if !ok {
-		return throttled(wait)
+		return state, throttled(wait)
 	}
-	return nil
+	return state, nil
 }
 
 // throttled is the refusal of an attempt that must wait: rounded up, so a

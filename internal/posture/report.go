@@ -49,6 +49,7 @@ const (
 	StaleSessions     FailureMode = "stale-sessions"
 	LostPhone         FailureMode = "lost-phone"
 	SilentTakeover    FailureMode = "silent-takeover"
+	FactorGuessing    FailureMode = "second-factor-guessing"
 )
 
 // Title returns the failure mode's name for a person.
@@ -76,6 +77,8 @@ func (m FailureMode) Title() string {
 		return "Lost or stolen phone"
 	case SilentTakeover:
 		return "Unnoticed sign-ins"
+	case FactorGuessing:
+		return "Second-factor guessing"
 	}
 	return string(m)
 }
@@ -214,6 +217,7 @@ var baseRules = []Rule{
 	{"desktop", checkDesktop},
 	{"sms", checkSMS},
 	{"push", checkPush},
+	{"second-factor-guessing", checkGuessing},
 	{"phishing", checkPhishing},
 	{"second-factor", checkSecondFactor},
 	{"keys", checkKeys},

@@ -174,6 +174,35 @@ func checkPush(s Snapshot, now time.Time) []Finding {
 	}}
 }
 
+// guessRun is the run of wrong second-factor answers an owner mistyping
+// rarely reaches: past it, someone who has the password is guessing.
+const guessRun = 3
+
+// checkGuessing looks for second-factor guessing: a run of wrong answers
+// over several sign-ins, which only someone holding the password can
+// make, worst when it has closed the second factor to every answer.
+func checkGuessing(s Snapshot, now time.Time) []Finding {
+	n := s.FactorFailures
+	if n < guessRun {
+		return nil
+	}
+	ev := []Evidence{{Kind: "factor", Name: "second factor", Detail: plural(n, "wrong answer") + " in a row"}}
+	if s.FactorLimit > 0 && n >= s.FactorLimit {
+		return []Finding{{
+			ID: "second-factor-closed", FailureMode: FactorGuessing, Doors: s.signInDoors(), Exposure: High,
+			Summary:  fmt.Sprintf("%s in a row closed your second factor: it takes no answer, not even the right one, until a week after the last. Only someone with your password can get that far.", plural(n, "wrong second-factor answer")),
+			Evidence: ev,
+			NextStep: "Change your password as soon as you can sign in again (or ask for a recovery), and end every session you do not recognise.",
+		}}
+	}
+	return []Finding{{
+		ID: "second-factor-guessing", FailureMode: FactorGuessing, Doors: s.signInDoors(), Exposure: High,
+		Summary:  fmt.Sprintf("%s in a row, over your sign-ins: someone who has your password is guessing your codes.", plural(n, "wrong second-factor answer")),
+		Evidence: ev,
+		NextStep: "Change your password now: it is what lets them try again and again.",
+	}}
+}
+
 // checkPhishing looks for phishing: no phishing-resistant factor for a
 // profile that needs one, or phishable factors still accepted beside it.
 func checkPhishing(s Snapshot, now time.Time) []Finding {

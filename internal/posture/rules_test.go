@@ -198,6 +198,19 @@ func TestSMSRule(t *testing.T) {
 	})
 }
 
+func TestGuessingRule(t *testing.T) {
+	run := func(n, limit int) func(*posture.Snapshot) {
+		return func(s *posture.Snapshot) { s.FactorFailures, s.FactorLimit = n, limit }
+	}
+	runRule(t, "second-factor-guessing", []ruleCase{
+		{name: "none"},
+		{name: "a typo or two", edit: run(2, 30)},
+		{name: "a run of wrong answers", edit: run(3, 30), want: []string{"second-factor-guessing high"}},
+		{name: "closed", edit: run(30, 30), want: []string{"second-factor-closed high"}},
+		{name: "no cap", edit: run(50, 0), want: []string{"second-factor-guessing high"}},
+	})
+}
+
 func TestPushRule(t *testing.T) {
 	pushes := func(outcomes ...string) func(*posture.Snapshot) {
 		return func(s *posture.Snapshot) {
@@ -550,7 +563,7 @@ func TestPermissionsRule(t *testing.T) {
 // TestEveryRuleTested fails when a rule is added without its table test
 // above: add the test, then the rule's name here.
 func TestEveryRuleTested(t *testing.T) {
-	withTables := []string{"desktop", "sms", "push", "phishing", "second-factor", "keys", "recovery", "sessions", "notifications", "phone", "permissions"}
+	withTables := []string{"desktop", "sms", "push", "second-factor-guessing", "phishing", "second-factor", "keys", "recovery", "sessions", "notifications", "phone", "permissions"}
 	var got []string
 	for _, r := range posture.Rules() {
 		got = append(got, r.Name)

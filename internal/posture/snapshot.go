@@ -270,7 +270,12 @@ type Snapshot struct {
 	Keys              []APIKey
 	Accounts          []Account
 	Pushes            []PushAttempt
-	Settings          Settings
+	// FactorFailures is the run of wrong second-factor answers the server
+	// counts now, over every sign-in (0: none, or forgotten), and
+	// FactorLimit the run at which it refuses every answer (0: no cap).
+	FactorFailures int
+	FactorLimit    int
+	Settings       Settings
 }
 
 // ErrInvalid is wrapped by every problem [Snapshot.Validate] reports.
@@ -300,6 +305,9 @@ func (s Snapshot) Validate() error {
 		if f.DeviceBound && f.Kind != WebAuthn {
 			bad("factors[%d]: only a webauthn factor can be device-bound", i)
 		}
+	}
+	if s.FactorFailures < 0 || s.FactorLimit < 0 {
+		bad("factor failures %d, limit %d", s.FactorFailures, s.FactorLimit)
 	}
 	if s.RecoveryCodesLeft < 0 {
 		bad("recovery codes left %d", s.RecoveryCodesLeft)

@@ -59,7 +59,7 @@ func handleOverview(d *deps) signedInFunc {
 		p := page{Title: "Security overview", Nav: "overview", V: v, CSRF: v.CSRF, Notice: notice(r), Data: &data}
 		// The report judges the stored state; when it cannot be made, the
 		// summary below still tells the visitor what they most need.
-		if rep, err := assess.ForUser(r.Context(), d.Store, v.User.ID, assess.Platform{Entities: d.Entities, SignInNotices: d.SignInNotices}, d.now()); err != nil {
+		if rep, err := assess.ForUser(r.Context(), d.Store, v.User.ID, assess.Platform{Entities: d.Entities, SignInNotices: d.SignInNotices, FactorRule: d.FactorRule}, d.now()); err != nil {
 			d.Log.ErrorContext(r.Context(), "posture report for the overview", "err", err)
 		} else {
 			data.Posture = posture.Fragment(rep)

@@ -16,6 +16,7 @@ import (
 	"gatehouse/internal/login"
 	"gatehouse/internal/posture"
 	"gatehouse/internal/store"
+	"gatehouse/internal/throttle"
 )
 
 // Deps are the portal's dependencies, set by the command line.
@@ -29,6 +30,9 @@ type Deps struct {
 	Entities posture.EntityTable
 	// SignInNotices says every new sign-in is e-mailed to its user.
 	SignInNotices bool
+	// FactorRule is the second-factor counter's rule, for the posture
+	// report; zero: the default.
+	FactorRule throttle.Rule
 	// ReturnHosts are the hosts a sign-in may send the browser back to
 	// (the login page's rd, from forward-auth): the public origin's and
 	// the forward-auth rules'. Others are ignored.
