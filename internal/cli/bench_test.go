@@ -29,6 +29,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"gatehouse/internal/config"
 	"gatehouse/internal/edge"
 	"gatehouse/internal/password"
@@ -87,7 +89,7 @@ func openBenchStore(b testing.TB) *sqlite.DB {
 func startBench(tb testing.TB, c *config.Config, st store.Store) http.Handler {
 	tb.Helper()
 	hasher := &password.Hasher{Params: c.Password.Argon2id}
-	h, bg, err := buildServer(c, st, hasher, newLogger(io.Discard, c))
+	h, bg, err := buildServer(c, st, hasher, prometheus.NewRegistry(), newLogger(io.Discard, c))
 	if err != nil {
 		tb.Fatal(err)
 	}

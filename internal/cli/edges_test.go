@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -107,4 +108,40 @@ func TestCaseVariantKeyDoesNotSignIn(t *testing.T) {
 	if n := s.sql(t, "SELECT COUNT(*) FROM sessions"); n != "0" {
 		t.Errorf("sessions after the ambiguous logins = %s, want 0", n)
 	}
+}
+
+// TestMetricsListen proves that with metrics.listen set, /metrics is
+// served only on its own listener: the main listener, which a reverse
+// proxy exposes, answers it 404. Without it, the main listener serves it.
+func TestMetricsListen(t *testing.T) {
+	get := func(t *testing.T, url string) (int, string) {
+		t.Helper()
+		resp := call(t, http.DefaultClient, "GET", url, nil, nil, nil)
+		return resp.StatusCode, body(resp)
+	}
+	t.Run("Apart", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		s := startServer(t, []string{"--data", t.TempDir()}, map[string]string{"GATEHOUSE_METRICS_LISTEN": addr})
+		if code, _ := get(t, s.URL+"/metrics"); code != http.StatusNotFound {
+			t.Errorf("GET /metrics on the main listener = %d, want 404", code)
+		}
+		code, b := get(t, "http://"+addr+"/metrics")
+		if code != http.StatusOK || !strings.Contains(b, "gatehouse_active_sessions") && !strings.Contains(b, "go_goroutines") {
+			t.Errorf("GET /metrics on metrics.listen = %d %.200q, want 200 with the metrics", code, b)
+		}
+		if code, _ := get(t, "http://"+addr+"/v1/me"); code != http.StatusNotFound {
+			t.Errorf("GET /v1/me on metrics.listen = %d, want 404: it serves /metrics only", code)
+		}
+	})
+	t.Run("Default", func(t *testing.T) {
+		s := startServer(t, []string{"--data", t.TempDir()}, nil)
+		if code, _ := get(t, s.URL+"/metrics"); code != http.StatusOK {
+			t.Errorf("GET /metrics on the main listener = %d, want 200 without metrics.listen", code)
+		}
+	})
 }

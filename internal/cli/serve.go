@@ -73,9 +73,20 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another server there? use --addr)", c.Listen, err)
 	}
-	h, sessions, err := buildServer(c, st, hasher, log)
+	var ml net.Listener
+	if c.Metrics.Listen != "" {
+		if ml, err = net.Listen("tcp", c.Metrics.Listen); err != nil {
+			l.Close()
+			return fmt.Errorf("listen on %s: %w (is another server there? see metrics.listen)", c.Metrics.Listen, err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	h, sessions, err := buildServer(c, st, hasher, reg, log)
 	if err != nil {
 		l.Close()
+		if ml != nil {
+			ml.Close()
+		}
 		return err
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
@@ -85,7 +96,18 @@ func runServe(ctx context.Context, e *env, args []string) error {
 
 	log.Info("gatehouse serving", "addr", l.Addr().String(), "origin", c.PublicOrigin, "store", storeName(c), "demo", c.Demo)
 	fmt.Fprintf(e.stdout, "gatehouse listening on %s\n", l.Addr())
-	return server.Serve(ctx, l, h, c.TLS.Cert, c.TLS.Key, log)
+	if ml == nil {
+		return server.Serve(ctx, l, h, c.TLS.Cert, c.TLS.Key, log)
+	}
+	// Two listeners, one lifetime: when either stops, both do.
+	log.Info("metrics serving", "addr", ml.Addr().String())
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	merr := make(chan error, 1)
+	go func() { defer stop(); merr <- server.Serve(sctx, ml, server.Metrics(reg), "", "", log) }()
+	err = server.Serve(sctx, l, h, c.TLS.Cert, c.TLS.Key, log)
+	stop()
+	return errors.Join(err, <-merr)
 }
 
 func storeName(c *config.Config) string {
@@ -96,8 +118,9 @@ func storeName(c *config.Config) string {
 }
 
 // buildServer wires the flows and transports over an open store.
-func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, log *slog.Logger) (http.Handler, *loops, error) {
-	reg := prometheus.NewRegistry()
+// It registers the metrics with reg, which /metrics serves: on the
+// handler it returns, or apart when metrics.listen is set.
+func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg *prometheus.Registry, log *slog.Logger) (http.Handler, *loops, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), activeSessions{st})
 	metrics := httpapi.NewMetrics(reg)
 	now := time.Now
@@ -127,7 +150,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, log 
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := server.Handler(server.Options{API: api, Web: portal, Store: st, Registry: reg, Origin: c.PublicOrigin, Log: log})
+	h, err := server.Handler(server.Options{API: api, Web: portal, Store: st, Registry: reg, MetricsApart: c.Metrics.Listen != "", Origin: c.PublicOrigin, Log: log})
 	if err != nil {
 		return nil, nil, err
 	}

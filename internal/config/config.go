@@ -69,6 +69,8 @@ type Config struct {
 	Keys Keys `yaml:"keys"`
 	// Authz configures forward-auth.
 	Authz Authz `yaml:"authz"`
+	// Metrics says where /metrics is served.
+	Metrics Metrics `yaml:"metrics"`
 	// Rules are forward-auth's route rules, tried in order. The default is
 	// the reference trading API's (policy.ReferenceSpecs), which matches
 	// only the hosts paper.localhost and live.localhost, and /healthz.
@@ -203,6 +205,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 	}
 	set("GATEHOUSE_LISTEN", &c.Listen)
+	set("GATEHOUSE_METRICS_LISTEN", &c.Metrics.Listen)
 	set("GATEHOUSE_PUBLIC_ORIGIN", &c.PublicOrigin)
 	set("GATEHOUSE_DATA", &c.Data)
 	set("GATEHOUSE_DATABASE_URL", &c.DatabaseURL)
@@ -316,6 +319,7 @@ func (c *Config) validate(serving bool) error {
 	c.validateMemory(bad)
 	c.validateFactors(bad, serving)
 	c.validateKeys(bad)
+	c.validateMetrics(bad)
 	c.validatePosture(bad)
 	return errors.Join(errs...)
 }

@@ -25,10 +25,14 @@ type Pinger interface {
 
 // Options are what [Handler] assembles.
 type Options struct {
-	API      http.Handler // the /v1/ API
-	Web      http.Handler // the browser portal at /; nil answers 404
-	Store    Pinger
+	API   http.Handler // the /v1/ API
+	Web   http.Handler // the browser portal at /; nil answers 404
+	Store Pinger
+	// Registry is served at /metrics, unless MetricsApart.
 	Registry *prometheus.Registry
+	// MetricsApart leaves /metrics out (it answers 404): [Metrics] serves
+	// it on a listener of its own (config metrics.listen).
+	MetricsApart bool
 	// Origin is the public origin; cross-origin requests from it are
 	// accepted by the API's cookie-authenticated routes.
 	Origin string
@@ -54,7 +58,9 @@ func Handler(o Options) (http.Handler, error) {
 		}
 		w.Write([]byte(`{"status":"ready"}` + "\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+	if !o.MetricsApart {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+	}
 
 	// The API takes cookies only behind cross-origin protection, so the
 	// portal's scripts and curl share one API while no other site can
@@ -76,6 +82,14 @@ func Handler(o Options) (http.Handler, error) {
 	}
 	mux.Handle("/", web)
 	return mux, nil
+}
+
+// Metrics returns the handler of a metrics listener: GET /metrics and
+// nothing else.
+func Metrics(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
 }
 
 func apiHeaders(h http.Handler) http.Handler {
