@@ -87,8 +87,8 @@ func (k *Keys) checkStepUp(ctx context.Context, a Actor, env account.Environment
 	}
 	// Minting a credential is not for an AAL1 session (no second factor
 	// yet, or a recovery code): it may read and enrol, nothing more.
-	if a.Session.Assurance < session.AAL2 {
-		return &session.StepUpError{Need: session.AAL2, Within: k.stepUpWindow}
+	if err := a.Session.RequireLevel(session.AAL2, k.stepUpWindow); err != nil {
+		return err
 	}
 	if RequiredAssurance(env, s, user.Occasional) == 0 {
 		return nil // nothing more to ask, whatever the profile
@@ -98,10 +98,7 @@ func (k *Keys) checkStepUp(ctx context.Context, a Actor, env account.Environment
 		return fmt.Errorf("authz: read user: %w", err)
 	}
 	need := RequiredAssurance(env, s, u.Profile)
-	if a.Session.Assurance < need || !a.Session.Fresh(now, k.stepUpWindow) {
-		return &session.StepUpError{Need: need, Within: k.stepUpWindow}
-	}
-	return nil
+	return a.Session.Require(need, k.stepUpWindow, now)
 }
 
 // Create makes a key for accountID as req asks, on behalf of a. A

@@ -115,7 +115,7 @@ func defaultFactors() Factors {
 		FlowLifetime:   5 * time.Minute,
 		PushLifetime:   2 * time.Minute,
 		MaxPendingPush: 3,
-		StepUpWindow:   5 * time.Minute,
+		StepUpWindow:   session.DefaultStepUpWindow,
 		Policy: map[user.Profile]ProfilePolicy{
 			// Professionals trade from a workstation that hosts automation:
 			// no SMS, and a device-bound key on the desktop.

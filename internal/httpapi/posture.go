@@ -36,7 +36,7 @@ type postureDeps struct {
 func postureRoutes(rt router) {
 	d := rt.d
 	pd := postureDeps{auth: d.Auth, store: d.Store, platform: assess.Platform{Entities: d.Entities, SignInNotices: d.SignInNotices, FactorRule: d.FactorRule}, admins: map[string]bool{}, proxies: d.Proxies,
-		window: 5 * time.Minute, now: d.Now}
+		window: session.DefaultStepUpWindow, now: d.Now}
 	for _, a := range d.Admins {
 		pd.admins[user.NormalizeUsername(a)] = true
 	}
@@ -106,8 +106,8 @@ func (d postureDeps) admin(r *http.Request) (*session.Session, error) {
 	if !ok {
 		return nil, forbidden("This needs an administrator.")
 	}
-	if s.Assurance < session.AAL2 {
-		return nil, &session.StepUpError{Need: session.AAL2, Within: d.window}
+	if err := s.RequireLevel(session.AAL2, d.window); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -244,8 +244,8 @@ func handlePermissions(d postureDeps) handlerFunc {
 			return forbidden("Only an administrator may override the posture gate.")
 		}
 		now := d.now().UTC()
-		if s.Assurance < session.AAL2 || !s.Fresh(now, d.window) {
-			return &session.StepUpError{Need: session.AAL2, Within: d.window}
+		if err := s.Require(session.AAL2, d.window, now); err != nil {
+			return err
 		}
 		c := assess.Change{Account: id, Options: body.Options, Margin: body.Margin, Futures: body.Futures, Withdrawals: body.Withdrawals,
 			Actor: s.UserID, Interface: string(s.Interface), IP: edge.ClientAddr(r, d.proxies).String()}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 	"unicode"
 
@@ -48,19 +47,19 @@ func (s *Service) needAssurance(ctx context.Context, sess *session.Session, reco
 	if err != nil || !strong {
 		return err
 	}
-	now := s.now()
-	fresh := sess.Fresh(now, s.stepUpWindow())
-	if fresh && (sess.Assurance >= session.AAL2 || (recoveryCounts && strings.Contains(" "+sess.AMR+" ", " rec "))) {
-		return nil
+	now, window := s.now(), s.stepUpWindow()
+	err = sess.Require(session.AAL2, window, now)
+	if err != nil && recoveryCounts && sess.Proved("rec") && sess.Require(session.AAL1, window, now) == nil {
+		return nil // a fresh recovery code, where it may enrol
 	}
-	return &session.StepUpError{Need: session.AAL2, Within: s.stepUpWindow()}
+	return err
 }
 
 func (s *Service) stepUpWindow() time.Duration {
 	if s.Factors.StepUpWindow > 0 {
 		return s.Factors.StepUpWindow
 	}
-	return 5 * time.Minute
+	return session.DefaultStepUpWindow
 }
 
 func validName(n string) bool {

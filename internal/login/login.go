@@ -314,8 +314,9 @@ func (s *Service) ChangePassword(ctx context.Context, sess *session.Session, cur
 	now := s.now()
 	var held []string
 	defer s.settle(ctx, &err, &held, now)
-	if sess.Assurance < session.AAL2 {
-		return nil, &session.StepUpError{Need: session.AAL2, Within: s.stepUpWindow()}
+	// The current password is proven here and now: the level is enough.
+	if err := sess.RequireLevel(session.AAL2, s.stepUpWindow()); err != nil {
+		return nil, err
 	}
 	u, err := s.Store.UserByID(ctx, sess.UserID)
 	if err != nil {
