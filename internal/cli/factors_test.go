@@ -61,15 +61,17 @@ func newSMSCapture(t *testing.T) (*smsCapture, *httptest.Server) {
 func factorServer(t *testing.T, flags []string) (*testServer, *smsCapture, <-chan string) {
 	capture, twilio := newSMSCapture(t)
 	ca := notifytest.NewCA(t)
-	relay := notifytest.Start(t, notifytest.Options{TLS: ca.Server(t, "localhost")})
+	relay := notifytest.Start(t, notifytest.Options{TLS: ca.Server(t, "localhost"), Auth: true})
 	mails := notifytest.Text(relay.Messages)
 	smtpAddr := "localhost:" + strings.TrimPrefix(relay.Addr, "127.0.0.1:")
 	cfg := filepath.Join(t.TempDir(), "gatehouse.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`factors:
   sms: {provider: twilio, base_url: %q, account_sid: ACtest, auth_token: test-token, from: "+15550001111"}
-mail: {smtp_addr: %q, ca_file: %q, from: gatehouse@example.com}
+mail: {smtp_addr: %q, ca_file: %q, from: gatehouse@example.com, username: gatehouse}
 `, twilio.URL, smtpAddr, ca.PEMFile(t))), 0o600)
-	s := startServer(t, append(flags, "--config", cfg), nil)
+	const smtpPassword = "smtp-relay-password-for-tests"
+	remember(smtpPassword)
+	s := startServer(t, append(flags, "--config", cfg), map[string]string{"GATEHOUSE_SMTP_PASSWORD": smtpPassword})
 	return s, capture, mails
 }
 
@@ -107,6 +109,7 @@ func TestFactorsEndToEnd(t *testing.T) {
 			t.Run("StepUpAndRemoval", func(t *testing.T) { testStepUpAndRemoval(t, s) })
 			t.Run("FlowBinding", func(t *testing.T) { testFlowBinding(t, s) })
 			t.Run("ProfessionalDesktop", func(t *testing.T) { testProfessionalDesktop(t, s) })
+			t.Run("NoSecretsLogged", func(t *testing.T) { testNoSecretsLogged(t, s) })
 		})
 	}
 }

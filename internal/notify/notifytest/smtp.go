@@ -26,8 +26,8 @@ type Options struct {
 	// Implicit speaks TLS from the first byte (SMTPS) instead of
 	// offering STARTTLS. It needs TLS.
 	Implicit bool
-	// Auth offers AUTH PLAIN (over TLS only) and accepts any credentials,
-	// recording them.
+	// Auth offers AUTH PLAIN (over TLS only), accepts any credentials,
+	// recording them, and refuses MAIL FROM before it.
 	Auth bool
 }
 
@@ -127,11 +127,12 @@ func Text(messages <-chan Message) <-chan string {
 }
 
 type session struct {
-	relay *Relay
-	conn  *smtp.Conn
-	ch    chan<- Message
-	auth  bool
-	msg   Message
+	relay  *Relay
+	conn   *smtp.Conn
+	ch     chan<- Message
+	auth   bool // AUTH offered and required
+	authed bool
+	msg    Message
 }
 
 func (s *session) AuthMechanisms() []string {
@@ -148,12 +149,16 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	s.relay.record("AUTH", s.conn)
 	return sasl.NewPlainServer(func(identity, username, password string) error {
 		s.msg.Username, s.msg.Password = username, password
+		s.authed = true
 		return nil
 	}), nil
 }
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	s.relay.record("MAIL", s.conn)
+	if s.auth && !s.authed {
+		return smtp.ErrAuthRequired
+	}
 	s.msg.From = from
 	return nil
 }
