@@ -44,6 +44,11 @@ type Key struct {
 	SecretHash []byte // SHA-256 of the secret, see [HashSecret]
 
 	CreatedBy string // user ID of the creator
+	// SessionID is the session that minted the key (created it, or
+	// rotated its predecessor); empty for an operator's keys. A key
+	// outlives its session: when that session is later ended as
+	// untrusted, the key is offered for review.
+	SessionID string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,6 +136,7 @@ func (k *Keys) Create(ctx context.Context, a Actor, accountID string, req apikey
 	if err != nil {
 		return nil, err
 	}
+	key.SessionID = a.SessionID()
 	err = k.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateKey(ctx, &key); err != nil {
 			return err
@@ -187,6 +189,7 @@ func (k *Keys) Rotate(ctx context.Context, a Actor, accountID, id string, overla
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKeyState, err)
 	}
+	next.SessionID = a.SessionID()
 	err = k.store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateKey(ctx, &next); err != nil {
 			return err
@@ -295,4 +298,54 @@ func prefixList(ps []netip.Prefix) string {
 		parts[i] = p.String()
 	}
 	return strings.Join(parts, " ")
+}
+
+// MintedByEndedSessions returns the usable keys the actor's user created
+// from a session that was later ended as untrusted
+// ([session.Session.EndedUntrusted]: revoked, or ended by a password
+// change), newest first. A key outlives the session that minted it: after
+// "end all sessions" or a password change, these are the keys a thief
+// holding one of those sessions could have made, and the user is offered
+// them to review and revoke. An operator has none.
+func (k *Keys) MintedByEndedSessions(ctx context.Context, a Actor) ([]*apikey.Key, error) {
+	if a.Operator() {
+		return nil, nil
+	}
+	userID := a.Session.UserID
+	ms, err := k.store.MembershipsOfUser(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("authz: read memberships: %w", err)
+	}
+	now := k.now()
+	ended := map[string]bool{}
+	var out []*apikey.Key
+	for _, m := range ms {
+		keys, err := k.store.KeysOfAccount(ctx, m.AccountID)
+		if err != nil {
+			return nil, fmt.Errorf("authz: list keys: %w", err)
+		}
+		for _, key := range keys {
+			if key.CreatedBy != userID || key.SessionID == "" || key.Usable(now) != nil {
+				continue
+			}
+			e, seen := ended[key.SessionID]
+			if !seen {
+				s, err := k.store.SessionByID(ctx, key.SessionID)
+				switch {
+				case errors.Is(err, store.ErrNotFound):
+					// Purged: ended long ago, for a reason no longer known.
+				case err != nil:
+					return nil, fmt.Errorf("authz: read session: %w", err)
+				default:
+					e = s.EndedUntrusted()
+				}
+				ended[key.SessionID] = e
+			}
+			if e {
+				out = append(out, key)
+			}
+		}
+	}
+	slices.SortFunc(out, func(x, y *apikey.Key) int { return y.CreatedAt.Compare(x.CreatedAt) })
+	return out, nil
 }

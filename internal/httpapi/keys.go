@@ -79,6 +79,9 @@ type keyView struct {
 	SuccessorID   string     `json:"successor_id,omitempty"`
 	PredecessorID string     `json:"predecessor_id,omitempty"`
 	OverlapEndsAt *time.Time `json:"overlap_ends_at,omitempty"`
+	// SessionID is the session that minted the key; absent for an
+	// operator's keys and keys older than the record.
+	SessionID string `json:"session_id,omitempty"`
 }
 
 // issuedView is the answer to create and rotate: the only time the
@@ -94,7 +97,7 @@ type issuedView struct {
 func viewKey(k *apikey.Key, now time.Time) keyView {
 	v := keyView{ID: k.ID, Account: k.AccountID, Name: k.Name, Environment: string(k.Environment), Scopes: k.Scopes.Names(),
 		AllowIPs: []string{}, Status: authz.KeyStatus(k, now), CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt,
-		RevokeReason: string(k.RevokeReason), SuccessorID: k.SuccessorID, PredecessorID: k.PredecessorID}
+		RevokeReason: string(k.RevokeReason), SuccessorID: k.SuccessorID, PredecessorID: k.PredecessorID, SessionID: k.SessionID}
 	for _, p := range k.AllowIPs {
 		v.AllowIPs = append(v.AllowIPs, p.String())
 	}

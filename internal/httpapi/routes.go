@@ -87,7 +87,7 @@ func NewHandler(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	rt := router{mux: mux, d: &d}
 	handle := rt.handle
-	sd := sessionDeps{auth: d.Auth, store: d.Store, login: d.Login, proxies: d.Proxies, now: d.Now}
+	sd := sessionDeps{auth: d.Auth, store: d.Store, login: d.Login, keys: d.Keys, proxies: d.Proxies, now: d.Now}
 	ld := loginDeps{svc: d.Login, cookies: d.Auth.Cookies, origin: d.Auth.Origin, maxAge: d.Auth.MaxAge, replay: d.LoginReplay,
 		proxies: d.Proxies, now: d.Now, deviceCookieAge: 400 * 24 * time.Hour, flowAge: 15 * time.Minute}
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/authz"
 	"gatehouse/internal/edge"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
@@ -19,6 +20,9 @@ type sessionDeps struct {
 	auth  *Authenticator
 	store store.Store
 	login *login.Service
+	// keys offers, after sessions end, the keys they minted; nil offers
+	// none.
+	keys *authz.Keys
 	// proxies are the trusted reverse proxies, for client addresses.
 	proxies []netip.Prefix
 	now     func() time.Time
@@ -54,6 +58,26 @@ func handleMe(d sessionDeps) handlerFunc {
 }
 
 // actor is the session behind a request, as the flows see it.
+// keysToReview lists the keys a minted from sessions later ended as
+// untrusted: after "end all sessions" or a password change, the keys a
+// thief holding one of those sessions could have made. Always a list,
+// possibly empty.
+func (d sessionDeps) keysToReview(ctx context.Context, a session.Actor) ([]keyView, error) {
+	out := []keyView{}
+	if d.keys == nil {
+		return out, nil
+	}
+	keys, err := d.keys.MintedByEndedSessions(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	now := d.now()
+	for _, k := range keys {
+		out = append(out, viewKey(k, now))
+	}
+	return out, nil
+}
+
 func (d sessionDeps) actor(r *http.Request) (session.Actor, error) {
 	s, err := d.auth.Session(r)
 	if err != nil {
@@ -109,7 +133,11 @@ func handleDeleteSessions(d sessionDeps) handlerFunc {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, map[string]any{"ended": n})
+		review, err := d.keysToReview(r.Context(), a)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, map[string]any{"ended": n, "keys_to_review": review})
 	}
 }
 
@@ -161,7 +189,11 @@ func handlePassword(d sessionDeps, svc *login.Service) handlerFunc {
 			return err
 		}
 		d.auth.Sessions.Forget(ended...)
-		return writeJSON(w, http.StatusOK, map[string]any{"status": "changed", "sessions_ended": len(ended)})
+		review, err := d.keysToReview(r.Context(), session.Actor{Session: s})
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, map[string]any{"status": "changed", "sessions_ended": len(ended), "keys_to_review": review})
 	}
 }
 

@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/account"
+	"gatehouse/internal/apikey"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/authn"
+	"gatehouse/internal/authz"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
@@ -41,7 +44,8 @@ func newAPIUser(t *testing.T) apiUser {
 	}
 	auth := &Authenticator{Authenticator: &authn.Authenticator{Sessions: authn.New(st, time.Second, now, nil), Replay: &dpop.ReplayCache{Window: time.Minute},
 		MaxAge: time.Minute, Now: now}, Origin: "http://localhost"}
-	h := NewHandler(Deps{Store: st, Login: &login.Service{Store: st, Now: now}, Auth: auth, Log: slog.New(slog.DiscardHandler), Now: now})
+	keys := authz.NewKeys(authz.KeysConfig{Store: st, Limits: apikey.DefaultLimits(), StepUpWindow: 5 * time.Minute, MaxAge: time.Second, Now: now})
+	h := NewHandler(Deps{Store: st, Login: &login.Service{Store: st, Now: now}, Auth: auth, Log: slog.New(slog.DiscardHandler), Now: now, Keys: keys})
 	return apiUser{h: h, st: st, cookie: &http.Cookie{Name: auth.Cookies.Session(), Value: "tok-alice"}, sess: s}
 }
 
@@ -112,5 +116,37 @@ func TestDeleteAnotherUsersSessionIsNotFound(t *testing.T) {
 	s, err := a.st.SessionByID(context.Background(), "ses_bob")
 	if err != nil || !s.EndedAt.IsZero() {
 		t.Errorf("bob's session after alice's DELETE: %+v, %v; want it live", s, err)
+	}
+}
+
+// TestEndOthersOffersKeysTheyMinted: a session the user did not
+// recognise made a live key; ending the other sessions answers with it,
+// so the user can revoke it too.
+func TestEndOthersOffersKeysTheyMinted(t *testing.T) {
+	a := newAPIUser(t)
+	storetest.NewAccount(t, a.st, "ACC-L", account.Live)
+	if err := a.st.AddMember(context.Background(), &account.Membership{UserID: a.sess.UserID, AccountID: "ACC-L", Role: account.Owner, CreatedAt: storetest.T0}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := a.st.UserByID(context.Background(), a.sess.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thief := storetest.NewSession(t, a.st, u, "ses_thief", storetest.T0.Add(time.Minute))
+	keys := authz.NewKeys(authz.KeysConfig{Store: a.st, Limits: apikey.DefaultLimits(), StepUpWindow: 5 * time.Minute, MaxAge: time.Second,
+		Now: func() time.Time { return storetest.T0.Add(time.Minute) }})
+	iss, err := keys.Create(context.Background(), authz.Actor{Session: thief}, "ACC-L", apikey.Request{Name: "not mine", Scopes: []string{"orders:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Ended  int       `json:"ended"`
+		Review []keyView `json:"keys_to_review"`
+	}
+	if resp := a.do(t, "DELETE", "/v1/sessions?others=true", &got); resp.StatusCode != 200 {
+		t.Fatalf("DELETE /v1/sessions?others=true = %d", resp.StatusCode)
+	}
+	if got.Ended != 1 || len(got.Review) != 1 || got.Review[0].ID != iss.Key.ID || got.Review[0].SessionID != "ses_thief" {
+		t.Errorf("ended %d, keys to review %+v; want 1 and the key %s minted by ses_thief", got.Ended, got.Review, iss.Key.ID)
 	}
 }

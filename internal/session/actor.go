@@ -27,3 +27,11 @@ func (a Actor) Door() string {
 	}
 	return string(a.Session.Interface)
 }
+
+// SessionID is the actor's session id; empty for an operator.
+func (a Actor) SessionID() string {
+	if a.Session == nil {
+		return ""
+	}
+	return a.Session.ID
+}

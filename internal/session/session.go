@@ -136,6 +136,14 @@ const (
 	EndPasswordChange = "password_changed"
 )
 
+// EndedUntrusted reports whether the session was ended by its user or an
+// operator (revoked, or by a password change) rather than by logout or
+// time: what it did may not have been its user's doing, so a key it
+// minted deserves a second look.
+func (s *Session) EndedUntrusted() bool {
+	return !s.EndedAt.IsZero() && (s.EndReason == EndRevoked || s.EndReason == EndPasswordChange)
+}
+
 // EndReasonFor names the reason to record when Check returned err.
 func EndReasonFor(err error) string {
 	switch {

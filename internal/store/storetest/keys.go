@@ -61,6 +61,7 @@ func testKeysRoundTrip(t *testing.T, s store.Store) {
 	k.Scopes = apikey.AllScopes
 	k.AllowIPs = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("2001:db8::/48"), netip.MustParsePrefix("198.51.100.7/32")}
 	k.Name = "momentum bot #2 (vm-3) — 日本"
+	k.SessionID = "ses_minter"
 	if err := s.CreateKey(ctx, k); err != nil {
 		t.Fatal(err)
 	}
