@@ -18,11 +18,10 @@ import (
 	"time"
 )
 
-// nginxConf is the configuration the integration test runs: the one
-// docs/integrations.md shows, with the test's ports and paths. %[1]s is
-// the directory for pid, logs and temporary files, %[2]d nginx's port,
-// %[3]s gatehouse's address, %[4]s the trading API's.
-const nginxConf = `daemon off;
+// nginxHTTP wraps the documented configuration in what a test instance
+// needs: foreground, its own pid, logs and temporary files. %[1]s is the
+// directory for them, %[2]s the documented http-level configuration.
+const nginxHTTP = `daemon off;
 master_process off;
 worker_processes 1;
 pid %[1]s/nginx.pid;
@@ -37,101 +36,58 @@ http {
     uwsgi_temp_path %[1]s/uwsgi;
     scgi_temp_path %[1]s/scgi;
 
-    upstream gatehouse { server %[3]s; keepalive 16; }
-    upstream trading   { server %[4]s; keepalive 16; }
-
-    # The trading API: every request is asked about first.
-    server {
-        listen 127.0.0.1:%[2]d;
-        server_name paper.localhost live.localhost;
-
-        location / {
-            auth_request /_gatehouse;
-            include %[1]s/gatehouse-identity.conf;
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_pass http://trading;
-        }
-        include %[1]s/gatehouse-authz.conf;
-    }
-
-    # The portal: gatehouse's API (login) and pages for signed-in browsers.
-    server {
-        listen 127.0.0.1:%[2]d;
-        server_name portal.localhost;
-
-        location /v1/ {
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_pass http://gatehouse;
-        }
-        location /portal/ {
-            auth_request /_gatehouse;
-            include %[1]s/gatehouse-identity.conf;
-            # A browser without a session: gatehouse answers 401 with the
-            # login page in Location; turn it into the redirect.
-            auth_request_set $gatehouse_login $upstream_http_location;
-            error_page 401 = @gatehouse_login;
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_pass http://trading;
-        }
-        location @gatehouse_login {
-            if ($gatehouse_login) {
-                return 302 $gatehouse_login;
-            }
-            return 401;
-        }
-        include %[1]s/gatehouse-authz.conf;
-    }
+%[2]s
 }
 `
 
-// nginxAuthz is the auth subrequest's location, included in each server.
-const nginxAuthz = `location = /_gatehouse {
-    internal;
-    proxy_pass http://gatehouse/v1/authz;
-    proxy_pass_request_body off;
-    proxy_set_header Content-Length "";
-    # What was asked, in nginx's own words: the client cannot set these.
-    proxy_set_header X-Original-Method $request_method;
-    proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
-    # The client's address is nginx's peer. Never $proxy_add_x_forwarded_for
-    # here: it keeps what the client sent, and gatehouse believes the
-    # rightmost untrusted entry, which a client next to nginx could forge.
-    proxy_set_header X-Forwarded-For $remote_addr;
-    # Headers of the other proxy style, which a client could add to its own
-    # request and nginx would pass on: empty values are not sent.
-    proxy_set_header X-Original-URI "";
-    proxy_set_header X-Forwarded-Method "";
-    proxy_set_header X-Forwarded-Uri "";
-    proxy_set_header X-Forwarded-Host "";
-    proxy_set_header X-Forwarded-Proto "";
-    proxy_http_version 1.1;
-    proxy_set_header Connection "";
+// nginxFromDocs returns the nginx configuration docs/integrations.md
+// shows (the http-level file, snippets/gatehouse-authz.conf and
+// snippets/gatehouse-identity.conf), with the test's addresses, port, host
+// names and directory in place of the example's: the test runs exactly
+// what operators are told to write. A replacement that no longer finds its
+// text fails the test, so the docs cannot drift from it unnoticed.
+func nginxFromDocs(t *testing.T, dir string, port int, gatehouse, trading string) (conf, authz, identity string) {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "integrations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(doc), "\n## nginx (tested)\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	var blocks []string
+	for rest := section; ; {
+		_, after, ok := strings.Cut(rest, "```nginx\n")
+		if !ok {
+			break
+		}
+		block, tail, _ := strings.Cut(after, "```")
+		blocks, rest = append(blocks, block), tail
+	}
+	if len(blocks) != 3 {
+		t.Fatalf("docs/integrations.md: %d nginx blocks under \"## nginx (tested)\", want 3 (the file, the authz and identity snippets)", len(blocks))
+	}
+	replace := func(s, old, new string) string {
+		t.Helper()
+		if !strings.Contains(s, old) {
+			t.Fatalf("docs/integrations.md: the nginx example no longer has %q, which the test replaces", old)
+		}
+		return strings.ReplaceAll(s, old, new)
+	}
+	conf = blocks[0]
+	for _, r := range [][2]string{
+		{"server 10.0.0.9:8080;", "server " + gatehouse + ";"},
+		{"server 10.0.0.20:9000;", "server " + trading + ";"},
+		{"server 10.0.0.21:8000;", "server " + trading + ";"}, // the portal's pages: the same echo
+		{"listen 443 ssl;", fmt.Sprintf("listen 127.0.0.1:%d;", port)},
+		{"# ssl_certificate …;", ""},
+		{"paper.example.com live.example.com", "paper.localhost live.localhost"},
+		{"portal.example.com", "portal.localhost"},
+		{"include snippets/", "include " + dir + "/"},
+	} {
+		conf = replace(conf, r[0], r[1])
+	}
+	return conf, blocks[1], blocks[2]
 }
-`
-
-// nginxIdentity copies the identity gatehouse vouches for to the
-// upstream. proxy_set_header also drops a client's own X-Gatehouse-*
-// headers: an empty value is not sent.
-const nginxIdentity = `auth_request_set $gatehouse_user $upstream_http_x_gatehouse_user;
-auth_request_set $gatehouse_account $upstream_http_x_gatehouse_account;
-auth_request_set $gatehouse_environment $upstream_http_x_gatehouse_environment;
-auth_request_set $gatehouse_scopes $upstream_http_x_gatehouse_scopes;
-auth_request_set $gatehouse_credential $upstream_http_x_gatehouse_credential;
-proxy_set_header X-Gatehouse-User $gatehouse_user;
-proxy_set_header X-Gatehouse-Account $gatehouse_account;
-proxy_set_header X-Gatehouse-Environment $gatehouse_environment;
-proxy_set_header X-Gatehouse-Scopes $gatehouse_scopes;
-proxy_set_header X-Gatehouse-Credential $gatehouse_credential;
-`
 
 // findNginx returns Debian's nginx, or skips the test (fails it under CI).
 func findNginx(t *testing.T) string {
@@ -166,16 +122,17 @@ func startNginx(t *testing.T, gatehouse, trading string) int {
 	bin := findNginx(t)
 	dir := t.TempDir()
 	port := freePort(t)
+	conf, authz, identity := nginxFromDocs(t, dir, port, gatehouse, trading)
 	for name, body := range map[string]string{
-		"nginx.conf":              fmt.Sprintf(nginxConf, dir, port, gatehouse, trading),
-		"gatehouse-authz.conf":    nginxAuthz,
-		"gatehouse-identity.conf": nginxIdentity,
+		"nginx.conf":              fmt.Sprintf(nginxHTTP, dir, conf),
+		"gatehouse-authz.conf":    authz,
+		"gatehouse-identity.conf": identity,
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	conf := filepath.Join(dir, "nginx.conf")
+	conf = filepath.Join(dir, "nginx.conf")
 	if out, err := exec.Command(bin, "-t", "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log")).CombinedOutput(); err != nil {
 		t.Fatalf("nginx -t: %v\n%s", err, out)
 	}
@@ -337,6 +294,19 @@ func testThroughNginx(t *testing.T, s *testServer, c *http.Client, browser func(
 	// Nor reach around the rules with a path the upstream reads otherwise.
 	if code, _ := do("POST", "http://live.localhost/api/orders/%2E%2E/transfers", key(reader)); code != 403 {
 		t.Errorf("encoded dot segments = %d, want 403", code)
+	}
+
+	// Forward-auth is nginx's question, not a client's: asked through the
+	// portal's /v1/ (which nginx, a trusted proxy, passes to gatehouse),
+	// the client would name the route checked and read the identity.
+	for _, path := range []string{"/v1/authz", "/v1/%61uthz", "/v1//authz", "/v1/authz/", "/v1/authz?x=1"} {
+		resp := call(t, c, "GET", "http://portal.localhost"+path, nil, key(reader, "X-Original-Method", "GET", "X-Original-Url", "http://live.localhost/api/orders"), nil)
+		if resp.StatusCode == 200 || resp.Header.Get("X-Gatehouse-User") != "" {
+			t.Errorf("GET %s through nginx = %d, X-Gatehouse-User %q; want it refused, no identity", path, resp.StatusCode, resp.Header.Get("X-Gatehouse-User"))
+		}
+		if path == "/v1/authz" && resp.StatusCode != http.StatusForbidden {
+			t.Errorf("GET /v1/authz through nginx = %d, want 403 (location ^~ /v1/authz { deny all; })", resp.StatusCode)
+		}
 	}
 
 	// An owner's session at gatehouse manages the keys.
