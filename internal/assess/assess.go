@@ -11,6 +11,7 @@ package assess
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"gatehouse/internal/factor"
 	"gatehouse/internal/posture"
 	"gatehouse/internal/session"
+	"gatehouse/internal/store"
 	"gatehouse/internal/throttle"
 	"gatehouse/internal/user"
 )
@@ -35,6 +37,7 @@ type Reader interface {
 	RecoveryCodes(ctx context.Context, userID string) ([]factor.RecoveryCode, error)
 	DevicesOfUser(ctx context.Context, userID string) ([]*device.Device, error)
 	SessionsOfUser(ctx context.Context, userID string) ([]*session.Session, error)
+	SessionByID(ctx context.Context, id string) (*session.Session, error)
 	KeysOfAccount(ctx context.Context, accountID string) ([]*apikey.Key, error)
 	PushRequestsSince(ctx context.Context, userID string, since time.Time) ([]*factor.PushRequest, error)
 	// Reserve reads the user's second-factor counter: a decision that
@@ -85,6 +88,8 @@ func ForUser(ctx context.Context, st Reader, userID string, p Platform, now time
 //   - the keys of every account the user is a member of that still open
 //     a door at now (not revoked, expired or past a rotation's overlap),
 //     with scopes, environment, allowlist, creation, expiry and last use.
+//     A key whose minting session was later ended as untrusted
+//     ([session.Session.EndedUntrusted]) has MinterEnded set.
 //     Which scopes a key used is not recorded, so UsedScopes stays nil
 //     (unknown); a key is only accepted in its own environment, so a key
 //     that was ever used was used there;
@@ -175,9 +180,22 @@ func Snapshot(ctx context.Context, st Reader, userID string, p Platform, now tim
 			return posture.Snapshot{}, fmt.Errorf("assess: keys of %s: %w", a.ID, err)
 		}
 		for _, k := range keys {
-			if k.Usable(now) == nil {
-				snap.Keys = append(snap.Keys, mapKey(k))
+			if k.Usable(now) != nil {
+				continue
 			}
+			pk := mapKey(k)
+			if k.SessionID != "" {
+				s, err := st.SessionByID(ctx, k.SessionID)
+				switch {
+				case errors.Is(err, store.ErrNotFound):
+					// Purged long after it ended: the reason is gone.
+				case err != nil:
+					return posture.Snapshot{}, fmt.Errorf("assess: session of key %s: %w", k.ID, err)
+				default:
+					pk.MinterEnded = s.EndedUntrusted()
+				}
+			}
+			snap.Keys = append(snap.Keys, pk)
 		}
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -407,5 +408,38 @@ func TestCheck(t *testing.T) {
 		if got := assess.Check(in); got != want {
 			t.Errorf("Check(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestKeyMintedByEndedSessionIsFlagged: a live key made by a session the
+// user later revoked still works, and the report says so; one made by a
+// session that merely logged out does not.
+func TestKeyMintedByEndedSessionIsFlagged(t *testing.T) {
+	f := newFixture(t)
+	u := f.user("ada", user.Occasional)
+	f.account("LIVE", account.Live, "US", account.Permissions{})
+	f.member(u, "LIVE", account.Owner)
+	for _, s := range []struct{ session, key, reason string }{
+		{"ses_thief", "k-thief", session.EndRevoked},
+		{"ses_gone", "k-gone", session.EndLogout},
+	} {
+		storetest.NewSession(t, f.st, u, s.session, now.Add(-time.Hour))
+		k := storetest.NewKey(s.key, "LIVE", account.Live, now.Add(-time.Hour))
+		k.CreatedBy, k.SessionID, k.AllowIPs = u.ID, s.session, []netip.Prefix{netip.MustParsePrefix("203.0.113.7/32")}
+		f.must(f.st.CreateKey(ctx, k))
+		f.must(f.st.EndSession(ctx, s.session, now.Add(-time.Minute), s.reason))
+	}
+	r, err := assess.ForUser(ctx, f.st, u.ID, assess.Platform{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, fd := range r.Findings {
+		if strings.HasPrefix(fd.ID, "key-minted-by-ended-session/") {
+			got = append(got, fd.ID+" "+string(fd.Exposure))
+		}
+	}
+	if want := []string{"key-minted-by-ended-session/k-thief high"}; !slices.Equal(got, want) {
+		t.Errorf("findings %v, want %v", got, want)
 	}
 }

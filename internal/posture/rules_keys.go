@@ -34,6 +34,7 @@ func checkKeys(s Snapshot, now time.Time) []Finding {
 		out = append(out, keyUnused(k, now)...)
 		out = append(out, keyScopes(k)...)
 		out = append(out, keyShared(s, k)...)
+		out = append(out, keyMinterEnded(k)...)
 	}
 	if s.Profile == Professional && live && !paper {
 		out = append(out, Finding{
@@ -206,6 +207,26 @@ func keyShared(s Snapshot, k APIKey) []Finding {
 		Summary:  fmt.Sprintf("The key %q serves both paper and live work: paper code (notebooks, backtests, shared repositories) is copied far more freely, and a bug meant for paper places real orders.", keyName(k)),
 		Evidence: []Evidence{keyEvidence(k, detail)},
 		NextStep: "Create a separate paper key for testing, and keep the live key only where live strategies run.",
+	}}
+}
+
+// keyMinterEnded flags a live key minted by a session that was later
+// ended as untrusted: ending every session and changing the password
+// leave such a key working, so a stolen cookie becomes a key that lasts
+// months.
+func keyMinterEnded(k APIKey) []Finding {
+	if k.Environment != Live || !k.MinterEnded {
+		return nil
+	}
+	exp := Medium
+	if k.CanMoveMoney() {
+		exp = High
+	}
+	return []Finding{{
+		ID: "key-minted-by-ended-session/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI, DoorWeb}, Exposure: exp,
+		Summary:  fmt.Sprintf("The live key %q was created by a session that was later ended (revoked, or by a password change), and still works: if that session was not yours, whoever held it can %s with this key.", keyName(k), powers(k)),
+		Evidence: []Evidence{keyEvidence(k, "live key minted by a session that was later ended")},
+		NextStep: "If you did not create this key, revoke it now and check your audit trail for its uses; if you did, nothing to do but confirm it.",
 	}}
 }
 

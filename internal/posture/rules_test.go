@@ -411,6 +411,22 @@ func TestKeysRule(t *testing.T) {
 			}),
 			want: []string{"key-no-allowlist/live-bot high", "key-rotation/live-bot medium", "key-unused/live-bot medium"},
 		},
+		{
+			name: "live trading key minted by a session later ended",
+			edit: live(func(k *posture.APIKey) { k.MinterEnded = true }),
+			want: []string{"key-minted-by-ended-session/live-bot high"},
+		},
+		{
+			name: "live read-only key minted by a session later ended",
+			edit: live(func(k *posture.APIKey) {
+				k.MinterEnded, k.Scopes, k.UsedScopes = true, []string{"orders:read"}, []string{"orders:read"}
+			}),
+			want: []string{"key-minted-by-ended-session/live-bot medium"},
+		},
+		{
+			name: "paper key minted by a session later ended",
+			edit: paper(func(k *posture.APIKey) { k.MinterEnded = true }),
+		},
 	})
 }
 

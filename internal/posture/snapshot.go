@@ -182,6 +182,11 @@ type APIKey struct {
 	// Location says where the key lives, in the user's words: "cloud VM",
 	// "laptop keychain", "CI secret".
 	Location string
+	// MinterEnded is set when the session that minted the key was later
+	// ended as untrusted (revoked by the user or an operator, or by a
+	// password change). The key outlived it: if that session was a
+	// thief's, so is the key.
+	MinterEnded bool
 }
 
 // Valid reports whether k can still be used at now.
