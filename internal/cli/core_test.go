@@ -278,7 +278,7 @@ func testBadInput(t *testing.T, s *testServer) {
 		{"UnknownInterface", `{"username":"alice","password":"x","interface":"fax"}`, "application/json", 400, "interface"},
 		{"CRLFInUsername", `{"username":"alice\r\nX-Admin: 1","password":"x","interface":"web"}`, "application/json", 400, "username"},
 		{"AbsurdUsername", `{"username":"` + strings.Repeat("a", 300) + `","password":"x","interface":"web"}`, "application/json", 400, "username"},
-		{"Oversized", `{"username":"alice","password":"` + strings.Repeat("x", 70000) + `","interface":"web"}`, "application/json", 400, ""},
+		{"Oversized", `{"username":"alice","password":"` + strings.Repeat("x", 70000) + `","interface":"web"}`, "application/json", 413, ""},
 		{"TrailingData", `{"username":"alice","password":"x","interface":"web"} {}`, "application/json", 400, ""},
 		{"Form", `username=alice&password=x`, "application/x-www-form-urlencoded", 415, ""},
 		{"Empty", ``, "application/json", 400, ""},

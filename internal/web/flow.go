@@ -230,7 +230,7 @@ type flowView struct {
 // page, or err says what failed.
 func (d *deps) poll(w http.ResponseWriter, r *http.Request, fv *flowVisitor) (res *login.Result, state string, ok bool, err error) {
 	res, state, err = d.Login.Poll(r.Context(), fv.ID, fv.Binding)
-	if errors.Is(err, login.ErrFlow) {
+	if fault.Of(err) == fault.NoFlow {
 		d.restart(w, r, "expired")
 		return nil, "", false, nil
 	}
