@@ -94,8 +94,13 @@ func (s *Service) accept(ctx context.Context, in *signIn, p *proof, now time.Tim
 // for a device the user has not used before, stores the device pending
 // and makes the flow wait for its approval (the user's first device is
 // trusted on first use). A flow another request changed first is errRaced.
+//
+// A flow marked NewDevice from the start (an account closed to new
+// devices) is validated only from a trusted device: no trust on first use,
+// no e-mailed link.
 func (s *Service) finish(ctx context.Context, in *signIn, proven func(store.Tx, *session.Flow) error, now time.Time) (*Result, error) {
 	status := device.Trusted
+	closed := in.fl.NewDevice && in.fl.State != session.FlowDevice
 	if in.dev == nil || in.dev.Status != device.Trusted {
 		devices, err := s.Store.DevicesOfUser(ctx, in.u.ID)
 		if err != nil {
@@ -106,6 +111,12 @@ func (s *Service) finish(ctx context.Context, in *signIn, proven func(store.Tx, 
 				status = device.Pending
 				break
 			}
+		}
+		if closed && status == device.Trusted {
+			// No trusted device to approve this one: the closure stands.
+			s.outcome("throttled")
+			s.audit(ctx, flowEvent(in.fl, now, audit.LoginThrottled, "reason", "account_closed", "flow", in.fl.ID))
+			return nil, throttled(s.Throttle.Account.Max)
 		}
 	}
 	// Changes are made on copies, kept only when the transaction commits.
@@ -164,7 +175,7 @@ func (s *Service) finish(ctx context.Context, in *signIn, proven func(store.Tx, 
 	}
 	*in.fl, in.dev, res.Flow = fl, dev, in.fl
 	if status == device.Pending {
-		res.Number = s.requestApproval(ctx, in.u, in.fl, dev, in.fs, now)
+		res.Number = s.requestApproval(ctx, in.u, in.fl, dev, in.fs, !closed, now)
 		res.Status, res.Device = "device_approval_required", dev
 		return res, nil
 	}

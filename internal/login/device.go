@@ -27,8 +27,10 @@ const deviceLinkLifetime = 30 * time.Minute
 // A trusted session can always approve it from the device list.
 //
 // It returns the number to show beside a push, or 0.
-// fs are all the user's factors, as the flow read them.
-func (s *Service) requestApproval(ctx context.Context, u *user.User, fl *session.Flow, dev *device.Device, fs []*factor.Factor, now time.Time) int {
+// fs are all the user's factors, as the flow read them; byLink says an
+// e-mailed link may approve the device (not while the account is closed
+// to new devices: then only a trusted device can).
+func (s *Service) requestApproval(ctx context.Context, u *user.User, fl *session.Flow, dev *device.Device, fs []*factor.Factor, byLink bool, now time.Time) int {
 	for _, f := range fs {
 		if f.Kind == factor.Push && f.Usable() {
 			p, err := s.newPush(ctx, u.ID, factor.PurposeDevice, fl, dev.ID, now)
@@ -39,7 +41,7 @@ func (s *Service) requestApproval(ctx context.Context, u *user.User, fl *session
 			return p.Number
 		}
 	}
-	if s.Factors.Mail == nil {
+	if s.Factors.Mail == nil || !byLink {
 		return 0
 	}
 	tok, err := token.New(s.Rand, 32)

@@ -214,7 +214,10 @@ func (s *Service) kindOn(k factor.Kind) bool {
 // afterPassword continues a login whose password was right. Its flow is
 // stored only when the login must wait (for a factor, or for the device's
 // approval); a login that completes at once never stores one.
-func (s *Service) afterPassword(ctx context.Context, u *user.User, req Request, dev *device.Device, now time.Time) (*Result, error) {
+//
+// closed says the account is closed to new devices: the flow must then be
+// validated by a trusted device (fl.NewDevice from the start).
+func (s *Service) afterPassword(ctx context.Context, u *user.User, req Request, dev *device.Device, closed bool, now time.Time) (*Result, error) {
 	id, err := token.New(s.Rand, 16)
 	if err != nil {
 		return nil, err
@@ -233,6 +236,7 @@ func (s *Service) afterPassword(ctx context.Context, u *user.User, req Request, 
 	if dev != nil {
 		fl.DeviceID = dev.ID
 	}
+	fl.NewDevice = closed
 	fs, err := s.Store.FactorsOfUser(ctx, u.ID)
 	if err != nil {
 		return nil, err

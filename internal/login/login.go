@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -163,7 +164,8 @@ func (s *Service) Login(ctx context.Context, req Request) (_ *Result, err error)
 		}
 	}
 	knownDevice := dev != nil && dev.Status == device.Trusted
-	if held, err = s.reserveLogin(ctx, name, ip, knownDevice, now); err != nil {
+	var acct closure
+	if held, acct, err = s.reserveLogin(ctx, name, ip, knownDevice, now); err != nil {
 		var te *ThrottledError
 		if errors.As(err, &te) {
 			held = nil // refused, as before any check
@@ -185,6 +187,16 @@ func (s *Service) Login(ctx context.Context, req Request) (_ *Result, err error)
 	}
 	if u == nil || !ok {
 		held = nil // a wrong password counts
+		if acct.reached && u != nil {
+			s.accountClosed(ctx, req, u, now)
+		}
+		if acct.closed {
+			// The closure's answer, as before the password was checked: a
+			// wrong guess learns nothing new.
+			s.outcome("throttled")
+			s.audit(ctx, attemptEvent(req, u, now, audit.LoginThrottled))
+			return nil, throttled(s.Throttle.Account.Max)
+		}
 		reason := "bad_password"
 		if u == nil {
 			reason = "unknown_user"
@@ -194,7 +206,11 @@ func (s *Service) Login(ctx context.Context, req Request) (_ *Result, err error)
 		return nil, ErrInvalidCredentials
 	}
 
-	for _, k := range []string{throttle.AccountSourceKey(name, ip), throttle.AccountKey(name)} {
+	reset := []string{throttle.AccountSourceKey(name, ip), throttle.AccountKey(name)}
+	if acct.closed {
+		reset = reset[:1] // closed to new devices until one is validated, or forgotten
+	}
+	for _, k := range reset {
 		if err := s.Store.ResetThrottle(ctx, k); err != nil {
 			return nil, err
 		}
@@ -214,7 +230,22 @@ func (s *Service) Login(ctx context.Context, req Request) (_ *Result, err error)
 			}
 		}
 	}
-	return s.afterPassword(ctx, u, req, dev, now)
+	return s.afterPassword(ctx, u, req, dev, acct.closed, now)
+}
+
+// closure is where a login stands with the account counter (which only
+// logins from new devices pass): closed, the limit was reached before; or
+// reached by this very attempt.
+type closure struct{ closed, reached bool }
+
+// accountClosed tells the user that wrong passwords closed the account to
+// new devices: a log line and a login.account_closed event (the notice
+// channels take it from there).
+func (s *Service) accountClosed(ctx context.Context, req Request, u *user.User, now time.Time) {
+	if s.Log != nil {
+		s.Log.WarnContext(ctx, "wrong passwords closed the account to new devices", "user", u.ID, "failures", s.Throttle.Account.Limit)
+	}
+	s.audit(ctx, attemptEvent(req, u, now, audit.AccountClosed, "failures", strconv.Itoa(s.Throttle.Account.Limit)))
 }
 
 // reserveLogin takes a login attempt from every counter the login passes:
@@ -222,7 +253,13 @@ func (s *Service) Login(ctx context.Context, req Request) (_ *Result, err error)
 // has not used before, the account. Each is charged even when another
 // refuses, and the wait told is the longest. It returns the keys it
 // charged, for a store failure to give back.
-func (s *Service) reserveLogin(ctx context.Context, name, ip string, knownDevice bool, now time.Time) (charged []string, _ error) {
+//
+// An account counter that is closed (throttle.account.limit wrong
+// passwords in a row) refuses nothing here: the password is still
+// checked, bounded by the other two counters, and a right one goes on to
+// a flow that only a trusted device can validate. So strangers guessing
+// cannot lock the owner out of a new device; see [closure].
+func (s *Service) reserveLogin(ctx context.Context, name, ip string, knownDevice bool, now time.Time) (charged []string, acct closure, _ error) {
 	type counter struct {
 		key  string
 		rule throttle.Rule
@@ -233,23 +270,26 @@ func (s *Service) reserveLogin(ctx context.Context, name, ip string, knownDevice
 	}
 	var refused *ThrottledError
 	for _, c := range counters {
-		err := reserve(ctx, s.Store, c.key, c.rule, now)
+		st, err := reserveState(ctx, s.Store, c.key, c.rule, now)
 		var te *ThrottledError
 		switch {
+		case errors.As(err, &te) && c.key == throttle.AccountKey(name) && c.rule.Closed(st):
+			acct.closed = true
 		case errors.As(err, &te):
 			if refused == nil || te.RetryAfter > refused.RetryAfter {
 				refused = te
 			}
 		case err != nil:
-			return charged, err
+			return charged, acct, err
 		default:
 			charged = append(charged, c.key)
+			acct.reached = c.key == throttle.AccountKey(name) && c.rule.Closed(st)
 		}
 	}
 	if refused != nil {
-		return charged, refused
+		return charged, acct, refused
 	}
-	return charged, nil
+	return charged, acct, nil
 }
 
 // fingerprint names the device a request comes from, if it can tell.
@@ -322,11 +362,14 @@ func (s *Service) ChangePassword(ctx context.Context, sess *session.Session, cur
 	if err != nil {
 		return nil, err
 	}
-	// Guessing the current password through this door is throttled like a login.
-	if err := reserve(ctx, s.Store, throttle.AccountKey(u.Username), s.Throttle.Account, now); err != nil {
+	// Guessing the current password through this door is throttled like
+	// a login, on a counter of its own: a stolen session must not close
+	// the account to the owner's new devices.
+	key := throttle.PasswordChangeKey(u.ID)
+	if err := reserve(ctx, s.Store, key, s.Throttle.Account, now); err != nil {
 		return nil, err
 	}
-	held = []string{throttle.AccountKey(u.Username)}
+	held = []string{key}
 	good, _, err := s.Hasher.Verify(current, u.PasswordHash)
 	if err != nil {
 		return nil, fault.Wrap(fault.Internal, err) // a stored hash gone bad: no outage
@@ -336,7 +379,7 @@ func (s *Service) ChangePassword(ctx context.Context, sess *session.Session, cur
 		s.audit(ctx, sessionEvent(sess, now, audit.LoginFailed, "reason", "bad_current_password", "action", "password_change"))
 		return nil, ErrInvalidCredentials
 	}
-	if err := s.Store.ResetThrottle(ctx, throttle.AccountKey(u.Username)); err != nil {
+	if err := s.Store.ResetThrottle(ctx, key); err != nil {
 		return nil, err
 	}
 	held = nil

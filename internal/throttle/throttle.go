@@ -91,7 +91,9 @@ type Policy struct {
 	// Account counts failures over all addresses, against distributed
 	// guessing. Logins from a device the user has already used are not
 	// counted against it, so a stranger's guesses do not lock the owner
-	// out (OWASP Authentication Cheat Sheet, device cookies).
+	// out (OWASP Authentication Cheat Sheet, device cookies); once it is
+	// closed, a new device still gets in with the right password when a
+	// trusted device approves it.
 	Account Rule `yaml:"account"`
 	// Factor counts wrong second-factor answers of one user over all
 	// flows, so a 6-digit code cannot be brute-forced within its window,
@@ -134,6 +136,11 @@ func SourceKey(ip string) string { return "s:" + ip }
 
 // AccountKey names the counter of one account.
 func AccountKey(username string) string { return "a:" + username }
+
+// PasswordChangeKey names the counter of wrong current passwords given
+// to change the password of one user: apart from [AccountKey], so that a
+// stolen session cannot close the account to new devices.
+func PasswordChangeKey(userID string) string { return "pc:" + userID }
 
 // FactorKey names the counter of second-factor guesses of one user.
 func FactorKey(userID string) string { return "f:" + userID }
