@@ -51,7 +51,8 @@ func short(s string) string {
 
 // testHostileKeysFindNothing looks up every aggregate by each hostile
 // key, on the store and inside a transaction: each finds nothing
-// (ErrNotFound, or an empty list), none fails otherwise, and the
+// (ErrNotFound, or an empty list; a row that refers to a hostile user
+// refers to no one), none fails otherwise, and the
 // transaction is still usable afterwards (PostgreSQL aborts a transaction
 // on a refused argument).
 func testHostileKeysFindNothing(t *testing.T, s store.Store) {
@@ -111,6 +112,8 @@ func probeHostileKey(t *testing.T, s store.Tx, userID, h string) {
 	notFound("Membership", err)
 	ms, err := s.MembershipsOfUser(ctx, h)
 	empty("MembershipsOfUser", len(ms), err)
+	notFound("RemoveMember", s.RemoveMember(ctx, h, "acc-p"))
+	notFound("AddMember", s.AddMember(ctx, &account.Membership{UserID: h, AccountID: "acc-p", Role: account.Viewer, CreatedAt: T0}))
 
 	_, err = s.SessionByID(ctx, h)
 	notFound("SessionByID", err)
@@ -146,6 +149,9 @@ func probeHostileKey(t *testing.T, s store.Tx, userID, h string) {
 	rc, err := s.RecoveryCodes(ctx, h)
 	empty("RecoveryCodes", len(rc), err)
 	notFound("UseRecoveryCode", s.UseRecoveryCode(ctx, h, 0, T0))
+	notFound("SetRecoveryCodes", s.SetRecoveryCodes(ctx, h, [][]byte{[]byte("code")}, T0))
+	notFound("CreatePushEnrolment", s.CreatePushEnrolment(ctx, h, []byte("enrol "+h), T0.Add(time.Hour)))
+	notFound("CreateDeviceApproval", s.CreateDeviceApproval(ctx, []byte("link "+h), "dev_1", h, T0.Add(time.Hour)))
 
 	_, err = s.FlowByID(ctx, h)
 	notFound("FlowByID", err)
