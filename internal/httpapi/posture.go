@@ -2,12 +2,10 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
-	"time"
 	"unicode"
 
 	"gatehouse/internal/account"
@@ -15,37 +13,33 @@ import (
 	"gatehouse/internal/edge"
 	"gatehouse/internal/posture"
 	"gatehouse/internal/session"
-	"gatehouse/internal/store"
-	"gatehouse/internal/user"
 )
 
 // postureDeps is what the posture and permission handlers share.
 type postureDeps struct {
-	auth     *Authenticator
-	store    store.Store
-	platform assess.Platform
-	// admins are the normalised usernames of the platform team.
-	admins  map[string]bool
+	auth    *Authenticator
+	posture *assess.Service
 	proxies []netip.Prefix
-	// window is how recent the proof behind a permission change must be.
-	window time.Duration
-	now    func() time.Time
+}
+
+// actor is the session behind a request, as the posture service sees it.
+func (d postureDeps) actor(r *http.Request) (session.Actor, error) {
+	s, err := d.auth.Session(r)
+	if err != nil {
+		return session.Actor{}, err
+	}
+	return session.Actor{Session: s, IP: edge.ClientAddr(r, d.proxies).String()}, nil
 }
 
 // postureRoutes registers the posture reports and the permission gate.
 func postureRoutes(rt router) {
 	d := rt.d
-	pd := postureDeps{auth: d.Auth, store: d.Store, platform: assess.Platform{Entities: d.Entities, SignInNotices: d.SignInNotices, FactorRule: d.FactorRule}, admins: map[string]bool{}, proxies: d.Proxies,
-		window: session.DefaultStepUpWindow, now: d.Now}
-	for _, a := range d.Admins {
-		pd.admins[user.NormalizeUsername(a)] = true
+	svc := &assess.Service{Store: d.Store, Platform: assess.Platform{Entities: d.Entities, SignInNotices: d.SignInNotices, FactorRule: d.FactorRule},
+		Admins: d.Admins, Now: d.Now}
+	if d.Login != nil {
+		svc.StepUpWindow = d.Login.Factors.StepUpWindow // the same freshness as factor changes
 	}
-	if d.Login != nil && d.Login.Factors.StepUpWindow > 0 {
-		pd.window = d.Login.Factors.StepUpWindow // the same freshness as factor changes
-	}
-	if pd.now == nil {
-		pd.now = time.Now
-	}
+	pd := postureDeps{auth: d.Auth, posture: svc, proxies: d.Proxies}
 	rt.handle("GET /v1/posture", handlePosture(pd))
 	rt.handle("GET /v1/admin/posture", handleAdminSummary(pd))
 	rt.handle("GET /v1/admin/posture/{user}", handleAdminPosture(pd))
@@ -62,11 +56,11 @@ func writeReport(w http.ResponseWriter, r posture.Report) error {
 
 func handlePosture(d postureDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		s, err := d.auth.Session(r)
+		a, err := d.actor(r)
 		if err != nil {
 			return err
 		}
-		rep, err := assess.ForUser(r.Context(), d.store, s.UserID, d.platform, d.now().UTC())
+		rep, err := d.posture.Own(r.Context(), a)
 		if err != nil {
 			return err
 		}
@@ -74,50 +68,13 @@ func handlePosture(d postureDeps) handlerFunc {
 	}
 }
 
-func forbidden(detail string) *Error {
-	return problem(http.StatusForbidden, "forbidden", "Forbidden", detail)
-}
-
-// isAdmin reports whether the session's user is listed in admins. The
-// session's assurance is not considered here.
-func (d postureDeps) isAdmin(ctx context.Context, s *session.Session) (bool, error) {
-	if len(d.admins) == 0 {
-		return false, nil
-	}
-	u, err := d.store.UserByID(ctx, s.UserID)
-	if err != nil {
-		return false, err
-	}
-	return d.admins[user.NormalizeUsername(u.Username)], nil
-}
-
-// admin returns the request's session if it is an admin's holding AAL2
-// or more: 403 for anyone else, and a step-up for an admin's AAL1
-// session.
-func (d postureDeps) admin(r *http.Request) (*session.Session, error) {
-	s, err := d.auth.Session(r)
-	if err != nil {
-		return nil, err
-	}
-	ok, err := d.isAdmin(r.Context(), s)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, forbidden("This needs an administrator.")
-	}
-	if err := s.RequireLevel(session.AAL2, d.window); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
 func handleAdminSummary(d postureDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if _, err := d.admin(r); err != nil {
+		a, err := d.actor(r)
+		if err != nil {
 			return err
 		}
-		o, err := assess.Summary(r.Context(), d.store, d.platform, d.now().UTC())
+		o, err := d.posture.Summary(r.Context(), a)
 		if err != nil {
 			return err
 		}
@@ -127,28 +84,16 @@ func handleAdminSummary(d postureDeps) handlerFunc {
 
 func handleAdminPosture(d postureDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if _, err := d.admin(r); err != nil {
-			return err
-		}
-		u, err := d.lookupUser(r.Context(), r.PathValue("user"))
+		a, err := d.actor(r)
 		if err != nil {
 			return err
 		}
-		rep, err := assess.ForUser(r.Context(), d.store, u.ID, d.platform, d.now().UTC())
+		rep, err := d.posture.ReportOf(r.Context(), a, r.PathValue("user"))
 		if err != nil {
 			return err
 		}
 		return writeReport(w, rep)
 	}
-}
-
-// lookupUser finds a user by username, or else by id.
-func (d postureDeps) lookupUser(ctx context.Context, ref string) (*user.User, error) {
-	u, err := d.store.UserByUsername(ctx, user.NormalizeUsername(ref))
-	if errors.Is(err, store.ErrNotFound) {
-		u, err = d.store.UserByID(ctx, ref)
-	}
-	return u, err
 }
 
 // permissionsRequest is the body of PATCH /v1/accounts/{account}/permissions:
@@ -207,7 +152,7 @@ type gateFinding struct {
 
 func handlePermissions(d postureDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		s, err := d.auth.Session(r)
+		a, err := d.actor(r)
 		if err != nil {
 			return err
 		}
@@ -215,70 +160,18 @@ func handlePermissions(d postureDeps) handlerFunc {
 		if err != nil {
 			return err
 		}
-		ctx := r.Context()
-		id := r.PathValue("account")
-		if !account.ValidID(id) {
-			return errNotFound()
+		req := assess.PermissionRequest{Account: r.PathValue("account"), Options: body.Options, Margin: body.Margin, Futures: body.Futures,
+			Withdrawals: body.Withdrawals, User: body.User}
+		if body.OverrideReason != nil {
+			req.Override = *body.OverrideReason
 		}
-		admin, err := d.isAdmin(ctx, s)
+		// A refusal by the gate is 409 (see answers): allowed, but the
+		// posture must change first.
+		res, err := d.posture.SetPermissions(r.Context(), a, req)
 		if err != nil {
 			return err
 		}
-		admin = admin && s.Assurance >= session.AAL2
-		m, err := d.store.Membership(ctx, s.UserID, id)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		owner := m != nil && m.Role == account.Owner
-		switch {
-		case admin:
-		case m == nil:
-			return errNotFound() // an account the caller cannot see does not exist
-		case !owner:
-			return forbidden("Changing the permissions of an account needs the owner role.")
-		}
-		if body.User != "" && !admin {
-			return forbidden("Only an administrator may act for another user.")
-		}
-		if body.OverrideReason != nil && !admin {
-			return forbidden("Only an administrator may override the posture gate.")
-		}
-		now := d.now().UTC()
-		if err := s.Require(session.AAL2, d.window, now); err != nil {
-			return err
-		}
-		c := assess.Change{Account: id, Options: body.Options, Margin: body.Margin, Futures: body.Futures, Withdrawals: body.Withdrawals,
-			Actor: s.UserID, Interface: string(s.Interface), IP: edge.ClientAddr(r, d.proxies).String()}
-		switch {
-		case body.User != "":
-			u, err := d.store.UserByUsername(ctx, user.NormalizeUsername(body.User))
-			if errors.Is(err, store.ErrNotFound) {
-				return errBadRequest("", FieldError{"user", "no such user"})
-			}
-			if err != nil {
-				return err
-			}
-			c.For = u.ID
-		case owner:
-			c.For = s.UserID
-		}
-		if body.OverrideReason != nil {
-			c.Override = strings.TrimSpace(*body.OverrideReason)
-		}
-		res, err := assess.ChangePermissions(ctx, d.store, c, d.platform, now)
-		switch {
-		case errors.Is(err, assess.ErrNotOwner) && body.User != "":
-			e := errBadRequest("", FieldError{"user", "not an owner of the account"})
-			e.Err = err
-			return e
-		case errors.Is(err, assess.ErrNotOwner):
-			e := forbidden("Changing the permissions of an account needs the owner role.")
-			e.Err = err
-			return e
-		case err != nil:
-			return err // a refusal by the gate is 409 (see answers): allowed, but the posture must change first
-		}
-		out := permissionsView{Account: id, Permissions: res.After, Changed: res.Changed()}
+		out := permissionsView{Account: req.Account, Permissions: res.After, Changed: res.Changed()}
 		for _, f := range res.Overridden {
 			out.Overridden = append(out.Overridden, f.ID)
 		}
