@@ -72,11 +72,14 @@ func newBenchStack(b *testing.B) *benchStack {
 		b.Fatal(err)
 	}
 	sessions := authn.New(st, time.Second, nil, log)
-	svc := authz.New(authz.Config{Rules: policy.ReferenceRules(), Keys: keys, Sessions: sessions, Members: st,
+	// As serve wires it: the revocation log is read at most every 2 ms.
+	watch := authn.NewWatcher(st, 0, sessions, keys.Forget, log)
+	svc := authz.New(authz.Config{Rules: policy.ReferenceRules(), Keys: keys, Sessions: sessions, Members: st, Watch: watch,
 		Replay: &dpop.ReplayCache{Window: time.Minute}, DPoPMaxAge: time.Minute, MaxAge: time.Second})
 	reg := prometheus.NewRegistry()
 	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-	auth := &httpapi.Authenticator{Authenticator: &authn.Authenticator{Sessions: sessions, Replay: &dpop.ReplayCache{Window: time.Minute}, MaxAge: time.Minute, Now: time.Now}, Origin: "http://localhost"}
+	auth := &httpapi.Authenticator{Authenticator: &authn.Authenticator{Sessions: sessions, Replay: &dpop.ReplayCache{Window: time.Minute}, MaxAge: time.Minute, Watch: watch, Now: time.Now},
+		Origin: "http://localhost"}
 	api := httpapi.NewHandler(httpapi.Deps{Store: st, Login: &login.Service{}, Auth: auth, Proxies: loopback, LoginReplay: &dpop.ReplayCache{Window: time.Minute},
 		Log: log, Metrics: httpapi.NewMetrics(reg), Now: time.Now, Keys: keys, Authz: svc})
 	h, err := server.Handler(server.Options{API: api, Store: st, Registry: reg, Origin: "http://localhost", Log: log})

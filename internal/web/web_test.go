@@ -155,6 +155,35 @@ func TestSignedOut(t *testing.T) {
 	}
 }
 
+// TestRefusedCookieDoesNotExtendDesktopSession sends a desktop token to
+// the portal as a cookie every ten minutes, for longer than the desktop
+// idle timeout: each is refused, and none counts as a use, so the
+// session idles out as if nobody had tried.
+func TestRefusedCookieDoesNotExtendDesktopSession(t *testing.T) {
+	e := newEnv(t)
+	alice := e.addUser(t, "alice", alicePW, user.Professional)
+	start := e.clock.Now()
+	tok := e.addSession(t, alice, session.Session{ID: "ses_desk", Interface: session.Desktop, JKT: "k", DeviceName: "Desk", IP: "192.0.2.1",
+		Assurance: session.AAL2, CreatedAt: start})
+	idle := session.DefaultLifetimes()[session.Desktop].Idle
+	b := e.browser(firefoxUA)
+	u, _ := url.Parse(e.srv.URL)
+	for at := time.Duration(0); at <= idle; at += 10 * time.Minute {
+		e.clock.Set(start.Add(at))
+		b.c.Jar.SetCookies(u, []*http.Cookie{{Name: "gatehouse_session", Value: tok}})
+		if a := b.get(t, "/"); a.Code != http.StatusSeeOther || a.Location() != "/login" {
+			t.Fatalf("desktop token as a cookie at %v: GET / = %d → %q, want 303 → /login", at, a.Code, a.Location())
+		}
+		if err := e.sessions.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clock.Set(start.Add(idle + time.Second))
+	if _, err := e.sessions.Resolve(ctx, tok); !errors.Is(err, authn.ErrUnauthenticated) {
+		t.Errorf("desktop session after %v of refused cookies: Resolve = %v, want it idled out", idle, err)
+	}
+}
+
 // TestLoginCookies checks the portal sets the API's cookie: a session the
 // API's Authenticator accepts, with the API's attributes.
 func TestLoginCookies(t *testing.T) {
