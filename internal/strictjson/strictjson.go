@@ -48,7 +48,8 @@ func (e *KeyError) Unwrap() error { return e.Err }
 // Unmarshal decodes exactly one JSON value from data into v, which must be
 // a non-nil pointer. Beyond encoding/json's rules it refuses unknown
 // fields, data after the value, duplicate keys at any depth, keys that
-// match a struct field only without regard to case, invalid UTF-8, lone
+// match a struct field only without regard to case (and, in objects of
+// no known type, two keys equal but for case), invalid UTF-8, lone
 // surrogate escapes and NUL in strings. Syntax, type and unknown-field
 // failures are encoding/json's own errors, so callers can tell them apart.
 func Unmarshal(data []byte, v any) error {
@@ -184,6 +185,10 @@ func walk(dec *json.Decoder, t reflect.Type) error {
 				elem = t.Elem()
 			}
 		}
+		// An object of unknown type (json.RawMessage, any) is decoded later
+		// by someone else, go-webauthn for instance, most likely into a
+		// struct: two keys equal but for case would be ambiguous there.
+		untyped := fs == nil && elem == nil
 		var seen []string // objects from clients are small: a slice beats a map
 		for dec.More() {
 			kt, err := dec.Token()
@@ -194,6 +199,9 @@ func walk(dec *json.Decoder, t reflect.Type) error {
 			for _, s := range seen {
 				if s == key {
 					return &KeyError{Err: ErrDuplicateKey, Key: key}
+				}
+				if untyped && strings.EqualFold(s, key) {
+					return &KeyError{Err: ErrKeyCase, Key: key, Field: s}
 				}
 			}
 			seen = append(seen, key)
