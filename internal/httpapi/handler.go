@@ -150,6 +150,8 @@ func describeJSONError(err error) string {
 		return fmt.Sprintf("Keys are case-sensitive: spell the field %q exactly.", key.Field)
 	case errors.Is(err, strictjson.ErrEncoding):
 		return "The body must be valid UTF-8, with no NUL and no lone surrogate in its strings."
+	case errors.Is(err, strictjson.ErrDepth):
+		return "The body nests objects or arrays too deep."
 	case errors.Is(err, strictjson.ErrTrailing):
 		return "The body must hold one JSON object and nothing after it."
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

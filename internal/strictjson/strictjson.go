@@ -29,6 +29,8 @@ var (
 	// ErrEncoding reports invalid UTF-8, a lone UTF-16 surrogate escape, or
 	// NUL in a string or key.
 	ErrEncoding = errors.New("strictjson: invalid text")
+	// ErrDepth reports objects or arrays nested deeper than any body needs.
+	ErrDepth = errors.New("strictjson: nested too deep")
 	// ErrTrailing reports data after the one JSON value.
 	ErrTrailing = errors.New("strictjson: data after the JSON value")
 )
@@ -71,7 +73,7 @@ func Check(data []byte, t reflect.Type) error {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := walk(dec, t); err != nil {
+	if err := walk(dec, t, 0); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -162,15 +164,22 @@ func target(t reflect.Type) reflect.Type {
 	return nil
 }
 
+// maxDepth bounds the nesting of objects and arrays: no body gatehouse
+// reads nests deeper than a few levels, and walk recurses once per level.
+const maxDepth = 32
+
 // walk reads one value from dec, refusing what Unmarshal refuses. t is the
-// type it decodes into, nil when unknown.
-func walk(dec *json.Decoder, t reflect.Type) error {
+// type it decodes into, nil when unknown; depth is how deep it is nested.
+func walk(dec *json.Decoder, t reflect.Type, depth int) error {
 	tok, err := dec.Token()
 	if err != nil {
 		if err == io.EOF {
 			return io.ErrUnexpectedEOF
 		}
 		return err
+	}
+	if depth >= maxDepth && (tok == json.Delim('{') || tok == json.Delim('[')) {
+		return ErrDepth
 	}
 	t = target(t)
 	switch tok {
@@ -189,22 +198,16 @@ func walk(dec *json.Decoder, t reflect.Type) error {
 		// by someone else, go-webauthn for instance, most likely into a
 		// struct: two keys equal but for case would be ambiguous there.
 		untyped := fs == nil && elem == nil
-		var seen []string // objects from clients are small: a slice beats a map
+		var ks keySet
 		for dec.More() {
 			kt, err := dec.Token()
 			if err != nil {
 				return err
 			}
 			key, _ := kt.(string)
-			for _, s := range seen {
-				if s == key {
-					return &KeyError{Err: ErrDuplicateKey, Key: key}
-				}
-				if untyped && strings.EqualFold(s, key) {
-					return &KeyError{Err: ErrKeyCase, Key: key, Field: s}
-				}
+			if err := ks.add(key, untyped); err != nil {
+				return err
 			}
-			seen = append(seen, key)
 			vt := elem
 			if fs != nil {
 				var exact bool
@@ -217,7 +220,7 @@ func walk(dec *json.Decoder, t reflect.Type) error {
 					}
 				}
 			}
-			if err := walk(dec, vt); err != nil {
+			if err := walk(dec, vt, depth+1); err != nil {
 				return err
 			}
 		}
@@ -229,13 +232,59 @@ func walk(dec *json.Decoder, t reflect.Type) error {
 			elem = t.Elem()
 		}
 		for dec.More() {
-			if err := walk(dec, elem); err != nil {
+			if err := walk(dec, elem, depth+1); err != nil {
 				return err
 			}
 		}
 		_, err := dec.Token()
 		return err
 	}
+	return nil
+}
+
+// keySet is the keys of one object seen so far. A few keys are compared
+// in a slice, which allocates least for the small objects clients send;
+// past smallKeys it switches to maps, so that a body of thousands of keys
+// costs linear time, not quadratic.
+type keySet struct {
+	small  []string
+	exact  map[string]struct{}
+	folded map[string]string // lower case → the key as sent; untyped objects only
+}
+
+const smallKeys = 16
+
+// add records key, refusing it if it was seen already or, when untyped,
+// if a key equal but for case was.
+func (ks *keySet) add(key string, untyped bool) error {
+	if ks.exact == nil {
+		for _, s := range ks.small {
+			if s == key {
+				return &KeyError{Err: ErrDuplicateKey, Key: key}
+			}
+			if untyped && strings.EqualFold(s, key) {
+				return &KeyError{Err: ErrKeyCase, Key: key, Field: s}
+			}
+		}
+		if len(ks.small) < smallKeys {
+			ks.small = append(ks.small, key)
+			return nil
+		}
+		ks.exact, ks.folded = map[string]struct{}{}, map[string]string{}
+		for _, s := range ks.small {
+			ks.exact[s] = struct{}{}
+			ks.folded[strings.ToLower(s)] = s
+		}
+	}
+	if _, dup := ks.exact[key]; dup {
+		return &KeyError{Err: ErrDuplicateKey, Key: key}
+	}
+	lower := strings.ToLower(key)
+	if s, ok := ks.folded[lower]; ok && untyped {
+		return &KeyError{Err: ErrKeyCase, Key: key, Field: s}
+	}
+	ks.exact[key] = struct{}{}
+	ks.folded[lower] = key
 	return nil
 }
 

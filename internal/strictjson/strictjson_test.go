@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -62,6 +63,9 @@ func TestUnmarshalRefuses(t *testing.T) {
 		{"LoneLowSurrogate", `{"username":"\udc00x"}`, strictjson.ErrEncoding},
 		{"HighThenNonLow", `{"username":"\ud800\u0041"}`, strictjson.ErrEncoding},
 		{"Trailing", `{"username":"a"}{}`, strictjson.ErrTrailing},
+		{"DuplicateAmongMany", `{"labels":{` + manyKeys(40) + `,"k7":"again"}}`, strictjson.ErrDuplicateKey},
+		{"CaseVariantAmongManyInRaw", `{"extra":{` + manyKeys(40) + `,"K7":"again"}}`, strictjson.ErrKeyCase},
+		{"TooDeep", `{"extra":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, strictjson.ErrDepth},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,6 +88,8 @@ func TestUnmarshalAccepts(t *testing.T) {
 		{"Embedded", `{"interface":"web"}`, login{base: base{Interface: "web"}}},
 		{"Nested", `{"device":{"name":"Desk"}}`, login{Device: &device{Name: "Desk"}}},
 		{"SameKeyInTwoObjects", `{"labels":{"name":"a"},"device":{"name":"b"}}`, login{Labels: map[string]string{"name": "a"}, Device: &device{Name: "b"}}},
+		{"ManyKeys", `{"labels":{` + manyKeys(40) + `,"K7":"other"}}`, login{Labels: manyLabels(40, "K7")}},
+		{"DeepEnough", `{"extra":` + strings.Repeat("[", 20) + strings.Repeat("]", 20) + `}`, login{Extra: json.RawMessage(strings.Repeat("[", 20) + strings.Repeat("]", 20))}},
 		{"MapKeysAnyCase", `{"labels":{"a":"1","A":"2"}}`, login{Labels: map[string]string{"a": "1", "A": "2"}}},
 		{"RawKeysDistinct", `{"extra":{"id":"a","rawId":"b"}}`, login{Extra: json.RawMessage(`{"id":"a","rawId":"b"}`)}},
 		{"SurrogatePair", `{"username":"\ud83d\ude00"}`, login{Username: "😀"}},
@@ -100,6 +106,40 @@ func TestUnmarshalAccepts(t *testing.T) {
 				t.Errorf("Unmarshal(%q) (-want +got):\n%s", tt.body, diff)
 			}
 		})
+	}
+}
+
+func manyKeys(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"k%d":"v"`, i)
+	}
+	return b.String()
+}
+
+func manyLabels(n int, more ...string) map[string]string {
+	m := map[string]string{}
+	for i := range n {
+		m[fmt.Sprintf("k%d", i)] = "v"
+	}
+	for _, k := range more {
+		m[k] = "other"
+	}
+	return m
+}
+
+// BenchmarkManyKeys is a 64 KiB body of distinct keys, the most an API
+// body may hold: checking it must cost linear time, not quadratic.
+func BenchmarkManyKeys(b *testing.B) {
+	body := []byte(`{"labels":{` + manyKeys(6000) + `}}`)
+	for b.Loop() {
+		var v login
+		if err := strictjson.Unmarshal(body, &v); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
