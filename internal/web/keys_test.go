@@ -175,3 +175,36 @@ func TestKeyNeedsAAL2(t *testing.T) {
 		t.Errorf("%d keys stored, want none", len(keys))
 	}
 }
+
+// TestEndOthersShowsKeysTheyMinted: a session the visitor does not
+// recognise made a live key; after ending the other sessions, the
+// sessions page lists the key with a revoke button, and revoking it
+// works from there.
+func TestEndOthersShowsKeysTheyMinted(t *testing.T) {
+	e := newEnv(t)
+	alice := e.addUser(t, "alice", alicePW, user.Occasional)
+	addAccount(t, e, alice, "ACC-L", account.Live, account.Owner)
+	thief := session.Session{ID: "ses_thief", Interface: session.Web, UserID: alice.ID, Assurance: session.AAL2, AuthTime: e.clock.Now(), CreatedAt: e.clock.Now()}
+	e.addSession(t, alice, thief)
+	iss, err := e.keys.Create(ctx, authz.Actor{Session: &thief}, "ACC-L", apikey.Request{Name: "not mine", Scopes: []string{"orders:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.signedInBrowser(t, alice, session.Session{ID: "ses_mine", Assurance: session.AAL2, AMR: "pwd otp", IP: "127.0.0.1", CreatedAt: e.clock.Now()}, firefoxUA)
+	if page := b.get(t, "/sessions"); strings.Contains(page.Body, "API keys to review") {
+		t.Errorf("keys to review while the minting session still runs")
+	}
+	if a := b.post(t, "/sessions/end-others", url.Values{"csrf": {csrf(t, b.get(t, "/sessions"))}}); a.Code != http.StatusSeeOther {
+		t.Fatalf("end others = %d", a.Code)
+	}
+	page := b.get(t, "/sessions?done=ended-others")
+	if !strings.Contains(page.Body, "API keys to review") || !strings.Contains(page.Body, `action="/keys/ACC-L/`+iss.Key.ID+`/revoke"`) {
+		t.Fatalf("sessions page after ending the others does not offer key %s:\n%s", iss.Key.ID, page.Body)
+	}
+	if a := b.post(t, "/keys/ACC-L/"+iss.Key.ID+"/revoke", url.Values{"csrf": {csrf(t, page)}}); a.Code != http.StatusSeeOther {
+		t.Fatalf("revoke from the sessions page = %d", a.Code)
+	}
+	if page := b.get(t, "/sessions"); strings.Contains(page.Body, "API keys to review") {
+		t.Errorf("the revoked key is still offered")
+	}
+}

@@ -70,6 +70,16 @@ func handleChangePassword(d *deps) signedInFunc {
 			return again(status, field, msg)
 		}
 		d.Auth.Sessions.Forget(ended...)
+		// Keys the ended sessions minted outlive them: show them, where
+		// the visitor can revoke them.
+		review, err := d.keysToReview(r, v)
+		if err != nil {
+			return err
+		}
+		if len(review) > 0 {
+			http.Redirect(w, r, "/sessions?done=password", http.StatusSeeOther)
+			return nil
+		}
 		http.Redirect(w, r, "/?done=password", http.StatusSeeOther)
 		return nil
 	}

@@ -44,6 +44,32 @@ func viewSession(s *session.Session, current bool) sessionRow {
 
 type sessionsData struct {
 	Sessions []sessionRow
+	// Review lists the visitor's keys minted by sessions later ended as
+	// untrusted: they outlived those sessions, and may be a thief's.
+	Review []reviewKey
+}
+
+// reviewKey is a key the sessions page asks the visitor to look at.
+type reviewKey struct {
+	ID, Account, Name, Environment, Scopes string
+	Created                                time.Time
+}
+
+// keysToReview returns the visitor's usable keys minted by sessions that
+// were later ended as untrusted (revoked, or by a password change).
+func (d *deps) keysToReview(r *http.Request, v *visitor) ([]reviewKey, error) {
+	if d.Keys == nil {
+		return nil, nil
+	}
+	keys, err := d.Keys.MintedByEndedSessions(r.Context(), d.actor(r, v))
+	if err != nil {
+		return nil, err
+	}
+	var out []reviewKey
+	for _, k := range keys {
+		out = append(out, reviewKey{ID: k.ID, Account: k.AccountID, Name: k.Name, Environment: string(k.Environment), Scopes: k.Scopes.String(), Created: k.CreatedAt})
+	}
+	return out, nil
 }
 
 func handleSessions(d *deps) signedInFunc {
@@ -52,8 +78,12 @@ func handleSessions(d *deps) signedInFunc {
 		if err != nil {
 			return err
 		}
+		review, err := d.keysToReview(r, v)
+		if err != nil {
+			return err
+		}
 		return render(w, http.StatusOK, "sessions", page{Title: "Sessions", Nav: "sessions", V: v, CSRF: v.CSRF, Notice: notice(r),
-			Data: sessionsData{Sessions: rows}})
+			Data: sessionsData{Sessions: rows, Review: review}})
 	}
 }
 
