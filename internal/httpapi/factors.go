@@ -302,10 +302,13 @@ func handleEnrol(d sessionDeps, svc *login.Service) handlerFunc {
 		if err != nil {
 			return err
 		}
-		out := enrolResponse{Secret: e.Secret, URI: e.URI, Options: e.Options, Code: e.Code, SentTo: e.SentTo}
+		out := enrolResponse{Secret: e.Secret, URI: e.URI, Options: e.Options, Code: e.Code, SentTo: e.SentTo, RecoveryCodes: e.RecoveryCodes}
 		switch kind {
 		case factor.Push:
 			out.Next = "Enter the enrolment code in the gatehouse authenticator on your phone (gatehouse authenticator enrol); it expires in 10 minutes."
+			if len(e.RecoveryCodes) > 0 {
+				out.Next += " Store the recovery codes somewhere safe, away from the phone: they are shown once, and each works once."
+			}
 		case factor.WebAuthn:
 			out.Next = "Pass options to navigator.credentials.create, then POST the credential to /v1/factors/{id}/confirm as {\"response\": …}."
 		default:

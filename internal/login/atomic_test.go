@@ -192,3 +192,48 @@ func TestDeniedDevicePushRevokesWithEvent(t *testing.T) {
 		t.Errorf("flow state %q after the refusal, want denied", state)
 	}
 }
+
+// TestPhoneAsFirstFactorShowsRecoveryCodes: a phone enrolled as the first
+// strong factor registers on its own, so the session that starts the
+// enrolment is shown the recovery codes; they work once the phone is in,
+// and registering issues no second set that nobody sees.
+func TestPhoneAsFirstFactorShowsRecoveryCodes(t *testing.T) {
+	f := newFixture(t)
+	u := f.addUser(t, "maya", user.Occasional)
+	first := f.mustLogin(t, webLogin("maya", pw, ""))
+	e, err := f.svc.Enrol(ctx, first.Session, factor.Push, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.RecoveryCodes) != 10 {
+		t.Fatalf("Enrol(push) as the first strong factor shows %d recovery codes, want 10", len(e.RecoveryCodes))
+	}
+	key, err := dpop.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := push.MarshalRegistration(key, e.Code, "Pixel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.RegisterPhone(ctx, body); err != nil {
+		t.Fatalf("RegisterPhone = %v", err)
+	}
+	r := f.mustLogin(t, webLogin("maya", pw, first.DeviceCookie))
+	got, err := f.svc.AnswerRecovery(ctx, r.Flow.ID, r.Flow.Binding, e.RecoveryCodes[0])
+	if err != nil || got.Status != "authenticated" {
+		t.Fatalf("AnswerRecovery with a code shown at enrolment = %+v, %v; want authenticated", got, err)
+	}
+	if e := f.lastEvent(t, u.ID, audit.RecoveryUsed); e == nil || e.Detail["left"] != "9" {
+		t.Errorf("recovery.used event %+v, want 9 left (one set, not two)", e)
+	}
+
+	// With a strong factor in place, a second phone brings no new codes.
+	again, err := f.svc.Enrol(ctx, got.Session, factor.Push, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.RecoveryCodes) != 0 {
+		t.Errorf("a second phone's enrolment shows %d recovery codes, want none", len(again.RecoveryCodes))
+	}
+}

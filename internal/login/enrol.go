@@ -29,6 +29,20 @@ var (
 	ErrFactorState      = fault.New(fault.FactorState, "login: the factor is not waiting for confirmation")
 )
 
+// unusedRecoveryCodes reports whether the user has recovery codes left.
+func (s *Service) unusedRecoveryCodes(ctx context.Context, userID string) (bool, error) {
+	codes, err := s.Store.RecoveryCodes(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range codes {
+		if c.UsedAt.IsZero() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // hasStrong reports whether the user has an active strong factor.
 func (s *Service) hasStrong(ctx context.Context, userID string) (bool, error) {
 	fs, err := s.Store.FactorsOfUser(ctx, userID)
@@ -86,6 +100,11 @@ type Enrolment struct {
 	Code string
 	// SMS: where the code went.
 	SentTo string
+	// RecoveryCodes are issued when a phone is enrolled as the user's
+	// first strong factor: the phone registers on its own, so the session
+	// that starts the enrolment is the one that can be shown them, once.
+	// Only their hashes are stored.
+	RecoveryCodes []string
 }
 
 func (s *Service) newFactor(kind factor.Kind, userID, name string, now time.Time) (*factor.Factor, error) {
@@ -163,7 +182,30 @@ func (s *Service) Enrol(ctx context.Context, sess *session.Session, kind factor.
 		if err != nil {
 			return nil, err
 		}
-		if err := s.Store.CreatePushEnrolment(ctx, u.ID, en.CodeHash, en.ExpiresAt); err != nil {
+		strong, err := s.hasStrong(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		var hashes [][]byte
+		if !strong {
+			if e.RecoveryCodes, hashes, err = recovery.Generate(s.Rand); err != nil {
+				return nil, err
+			}
+		}
+		err = s.Store.InTx(ctx, func(tx store.Tx) error {
+			if err := tx.CreatePushEnrolment(ctx, u.ID, en.CodeHash, en.ExpiresAt); err != nil {
+				return err
+			}
+			if hashes == nil {
+				return nil
+			}
+			// A new set voids the codes of an enrolment started before.
+			if err := tx.SetRecoveryCodes(ctx, u.ID, hashes, now); err != nil {
+				return err
+			}
+			return tx.AppendAudit(ctx, sessionEvent(sess, now, audit.RecoveryRegenerated, "with", "push_enrolment"))
+		})
+		if err != nil {
 			return nil, err
 		}
 		e.Code = code
@@ -267,6 +309,12 @@ func (s *Service) activate(ctx context.Context, sess *session.Session, f *factor
 	}
 	out := &Confirmed{Factor: f}
 	var hashes [][]byte
+	if !hadStrong && f.Kind.Strong() {
+		// A phone enrolment issued its codes when it started (see [Enrolment]).
+		if hadStrong, err = s.unusedRecoveryCodes(ctx, f.UserID); err != nil {
+			return nil, err
+		}
+	}
 	if !hadStrong && f.Kind.Strong() {
 		if out.RecoveryCodes, hashes, err = recovery.Generate(s.Rand); err != nil {
 			return nil, err

@@ -132,6 +132,9 @@ type enrolData struct {
 	Secret string
 	// Code is the phone authenticator's one-time enrolment code.
 	Code string
+	// RecoveryCodes come with a phone enrolled as the first strong
+	// factor; this page is the one place they are shown.
+	RecoveryCodes []string
 	// Server is the portal's public origin, for the authenticator command.
 	Server string
 	SentTo string // SMS: the masked number the code went to
@@ -183,7 +186,7 @@ func handleEnrol(d *deps, kind factor.Kind) signedInFunc {
 			}
 			data.Secret = groups(e.Secret, 4)
 		case factor.Push:
-			data.Code = e.Code
+			data.Code, data.RecoveryCodes = e.Code, e.RecoveryCodes
 			if data.QR, err = qrDataURL(e.Code); err != nil {
 				return err
 			}
