@@ -28,9 +28,9 @@ var hostileTests = []suiteTest{
 	{"HostileTextStoredClean", testHostileTextStoredClean},
 }
 
-// Hostile is text a client may send where gatehouse expects an id or a
-// name: a test of any layer can feed it to the store.
-var Hostile = []string{
+// hostile is text a client may send where gatehouse expects an id or a
+// name.
+var hostile = []string{
 	"\x00",
 	"ses_\x00x",
 	"\xff\xfe",
@@ -62,7 +62,7 @@ func testHostileKeysFindNothing(t *testing.T, s store.Store) {
 	if err := s.CreateKey(ctx, NewKey("k000000000000000", "acc-p", account.Paper, T0)); err != nil {
 		t.Fatal(err)
 	}
-	for i, h := range Hostile {
+	for i, h := range hostile {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			probeHostileKey(t, s, u.ID, h)
 			err := s.InTx(ctx, func(tx store.Tx) error {
@@ -190,7 +190,7 @@ func testHostileTextStoredClean(t *testing.T, s store.Store) {
 	u := NewUser(t, s, "alice")
 	NewAccount(t, s, "acc-p", account.Paper)
 	rule := throttle.Rule{Free: 5, Base: time.Second, Max: time.Hour}
-	for i, h := range Hostile {
+	for i, h := range hostile {
 		want := clienttext.Clean(h)
 		check := func(what, got string) {
 			t.Helper()
@@ -310,7 +310,7 @@ func testHostileTextStoredClean(t *testing.T, s store.Store) {
 			t.Errorf("ResetThrottle(%s) = %v", short(key), err)
 		}
 	}
-	if n, err := audit.Verify(s.AuditEvents(ctx)); err != nil || n != int64(len(Hostile)) {
-		t.Errorf("Verify = %d, %v; want %d events and an intact chain", n, err, len(Hostile))
+	if n, err := audit.Verify(s.AuditEvents(ctx)); err != nil || n != int64(len(hostile)) {
+		t.Errorf("Verify = %d, %v; want %d events and an intact chain", n, err, len(hostile))
 	}
 }
