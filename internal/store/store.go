@@ -153,6 +153,7 @@ type Tx interface {
 	DeviceApprovals
 	Purger
 	Keys
+	Outbox
 }
 
 // Store is an open database.

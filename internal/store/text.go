@@ -1,6 +1,8 @@
 package store
 
 import (
+	"unicode/utf8"
+
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/clienttext"
@@ -75,5 +77,39 @@ func CleanThrottleKey(key string) string { return clienttext.Clean(key) }
 func clean(fields ...*string) {
 	for _, f := range fields {
 		*f = clienttext.Clean(*f)
+	}
+}
+
+// maxErrorText bounds a message's stored last error: a receiver's answer
+// is not ours to store whole.
+const maxErrorText = 500
+
+// CleanErrorText returns the last error of an outbox message as stored:
+// valid text, at most 500 bytes (cut at a rune).
+func CleanErrorText(s string) string {
+	s = clienttext.Clean(s)
+	if len(s) <= maxErrorText {
+		return s
+	}
+	cut := maxErrorText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
+// CleanMessage cleans the text of an outbox message about to be stored
+// and fills in the defaults: pending, due when created, an empty payload.
+func CleanMessage(m *Message) {
+	clean(&m.Event, &m.UserID, &m.Destination)
+	m.LastError = CleanErrorText(m.LastError)
+	if m.State == "" {
+		m.State = MessagePending
+	}
+	if m.NextAttemptAt.IsZero() {
+		m.NextAttemptAt = m.CreatedAt
+	}
+	if m.Payload == nil {
+		m.Payload = []byte{}
 	}
 }

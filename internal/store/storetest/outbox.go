@@ -1,0 +1,235 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"gatehouse/internal/store"
+)
+
+// outboxTests are the conformance tests of [store.Outbox].
+var outboxTests = []suiteTest{
+	{"OutboxRoundTrip", testOutboxRoundTrip},
+	{"OutboxLifecycle", testOutboxLifecycle},
+	{"OutboxTxRollback", testOutboxTxRollback},
+	{"OutboxClaimConcurrent", testOutboxClaimConcurrent},
+	{"OutboxErrorText", testOutboxErrorText},
+}
+
+// NewMessage returns a pending mail message of user, not yet stored.
+func NewMessage(id, userID string, created time.Time) *store.Message {
+	return &store.Message{ID: id, Channel: store.ChannelMail, Event: "session.created", UserID: userID,
+		Destination: "alice@example.com", Payload: []byte(`{"subject":"New sign-in"}`), CreatedAt: created}
+}
+
+func enqueue(t *testing.T, s store.Tx, m *store.Message) {
+	t.Helper()
+	if err := s.EnqueueMessage(ctx, m); err != nil {
+		t.Fatalf("EnqueueMessage(%s): %v", m.ID, err)
+	}
+}
+
+func claimIDs(t *testing.T, s store.Store, now time.Time, limit int) []string {
+	t.Helper()
+	ms, err := s.ClaimMessages(ctx, now, time.Minute, limit)
+	if err != nil {
+		t.Fatalf("ClaimMessages: %v", err)
+	}
+	ids := []string{}
+	for _, m := range ms {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+func testOutboxRoundTrip(t *testing.T, s store.Store) {
+	m := NewMessage("msg_1", "usr_alice", T0)
+	enqueue(t, s, m)
+	got, err := s.MessageByID(ctx, "msg_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *m
+	want.State, want.NextAttemptAt = store.MessagePending, T0
+	if diff := cmp.Diff(&want, got); diff != "" {
+		t.Errorf("MessageByID (-want +got):\n%s", diff)
+	}
+	if err := s.EnqueueMessage(ctx, NewMessage("msg_1", "usr_alice", T0)); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("EnqueueMessage(same id) = %v, want ErrConflict", err)
+	}
+	if _, err := s.MessageByID(ctx, "msg_none"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("MessageByID(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+func testOutboxLifecycle(t *testing.T, s store.Store) {
+	for i, id := range []string{"msg_a", "msg_b", "msg_c"} {
+		enqueue(t, s, NewMessage(id, "usr_alice", T0.Add(time.Duration(i)*time.Second)))
+	}
+	later := NewMessage("msg_later", "usr_bob", T0)
+	later.NextAttemptAt = T0.Add(time.Hour)
+	enqueue(t, s, later)
+
+	now := T0.Add(10 * time.Second)
+	if got, want := claimIDs(t, s, now, 2), []string{"msg_a", "msg_b"}; !cmp.Equal(got, want) {
+		t.Errorf("first claim = %v, want %v (oldest due first, at most the limit)", got, want)
+	}
+	if got, want := claimIDs(t, s, now, 10), []string{"msg_c"}; !cmp.Equal(got, want) {
+		t.Errorf("second claim = %v, want %v (leased and not-yet-due messages stay)", got, want)
+	}
+	st, _ := s.MessageByID(ctx, "msg_a")
+	if st.Attempts != 1 || !st.NextAttemptAt.Equal(now.Add(time.Minute)) {
+		t.Errorf("claimed message: attempts %d, next %v; want 1, %v", st.Attempts, st.NextAttemptAt, now.Add(time.Minute))
+	}
+
+	// a delivered; b failed, due again later; c parked.
+	if err := s.MarkDelivered(ctx, "msg_a", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkDelivered(ctx, "msg_a", now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("MarkDelivered twice = %v, want ErrNotFound", err)
+	}
+	if err := s.MarkFailed(ctx, "msg_b", "relay said 451", now.Add(30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ParkMessage(ctx, "msg_c", "relay said 550"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkFailed(ctx, "msg_c", "x", now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("MarkFailed(parked) = %v, want ErrNotFound", err)
+	}
+	if got := claimIDs(t, s, now.Add(29*time.Second), 10); len(got) != 0 {
+		t.Errorf("claim before the retry is due = %v, want none", got)
+	}
+	if got, want := claimIDs(t, s, now.Add(30*time.Second), 10), []string{"msg_b"}; !cmp.Equal(got, want) {
+		t.Errorf("claim when the retry is due = %v, want %v", got, want)
+	}
+	b, _ := s.MessageByID(ctx, "msg_b")
+	if b.Attempts != 2 || b.LastError != "relay said 451" {
+		t.Errorf("retried message: attempts %d, last error %q; want 2, the first failure", b.Attempts, b.LastError)
+	}
+
+	stats, err := s.OutboxStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (store.OutboxStats{Pending: 2, Failed: 1, OldestPending: T0}); stats != want {
+		t.Errorf("OutboxStats = %+v, want %+v", stats, want)
+	}
+
+	failed, err := s.ListMessages(ctx, store.MessageFilter{State: store.MessageFailed})
+	if err != nil || len(failed) != 1 || failed[0].ID != "msg_c" || failed[0].LastError != "relay said 550" {
+		t.Fatalf("ListMessages(failed) = %v, %v; want msg_c with its error", failed, err)
+	}
+	all, _ := s.ListMessages(ctx, store.MessageFilter{})
+	var ids []string
+	for _, m := range all {
+		ids = append(ids, m.ID)
+	}
+	if want := []string{"msg_c", "msg_b", "msg_later", "msg_a"}; !cmp.Equal(ids, want) {
+		t.Errorf("ListMessages() = %v, want %v (newest first)", ids, want)
+	}
+	bobs, _ := s.ListMessages(ctx, store.MessageFilter{UserID: "usr_bob"})
+	if len(bobs) != 1 || bobs[0].ID != "msg_later" {
+		t.Errorf("ListMessages(usr_bob) = %v, want msg_later", bobs)
+	}
+	if one, _ := s.ListMessages(ctx, store.MessageFilter{Limit: 1}); len(one) != 1 {
+		t.Errorf("ListMessages(limit 1) = %d messages", len(one))
+	}
+
+	if err := s.RetryMessage(ctx, "msg_b", now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RetryMessage(pending) = %v, want ErrNotFound", err)
+	}
+	retry := now.Add(time.Hour)
+	if err := s.RetryMessage(ctx, "msg_c", retry); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.MessageByID(ctx, "msg_c")
+	if c.State != store.MessagePending || c.Attempts != 0 || !c.NextAttemptAt.Equal(retry) {
+		t.Errorf("after RetryMessage: %s, attempts %d, next %v; want pending, 0, %v", c.State, c.Attempts, c.NextAttemptAt, retry)
+	}
+}
+
+func testOutboxTxRollback(t *testing.T, s store.Store) {
+	boom := errors.New("boom")
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		NewUser(t, tx, "carol")
+		enqueue(t, tx, NewMessage("msg_rolled", "usr_carol", T0))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InTx = %v, want boom", err)
+	}
+	if _, err := s.MessageByID(ctx, "msg_rolled"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("message survived its transaction's rollback: %v", err)
+	}
+	err = s.InTx(ctx, func(tx store.Tx) error {
+		NewUser(t, tx, "dave")
+		enqueue(t, tx, NewMessage("msg_kept", "usr_dave", T0))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := claimIDs(t, s, T0, 10); !cmp.Equal(got, []string{"msg_kept"}) {
+		t.Errorf("claim after commit = %v, want msg_kept", got)
+	}
+}
+
+// testOutboxClaimConcurrent claims from many workers at once: each
+// message must be claimed exactly once, none skipped.
+func testOutboxClaimConcurrent(t *testing.T, s store.Store) {
+	const n, workers = 60, 6
+	for i := range n {
+		enqueue(t, s, NewMessage(fmt.Sprintf("msg_%03d", i), "usr_alice", T0))
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				ms, err := s.ClaimMessages(ctx, T0, time.Hour, 4)
+				if err != nil {
+					t.Errorf("ClaimMessages: %v", err)
+					return
+				}
+				if len(ms) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, m := range ms {
+					seen[m.ID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Errorf("%d messages claimed, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("%s claimed %d times, want once", id, c)
+		}
+	}
+}
+
+func testOutboxErrorText(t *testing.T, s store.Store) {
+	enqueue(t, s, NewMessage("msg_e", "usr_alice", T0))
+	claimIDs(t, s, T0, 1)
+	if err := s.MarkFailed(ctx, "msg_e", "bad \xff answer\x00"+strings.Repeat("é", 400), T0); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := s.MessageByID(ctx, "msg_e")
+	if m.LastError != store.CleanErrorText(m.LastError) || len(m.LastError) > 500 || !strings.HasPrefix(m.LastError, "bad ") {
+		t.Errorf("stored last error = %q, want clean text of at most 500 bytes", m.LastError)
+	}
+}
