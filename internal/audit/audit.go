@@ -54,6 +54,12 @@ const (
 	// to devices it has not seen before (throttle.account.limit). Detail
 	// holds "failures".
 	AccountClosed = "login.account_closed"
+	// NoticePreferences: the user changed the channels of their notices;
+	// Detail holds "changed" (the event types whose channels differ).
+	NoticePreferences = "notice.preferences_changed"
+	// NoticePhrase: the user set, replaced or cleared their anti-phishing
+	// phrase. Detail holds "set" ("true" or "false"), never the phrase.
+	NoticePhrase = "notice.phrase_changed"
 )
 
 // API key event types. Detail holds "account" and "key" (the public

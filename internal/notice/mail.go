@@ -1,0 +1,169 @@
+package notice
+
+import (
+	_ "embed"
+	"fmt"
+	htmltemplate "html/template"
+	"sort"
+	"strconv"
+	"strings"
+	texttemplate "text/template"
+	"unicode"
+)
+
+// Recipient is who a mail is for, as the mail shows them.
+type Recipient struct {
+	Username string
+	// Phrase is the user's anti-phishing phrase, "" for none. Not a
+	// secret, but never logged.
+	Phrase string
+}
+
+// Message is a notice rendered as mail: a subject and two bodies with the
+// same content, for a multipart/alternative message.
+//
+// Security invariant: a message carries no login link and no tracking
+// (no image, no external resource, no per-recipient URL). Its one link is
+// the "This wasn't me" freeze link, which signs nobody in.
+type Message struct {
+	Subject string
+	Text    string
+	HTML    string
+}
+
+// Fact is one labelled line of a notice: the door, the device, a key.
+type Fact struct{ Label, Value string }
+
+// mailData is what the templates see.
+type mailData struct {
+	Spec
+	Recipient
+	Facts []Fact
+	// Freeze is the "This wasn't me" link; "" when there is none, and
+	// the mail says where the Freeze button is instead.
+	Freeze string
+}
+
+//go:embed mail.txt.tmpl
+var textSource string
+
+//go:embed mail.html.tmpl
+var htmlSource string
+
+var (
+	textMail = texttemplate.Must(texttemplate.New("mail").Parse(textSource))
+	htmlMail = htmltemplate.Must(htmltemplate.New("mail").Parse(htmlSource))
+)
+
+// Render returns n as mail to r. freeze is the notice's signed "This
+// wasn't me" link (see the freeze package's link maker), or "" for none;
+// it must be an https URL, or an http one on loopback for tests and demo.
+func Render(n Notice, r Recipient, freeze string) (Message, error) {
+	s, ok := byEvent[n.Event]
+	if !ok {
+		return Message{}, fmt.Errorf("notice: render: unknown event %q", n.Event)
+	}
+	if freeze != "" && !strings.HasPrefix(freeze, "https://") && !strings.HasPrefix(freeze, "http://127.0.0.1") && !strings.HasPrefix(freeze, "http://localhost") {
+		return Message{}, fmt.Errorf("notice: render: freeze link is not https")
+	}
+	d := mailData{Spec: *s, Recipient: Recipient{Username: client(r.Username), Phrase: r.Phrase}, Facts: Facts(n), Freeze: freeze}
+	var text, html strings.Builder
+	if err := textMail.Execute(&text, d); err != nil {
+		return Message{}, fmt.Errorf("notice: render text: %w", err)
+	}
+	if err := htmlMail.Execute(&html, d); err != nil {
+		return Message{}, fmt.Errorf("notice: render html: %w", err)
+	}
+	return Message{Subject: s.Subject, Text: text.String(), HTML: html.String()}, nil
+}
+
+// doors names the interfaces as a holder reads them.
+var doors = map[string]string{
+	"web": "the web portal", "desktop": "the desktop workstation", "mobile": "the mobile app", "api": "an API key",
+}
+
+// details are the facts of an event's detail that a notice shows, in
+// order, with their labels; other keys are not shown.
+var details = []Fact{
+	{"account", "Account"}, {"environment", "Environment"}, {"key", "API key"}, {"successor", "New key"},
+	{"kind", "Factor"}, {"scopes", "Scopes"}, {"before", "Permissions before"}, {"after", "Permissions after"},
+	{"failures", "Wrong answers in a row"}, {"reason", "Reason"},
+}
+
+// Facts returns the labelled facts a notice shows: door, device, address
+// and time, then the event's own; for a [Summary], the count of each
+// event held back. Text the client chose (a device name) is shortened
+// and has its links broken, so that an intruder cannot put a link of
+// their own into a real mail.
+func Facts(n Notice) []Fact {
+	var out []Fact
+	if n.Event == Summary {
+		keys := make([]string, 0, len(n.Detail))
+		for k := range n.Detail {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			label := k
+			if s, ok := byEvent[Event(k)]; ok {
+				label = s.Subject
+			}
+			switch c, err := strconv.Atoi(n.Detail[k]); {
+			case err != nil || c < 1:
+			case c == 1:
+				out = append(out, Fact{label, "once"})
+			default:
+				out = append(out, Fact{label, strconv.Itoa(c) + " times"})
+			}
+		}
+		return out
+	}
+	if d, ok := doors[n.Interface]; ok {
+		out = append(out, Fact{"Door", d})
+	}
+	if n.Device != "" {
+		out = append(out, Fact{"Device", client(n.Device)})
+	}
+	if n.IP != "" {
+		out = append(out, Fact{"Address", client(n.IP)})
+	}
+	if !n.Time.IsZero() {
+		out = append(out, Fact{"Time", n.Time.UTC().Format("Mon, 2 Jan 2006 15:04:05 UTC")})
+	}
+	for _, f := range details {
+		if v := n.Detail[f.Label]; v != "" {
+			out = append(out, Fact{f.Value, client(v)})
+		}
+	}
+	return out
+}
+
+// client makes text a client chose safe to show in a mail: at most 64
+// characters on one line, with anything that reads as a link broken
+// ("example.com" becomes "example[.]com") so mail programs do not make
+// it clickable.
+func client(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || !unicode.IsPrint(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > 64 {
+		s = string(r[:63]) + "…"
+	}
+	s = strings.ReplaceAll(s, "://", "[:]//")
+	// A dot between two letters or digits is how a host name looks.
+	var b strings.Builder
+	rs := []rune(s)
+	for i, r := range rs {
+		if r == '.' && i > 0 && i < len(rs)-1 && alnum(rs[i-1]) && unicode.IsLetter(rs[i+1]) {
+			b.WriteString("[.]")
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func alnum(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
