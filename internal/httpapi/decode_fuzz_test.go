@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http/httptest"
 	"slices"
@@ -60,6 +61,17 @@ func FuzzDecodeLogin(f *testing.F) {
 			if unicode.IsControl(r) {
 				t.Fatalf("accepted a control character in %q", body)
 			}
+		}
+		// What it accepts round-trips: written back and read again, the
+		// same request.
+		out, err := json.Marshal(got)
+		if err != nil {
+			t.Fatalf("Marshal(%+v) = %v", got, err)
+		}
+		r2 := httptest.NewRequest("POST", "/v1/login", bytes.NewReader(out))
+		again, err := decode[loginRequest](httptest.NewRecorder(), r2)
+		if err != nil || again != got {
+			t.Fatalf("decode(Marshal(decode(%q))) = %+v, %v; want %+v", body, again, err, got)
 		}
 	})
 }
