@@ -49,6 +49,10 @@ type Key struct {
 	// outlives its session: when that session is later ended as
 	// untrusted, the key is offered for review.
 	SessionID string
+	// Suspended is not stored: package authz sets it on a key it lists
+	// when the key's creator is no longer a member of its account, which
+	// makes forward-auth refuse the key until the membership is back.
+	Suspended bool
 	CreatedAt time.Time
 	ExpiresAt time.Time
 

@@ -282,6 +282,28 @@ func (k *Keys) List(ctx context.Context, a Actor, accountID string) ([]*apikey.K
 	if err != nil {
 		return nil, err
 	}
+	// Mark the keys of creators who left the account, as forward-auth
+	// treats them: one membership read per creator.
+	member := map[string]bool{}
+	for _, key := range keys {
+		by := trailOf(key.CreatedBy)
+		if by == "" {
+			continue
+		}
+		in, seen := member[by]
+		if !seen {
+			_, err := k.store.Membership(ctx, by, accountID)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return nil, fmt.Errorf("authz: read membership: %w", err)
+			default:
+				in = true
+			}
+			member[by] = in
+		}
+		key.Suspended = !in
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for _, key := range keys {

@@ -122,7 +122,8 @@ func trailOf(createdBy string) string {
 }
 
 // KeyStatus names a key's state at now: active, rotating (replaced, in
-// its overlap), rotated, expired or revoked.
+// its overlap), suspended (its creator left the account), rotated,
+// expired or revoked.
 func KeyStatus(k *apikey.Key, now time.Time) string {
 	switch err := k.Usable(now); {
 	case errors.Is(err, apikey.ErrRevoked):
@@ -131,6 +132,8 @@ func KeyStatus(k *apikey.Key, now time.Time) string {
 		return "rotated"
 	case errors.Is(err, apikey.ErrExpired):
 		return "expired"
+	case k.Suspended:
+		return "suspended"
 	case k.SuccessorID != "":
 		return "rotating"
 	}

@@ -537,6 +537,8 @@ func TestKeyStatus(t *testing.T) {
 		{func(k *apikey.Key) { k.SuccessorID, k.OverlapEndsAt = "n", now }, "rotated"},
 		{func(k *apikey.Key) { k.ExpiresAt = now }, "expired"},
 		{func(k *apikey.Key) { k.RevokedAt = now }, "revoked"},
+		{func(k *apikey.Key) { k.Suspended = true }, "suspended"},
+		{func(k *apikey.Key) { k.Suspended, k.RevokedAt = true, now }, "revoked"},
 	}
 	for _, tt := range tests {
 		c := *k

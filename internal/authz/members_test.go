@@ -84,6 +84,19 @@ func TestRemovedMembersKeyIsSuspended(t *testing.T) {
 			if res.Allow || res.Kind != policy.Unauthenticated || !errors.Is(res.Why, authz.ErrInvalidKey) {
 				t.Errorf("removed member's key = %v (%v), want refused as an invalid key", res.Kind, res.Why)
 			}
+			keys, err := d.keys.List(ctx, authz.Actor{}, "ACC-L")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range keys {
+				want := "active"
+				if k.ID == iss.Key.ID {
+					want = "suspended"
+				}
+				if got := authz.KeyStatus(k, d.clock.Now()); got != want {
+					t.Errorf("listed key %s (%s) is %s, want %s", k.ID, k.Name, got, want)
+				}
+			}
 			if res := d.askKey(t, operator.Secret, "GET", "https://live.localhost/api/orders"); !res.Allow {
 				t.Errorf("operator's key after a member left = %v %v, want allowed", res.Kind, res.Missing)
 			}

@@ -28,13 +28,14 @@ type keyRow struct {
 	Name        string
 	Scopes      []string
 	AllowIPs    []string
-	Status      string // active, rotating, rotated, expired or revoked
+	Status      string // active, rotating, suspended, rotated, expired or revoked
 	Created     time.Time
 	Expires     time.Time
 	LastUsed    time.Time
 	LastUsedIP  string
 	OverlapEnds time.Time
-	// Live says the key still authenticates, so it can be rotated or revoked.
+	// Live says the key still authenticates, or will again (suspended), so
+	// it is listed and can be rotated or revoked.
 	Live bool
 }
 
@@ -47,7 +48,7 @@ func viewKey(k *apikey.Key, now time.Time) keyRow {
 	if k.LastUsedIP.IsValid() {
 		row.LastUsedIP = k.LastUsedIP.String()
 	}
-	row.Live = row.Status == "active" || row.Status == "rotating"
+	row.Live = row.Status == "active" || row.Status == "rotating" || row.Status == "suspended"
 	return row
 }
 
