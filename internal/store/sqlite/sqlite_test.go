@@ -145,3 +145,66 @@ func TestRevocationLogSeesOtherProcesses(t *testing.T) {
 		t.Errorf("RevokedSince with limit 2 = %d entries, %v", len(page), err)
 	}
 }
+
+// TestMembershipChangeReachesTheKeyCache changes a membership through a
+// second handle, as `gatehouse member add|remove` does while serve runs:
+// the first handle's RevokedSince names the member's working keys on the
+// account, so the server's key cache forgets them at once. A re-add with
+// the same role, and another member's keys, are not named.
+func TestMembershipChangeReachesTheKeyCache(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	server, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	cli, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+
+	alice := storetest.NewUser(t, server, "alice")
+	bob := storetest.NewUser(t, server, "bob")
+	storetest.NewAccount(t, server, "ACC-L", account.Live)
+	for _, k := range []struct{ id, by string }{{"key_a", alice.ID}, {"key_b", bob.ID}, {"key_r", alice.ID}} {
+		key := storetest.NewKey(k.id, "ACC-L", account.Live, storetest.T0)
+		key.CreatedBy = k.by
+		if err := server.CreateKey(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := server.RevokeKey(ctx, "key_r", storetest.T0, apikey.RevokedByUser); err != nil {
+		t.Fatal(err)
+	}
+	_, mark, err := server.RevokedSince(ctx, -1, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := func(role account.Role) *account.Membership {
+		return &account.Membership{UserID: alice.ID, AccountID: "ACC-L", Role: role, CreatedAt: storetest.T0}
+	}
+	steps := []func() error{
+		func() error { return cli.AddMember(ctx, m(account.Trader)) },
+		func() error { return cli.AddMember(ctx, m(account.Trader)) }, // no change
+		func() error { return cli.AddMember(ctx, m(account.Viewer)) },
+		func() error { return cli.RemoveMember(ctx, alice.ID, "ACC-L") },
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	got, _, err := server.RevokedSince(ctx, mark, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range got {
+		names = append(names, r.Session+r.Key)
+	}
+	if want := []string{"key_a", "key_a", "key_a"}; !slices.Equal(names, want) {
+		t.Errorf("RevokedSince(%d) = %q, want %q: added, demoted, removed", mark, names, want)
+	}
+}
