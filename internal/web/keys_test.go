@@ -208,3 +208,27 @@ func TestEndOthersShowsKeysTheyMinted(t *testing.T) {
 		t.Errorf("the revoked key is still offered")
 	}
 }
+
+// TestPasswordChangeLeadsToKeysTheEndedSessionsMinted: a password change
+// ends the other sessions, and one of them had made a live key; the
+// visitor is taken to the sessions page, which lists it.
+func TestPasswordChangeLeadsToKeysTheEndedSessionsMinted(t *testing.T) {
+	const next = "a brand new passphrase"
+	e := newEnv(t)
+	alice := e.addUser(t, "alice", alicePW, user.Occasional)
+	addAccount(t, e, alice, "ACC-L", account.Live, account.Owner)
+	other := session.Session{ID: "ses_other", Interface: session.Web, UserID: alice.ID, Assurance: session.AAL2, AuthTime: e.clock.Now(), CreatedAt: e.clock.Now()}
+	e.addSession(t, alice, other)
+	iss, err := e.keys.Create(ctx, authz.Actor{Session: &other}, "ACC-L", apikey.Request{Name: "from the other session", Scopes: []string{"orders:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.signedInBrowser(t, alice, session.Session{ID: "ses_strong", Assurance: session.AAL2, AMR: "pwd otp", IP: "192.0.2.9", CreatedAt: e.clock.Now()}, firefoxUA)
+	a := b.post(t, "/password", url.Values{"csrf": {csrf(t, b.get(t, "/password"))}, "current": {alicePW}, "new": {next}, "confirm": {next}})
+	if a.Code != http.StatusSeeOther || a.Location() != "/sessions?done=password" {
+		t.Fatalf("password change = %d → %q, want the sessions page", a.Code, a.Location())
+	}
+	if page := b.get(t, a.Location()); !strings.Contains(page.Body, "Your password was changed.") || !strings.Contains(page.Body, iss.Key.ID) {
+		t.Errorf("sessions page after the password change does not list key %s", iss.Key.ID)
+	}
+}
