@@ -96,6 +96,11 @@ type Outbox interface {
 	// MarkFailed records a failed attempt of a pending message and when
 	// to try again; ErrNotFound when it is not pending.
 	MarkFailed(ctx context.Context, id, lastError string, next time.Time) error
+	// ReleaseMessage gives back a claimed message unsent, due at next,
+	// with the claim's attempt not counted: the worker could not start
+	// it (shutting down, or its endpoint busy); ErrNotFound when it is not
+	// pending.
+	ReleaseMessage(ctx context.Context, id string, next time.Time) error
 	// ParkMessage records a failed last attempt and parks the message as
 	// failed; ErrNotFound when it is not pending.
 	ParkMessage(ctx context.Context, id, lastError string) error

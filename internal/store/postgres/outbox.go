@@ -46,6 +46,10 @@ func (q *conn) MarkFailed(ctx context.Context, id, lastError string, next time.T
 	return affected(q.x.Exec(ctx, `UPDATE outbox SET next_attempt_at = $1, last_error = $2 WHERE id = $3 AND state = 'pending'`, ts(next), store.CleanErrorText(lastError), id))
 }
 
+func (q *conn) ReleaseMessage(ctx context.Context, id string, next time.Time) error {
+	return affected(q.x.Exec(ctx, `UPDATE outbox SET attempts = GREATEST(attempts - 1, 0), next_attempt_at = $1 WHERE id = $2 AND state = 'pending'`, ts(next), id))
+}
+
 func (q *conn) ParkMessage(ctx context.Context, id, lastError string) error {
 	return affected(q.x.Exec(ctx, `UPDATE outbox SET state = 'failed', last_error = $1 WHERE id = $2 AND state = 'pending'`, store.CleanErrorText(lastError), id))
 }

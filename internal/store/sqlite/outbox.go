@@ -70,6 +70,11 @@ func (q *conn) MarkFailed(ctx context.Context, id, lastError string, next time.T
 	return affected(res, err)
 }
 
+func (q *conn) ReleaseMessage(ctx context.Context, id string, next time.Time) error {
+	res, err := q.x.ExecContext(ctx, `UPDATE outbox SET attempts = MAX(attempts - 1, 0), next_attempt_at = ? WHERE id = ? AND state = 'pending'`, us(next), id)
+	return affected(res, err)
+}
+
 func (q *conn) ParkMessage(ctx context.Context, id, lastError string) error {
 	res, err := q.x.ExecContext(ctx, `UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ? AND state = 'pending'`, store.CleanErrorText(lastError), id)
 	return affected(res, err)

@@ -83,6 +83,16 @@ func testOutboxLifecycle(t *testing.T, s store.Store) {
 	if got, want := claimIDs(t, s, now, 10), []string{"msg_c"}; !cmp.Equal(got, want) {
 		t.Errorf("second claim = %v, want %v (leased and not-yet-due messages stay)", got, want)
 	}
+	// c is given back unsent and claimed again: one attempt, not two.
+	if err := s.ReleaseMessage(ctx, "msg_c", now); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := claimIDs(t, s, now, 10), []string{"msg_c"}; !cmp.Equal(got, want) {
+		t.Errorf("claim after release = %v, want %v", got, want)
+	}
+	if c, _ := s.MessageByID(ctx, "msg_c"); c.Attempts != 1 {
+		t.Errorf("released and claimed again: attempts %d, want 1", c.Attempts)
+	}
 	st, _ := s.MessageByID(ctx, "msg_a")
 	if st.Attempts != 1 || !st.NextAttemptAt.Equal(now.Add(time.Minute)) {
 		t.Errorf("claimed message: attempts %d, next %v; want 1, %v", st.Attempts, st.NextAttemptAt, now.Add(time.Minute))
