@@ -15,6 +15,8 @@ var (
 	ErrRevoked   = errors.New("apikey: revoked")
 	ErrRotated   = errors.New("apikey: replaced by its successor")
 	ErrAssurance = errors.New("apikey: transfers:write needs AAL3")
+	// ErrFrozen: the key is suspended while its creator is frozen.
+	ErrFrozen = errors.New("apikey: suspended while its creator is frozen")
 )
 
 // RevokeReason says why a key was revoked; it is shown to the owner and
@@ -62,6 +64,11 @@ type Key struct {
 
 	RevokedAt    time.Time // zero unless revoked
 	RevokeReason RevokeReason
+	// FrozenAt is when a freeze of its creator suspended the key, zero
+	// when it is not suspended. A suspended key is refused (see
+	// [ErrFrozen]) until the creator unfreezes; unlike a revocation, the
+	// suspension is lifted then.
+	FrozenAt time.Time
 
 	// SuccessorID is set on a key that was rotated, PredecessorID on the
 	// key that replaced it. OverlapEndsAt, set with SuccessorID, is when
@@ -143,11 +150,14 @@ func (k *Key) Revoke(reason RevokeReason, now time.Time) error {
 // money-moving secret, so it needs AAL3 like creating one.
 //
 // Rotate fails, leaving k unchanged, if k is not usable, already has a
-// successor ([ErrRotated]), tok is empty or for the other environment
+// successor ([ErrRotated]), is suspended ([ErrFrozen]), tok is empty or for the other environment
 // ([ErrEnvironment]) or aal is too low ([ErrAssurance]).
 func (k *Key) Rotate(tok Token, by string, aal int, l Limits, now time.Time) (Key, error) {
 	if k.SuccessorID != "" {
 		return Key{}, ErrRotated
+	}
+	if !k.FrozenAt.IsZero() {
+		return Key{}, ErrFrozen
 	}
 	if err := k.Usable(now); err != nil {
 		return Key{}, err

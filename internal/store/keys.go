@@ -37,4 +37,12 @@ type Keys interface {
 	// It reports whether the key had never been used from addr before.
 	// ErrNotFound when there is no such key.
 	TouchKey(ctx context.Context, id string, addr netip.Addr, at time.Time) (newAddr bool, err error)
+	// FreezeKeysOf suspends, at at, every key userID created that is
+	// neither revoked nor suspended already, and returns their ids.
+	FreezeKeysOf(ctx context.Context, userID string, at time.Time) ([]string, error)
+	// ThawKeysOf lifts the suspension of every key of userID that a freeze
+	// suspended, and returns the ids of those not revoked meanwhile: the
+	// keys that work again. A key revoked before the freeze was never
+	// suspended, so it stays revoked.
+	ThawKeysOf(ctx context.Context, userID string) ([]string, error)
 }

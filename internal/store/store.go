@@ -39,6 +39,13 @@ type Users interface {
 	UserByUsername(ctx context.Context, username string) (*user.User, error)
 	SetPasswordHash(ctx context.Context, userID, hash string, now time.Time) error
 	ListUsers(ctx context.Context) ([]*user.User, error)
+	// FreezeUser marks the user frozen since at by by (see
+	// [user.User.Frozen]); ErrConflict when frozen already, ErrNotFound
+	// when there is no such user.
+	FreezeUser(ctx context.Context, userID string, at time.Time, by string) error
+	// UnfreezeUser lifts the user's freeze; ErrNotFound when the user is
+	// not frozen.
+	UnfreezeUser(ctx context.Context, userID string) error
 }
 
 // Accounts persists brokerage accounts and memberships.
@@ -105,6 +112,16 @@ type DeviceApprovals interface {
 	UseDeviceApproval(ctx context.Context, tokenHash []byte, now time.Time) (deviceID, userID string, err error)
 }
 
+// FreezeLinks persists the single-use "This wasn't me" links that notices
+// carry; as hashes only.
+type FreezeLinks interface {
+	// CreateFreezeLink stores the hash of a link token for userID.
+	CreateFreezeLink(ctx context.Context, tokenHash []byte, userID string, expires time.Time) error
+	// UseFreezeLink spends a link token and returns its user; ErrNotFound
+	// when it is unknown, used or expired.
+	UseFreezeLink(ctx context.Context, tokenHash []byte, now time.Time) (userID string, err error)
+}
+
 // Audit persists the hash-chained audit trail.
 type Audit interface {
 	// AppendAudit seals e onto the chain's head (see [audit.Seal]) and stores it.
@@ -129,7 +146,7 @@ type Throttles interface {
 // Purger deletes what has expired, for the janitor.
 type Purger interface {
 	// PurgeExpired deletes what can no longer be used: login flows,
-	// enrolment codes and approval links that expired before expired; and
+	// enrolment codes, approval and freeze links that expired before expired; and
 	// what is too old to matter: push requests created, and throttle
 	// counters last failed, before old (which must lie beyond every
 	// throttle rule's forget window and the posture report's look-back).
@@ -151,6 +168,7 @@ type Tx interface {
 	Pushes
 	Enrolments
 	DeviceApprovals
+	FreezeLinks
 	Purger
 	Keys
 	Outbox

@@ -43,7 +43,16 @@ type User struct {
 	PasswordHash string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// FrozenAt is when the user was frozen ("This wasn't me"), zero when
+	// not; FrozenBy who froze it: the user's id, "link" (a notice's
+	// freeze link), "phone:<factor id>" or "admin". While frozen, no
+	// session or key of the user passes forward-auth or the API.
+	FrozenAt time.Time
+	FrozenBy string
 }
+
+// Frozen reports whether the user is frozen.
+func (u *User) Frozen() bool { return !u.FrozenAt.IsZero() }
 
 // ErrInvalidUsername is returned for a username that cannot be used.
 var ErrInvalidUsername = errors.New("user: username must be 3 to 64 letters, digits or . _ - @")

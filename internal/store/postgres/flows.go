@@ -55,6 +55,16 @@ func (q *conn) UseDeviceApproval(ctx context.Context, tokenHash []byte, now time
 	return deviceID, userID, mapErr(err)
 }
 
+func (q *conn) CreateFreezeLink(ctx context.Context, tokenHash []byte, userID string, expires time.Time) error {
+	return q.write(ctx, `INSERT INTO freeze_links (token_hash, user_id, expires_at) VALUES ($1, $2, $3)`, tokenHash, userID, ts(expires))
+}
+
+func (q *conn) UseFreezeLink(ctx context.Context, tokenHash []byte, now time.Time) (string, error) {
+	var userID string
+	err := q.x.QueryRow(ctx, `UPDATE freeze_links SET used_at = $1 WHERE token_hash = $2 AND used_at = '0001-01-01 00:00:00+00' AND expires_at > $3 RETURNING user_id`, ts(now), tokenHash, ts(now)).Scan(&userID)
+	return userID, mapErr(err)
+}
+
 func (q *conn) PurgeExpired(ctx context.Context, expired, old time.Time) (int64, error) {
 	var n int64
 	err := q.atomic(ctx, func(c *conn) error {
@@ -65,6 +75,7 @@ func (q *conn) PurgeExpired(ctx context.Context, expired, old time.Time) (int64,
 			{`DELETE FROM login_flows WHERE expires_at < $1`, []any{ts(expired)}},
 			{`DELETE FROM push_enrolments WHERE expires_at < $1`, []any{ts(expired)}},
 			{`DELETE FROM device_approvals WHERE expires_at < $1`, []any{ts(expired)}},
+			{`DELETE FROM freeze_links WHERE expires_at < $1`, []any{ts(expired)}},
 			{`DELETE FROM push_requests WHERE created_at < $1`, []any{ts(old)}},
 			{`DELETE FROM throttles WHERE last_at < $1`, []any{ts(old)}},
 		} {

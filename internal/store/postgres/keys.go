@@ -4,26 +4,29 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/store"
 )
 
 const keyCols = `id, account_id, name, environment, scopes, allow_ips, secret_hash, created_by, created_at, expires_at,
-	last_used_at, last_used_ip, revoked_at, revoke_reason, successor_id, predecessor_id, overlap_ends_at, session_id`
+	last_used_at, last_used_ip, revoked_at, revoke_reason, successor_id, predecessor_id, overlap_ends_at, session_id, frozen_at`
 
 func scanKey(row scanner) (*apikey.Key, error) {
 	var k apikey.Key
 	var scopes, allow, lastIP string
-	var created, expires, lastUsed, overlap time.Time
+	var created, expires, lastUsed, overlap, frozen time.Time
 	var revoked *time.Time
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Environment, &scopes, &allow, &k.SecretHash, &k.CreatedBy, &created, &expires,
-		&lastUsed, &lastIP, &revoked, &k.RevokeReason, &k.SuccessorID, &k.PredecessorID, &overlap, &k.SessionID); err != nil {
+		&lastUsed, &lastIP, &revoked, &k.RevokeReason, &k.SuccessorID, &k.PredecessorID, &overlap, &k.SessionID, &frozen); err != nil {
 		return nil, mapErr(err)
 	}
-	k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.OverlapEndsAt = tm(created), tm(expires), tm(lastUsed), tm(overlap)
+	k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.OverlapEndsAt, k.FrozenAt = tm(created), tm(expires), tm(lastUsed), tm(overlap), tm(frozen)
 	k.RevokedAt = nullTime(revoked)
 	if err := decodeKeyLists(&k, scopes, allow, lastIP); err != nil {
 		return nil, err
@@ -92,10 +95,10 @@ func (q *conn) CreateKey(ctx context.Context, k *apikey.Key) error {
 		r := ts(k.RevokedAt)
 		revoked = &r
 	}
-	return q.write(ctx, `INSERT INTO api_keys (`+keyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+	return q.write(ctx, `INSERT INTO api_keys (`+keyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
 		k.ID, k.AccountID, k.Name, string(k.Environment), k.Scopes.String(), encodePrefixes(k.AllowIPs), k.SecretHash, k.CreatedBy,
 		ts(k.CreatedAt), ts(k.ExpiresAt), ts(k.LastUsedAt), addrText(k.LastUsedIP), revoked, string(k.RevokeReason),
-		k.SuccessorID, k.PredecessorID, ts(k.OverlapEndsAt), k.SessionID)
+		k.SuccessorID, k.PredecessorID, ts(k.OverlapEndsAt), k.SessionID, ts(k.FrozenAt))
 }
 
 func (q *conn) KeyByID(ctx context.Context, id string) (*apikey.Key, error) {
@@ -171,4 +174,46 @@ func (q *conn) TouchKey(ctx context.Context, id string, addr netip.Addr, at time
 		return false, store.ErrNotFound
 	}
 	return fresh, nil
+}
+
+func (q *conn) FreezeKeysOf(ctx context.Context, userID string, at time.Time) ([]string, error) {
+	if err := q.lockKeys(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := q.x.Query(ctx, `UPDATE api_keys SET frozen_at = $1 WHERE created_by = $2 AND revoked_at IS NULL AND frozen_at = '0001-01-01 00:00:00+00' RETURNING id`, ts(at), userID)
+	return sortedIDs(rows, err)
+}
+
+func (q *conn) ThawKeysOf(ctx context.Context, userID string) ([]string, error) {
+	if err := q.lockKeys(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := q.x.Query(ctx, `UPDATE api_keys SET frozen_at = '0001-01-01 00:00:00+00' WHERE created_by = $1 AND frozen_at <> '0001-01-01 00:00:00+00' RETURNING id, revoked_at IS NULL`, userID)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		var live bool
+		if err := rows.Scan(&id, &live); err != nil {
+			return nil, err
+		}
+		if live {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids, rows.Err()
+}
+
+// sortedIDs reads rows of one text column, sorted.
+func sortedIDs(rows pgx.Rows, err error) ([]string, error) {
+	ids, err := collect(rows, err, func(r scanner) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+	slices.Sort(ids)
+	return ids, mapErr(err)
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -11,21 +12,21 @@ import (
 	"gatehouse/internal/user"
 )
 
-const userCols = `id, username, email, profile, password_hash, created_at, updated_at`
+const userCols = `id, username, email, profile, password_hash, created_at, updated_at, frozen_at, frozen_by`
 
 func scanUser(row scanner) (*user.User, error) {
 	var u user.User
-	var created, updated time.Time
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Profile, &u.PasswordHash, &created, &updated); err != nil {
+	var created, updated, frozen time.Time
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Profile, &u.PasswordHash, &created, &updated, &frozen, &u.FrozenBy); err != nil {
 		return nil, mapErr(err)
 	}
-	u.CreatedAt, u.UpdatedAt = tm(created), tm(updated)
+	u.CreatedAt, u.UpdatedAt, u.FrozenAt = tm(created), tm(updated), tm(frozen)
 	return &u, nil
 }
 
 func (q *conn) CreateUser(ctx context.Context, u *user.User) error {
-	return q.write(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		u.ID, u.Username, u.Email, string(u.Profile), u.PasswordHash, ts(u.CreatedAt), ts(u.UpdatedAt))
+	return q.write(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		u.ID, u.Username, u.Email, string(u.Profile), u.PasswordHash, ts(u.CreatedAt), ts(u.UpdatedAt), ts(u.FrozenAt), u.FrozenBy)
 }
 
 func (q *conn) UserByID(ctx context.Context, id string) (*user.User, error) {
@@ -44,6 +45,24 @@ func (q *conn) SetPasswordHash(ctx context.Context, userID, hash string, now tim
 func (q *conn) ListUsers(ctx context.Context) ([]*user.User, error) {
 	rows, err := q.x.Query(ctx, `SELECT `+userCols+` FROM users ORDER BY username`)
 	return collect(rows, err, scanUser)
+}
+
+func (q *conn) FreezeUser(ctx context.Context, userID string, at time.Time, by string) error {
+	tag, err := q.x.Exec(ctx, `UPDATE users SET frozen_at = $1, frozen_by = $2 WHERE id = $3 AND frozen_at = '0001-01-01 00:00:00+00'`, ts(at), by, userID)
+	if err := affected(tag, err); err == store.ErrNotFound {
+		if _, err := q.UserByID(ctx, userID); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: user %s is frozen already", store.ErrConflict, userID)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+func (q *conn) UnfreezeUser(ctx context.Context, userID string) error {
+	tag, err := q.x.Exec(ctx, `UPDATE users SET frozen_at = '0001-01-01 00:00:00+00', frozen_by = '' WHERE id = $1 AND frozen_at <> '0001-01-01 00:00:00+00'`, userID)
+	return affected(tag, err)
 }
 
 func affected(tag pgconn.CommandTag, err error) error {

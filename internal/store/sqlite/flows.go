@@ -57,6 +57,17 @@ func (q *conn) UseDeviceApproval(ctx context.Context, tokenHash []byte, now time
 	return deviceID, userID, mapErr(err)
 }
 
+func (q *conn) CreateFreezeLink(ctx context.Context, tokenHash []byte, userID string, expires time.Time) error {
+	_, err := q.x.ExecContext(ctx, `INSERT INTO freeze_links (token_hash, user_id, expires_at, used_at) VALUES (?, ?, ?, 0)`, tokenHash, userID, us(expires))
+	return mapErr(err)
+}
+
+func (q *conn) UseFreezeLink(ctx context.Context, tokenHash []byte, now time.Time) (string, error) {
+	var userID string
+	err := q.x.QueryRowContext(ctx, `UPDATE freeze_links SET used_at = ? WHERE token_hash = ? AND used_at = 0 AND expires_at > ? RETURNING user_id`, us(now), tokenHash, us(now)).Scan(&userID)
+	return userID, mapErr(err)
+}
+
 func (q *conn) PurgeExpired(ctx context.Context, expired, old time.Time) (int64, error) {
 	var n int64
 	err := q.atomic(ctx, func(c *conn) error {
@@ -67,6 +78,7 @@ func (q *conn) PurgeExpired(ctx context.Context, expired, old time.Time) (int64,
 			{`DELETE FROM login_flows WHERE expires_at < ?`, []any{us(expired)}},
 			{`DELETE FROM push_enrolments WHERE expires_at < ?`, []any{us(expired)}},
 			{`DELETE FROM device_approvals WHERE expires_at < ?`, []any{us(expired)}},
+			{`DELETE FROM freeze_links WHERE expires_at < ?`, []any{us(expired)}},
 			{`DELETE FROM push_requests WHERE created_at < ?`, []any{us(old)}},
 			{`DELETE FROM throttles WHERE last_at < ?`, []any{us(old)}},
 		} {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,18 +14,18 @@ import (
 )
 
 const keyCols = `id, account_id, name, environment, scopes, allow_ips, secret_hash, created_by, created_at, expires_at,
-	last_used_at, last_used_ip, revoked_at, revoke_reason, successor_id, predecessor_id, overlap_ends_at, session_id`
+	last_used_at, last_used_ip, revoked_at, revoke_reason, successor_id, predecessor_id, overlap_ends_at, session_id, frozen_at`
 
 func scanKey(row interface{ Scan(...any) error }) (*apikey.Key, error) {
 	var k apikey.Key
 	var scopes, allow, lastIP string
-	var created, expires, lastUsed, overlap int64
+	var created, expires, lastUsed, overlap, frozen int64
 	var revoked sql.NullInt64
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Environment, &scopes, &allow, &k.SecretHash, &k.CreatedBy, &created, &expires,
-		&lastUsed, &lastIP, &revoked, &k.RevokeReason, &k.SuccessorID, &k.PredecessorID, &overlap, &k.SessionID); err != nil {
+		&lastUsed, &lastIP, &revoked, &k.RevokeReason, &k.SuccessorID, &k.PredecessorID, &overlap, &k.SessionID, &frozen); err != nil {
 		return nil, mapErr(err)
 	}
-	k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.OverlapEndsAt = tm(created), tm(expires), tm(lastUsed), tm(overlap)
+	k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.OverlapEndsAt, k.FrozenAt = tm(created), tm(expires), tm(lastUsed), tm(overlap), tm(frozen)
 	k.RevokedAt = nullTime(revoked)
 	if err := decodeKeyLists(&k, scopes, allow, lastIP); err != nil {
 		return nil, err
@@ -96,10 +97,10 @@ func (q *conn) CreateKey(ctx context.Context, k *apikey.Key) error {
 	if !k.RevokedAt.IsZero() {
 		revoked = us(k.RevokedAt)
 	}
-	_, err := q.x.ExecContext(ctx, `INSERT INTO api_keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := q.x.ExecContext(ctx, `INSERT INTO api_keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.AccountID, k.Name, string(k.Environment), k.Scopes.String(), encodePrefixes(k.AllowIPs), k.SecretHash, k.CreatedBy,
 		us(k.CreatedAt), us(k.ExpiresAt), us(k.LastUsedAt), addrText(k.LastUsedIP), revoked, string(k.RevokeReason),
-		k.SuccessorID, k.PredecessorID, us(k.OverlapEndsAt), k.SessionID)
+		k.SuccessorID, k.PredecessorID, us(k.OverlapEndsAt), k.SessionID, us(k.FrozenAt))
 	return mapErr(err)
 }
 
@@ -160,4 +161,40 @@ func (q *conn) TouchKey(ctx context.Context, id string, addr netip.Addr, at time
 		return err
 	})
 	return fresh, err
+}
+
+func (q *conn) FreezeKeysOf(ctx context.Context, userID string, at time.Time) ([]string, error) {
+	return q.ids(ctx, `UPDATE api_keys SET frozen_at = ? WHERE created_by = ? AND revoked_at IS NULL AND frozen_at = 0 RETURNING id`, us(at), userID)
+}
+
+func (q *conn) ThawKeysOf(ctx context.Context, userID string) ([]string, error) {
+	var ids []string
+	err := q.atomic(ctx, func(c *conn) error {
+		var err error
+		if ids, err = c.ids(ctx, `SELECT id FROM api_keys WHERE created_by = ? AND frozen_at <> 0 AND revoked_at IS NULL`, userID); err != nil {
+			return err
+		}
+		_, err = c.x.ExecContext(ctx, `UPDATE api_keys SET frozen_at = 0 WHERE created_by = ? AND frozen_at <> 0`, userID)
+		return mapErr(err)
+	})
+	return ids, err
+}
+
+// ids runs a query whose rows are one text column, sorted.
+func (q *conn) ids(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := q.x.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out, rows.Err()
 }

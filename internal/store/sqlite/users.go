@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"gatehouse/internal/account"
@@ -9,21 +10,21 @@ import (
 	"gatehouse/internal/user"
 )
 
-const userCols = `id, username, email, profile, password_hash, created_at, updated_at`
+const userCols = `id, username, email, profile, password_hash, created_at, updated_at, frozen_at, frozen_by`
 
 func scanUser(row interface{ Scan(...any) error }) (*user.User, error) {
 	var u user.User
-	var created, updated int64
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Profile, &u.PasswordHash, &created, &updated); err != nil {
+	var created, updated, frozen int64
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Profile, &u.PasswordHash, &created, &updated, &frozen, &u.FrozenBy); err != nil {
 		return nil, mapErr(err)
 	}
-	u.CreatedAt, u.UpdatedAt = tm(created), tm(updated)
+	u.CreatedAt, u.UpdatedAt, u.FrozenAt = tm(created), tm(updated), tm(frozen)
 	return &u, nil
 }
 
 func (q *conn) CreateUser(ctx context.Context, u *user.User) error {
-	_, err := q.x.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Username, u.Email, string(u.Profile), u.PasswordHash, us(u.CreatedAt), us(u.UpdatedAt))
+	_, err := q.x.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Username, u.Email, string(u.Profile), u.PasswordHash, us(u.CreatedAt), us(u.UpdatedAt), us(u.FrozenAt), u.FrozenBy)
 	return mapErr(err)
 }
 
@@ -55,6 +56,26 @@ func (q *conn) ListUsers(ctx context.Context) ([]*user.User, error) {
 		out = append(out, u)
 	}
 	return out, rows.Err()
+}
+
+func (q *conn) FreezeUser(ctx context.Context, userID string, at time.Time, by string) error {
+	return q.atomic(ctx, func(c *conn) error {
+		res, err := c.x.ExecContext(ctx, `UPDATE users SET frozen_at = ?, frozen_by = ? WHERE id = ? AND frozen_at = 0`, us(at), by, userID)
+		if err := affected(res, err); err == store.ErrNotFound {
+			if _, err := c.UserByID(ctx, userID); err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: user %s is frozen already", store.ErrConflict, userID)
+		} else if err != nil {
+			return err
+		}
+		return nil
+	})
+}
+
+func (q *conn) UnfreezeUser(ctx context.Context, userID string) error {
+	res, err := q.x.ExecContext(ctx, `UPDATE users SET frozen_at = 0, frozen_by = '' WHERE id = ? AND frozen_at <> 0`, userID)
+	return affected(res, err)
 }
 
 func affected(res interface{ RowsAffected() (int64, error) }, err error) error {

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, hostileTests...)
 	tests = append(tests, keyTests...)
 	tests = append(tests, outboxTests...)
+	tests = append(tests, freezeTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open(t)) })
 	}
