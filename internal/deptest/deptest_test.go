@@ -20,7 +20,7 @@ var leaves = []string{
 	"internal/account", "internal/apikey", "internal/audit", "internal/device", "internal/dpop",
 	"internal/password", "internal/policy", "internal/posture", "internal/session", "internal/throttle",
 	"internal/token", "internal/user", "internal/seal", "internal/webhook", "internal/fault",
-	"internal/strictjson", "internal/clienttext", "internal/notice",
+	"internal/strictjson", "internal/clienttext", "internal/notice", "internal/secevent",
 	"internal/factor", "internal/factor/totp", "internal/factor/recovery", "internal/factor/push", "internal/factor/sms",
 	// internal/factor/webauthn is not a leaf: go-webauthn, which it wraps,
 	// imports net/http for its protocol types.
