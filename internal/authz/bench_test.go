@@ -80,7 +80,7 @@ func newBenchStack(b *testing.B) *benchStack {
 	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	auth := &httpapi.Authenticator{Authenticator: &authn.Authenticator{Sessions: sessions, Replay: &dpop.ReplayCache{Window: time.Minute}, MaxAge: time.Minute, Watch: watch, Now: time.Now},
 		Origin: "http://localhost"}
-	api := httpapi.NewHandler(httpapi.Deps{Store: st, Login: &login.Service{}, Auth: auth, Proxies: loopback, LoginReplay: &dpop.ReplayCache{Window: time.Minute},
+	api := httpapi.NewHandler(httpapi.Deps{Login: &login.Service{}, Auth: auth, Proxies: loopback, LoginReplay: &dpop.ReplayCache{Window: time.Minute},
 		Log: log, Metrics: httpapi.NewMetrics(reg), Now: time.Now, Keys: keys, Authz: svc})
 	h, err := server.Handler(server.Options{API: api, Store: st, Registry: reg, Origin: "http://localhost", Log: log})
 	if err != nil {

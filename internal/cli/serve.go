@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/assess"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/config"
@@ -142,11 +143,14 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	if err != nil {
 		return nil, nil, err
 	}
-	api := httpapi.NewHandler(httpapi.Deps{Store: st, Login: svc, Auth: &httpapi.Authenticator{Authenticator: auth, Origin: c.PublicOrigin, Cookies: cookies}, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
-		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL,
-		Admins: c.Admins, Entities: c.Entities, SignInNotices: factors.Notices != nil, FactorRule: c.Throttle.Factor})
-	portal, err := web.NewHandler(web.Deps{Store: st, Login: svc, Keys: keys, Auth: auth, Cookies: cookies, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now,
-		Entities: c.Entities, SignInNotices: factors.Notices != nil, FactorRule: c.Throttle.Factor, ReturnHosts: c.ReturnHosts()})
+	// One posture service for both doors: the same rules decide who reads
+	// which report and who changes which permissions.
+	pst := &assess.Service{Store: st, Platform: assess.Platform{Entities: c.Entities, SignInNotices: factors.Notices != nil, FactorRule: c.Throttle.Factor},
+		Admins: c.Admins, StepUpWindow: c.Factors.StepUpWindow, Now: now}
+	api := httpapi.NewHandler(httpapi.Deps{Login: svc, Auth: &httpapi.Authenticator{Authenticator: auth, Origin: c.PublicOrigin, Cookies: cookies}, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
+		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL, Posture: pst})
+	portal, err := web.NewHandler(web.Deps{Login: svc, Keys: keys, Posture: pst, Auth: auth, Cookies: cookies, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now,
+		ReturnHosts: c.ReturnHosts()})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -208,15 +208,15 @@ func viewFactor(f *factor.Factor) factorView {
 
 func handleListFactors(d sessionDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		s, err := d.auth.Session(r)
+		a, err := d.actor(r)
 		if err != nil {
 			return err
 		}
-		fs, err := d.store.FactorsOfUser(r.Context(), s.UserID)
+		fs, err := d.login.OwnFactors(r.Context(), a)
 		if err != nil {
 			return err
 		}
-		codes, err := d.store.RecoveryCodes(r.Context(), s.UserID)
+		codes, err := d.login.OwnRecoveryCodes(r.Context(), a)
 		if err != nil {
 			return err
 		}
@@ -446,11 +446,11 @@ func handleStepUp(d sessionDeps, ld loginDeps) handlerFunc {
 
 func handleListDevices(d sessionDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		s, err := d.auth.Session(r)
+		a, err := d.actor(r)
 		if err != nil {
 			return err
 		}
-		ds, err := d.store.DevicesOfUser(r.Context(), s.UserID)
+		ds, err := d.login.OwnDevices(r.Context(), a)
 		if err != nil {
 			return err
 		}
@@ -459,7 +459,7 @@ func handleListDevices(d sessionDeps) handlerFunc {
 		}{Devices: []deviceView{}}
 		for _, x := range ds {
 			out.Devices = append(out.Devices, deviceView{ID: x.ID, Name: x.Name, Interface: x.Interface, Status: string(x.Status),
-				Current: x.ID == s.DeviceID, CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt})
+				Current: x.ID == a.Session.DeviceID, CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt})
 		}
 		return writeJSON(w, http.StatusOK, out)
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/internal/assess"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/config"
 	"gatehouse/internal/factor"
@@ -155,7 +156,7 @@ func TestStoreFailureDuringLoginAnswerIs503AndCountsNothing(t *testing.T) {
 	now = now.Add(totp.Period)
 
 	auth := &httpapi.Authenticator{Authenticator: &authn.Authenticator{Sessions: authn.New(st, time.Second, clock, nil), MaxAge: time.Minute, Now: clock}, Origin: "http://localhost"}
-	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Deps{Store: st, Login: svc, Auth: auth, Log: log, Now: clock}))
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Deps{Posture: &assess.Service{Store: st, Now: clock}, Login: svc, Auth: auth, Log: log, Now: clock}))
 	t.Cleanup(srv.Close)
 	jar, _ := cookiejar.New(nil)
 	client := srv.Client()

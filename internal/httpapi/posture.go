@@ -34,12 +34,10 @@ func (d postureDeps) actor(r *http.Request) (session.Actor, error) {
 // postureRoutes registers the posture reports and the permission gate.
 func postureRoutes(rt router) {
 	d := rt.d
-	svc := &assess.Service{Store: d.Store, Platform: assess.Platform{Entities: d.Entities, SignInNotices: d.SignInNotices, FactorRule: d.FactorRule},
-		Admins: d.Admins, Now: d.Now}
-	if d.Login != nil {
-		svc.StepUpWindow = d.Login.Factors.StepUpWindow // the same freshness as factor changes
+	if d.Posture == nil {
+		return
 	}
-	pd := postureDeps{auth: d.Auth, posture: svc, proxies: d.Proxies}
+	pd := postureDeps{auth: d.Auth, posture: d.Posture, proxies: d.Proxies}
 	rt.handle("GET /v1/posture", handlePosture(pd))
 	rt.handle("GET /v1/admin/posture", handleAdminSummary(pd))
 	rt.handle("GET /v1/admin/posture/{user}", handleAdminPosture(pd))

@@ -10,13 +10,11 @@ import (
 	"net/netip"
 	"time"
 
+	"gatehouse/internal/assess"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/login"
 	"gatehouse/internal/pathid"
-	"gatehouse/internal/posture"
-	"gatehouse/internal/store"
-	"gatehouse/internal/throttle"
 )
 
 //go:embed openapi.yaml
@@ -27,7 +25,6 @@ func OpenAPI() []byte { return openapi }
 
 // Deps are the API's dependencies, set by the command line.
 type Deps struct {
-	Store   store.Store
 	Login   *login.Service
 	Auth    *Authenticator
 	Proxies []netip.Prefix
@@ -43,19 +40,9 @@ type Deps struct {
 	// LoginURL is where forward-auth sends a browser without a session;
 	// "" answers it 401.
 	LoginURL string
-	// Admins are the usernames of the platform team (config admins): with
-	// an AAL2 session they read any user's posture and the summary, and
-	// may override the permission gate.
-	Admins []string
-	// Entities names the legal entities of accounts in posture reports;
-	// nil means posture.DefaultEntities().
-	Entities posture.EntityTable
-	// SignInNotices says every new sign-in is e-mailed to its user, which
-	// the posture report counts.
-	SignInNotices bool
-	// FactorRule is the second-factor counter's rule, for the posture
-	// report; zero: the default.
-	FactorRule throttle.Rule
+	// Posture serves the posture reports and permission changes, and
+	// decides who may have them; nil leaves their routes out.
+	Posture *assess.Service
 }
 
 // router registers handlers with the adapter that renders their errors.
@@ -87,7 +74,7 @@ func NewHandler(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	rt := router{mux: mux, d: &d}
 	handle := rt.handle
-	sd := sessionDeps{auth: d.Auth, store: d.Store, login: d.Login, keys: d.Keys, proxies: d.Proxies, now: d.Now}
+	sd := sessionDeps{auth: d.Auth, login: d.Login, keys: d.Keys, proxies: d.Proxies, now: d.Now}
 	ld := loginDeps{svc: d.Login, cookies: d.Auth.Cookies, origin: d.Auth.Origin, maxAge: d.Auth.MaxAge, replay: d.LoginReplay,
 		proxies: d.Proxies, now: d.Now, deviceCookieAge: 400 * 24 * time.Hour, flowAge: 15 * time.Minute}
 

@@ -7,18 +7,15 @@ import (
 	"strconv"
 	"time"
 
-	"gatehouse/internal/audit"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/edge"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
-	"gatehouse/internal/store"
 )
 
 // sessionDeps is what the session-management handlers share.
 type sessionDeps struct {
 	auth  *Authenticator
-	store store.Store
 	login *login.Service
 	// keys offers, after sessions end, the keys they minted; nil offers
 	// none.
@@ -41,11 +38,12 @@ type meResponse struct {
 
 func handleMe(d sessionDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		s, err := d.auth.Session(r)
+		a, err := d.actor(r)
 		if err != nil {
 			return err
 		}
-		u, err := d.store.UserByID(r.Context(), s.UserID)
+		s := a.Session
+		u, err := d.login.Me(r.Context(), a)
 		if err != nil {
 			return err
 		}
@@ -208,7 +206,7 @@ type eventView struct {
 
 func handleAudit(d sessionDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		s, err := d.auth.Session(r)
+		a, err := d.actor(r)
 		if err != nil {
 			return err
 		}
@@ -228,7 +226,7 @@ func handleAudit(d sessionDeps) handlerFunc {
 			}
 			before = n
 		}
-		events, err := d.store.AuditOfUser(r.Context(), s.UserID, before, limit)
+		events, err := d.login.Trail(r.Context(), a, before, limit)
 		if err != nil {
 			return err
 		}
@@ -237,8 +235,7 @@ func handleAudit(d sessionDeps) handlerFunc {
 			Next   int64       `json:"next,omitempty"`
 		}{Events: []eventView{}}
 		for _, e := range events {
-			o := audit.ForOwner(e)
-			out.Events = append(out.Events, eventView{Seq: o.Seq, Time: o.Time, Type: o.Type, Interface: o.Interface, IP: o.IP, Detail: o.Detail})
+			out.Events = append(out.Events, eventView{Seq: e.Seq, Time: e.Time, Type: e.Type, Interface: e.Interface, IP: e.IP, Detail: e.Detail})
 		}
 		if len(events) == limit {
 			out.Next = events[len(events)-1].Seq

@@ -21,10 +21,9 @@ type eventRow struct {
 	Details []string
 }
 
-// viewEvent describes e for its owner: what [audit.ForOwner] shows, in
-// words. The details a sentence already says are not listed again.
-func viewEvent(stored *audit.Event) eventRow {
-	e := audit.ForOwner(stored)
+// viewEvent describes e, an event as [audit.ForOwner] lets its owner see
+// it, in words. The details a sentence already says are not listed again.
+func viewEvent(e audit.Event) eventRow {
 	row := eventRow{Seq: e.Seq, Time: e.Time, Door: doorName(e.Interface), IP: e.IP, What: eventNames[e.Type]}
 	said := map[string]bool{}
 	switch e.Type {
@@ -170,7 +169,7 @@ func handleActivity(d *deps) signedInFunc {
 			before = n
 		}
 		// One more than a page tells whether an older page exists.
-		events, err := d.Store.AuditOfUser(r.Context(), v.User.ID, before, activityPage+1)
+		events, err := d.Login.Trail(r.Context(), d.actor(r, v), before, activityPage+1)
 		if err != nil {
 			return err
 		}

@@ -55,7 +55,7 @@ func devicesOrder(a, b deviceRow) int {
 }
 
 func (d *deps) devicesPage(w http.ResponseWriter, r *http.Request, v *visitor, status int, errMsg string) error {
-	ds, err := d.Store.DevicesOfUser(r.Context(), v.User.ID)
+	ds, err := d.Login.OwnDevices(r.Context(), d.actor(r, v))
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"gatehouse/internal/factor/sms"
 	"gatehouse/internal/fault"
 	"gatehouse/internal/session"
-	"gatehouse/internal/store"
 )
 
 // The sign-in methods page: the second factors of the visitor's account,
@@ -47,7 +46,7 @@ type factorsData struct {
 
 func (d *deps) factorsData(r *http.Request, v *visitor) (factorsData, error) {
 	ctx := r.Context()
-	fs, err := d.Store.FactorsOfUser(ctx, v.User.ID)
+	fs, err := d.Login.OwnFactors(ctx, d.actor(r, v))
 	if err != nil {
 		return factorsData{}, err
 	}
@@ -60,7 +59,7 @@ func (d *deps) factorsData(r *http.Request, v *visitor) (factorsData, error) {
 		}
 		data.Factors = append(data.Factors, row)
 	}
-	codes, err := d.Store.RecoveryCodes(ctx, v.User.ID)
+	codes, err := d.Login.OwnRecoveryCodes(ctx, d.actor(r, v))
 	if err != nil {
 		return factorsData{}, err
 	}
@@ -165,7 +164,7 @@ func handleEnrol(d *deps, kind factor.Kind) signedInFunc {
 		// "Start again" replaces a pending factor of the visitor that its
 		// owner could not confirm; a pending factor needs no step-up.
 		if old := r.PostForm.Get("replace"); old != "" && len(old) <= 64 {
-			if f, err := d.Store.FactorByID(ctx, old); err == nil && f.UserID == v.User.ID && f.Status == factor.Pending {
+			if f, err := d.Login.OwnFactor(ctx, d.actor(r, v), old); err == nil && f.Status == factor.Pending {
 				if _, err := d.Login.RemoveFactor(ctx, v.Session, f.ID); err != nil {
 					return err
 				}
@@ -262,11 +261,7 @@ func handleRegenerateRecovery(d *deps) signedInFunc {
 
 // ownFactor returns the visitor's factor id; another user's is not found.
 func (d *deps) ownFactor(r *http.Request, v *visitor, id string) (*factor.Factor, error) {
-	f, err := d.Store.FactorByID(r.Context(), id)
-	if err == nil && f.UserID != v.User.ID {
-		err = store.ErrNotFound
-	}
-	return f, err
+	return d.Login.OwnFactor(r.Context(), d.actor(r, v), id)
 }
 
 // handleConfirm confirms a pending TOTP or SMS factor with its first code.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"gatehouse/internal/apikey"
+	"gatehouse/internal/assess"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
@@ -188,7 +189,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	keys := authz.NewKeys(authz.KeysConfig{Store: st, Limits: apikey.DefaultLimits(), StepUpWindow: cfg.Factors.StepUpWindow, MaxAge: time.Second,
 		Now: clk.Now, Rand: rnd})
 	auth := &authn.Authenticator{Sessions: sessions, Now: clk.Now}
-	h, err := web.NewHandler(web.Deps{Store: st, Login: svc, Keys: keys, Auth: auth, Origin: origin, Now: clk.Now, Rand: rnd,
+	h, err := web.NewHandler(web.Deps{Posture: &assess.Service{Store: st, Now: clk.Now}, Login: svc, Keys: keys, Auth: auth, Origin: origin, Now: clk.Now, Rand: rnd,
 		ReturnHosts: []string{"localhost", "portal.localhost"}})
 	if err != nil {
 		t.Fatal(err)

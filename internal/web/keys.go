@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,34 +75,26 @@ func (d *deps) actor(r *http.Request, v *visitor) authz.Actor {
 	return authz.Actor{Session: v.Session, IP: edge.ClientAddr(r, d.Proxies).String()}
 }
 
-// memberAccount returns the account id of the visitor's membership, or
-// store.ErrNotFound through authz's ErrNoAccount: not a member.
+// memberAccount returns the account id and the visitor's membership of
+// it, or authz's ErrNoAccount: not a member.
 func (d *deps) memberAccount(r *http.Request, v *visitor, id string) (*account.Account, *account.Membership, error) {
-	m, err := d.Store.Membership(r.Context(), v.User.ID, id)
+	ma, err := d.Keys.Account(r.Context(), d.actor(r, v), id)
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := d.Store.AccountByID(r.Context(), id)
-	if err != nil {
-		return nil, nil, err
-	}
-	return a, m, nil
+	return ma.Account, &account.Membership{UserID: v.User.ID, AccountID: ma.Account.ID, Role: ma.Role}, nil
 }
 
 func (d *deps) keysPage(w http.ResponseWriter, r *http.Request, v *visitor, status int, errMsg string) error {
 	ctx := r.Context()
-	ms, err := d.Store.MembershipsOfUser(ctx, v.User.ID)
+	accts, err := d.Keys.Accounts(ctx, d.actor(r, v))
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(ms, func(a, b *account.Membership) int { return strings.Compare(a.AccountID, b.AccountID) })
 	data := keysData{Error: errMsg}
 	now := d.now()
-	for _, m := range ms {
-		a, err := d.Store.AccountByID(ctx, m.AccountID)
-		if err != nil {
-			return err
-		}
+	for _, ma := range accts {
+		a, m := ma.Account, ma
 		keys, err := d.Keys.List(ctx, d.actor(r, v), a.ID)
 		if err != nil {
 			return err

@@ -4,7 +4,6 @@ import (
 	"html/template"
 	"net/http"
 
-	"gatehouse/internal/assess"
 	"gatehouse/internal/posture"
 	"gatehouse/internal/session"
 )
@@ -49,7 +48,7 @@ func handleOverview(d *deps) signedInFunc {
 			name := doorName(string(i))
 			data.Doors = append(data.Doors, doorCount{Door: name, N: count[name]})
 		}
-		events, err := d.Store.AuditOfUser(r.Context(), v.User.ID, 0, recentEvents)
+		events, err := d.Login.Trail(r.Context(), d.actor(r, v), 0, recentEvents)
 		if err != nil {
 			return err
 		}
@@ -59,11 +58,13 @@ func handleOverview(d *deps) signedInFunc {
 		p := page{Title: "Security overview", Nav: "overview", V: v, CSRF: v.CSRF, Notice: notice(r), Data: &data}
 		// The report judges the stored state; when it cannot be made, the
 		// summary below still tells the visitor what they most need.
-		if rep, err := assess.ForUser(r.Context(), d.Store, v.User.ID, assess.Platform{Entities: d.Entities, SignInNotices: d.SignInNotices, FactorRule: d.FactorRule}, d.now()); err != nil {
-			d.Log.ErrorContext(r.Context(), "posture report for the overview", "err", err)
-		} else {
-			data.Posture = posture.Fragment(rep)
-			p.Styles = []string{"posture.css"}
+		if d.Posture != nil {
+			if rep, err := d.Posture.Own(r.Context(), d.actor(r, v)); err != nil {
+				d.Log.ErrorContext(r.Context(), "posture report for the overview", "err", err)
+			} else {
+				data.Posture = posture.Fragment(rep)
+				p.Styles = []string{"posture.css"}
+			}
 		}
 		return render(w, http.StatusOK, "overview", p)
 	}

@@ -54,7 +54,7 @@ func (d *deps) visitor(r *http.Request) (*visitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := d.Store.UserByID(r.Context(), s.UserID)
+	u, err := d.Login.Me(r.Context(), session.Actor{Session: s})
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func (d *deps) visitor(r *http.Request) (*visitor, error) {
 // loadFactors reads the visitor's usable factors; a handler that changed
 // them calls it again, so that the page it renders (its banner) is new.
 func (d *deps) loadFactors(r *http.Request, v *visitor) error {
-	fs, err := d.Store.FactorsOfUser(r.Context(), v.User.ID)
+	fs, err := d.Login.OwnFactors(r.Context(), d.actor(r, v))
 	if err != nil {
 		return err
 	}

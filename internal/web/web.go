@@ -9,30 +9,21 @@ import (
 	"net/netip"
 	"time"
 
+	"gatehouse/internal/assess"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/edge"
 	"gatehouse/internal/fault"
 	"gatehouse/internal/login"
-	"gatehouse/internal/posture"
-	"gatehouse/internal/store"
-	"gatehouse/internal/throttle"
 )
 
 // Deps are the portal's dependencies, set by the command line.
 type Deps struct {
-	Store store.Store
 	Login *login.Service
 	// Keys manages API keys; nil leaves the API keys pages out.
 	Keys *authz.Keys
-	// Entities describe the legal entities that hold accounts, for the
-	// posture report; nil means [posture.DefaultEntities].
-	Entities posture.EntityTable
-	// SignInNotices says every new sign-in is e-mailed to its user.
-	SignInNotices bool
-	// FactorRule is the second-factor counter's rule, for the posture
-	// report; zero: the default.
-	FactorRule throttle.Rule
+	// Posture makes the overview's posture report; nil leaves it out.
+	Posture *assess.Service
 	// ReturnHosts are the hosts a sign-in may send the browser back to
 	// (the login page's rd, from forward-auth): the public origin's and
 	// the forward-auth rules'. Others are ignored.
@@ -68,9 +59,6 @@ func NewHandler(in Deps) (http.Handler, error) {
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
-	}
-	if d.Entities == nil {
-		d.Entities = posture.DefaultEntities()
 	}
 	mux := http.NewServeMux()
 	routes(mux, d)
