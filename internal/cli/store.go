@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"gatehouse/internal/config"
+	"gatehouse/internal/emit"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/postgres"
 	"gatehouse/internal/store/sqlite"
@@ -41,19 +42,34 @@ func (f *storeFlags) load(e *env) (*config.Config, error) {
 }
 
 // openStore opens the store the configuration names and runs migrations.
+//
+// Every verb gets the store through here, so an audit event written by
+// the server or by an operator's command tells the same receivers (see
+// [derivers]).
 func openStore(ctx context.Context, c *config.Config) (store.Store, error) {
+	ds, err := derivers(c)
+	if err != nil {
+		return nil, err
+	}
 	if c.DatabaseURL != "" {
 		db, err := postgres.Open(ctx, c.DatabaseURL)
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL: %w (check --database-url and that the server is running)", err)
 		}
-		return db, nil
+		return emit.Wrap(db, ds...), nil
 	}
 	db, err := sqlite.Open(ctx, c.Data)
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite in %s: %w (check --data)", c.Data, err)
 	}
-	return db, nil
+	return emit.Wrap(db, ds...), nil
+}
+
+// derivers lists what each audit event causes to be sent, in the event's
+// transaction: notices to the user, signals to downstream services.
+func derivers(c *config.Config) ([]emit.Deriver, error) {
+	var ds []emit.Deriver
+	return ds, nil
 }
 
 // openFromFlags is load, Validate and openStore in one, for admin verbs.
