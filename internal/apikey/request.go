@@ -235,7 +235,7 @@ func (r Request) Validate(l Limits, acct account.Environment, aal int) (Spec, er
 		case err != nil:
 			add("environment", "unknown environment %s (want paper or live)", quote(r.Environment))
 		case e != acct:
-			add("environment", "key for %q on a %q account", e, acct)
+			add("environment", "key for %q on a %s account", e, quote(string(acct)))
 		}
 		env = e
 	} else if _, err := account.ParseEnvironment(string(acct)); err != nil {
