@@ -20,20 +20,22 @@ func init() {
 	}
 }
 
-// runAssess is `gatehouse assess --file SETUP.yaml [--format text|json|html]`
-// and `gatehouse assess --example`. It exits 1 while a high finding is
-// open and 2 for a malformed SETUP.yaml, so a script can gate on it.
+// runAssess is `gatehouse assess --file SETUP.yaml [--format text|json|html]
+// [--fail-on high|medium|low|never]` and `gatehouse assess --example`. It
+// exits 1 while a finding at --fail-on or worse is open (high by default)
+// and 2 for a malformed SETUP.yaml, so a script can gate on it.
 func runAssess(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("assess", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	file := fs.String("file", "", "the `SETUP.yaml` describing your set-up (- for standard input)")
 	format := fs.String("format", "text", "output `format`: text, json or html")
 	example := fs.Bool("example", false, "print a commented example SETUP.yaml and exit")
+	failOn := fs.String("fail-on", "high", "exit 1 when a finding this `severe` or worse is open: high, medium, low or never")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "Usage: gatehouse assess --file SETUP.yaml [--format text|json|html]")
+		fmt.Fprintln(e.stderr, "Usage: gatehouse assess --file SETUP.yaml [--format text|json|html] [--fail-on high|medium|low|never]")
 		fmt.Fprintln(e.stderr, "       gatehouse assess --example")
 		fmt.Fprintln(e.stderr)
-		fmt.Fprintln(e.stderr, "Exit status: 0 no high finding, 1 a high finding is open, 2 bad input.")
+		fmt.Fprintln(e.stderr, "Exit status: 0 nothing at --fail-on or worse, 1 such a finding is open, 2 bad input.")
 		fmt.Fprintln(e.stderr)
 		fs.PrintDefaults()
 	}
@@ -63,6 +65,15 @@ func runAssess(ctx context.Context, e *env, args []string) error {
 	if !ok {
 		return usageError("assess: unknown --format %q (want text, json or html)", *format)
 	}
+	gate, ok := map[string][]posture.Exposure{
+		"high":   {posture.High},
+		"medium": {posture.High, posture.Medium},
+		"low":    {posture.High, posture.Medium, posture.Low},
+		"never":  nil,
+	}[*failOn]
+	if !ok {
+		return usageError("assess: unknown --fail-on %q (want high, medium, low or never)", *failOn)
+	}
 	if *file == "" {
 		return usageError("assess: --file SETUP.yaml is required (gatehouse assess --example prints one to start from)")
 	}
@@ -87,8 +98,10 @@ func runAssess(ctx context.Context, e *env, args []string) error {
 	if err := write(e.stdout, report); err != nil {
 		return fmt.Errorf("assess: write report: %w", err)
 	}
-	if report.HasHigh() {
-		return &ExitError{Code: 1}
+	for _, x := range gate {
+		if report.Count(x) > 0 {
+			return &ExitError{Code: 1}
+		}
 	}
 	return nil
 }

@@ -80,7 +80,7 @@ func TestExampleFindings(t *testing.T) {
 		"phishing-no-resistant-factor": posture.High,
 		"key-no-allowlist/options-bot": posture.High,
 		"permissions-ahead/OPT-1":      posture.High,
-		"key-rotation/options-bot":     posture.Medium,
+		"key-rotation/options-bot":     posture.High, // a live trading key past rotation
 	} {
 		if got[id] != want {
 			t.Errorf("example finding %s = %q, want %q", id, got[id], want)

@@ -81,7 +81,8 @@ func openAllowlist(allowlist []string) bool {
 }
 
 func keyAllowlist(k APIKey) []Finding {
-	if k.Environment != Live || !openAllowlist(k.Allowlist) {
+	exp := Severity(WeakOpenAllowlist, k.Power())
+	if exp == Mitigated || !openAllowlist(k.Allowlist) {
 		return nil
 	}
 	detail := "live, " + strings.Join(k.Scopes, " ") + ", no IP allowlist"
@@ -93,14 +94,14 @@ func keyAllowlist(k APIKey) []Finding {
 	}
 	if !k.CanMoveMoney() {
 		return []Finding{{
-			ID: "key-no-allowlist/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: Low,
+			ID: "key-no-allowlist/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: exp,
 			Summary:  fmt.Sprintf("The read-only live key %q works from any address: a copy of it shows your positions and orders to whoever holds it.", keyName(k)),
 			Evidence: []Evidence{keyEvidence(k, detail)},
 			NextStep: "Restrict the key to the addresses it is used from (an IP allowlist).",
 		}}
 	}
 	return []Finding{{
-		ID: "key-no-allowlist/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: High,
+		ID: "key-no-allowlist/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: exp,
 		Summary:  fmt.Sprintf("The live key %q%s can %s from any address in the world: one copy of it, from a snapshot, a log or a repository, is the account.", keyName(k), where(k), powers(k)),
 		Evidence: []Evidence{keyEvidence(k, detail)},
 		NextStep: "Add an IP allowlist holding only the address of the machine that runs the strategy (a cloud VM's static or elastic IP), then rotate the key, since it may already have been copied.",
@@ -112,10 +113,7 @@ func keyRotation(p Profile, k APIKey, now time.Time) []Finding {
 	if k.Created.IsZero() || now.Sub(k.Created) <= period {
 		return nil
 	}
-	exp := Low
-	if k.Environment == Live {
-		exp = Medium
-	}
+	exp := Severity(WeakOld, k.Power())
 	return []Finding{{
 		ID: "key-rotation/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: exp,
 		Summary:  fmt.Sprintf("The %s key %q is %s old, past the %d-day rotation period: the longer a key lives, the more copies of it there are.", k.Environment, keyName(k), span(now.Sub(k.Created)), int(period/day)),
@@ -138,10 +136,7 @@ func keyUnused(k APIKey, now time.Time) []Finding {
 	if idle <= unusedAfter {
 		return nil
 	}
-	exp := Low
-	if k.Environment == Live && k.CanMoveMoney() {
-		exp = Medium
-	}
+	exp := Severity(WeakDormant, k.Power())
 	return []Finding{{
 		ID: "key-unused/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: exp,
 		Summary:  fmt.Sprintf("The %s key %q has not been used for %s but still works: a forgotten key is one nobody watches.", k.Environment, keyName(k), span(idle)),
@@ -154,7 +149,7 @@ func keyScopes(k APIKey) []Finding {
 	if k.UsedScopes == nil {
 		if k.Environment == Live && k.Has(ScopeOrdersWrite) && k.Has(ScopeTransfersWrite) {
 			return []Finding{{
-				ID: "key-broad-scopes/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: Medium,
+				ID: "key-broad-scopes/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: Severity(WeakBroadScopes, PowerTransfer),
 				Summary:  fmt.Sprintf("The live key %q can both trade and move money out: whoever copies it can sell your positions and withdraw the proceeds.", keyName(k)),
 				Evidence: []Evidence{keyEvidence(k, "scopes "+strings.Join(k.Scopes, " "))},
 				NextStep: "Split it: one key that trades, and transfers done from the portal (or a separate key used only where transfers are made).",
@@ -171,10 +166,10 @@ func keyScopes(k APIKey) []Finding {
 	if len(extra) == 0 {
 		return nil
 	}
-	exp := Low
-	if k.Environment == Live && (slices.Contains(extra, ScopeOrdersWrite) || slices.Contains(extra, ScopeTransfersWrite)) {
-		exp = Medium
-	}
+	// Judged by the power the unused scopes add, not the key's: a live
+	// trading key that also reads positions it never reads is a small
+	// excess; one that can withdraw and never does is the worst one.
+	exp := Severity(WeakBroadScopes, powerOf(k.Environment, extra))
 	keep := slices.DeleteFunc(slices.Clone(k.Scopes), func(sc string) bool { return slices.Contains(extra, sc) })
 	need := strings.Join(keep, " ")
 	if need == "" {
@@ -198,10 +193,8 @@ func keyShared(s Snapshot, k APIKey) []Finding {
 	if !shared {
 		return nil
 	}
-	exp := Medium
-	if k.Environment == Live && k.CanMoveMoney() {
-		exp = High
-	}
+	// A shared key acts on live money whatever its own environment says.
+	exp := Severity(WeakShared, powerOf(Live, k.Scopes))
 	return []Finding{{
 		ID: "key-shared-environments/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: exp,
 		Summary:  fmt.Sprintf("The key %q serves both paper and live work: paper code (notebooks, backtests, shared repositories) is copied far more freely, and a bug meant for paper places real orders.", keyName(k)),
@@ -218,10 +211,7 @@ func keyMinterEnded(k APIKey) []Finding {
 	if k.Environment != Live || !k.MinterEnded {
 		return nil
 	}
-	exp := Medium
-	if k.CanMoveMoney() {
-		exp = High
-	}
+	exp := Severity(WeakMinterEnded, k.Power())
 	return []Finding{{
 		ID: "key-minted-by-ended-session/" + keyRef(k), FailureMode: KeyLeakage, Doors: []string{DoorAPI, DoorWeb}, Exposure: exp,
 		Summary:  fmt.Sprintf("The live key %q was created by a session that was later ended (revoked, or by a password change), and still works: if that session was not yours, whoever held it can %s with this key.", keyName(k), powers(k)),

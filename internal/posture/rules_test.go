@@ -322,7 +322,7 @@ func TestKeysRule(t *testing.T) {
 		{
 			name: "live key past 90 days, professional",
 			edit: live(func(k *posture.APIKey) { k.Created = ago(100 * day) }),
-			want: []string{"key-rotation/live-bot medium"},
+			want: []string{"key-rotation/live-bot high"},
 		},
 		{
 			name: "live key at 100 days, occasional",
@@ -336,16 +336,37 @@ func TestKeysRule(t *testing.T) {
 		{
 			name: "live key unused for a month",
 			edit: live(func(k *posture.APIKey) { k.LastUsed = ago(30 * day) }),
-			want: []string{"key-unused/live-bot medium"},
+			want: []string{"key-unused/live-bot high"},
 		},
 		{
 			name: "live key never used",
 			edit: live(func(k *posture.APIKey) { k.LastUsed = time.Time{} }),
-			want: []string{"key-unused/live-bot medium"},
+			want: []string{"key-unused/live-bot high"},
 		},
 		{
 			name: "new key never used",
 			edit: live(func(k *posture.APIKey) { k.LastUsed, k.Created = time.Time{}, ago(2*day) }),
+		},
+		{
+			name: "live read-only key unused for a month",
+			edit: live(func(k *posture.APIKey) {
+				k.Scopes, k.UsedScopes, k.LastUsed = []string{"orders:read"}, nil, ago(30*day)
+			}),
+			want: []string{"key-unused/live-bot low"},
+		},
+		{
+			name: "unused transfer scope on a live trading key",
+			edit: live(func(k *posture.APIKey) {
+				k.Scopes, k.UsedScopes = append(k.Scopes, "transfers:write"), k.Scopes
+			}),
+			want: []string{"key-broad-scopes/live-bot high"},
+		},
+		{
+			name: "paper key used for live reads",
+			edit: paper(func(k *posture.APIKey) {
+				k.Scopes, k.UsedScopes, k.UsedEnvironments = []string{"orders:read"}, nil, []string{"live", "paper"}
+			}),
+			want: []string{"key-shared-environments/paper-bot medium"},
 		},
 		{
 			name: "paper key unused",
@@ -355,7 +376,7 @@ func TestKeysRule(t *testing.T) {
 		{
 			name: "unused write scope on live key",
 			edit: live(func(k *posture.APIKey) { k.UsedScopes = []string{"marketdata:read", "orders:read"} }),
-			want: []string{"key-broad-scopes/live-bot medium"},
+			want: []string{"key-broad-scopes/live-bot high"},
 		},
 		{
 			name: "unused read scope",
@@ -367,14 +388,14 @@ func TestKeysRule(t *testing.T) {
 		{
 			name: "no use at all shows every scope is extra",
 			edit: live(func(k *posture.APIKey) { k.UsedScopes = []string{} }),
-			want: []string{"key-broad-scopes/live-bot medium"},
+			want: []string{"key-broad-scopes/live-bot high"},
 		},
 		{
 			name: "unknown use, trades and transfers",
 			edit: live(func(k *posture.APIKey) {
 				k.Scopes, k.UsedScopes = append(k.Scopes, "transfers:write"), nil
 			}),
-			want: []string{"key-broad-scopes/live-bot medium"},
+			want: []string{"key-broad-scopes/live-bot high"},
 		},
 		{
 			name: "unknown use, trades only",
@@ -393,7 +414,7 @@ func TestKeysRule(t *testing.T) {
 		{
 			name: "paper key used for live work",
 			edit: paper(func(k *posture.APIKey) { k.UsedEnvironments = []string{"live", "paper"} }),
-			want: []string{"key-shared-environments/paper-bot medium"},
+			want: []string{"key-shared-environments/paper-bot high"},
 		},
 		{
 			name: "professional without a paper key",
@@ -409,7 +430,7 @@ func TestKeysRule(t *testing.T) {
 			edit: live(func(k *posture.APIKey) {
 				k.Allowlist, k.Created, k.LastUsed = nil, ago(200*day), ago(60*day)
 			}),
-			want: []string{"key-no-allowlist/live-bot high", "key-rotation/live-bot medium", "key-unused/live-bot medium"},
+			want: []string{"key-no-allowlist/live-bot high", "key-rotation/live-bot high", "key-unused/live-bot high"},
 		},
 		{
 			name: "live trading key minted by a session later ended",
@@ -571,7 +592,9 @@ func TestPermissionsRule(t *testing.T) {
 		},
 		{
 			name: "medium findings only",
-			edit: func(s *posture.Snapshot) { s.Keys[0].Created = ago(100 * day) },
+			edit: func(s *posture.Snapshot) {
+				s.Keys[0].Scopes, s.Keys[0].UsedEnvironments = []string{"orders:read"}, []string{"paper", "live"}
+			},
 		},
 	})
 }
