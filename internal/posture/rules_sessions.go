@@ -1,6 +1,7 @@
 package posture
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -46,7 +47,7 @@ func checkSessions(s Snapshot, now time.Time) []Finding {
 			ID: "session-stale/" + sessionRef(se), FailureMode: StaleSessions, Doors: []string{se.Interface}, Exposure: exp,
 			Summary:  fmt.Sprintf("A %s session on %q was last used %s but %s: a copy of its token works until then, and nobody would notice its use.", se.Interface, deviceName(se), ago(now, seen), left),
 			Evidence: []Evidence{sessionEvidence(se, now)},
-			NextStep: "Sign that session out (Sessions in the portal, or gatehouse session revoke " + sessionRef(se) + ").",
+			NextStep: fmt.Sprintf("Sign that session out: on the portal's Sessions page, the %s session on %q last used %s.", se.Interface, deviceName(se), ago(now, seen)),
 		})
 	}
 	devices := 0
@@ -57,9 +58,21 @@ func checkSessions(s Snapshot, now time.Time) []Finding {
 	}
 	limit := max(devices, 1) + maxDesktopSessions - 1
 	if len(desktop) > limit {
+		// Sprawl on the door the profile trades through, with sessions
+		// nobody has used for days among them, is where a copied token
+		// hides: high for a professional, whose desktop is the account.
+		exp, why := Medium, ""
+		if s.Profile == Professional {
+			for _, se := range desktop {
+				if seen := cmp.Or(se.LastSeen, se.Created); !seen.IsZero() && now.Sub(seen) > staleAfter {
+					exp, why = High, " Some have not been used for days, and the desktop is the door you trade through."
+					break
+				}
+			}
+		}
 		out = append(out, Finding{
-			ID: "desktop-sessions-many", FailureMode: StaleSessions, Doors: []string{DoorDesktop}, Exposure: Medium,
-			Summary:  fmt.Sprintf("%s are signed in at once, more than your %s explain: one of them may be a copy.", plural(len(desktop), "desktop session"), plural(max(devices, 1), "workstation")),
+			ID: "desktop-sessions-many", FailureMode: StaleSessions, Doors: []string{DoorDesktop}, Exposure: exp,
+			Summary:  fmt.Sprintf("%s are signed in at once, more than your %s explain: one of them may be a copy.%s", plural(len(desktop), "desktop session"), plural(max(devices, 1), "workstation"), why),
 			Evidence: sessionsEvidence(desktop, now),
 			NextStep: "Sign out every desktop session you cannot place, then sign in again on each workstation.",
 		})

@@ -2,6 +2,7 @@ package posture_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,6 +99,11 @@ func runRule(t *testing.T, name string, cases []ruleCase) {
 				got = append(got, fmt.Sprintf("%s %s", f.ID, f.Exposure))
 				if f.NextStep == "" || f.Summary == "" || len(f.Doors) == 0 || len(f.Evidence) == 0 {
 					t.Errorf("finding %s lacks summary, next step, doors or evidence: %+v", f.ID, f)
+				}
+				// A next step is for the trader: a portal page or their own
+				// API call, never an operator's command.
+				if strings.Contains(f.NextStep, "gatehouse ") {
+					t.Errorf("finding %s: next step names an operator command: %q", f.ID, f.NextStep)
 				}
 				if f.FailureMode.Title() == string(f.FailureMode) {
 					t.Errorf("finding %s: failure mode %q has no title", f.ID, f.FailureMode)
@@ -527,6 +533,19 @@ func TestSessionsRule(t *testing.T) {
 		{name: "two desktop sessions, one workstation", edit: desktop(2, 1)},
 		{name: "three desktop sessions, one workstation", edit: desktop(3, 1), want: []string{"desktop-sessions-many medium"}},
 		{name: "three desktop sessions, two workstations", edit: desktop(3, 2)},
+		{
+			name: "three desktop sessions, one workstation, one unseen for days, professional",
+			edit: func(s *posture.Snapshot) { desktop(3, 1)(s); s.Sessions[0].LastSeen = ago(4 * day) },
+			want: []string{"session-stale/d0 low", "desktop-sessions-many high"},
+		},
+		{
+			name: "the same for an occasional trader",
+			edit: func(s *posture.Snapshot) {
+				desktop(3, 1)(s)
+				s.Sessions[0].LastSeen, s.Profile = ago(4*day), posture.Occasional
+			},
+			want: []string{"session-stale/d0 low", "desktop-sessions-many medium"},
+		},
 		{name: "three desktop sessions, no device listed", edit: desktop(3, 0), want: []string{"desktop-sessions-many medium"}},
 	})
 }
