@@ -172,6 +172,7 @@ type Tx interface {
 	Purger
 	Keys
 	Outbox
+	Notices
 }
 
 // Store is an open database.

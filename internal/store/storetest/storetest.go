@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, keyTests...)
 	tests = append(tests, outboxTests...)
 	tests = append(tests, freezeTests...)
+	tests = append(tests, noticeTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open(t)) })
 	}

@@ -1,0 +1,43 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"gatehouse/internal/notice"
+	"gatehouse/internal/store"
+)
+
+func (q *conn) NoticeSettingsOf(ctx context.Context, userID string) (*store.NoticeSettings, error) {
+	var prefs string
+	var updated time.Time
+	var out store.NoticeSettings
+	err := q.x.QueryRow(ctx, `SELECT preferences, phrase, updated_at FROM notice_settings WHERE user_id = $1`, userID).Scan(&prefs, &out.Phrase, &updated)
+	if err := mapErr(err); err == store.ErrNotFound {
+		return &store.NoticeSettings{}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if out.Preferences, err = store.DecodePreferences([]byte(prefs)); err != nil {
+		return nil, err
+	}
+	out.UpdatedAt = tm(updated)
+	return &out, nil
+}
+
+func (q *conn) SetNoticePreferences(ctx context.Context, userID string, p notice.Preferences, now time.Time) error {
+	b, err := store.EncodePreferences(p)
+	if err != nil {
+		return err
+	}
+	return q.write(ctx, `INSERT INTO notice_settings (user_id, preferences, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id) DO UPDATE SET preferences = excluded.preferences, updated_at = excluded.updated_at`, userID, string(b), ts(now))
+}
+
+func (q *conn) SetNoticePhrase(ctx context.Context, userID, phrase string, now time.Time) error {
+	if err := store.CheckPhrase(phrase); err != nil {
+		return err
+	}
+	return q.write(ctx, `INSERT INTO notice_settings (user_id, phrase, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id) DO UPDATE SET phrase = excluded.phrase, updated_at = excluded.updated_at`, userID, phrase, ts(now))
+}

@@ -1,0 +1,46 @@
+package sqlite
+
+import (
+	"context"
+
+	"time"
+
+	"gatehouse/internal/notice"
+	"gatehouse/internal/store"
+)
+
+func (q *conn) NoticeSettingsOf(ctx context.Context, userID string) (*store.NoticeSettings, error) {
+	var prefs []byte
+	var updated int64
+	var out store.NoticeSettings
+	err := q.x.QueryRowContext(ctx, `SELECT preferences, phrase, updated_at FROM notice_settings WHERE user_id = ?`, userID).Scan(&prefs, &out.Phrase, &updated)
+	if err := mapErr(err); err == store.ErrNotFound {
+		return &store.NoticeSettings{}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if out.Preferences, err = store.DecodePreferences(prefs); err != nil {
+		return nil, err
+	}
+	out.UpdatedAt = tm(updated)
+	return &out, nil
+}
+
+func (q *conn) SetNoticePreferences(ctx context.Context, userID string, p notice.Preferences, now time.Time) error {
+	b, err := store.EncodePreferences(p)
+	if err != nil {
+		return err
+	}
+	_, err = q.x.ExecContext(ctx, `INSERT INTO notice_settings (user_id, preferences, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET preferences = excluded.preferences, updated_at = excluded.updated_at`, userID, string(b), us(now))
+	return mapErr(err)
+}
+
+func (q *conn) SetNoticePhrase(ctx context.Context, userID, phrase string, now time.Time) error {
+	if err := store.CheckPhrase(phrase); err != nil {
+		return err
+	}
+	_, err := q.x.ExecContext(ctx, `INSERT INTO notice_settings (user_id, phrase, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET phrase = excluded.phrase, updated_at = excluded.updated_at`, userID, phrase, us(now))
+	return mapErr(err)
+}

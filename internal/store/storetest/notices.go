@@ -1,0 +1,184 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"gatehouse/internal/notice"
+	"gatehouse/internal/store"
+)
+
+// noticeTests are the conformance tests of the users' notice settings.
+var noticeTests = []suiteTest{
+	{"NoticeSettings", testNoticeSettings},
+	{"NoticeSettingsRefused", testNoticeSettingsRefused},
+	{"NoticeSettingsInTx", testNoticeSettingsInTx},
+}
+
+// testNoticeSettings: a user who never chose has the defaults and no
+// phrase; preferences and phrase are set apart, each keeping the other,
+// read back as stored, and one user's settings are not another's.
+func testNoticeSettings(t *testing.T, s store.Store) {
+	alice, bob := NewUser(t, s, "alice"), NewUser(t, s, "bob")
+	got, err := s.NoticeSettingsOf(ctx, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&store.NoticeSettings{}, got); diff != "" {
+		t.Errorf("settings of a user who never chose (-want +got):\n%s", diff)
+	}
+	if got, err := s.NoticeSettingsOf(ctx, "usr_nobody"); err != nil || got.Preferences != nil || got.Phrase != "" {
+		t.Errorf("NoticeSettingsOf(unknown) = %+v, %v; want the zero settings", got, err)
+	}
+
+	prefs := notice.Preferences{
+		notice.KeyRotated:     {},                                         // switched off
+		notice.SessionCreated: {notice.Mail},                              // fewer than the default
+		notice.FactorAdded:    {notice.Mail, notice.Push, notice.Webhook}, // a critical one, kept on
+	}
+	t1 := T0.Add(time.Hour)
+	if err := s.SetNoticePreferences(ctx, alice.ID, prefs, t1); err != nil {
+		t.Fatalf("SetNoticePreferences = %v", err)
+	}
+	t2 := t1.Add(time.Minute)
+	if err := s.SetNoticePhrase(ctx, alice.ID, "blue heron at dawn", t2); err != nil {
+		t.Fatalf("SetNoticePhrase = %v", err)
+	}
+	want := &store.NoticeSettings{Preferences: prefs, Phrase: "blue heron at dawn", UpdatedAt: t2}
+	got, err = s.NoticeSettingsOf(ctx, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("settings after both were set (-want +got):\n%s", diff)
+	}
+	if !got.Preferences.Wants(notice.SessionCreated, notice.Mail) || got.Preferences.Wants(notice.SessionCreated, notice.Push) || len(got.Preferences.Channels(notice.KeyRotated)) != 0 {
+		t.Errorf("stored preferences read back as %v", got.Preferences)
+	}
+
+	// New preferences replace the old ones and keep the phrase.
+	t3 := t2.Add(time.Minute)
+	if err := s.SetNoticePreferences(ctx, alice.ID, notice.Preferences{notice.KeyRevoked: {notice.Webhook}}, t3); err != nil {
+		t.Fatal(err)
+	}
+	// Clearing the phrase keeps the preferences.
+	t4 := t3.Add(time.Minute)
+	if err := s.SetNoticePhrase(ctx, alice.ID, "", t4); err != nil {
+		t.Fatal(err)
+	}
+	want = &store.NoticeSettings{Preferences: notice.Preferences{notice.KeyRevoked: {notice.Webhook}}, UpdatedAt: t4}
+	if got, _ := s.NoticeSettingsOf(ctx, alice.ID); !cmp.Equal(want, got) {
+		t.Errorf("after replacing the preferences and clearing the phrase: %s", cmp.Diff(want, got))
+	}
+	// Back to the defaults: nil, as for a user who never chose.
+	if err := s.SetNoticePreferences(ctx, alice.ID, nil, t4); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.NoticeSettingsOf(ctx, alice.ID); got.Preferences != nil {
+		t.Errorf("preferences after setting none = %v, want nil", got.Preferences)
+	}
+
+	if got, _ := s.NoticeSettingsOf(ctx, bob.ID); got.Preferences != nil || got.Phrase != "" || !got.UpdatedAt.IsZero() {
+		t.Errorf("bob's settings = %+v, want the zero settings: alice's changed them", got)
+	}
+	// A phrase for bob alone leaves him no preferences.
+	if err := s.SetNoticePhrase(ctx, bob.ID, "été à Genève", t1); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.NoticeSettingsOf(ctx, bob.ID); got.Phrase != "été à Genève" || got.Preferences != nil {
+		t.Errorf("bob's settings after his phrase = %+v", got)
+	}
+}
+
+// testNoticeSettingsRefused: what the rules refuse is never stored, and a
+// user who does not exist gets no settings.
+func testNoticeSettingsRefused(t *testing.T, s store.Store) {
+	alice := NewUser(t, s, "alice")
+	good := notice.Preferences{notice.KeyRotated: {notice.Mail}}
+	if err := s.SetNoticePreferences(ctx, alice.ID, good, T0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetNoticePhrase(ctx, alice.ID, "kept phrase", T0); err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]notice.Preferences{
+		"critical off":    {notice.PasswordChanged: {}},
+		"critical fewer":  {notice.KeyCreated: {notice.Mail}},
+		"unknown event":   {"session.maybe": {notice.Mail}},
+		"unknown channel": {notice.KeyRotated: {"pigeon"}},
+		"channel twice":   {notice.KeyRotated: {notice.Mail, notice.Mail}},
+	} {
+		err := s.SetNoticePreferences(ctx, alice.ID, p, T0.Add(time.Hour))
+		var pe notice.PrefErrors
+		if !errors.As(err, &pe) {
+			t.Errorf("SetNoticePreferences(%s) = %v, want notice.PrefErrors", name, err)
+		}
+	}
+	if err := s.SetNoticePreferences(ctx, alice.ID, notice.Preferences{notice.DevicePending: {}}, T0); !errors.Is(err, notice.ErrCritical) {
+		t.Errorf("switching off a critical event: %v, want ErrCritical", err)
+	}
+	for _, phrase := range []string{"line\nbreak", "  padded  ", "ab", "\xff\xfe\xfd", "nul\x00here", "bidi\u202eoverride"} {
+		if err := s.SetNoticePhrase(ctx, alice.ID, phrase, T0.Add(time.Hour)); !errors.Is(err, notice.ErrPhrase) {
+			t.Errorf("SetNoticePhrase(%q) = %v, want ErrPhrase", phrase, err)
+		}
+	}
+	want := &store.NoticeSettings{Preferences: good, Phrase: "kept phrase", UpdatedAt: T0}
+	if got, _ := s.NoticeSettingsOf(ctx, alice.ID); !cmp.Equal(want, got) {
+		t.Errorf("refused changes changed the settings: %s", cmp.Diff(want, got))
+	}
+	if err := s.SetNoticePreferences(ctx, "usr_nobody", good, T0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetNoticePreferences(unknown user) = %v, want ErrNotFound", err)
+	}
+	if err := s.SetNoticePhrase(ctx, "usr_nobody", "a phrase", T0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetNoticePhrase(unknown user) = %v, want ErrNotFound", err)
+	}
+	for _, id := range hostile {
+		if err := s.SetNoticePhrase(ctx, id, "a phrase", T0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("SetNoticePhrase(%s) = %v, want ErrNotFound", short(id), err)
+		}
+		if got, err := s.NoticeSettingsOf(ctx, id); err != nil || got.Phrase != "" {
+			t.Errorf("NoticeSettingsOf(%s) = %+v, %v; want the zero settings", short(id), got, err)
+		}
+	}
+}
+
+// testNoticeSettingsInTx: a change of settings commits or rolls back with
+// its transaction, and a refused one leaves the transaction usable.
+func testNoticeSettingsInTx(t *testing.T, s store.Store) {
+	alice := NewUser(t, s, "alice")
+	boom := errors.New("boom")
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetNoticePhrase(ctx, alice.ID, "rolled back", T0); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InTx = %v, want boom", err)
+	}
+	if got, _ := s.NoticeSettingsOf(ctx, alice.ID); got.Phrase != "" {
+		t.Errorf("phrase survived rollback: %q", got.Phrase)
+	}
+	err = s.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetNoticePhrase(ctx, "usr_nobody", "a phrase", T0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("in a transaction, SetNoticePhrase(unknown user) = %v, want ErrNotFound", err)
+		}
+		if err := tx.SetNoticePhrase(ctx, alice.ID, "committed", T0); err != nil {
+			return err
+		}
+		got, err := tx.NoticeSettingsOf(ctx, alice.ID)
+		if err != nil || got.Phrase != "committed" {
+			t.Errorf("inside the transaction the phrase reads %+v, %v", got, err)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.NoticeSettingsOf(ctx, alice.ID); got.Phrase != "committed" {
+		t.Errorf("committed phrase reads %q", got.Phrase)
+	}
+}
