@@ -9,6 +9,7 @@ import (
 	"testing"
 	"unicode"
 
+	"gatehouse/internal/notice"
 	"gatehouse/internal/session"
 )
 
@@ -108,4 +109,54 @@ func loginKeys(t *testing.T, body string) []string {
 	}
 	walk("", 0)
 	return keys
+}
+
+// FuzzDecodePreferences feeds the preferences body, decoder and rules,
+// arbitrary bytes: it never panics, refuses with a 4xx, and whatever it
+// accepts names known events only, each with a list of known channels,
+// none twice, every critical event's defaults kept.
+func FuzzDecodePreferences(f *testing.F) {
+	for _, s := range []string{
+		`{"events":{}}`,
+		`{"events":{"key.rotated":[],"session.created":["mail","push"]}}`,
+		`{"events":{"password.changed":[]}}`,
+		`{"events":{"key.rotated":null}}`,
+		`{"events":{"key.rotated":["mail","mail"]}}`,
+		`{"events":{"key.rotated":[],"key.rotated":["mail"]}}`,
+		`{"events":{"KEY.rotated":["mail"]}}`,
+		`{"events":{"key.rotated":["Mail"]}}`,
+		`{"Events":{}}`, `{"events":[]}`, `{`, ``, `null`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		r := httptest.NewRequest("PUT", "/v1/notifications/preferences", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		got, err := decode[preferencesRequest](httptest.NewRecorder(), r)
+		if err == nil {
+			err = notice.Preferences(got.Events).Validate()
+		}
+		if err != nil {
+			if e := toError(err); e.Problem.Status < 400 || e.Problem.Status >= 500 {
+				t.Fatalf("refusal of %q maps to status %d", body, e.Problem.Status)
+			}
+			return
+		}
+		for e, cs := range got.Events {
+			spec, ok := notice.Lookup(e)
+			if !ok || cs == nil {
+				t.Fatalf("accepted event %q with %v in %q", e, cs, body)
+			}
+			for i, c := range cs {
+				if !slices.Contains(notice.Channels(), c) || slices.Contains(cs[:i], c) {
+					t.Fatalf("accepted channels %v for %s in %q", cs, e, body)
+				}
+			}
+			for _, c := range spec.Default {
+				if spec.Critical && !slices.Contains(cs, c) {
+					t.Fatalf("accepted %s without %s, a critical default, in %q", e, c, body)
+				}
+			}
+		}
+	})
 }

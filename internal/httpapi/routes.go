@@ -89,6 +89,7 @@ func NewHandler(d Deps) http.Handler {
 	factorRoutes(rt, ld, sd)
 	keyRoutes(rt)
 	postureRoutes(rt)
+	noticeRoutes(rt, sd)
 	handle("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, err := w.Write(openapi)
