@@ -30,9 +30,10 @@ func runAssess(ctx context.Context, e *env, args []string) error {
 	file := fs.String("file", "", "the `SETUP.yaml` describing your set-up (- for standard input)")
 	format := fs.String("format", "text", "output `format`: text, json or html")
 	example := fs.Bool("example", false, "print a commented example SETUP.yaml and exit")
+	strict := fs.Bool("strict", false, "read a field left out as its worst case (no factors, no recovery codes, notifications off) instead of asking for it")
 	failOn := fs.String("fail-on", "high", "exit 1 when a finding this `severe` or worse is open: high, medium, low or never")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "Usage: gatehouse assess --file SETUP.yaml [--format text|json|html] [--fail-on high|medium|low|never]")
+		fmt.Fprintln(e.stderr, "Usage: gatehouse assess --file SETUP.yaml [--format text|json|html] [--fail-on high|medium|low|never] [--strict]")
 		fmt.Fprintln(e.stderr, "       gatehouse assess --example")
 		fmt.Fprintln(e.stderr)
 		fmt.Fprintln(e.stderr, "Exit status: 0 nothing at --fail-on or worse, 1 such a finding is open, 2 bad input.")
@@ -90,7 +91,7 @@ func runAssess(ctx context.Context, e *env, args []string) error {
 		return &ExitError{Code: 2, Err: fmt.Errorf("assess: %w", err)}
 	}
 	now := time.Now()
-	snap, err := setup.Loader{Name: name}.Load(data, now)
+	snap, err := setup.Loader{Name: name, Strict: *strict}.Load(data, now)
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}

@@ -215,3 +215,43 @@ func TestDoors(t *testing.T) {
 		t.Errorf("DoorExposure(web) found findings on an unused door")
 	}
 }
+
+// TestUnstatedAsksInsteadOfGuessing: factors left out of a set-up raise
+// no "no second factor" high on a guess; the report asks for them and
+// names the checks that wait. Stated as none, the high is there.
+func TestUnstatedAsksInsteadOfGuessing(t *testing.T) {
+	s := clean()
+	s.Factors, s.RecoveryCodesLeft, s.Settings.SessionNotifications = nil, 0, false
+	s.Unstated = []string{posture.FieldFactors, posture.FieldRecoveryCodes, posture.FieldNotifications}
+	r := posture.Assess(s, now)
+	for _, f := range r.Findings {
+		switch f.FailureMode {
+		case posture.PasswordOnly, posture.NoRecovery, posture.SMSInterception, posture.Phishing, posture.SilentTakeover:
+			t.Errorf("finding %s (%s) built on an unstated field", f.ID, f.Exposure)
+		}
+	}
+	var got []string
+	for _, q := range r.Unstated {
+		got = append(got, q.Field+": "+strings.Join(q.Checks, " "))
+		if q.Ask == "" || q.Answer == "" {
+			t.Errorf("question %s lacks its words: %+v", q.Field, q)
+		}
+	}
+	want := []string{
+		"factors: desktop sms phishing second-factor recovery",
+		"recovery_codes_left: recovery",
+		"settings.session_notifications: notifications",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("questions (-want +got):\n%s", diff)
+	}
+
+	s.Unstated = nil // the same set-up, stated as none
+	r = posture.Assess(s, now)
+	if !slices.ContainsFunc(r.Findings, func(f posture.Finding) bool { return f.ID == "no-second-factor" && f.Exposure == posture.High }) {
+		t.Errorf("factors stated as none: no high no-second-factor finding")
+	}
+	if len(r.Unstated) != 0 {
+		t.Errorf("stated set-up asks %d questions", len(r.Unstated))
+	}
+}

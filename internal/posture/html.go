@@ -185,6 +185,10 @@ var fragmentTemplate = template.Must(template.New("fragment").Parse(`<section cl
 <ul class="gh-covered">
 {{range .Covered}}<li id="gh-{{.ID}}"><span class="gh-badge gh-mitigated">{{.Label}}</span> <strong>{{.Title}}</strong>: {{.Summary}}</li>
 {{end}}</ul>
+{{end}}{{if .Unstated}}<h2>Not stated, so not judged</h2>
+<ul class="gh-unstated">
+{{range .Unstated}}<li id="gh-unstated-{{.Field}}"><strong>{{.Ask}}</strong> {{.Answer}} <span class="gh-doors">Checks waiting on it: {{range $i, $c := .Checks}}{{if $i}}, {{end}}{{$c}}{{end}}</span></li>
+{{end}}</ul>
 {{end}}{{if .Entities}}<h2>Custody protection</h2>
 {{range .Entities}}<div class="gh-entity">
 <p><strong>{{.Line}}</strong></p>

@@ -168,6 +168,9 @@ type Report struct {
 	// Findings are sorted by exposure, high first, then by ID.
 	Findings []Finding      `json:"findings"`
 	Entities []EntityReport `json:"entities"`
+	// Unstated are the questions the set-up left open: the checks that
+	// need their answers were not run, rather than run on a guess.
+	Unstated []Question `json:"unstated"`
 }
 
 // HasHigh reports whether a high finding is open.
@@ -237,8 +240,11 @@ func Rules() []Rule {
 // snapshot and time give the same report.
 func Assess(s Snapshot, now time.Time) Report {
 	var fs []Finding
-	for _, r := range Rules() {
-		fs = append(fs, r.Check(s, now)...)
+	rules := Rules()
+	for _, r := range rules {
+		if s.runs(r.Name) {
+			fs = append(fs, r.Check(s, now)...)
+		}
 	}
 	sortFindings(fs)
 	name := s.UserName
@@ -254,6 +260,7 @@ func Assess(s Snapshot, now time.Time) Report {
 		Accounts:   accountSummaries(s),
 		Findings:   fs,
 		Entities:   entityReports(s),
+		Unstated:   askFor(s, rules),
 	}
 }
 

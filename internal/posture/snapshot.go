@@ -281,6 +281,10 @@ type Snapshot struct {
 	FactorFailures int
 	FactorLimit    int
 	Settings       Settings
+	// Unstated lists the fields of [StatedFields] the set-up's author
+	// left out: not "none", but not known. The server knows its own state
+	// and leaves this empty.
+	Unstated []string
 }
 
 // ErrInvalid is wrapped by every problem [Snapshot.Validate] reports.

@@ -50,6 +50,15 @@ func WriteText(w io.Writer, r Report) error {
 			}
 		}
 	}
+	if len(r.Unstated) > 0 {
+		fmt.Fprintf(b, "\nNot stated, so not judged\n")
+		for _, q := range r.Unstated {
+			fmt.Fprintln(b)
+			wrap(b, "- ", q.Ask)
+			wrap(b, "  ", q.Answer)
+			wrap(b, "  Checks waiting on it: ", q.checksText())
+		}
+	}
 	if len(r.Entities) > 0 {
 		fmt.Fprintf(b, "\nCustody protection\n")
 		for _, e := range r.Entities {
@@ -179,6 +188,11 @@ func (r Report) normalized() Report {
 	for i, e := range r.Entities {
 		e.Accounts = nz(e.Accounts)
 		out.Entities[i] = e
+	}
+	out.Unstated = make([]Question, len(r.Unstated))
+	for i, q := range r.Unstated {
+		q.Checks = nz(q.Checks)
+		out.Unstated[i] = q
 	}
 	return out
 }

@@ -71,14 +71,45 @@ func Marshal(s posture.Snapshot) ([]byte, error) {
 	for _, p := range s.Pushes {
 		f.Pushes = append(f.Pushes, pushFile{At: ts(p.Time), Outcome: p.Outcome})
 	}
+	var doc yaml.Node
+	if err := doc.Encode(f); err != nil {
+		return nil, fmt.Errorf("setup: marshal: %w", err)
+	}
+	stated(&doc, s)
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(f); err != nil {
+	if err := enc.Encode(&doc); err != nil {
 		return nil, fmt.Errorf("setup: marshal: %w", err)
 	}
 	if err := enc.Close(); err != nil {
 		return nil, fmt.Errorf("setup: marshal: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// stated makes the mapping m say exactly what s states: a field s leaves
+// unstated is left out, and a stated empty list of factors is written
+// as [] (left out, it would read back as unstated).
+func stated(m *yaml.Node, s posture.Snapshot) {
+	drop := func(key string) {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == key {
+				m.Content = slices.Delete(m.Content, i, i+2)
+				return
+			}
+		}
+	}
+	unstated := func(field string) bool { return slices.Contains(s.Unstated, field) }
+	if unstated(posture.FieldRecoveryCodes) {
+		drop("recovery_codes_left")
+	}
+	if unstated(posture.FieldNotifications) {
+		drop("settings") // its only field
+	}
+	if len(s.Factors) == 0 && !unstated(posture.FieldFactors) {
+		m.Content = append(m.Content,
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "factors"},
+			&yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle})
+	}
 }

@@ -82,6 +82,11 @@ type Loader struct {
 	// Entities resolves the entity codes of accounts; nil means
 	// [posture.DefaultEntities].
 	Entities posture.EntityTable
+	// Strict reads a field left out as its worst case ("no factors", "no
+	// recovery codes", "notifications off"), for a CI gate. Otherwise a
+	// field left out is unstated ([posture.Snapshot.Unstated]): the
+	// checks that need it wait for an answer instead of guessing.
+	Strict bool
 }
 
 // Load reads a SETUP.yaml with the default [Loader].
@@ -247,6 +252,13 @@ func (l Loader) Load(data []byte, now time.Time) (posture.Snapshot, error) {
 	}
 	if len(ps) > 0 {
 		return fail(ps...)
+	}
+	if !l.Strict {
+		for _, field := range posture.StatedFields {
+			if n, ok := idx.byPath[field]; !ok || n.Tag == "!!null" {
+				s.Unstated = append(s.Unstated, field)
+			}
+		}
 	}
 	if err := s.Validate(); err != nil {
 		// Every value was checked above; this is a bug in the checks,

@@ -96,9 +96,38 @@ accounts:
 			UsedScopes: []string{}, Allowlist: []string{"198.51.100.4/32", "2001:db8::/48"},
 		}},
 		Accounts: []posture.Account{{ID: "P1", Environment: "paper", Entity: posture.Entity{Code: "ZZ"}}},
+		// Left out, so not known: not "none" and not "off".
+		Unstated: []string{"recovery_codes_left", "settings.session_notifications"},
 	}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+}
+
+// TestUnstatedIsNotNone: a field left out (or written as null) is
+// unstated, a field written as none is none, and the strict reading takes
+// every field left out as its worst case.
+func TestUnstatedIsNotNone(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, yaml string
+		strict     bool
+		want       []string
+	}{
+		{"all left out", "profile: occasional\n", false, []string{"factors", "recovery_codes_left", "settings.session_notifications"}},
+		{"all left out, strict", "profile: occasional\n", true, nil},
+		{"written as none", "profile: occasional\nfactors: []\nrecovery_codes_left: 0\nsettings: {session_notifications: off}\n", false, nil},
+		{"null is not an answer", "profile: occasional\nfactors:\nrecovery_codes_left: ~\nsettings: {}\n", false, []string{"factors", "recovery_codes_left", "settings.session_notifications"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := setup.Loader{Strict: tc.strict}.Load([]byte(tc.yaml), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, s.Unstated); diff != "" {
+				t.Errorf("Unstated (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
