@@ -6,6 +6,8 @@ need=()
 command -v oathtool >/dev/null 2>&1 || need+=(oathtool)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The Caddy forward-auth test (internal/cli/caddy_test.go).
+command -v caddy >/dev/null 2>&1 || need+=(caddy)
 # The forward-auth integration test (internal/cli/nginx_test.go) needs nginx
 # built with auth_request, as Debian's is.
 check_nginx() {
@@ -38,7 +40,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "test-deps: installing ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
-# Keep the packages' own services (nginx on port 80) from starting: the
+# Keep the packages' own services (nginx and caddy on port 80) from starting: the
 # tests start what they need on loopback ports of their own.
 had_policy=0
 [ -e /usr/sbin/policy-rc.d ] && had_policy=1

@@ -48,33 +48,11 @@ http {
 // text fails the test, so the docs cannot drift from it unnoticed.
 func nginxFromDocs(t *testing.T, dir string, port int, gatehouse, trading string) (conf, authz, identity string) {
 	t.Helper()
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "integrations.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, _ := strings.Cut(string(doc), "\n## nginx (tested)\n")
-	section, _, _ = strings.Cut(section, "\n## ")
-	var blocks []string
-	for rest := section; ; {
-		_, after, ok := strings.Cut(rest, "```nginx\n")
-		if !ok {
-			break
-		}
-		block, tail, _ := strings.Cut(after, "```")
-		blocks, rest = append(blocks, block), tail
-	}
+	blocks := docBlocks(t, "nginx (tested)", "nginx")
 	if len(blocks) != 3 {
 		t.Fatalf("docs/integrations.md: %d nginx blocks under \"## nginx (tested)\", want 3 (the file, the authz and identity snippets)", len(blocks))
 	}
-	replace := func(s, old, new string) string {
-		t.Helper()
-		if !strings.Contains(s, old) {
-			t.Fatalf("docs/integrations.md: the nginx example no longer has %q, which the test replaces", old)
-		}
-		return strings.ReplaceAll(s, old, new)
-	}
-	conf = blocks[0]
-	for _, r := range [][2]string{
+	conf = docReplace(t, "nginx", blocks[0], [][2]string{
 		{"server 10.0.0.9:8080;", "server " + gatehouse + ";"},
 		{"server 10.0.0.20:9000;", "server " + trading + ";"},
 		{"server 10.0.0.21:8000;", "server " + trading + ";"}, // the portal's pages: the same echo
@@ -83,10 +61,46 @@ func nginxFromDocs(t *testing.T, dir string, port int, gatehouse, trading string
 		{"paper.example.com live.example.com", "paper.localhost live.localhost"},
 		{"portal.example.com", "portal.localhost"},
 		{"include snippets/", "include " + dir + "/"},
-	} {
-		conf = replace(conf, r[0], r[1])
-	}
+	})
 	return conf, blocks[1], blocks[2]
+}
+
+// docBlocks returns the code blocks in language lang of the section
+// "## heading" of docs/integrations.md.
+func docBlocks(t *testing.T, heading, lang string) []string {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "integrations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "\n## "+heading+"\n")
+	if !ok {
+		t.Fatalf("docs/integrations.md: no section \"## %s\"", heading)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var blocks []string
+	for rest := section; ; {
+		_, after, ok := strings.Cut(rest, "```"+lang+"\n")
+		if !ok {
+			return blocks
+		}
+		block, tail, _ := strings.Cut(after, "```")
+		blocks, rest = append(blocks, block), tail
+	}
+}
+
+// docReplace makes each replacement of pairs in conf, the documented
+// configuration of proxy. One that no longer finds its text fails the
+// test, so the docs cannot drift from it unnoticed.
+func docReplace(t *testing.T, proxy, conf string, pairs [][2]string) string {
+	t.Helper()
+	for _, r := range pairs {
+		if !strings.Contains(conf, r[0]) {
+			t.Fatalf("docs/integrations.md: the %s example no longer has %q, which the test replaces", proxy, r[0])
+		}
+		conf = strings.ReplaceAll(conf, r[0], r[1])
+	}
+	return conf
 }
 
 // findNginx returns Debian's nginx, or skips the test (fails it under CI).
@@ -136,7 +150,15 @@ func startNginx(t *testing.T, gatehouse, trading string) int {
 	if out, err := exec.Command(bin, "-t", "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log")).CombinedOutput(); err != nil {
 		t.Fatalf("nginx -t: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
+	runProxy(t, "nginx", exec.Command(bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log")), syscall.SIGQUIT, filepath.Join(dir, "error.log"), port)
+	return port
+}
+
+// runProxy starts a proxy's command and waits until it listens on port.
+// When the test ends it is sent stop, then killed after 10 s; its log is
+// shown if the test failed.
+func runProxy(t *testing.T, name string, cmd *exec.Cmd, stop os.Signal, logFile string, port int) {
+	t.Helper()
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -144,7 +166,7 @@ func startNginx(t *testing.T, gatehouse, trading string) int {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGQUIT)
+		cmd.Process.Signal(stop)
 		select {
 		case <-exited:
 		case <-time.After(10 * time.Second):
@@ -152,27 +174,26 @@ func startNginx(t *testing.T, gatehouse, trading string) int {
 			<-exited
 		}
 		if t.Failed() {
-			if b, err := os.ReadFile(filepath.Join(dir, "error.log")); err == nil {
-				t.Logf("nginx error.log:\n%s", b)
+			if b, err := os.ReadFile(logFile); err == nil {
+				t.Logf("%s log:\n%s", name, b)
 			}
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
-			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx exited: %v\n%s", err, b)
+			b, _ := os.ReadFile(logFile)
+			t.Fatalf("%s exited: %v\n%s", name, err, b)
 		default:
 		}
 		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
 			c.Close()
-			return port
+			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatal("nginx did not start listening")
-	return 0
+	t.Fatalf("%s did not start listening", name)
 }
 
 // echo is what the test trading API saw of a request.
@@ -196,10 +217,10 @@ func tradingAPI(t *testing.T) *httptest.Server {
 	return srv
 }
 
-// viaNginx is a client whose every connection goes to nginx's port,
+// viaProxy is a client whose every connection goes to the proxy's port,
 // whatever host the URL names, so that URLs read as in production:
 // http://live.localhost/api/orders.
-func viaNginx(port int) *http.Client {
+func viaProxy(port int) *http.Client {
 	jar, _ := cookiejar.New(nil)
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	return &http.Client{Jar: jar, Timeout: 15 * time.Second,
@@ -213,19 +234,31 @@ func viaNginx(port int) *http.Client {
 // trading API, with gatehouse deciding, on both stores.
 func TestNginx(t *testing.T) {
 	findNginx(t)
+	testProxy(t, "nginx", startNginx)
+}
+
+// testProxy runs, on both stores, gatehouse and the trading API behind
+// the proxy that start runs (given their addresses; it returns its port),
+// and checks forward-auth through it.
+func testProxy(t *testing.T, proxy string, start func(t *testing.T, gatehouse, trading string) int) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			api := tradingAPI(t)
 			s := startServer(t, b.flags(t), nil, "--config", faConfig(t, "http://portal.localhost/login", ""))
 			faSetup(t, s)
 			u, _ := url.Parse(s.URL)
-			port := startNginx(t, "127.0.0.1:"+u.Port(), strings.TrimPrefix(api.URL, "http://"))
-			testThroughNginx(t, s, viaNginx(port), func() *http.Client { return viaNginx(port) })
+			port := start(t, "127.0.0.1:"+u.Port(), strings.TrimPrefix(api.URL, "http://"))
+			testThroughProxy(t, proxy, s, viaProxy(port), func() *http.Client { return viaProxy(port) })
 		})
 	}
 }
 
-func testThroughNginx(t *testing.T, s *testServer, c *http.Client, browser func() *http.Client) {
+// testThroughProxy checks forward-auth through a real proxy, named proxy
+// in failures, whose configuration (from docs/integrations.md) puts
+// gatehouse in front of the trading API at paper.localhost and
+// live.localhost and of the portal's pages at portal.localhost; c and
+// browser() reach the proxy whatever host a URL names.
+func testThroughProxy(t *testing.T, proxy string, s *testServer, c *http.Client, browser func() *http.Client) {
 	paper := faKey(t, s, "--account", "ACC-P", "--name", "paper trader", "--environment", "paper", "--scope", "orders:read", "--scope", "orders:write")
 	reader := faKey(t, s, "--account", "ACC-L", "--name", "reader", "--environment", "live", "--scope", "orders:read", "--scope", "marketdata:read")
 	fenced := faKey(t, s, "--account", "ACC-L", "--name", "vm-3", "--environment", "live", "--scope", "orders:read", "--allow-ip", "203.0.113.0/24")
@@ -275,7 +308,7 @@ func testThroughNginx(t *testing.T, s *testServer, c *http.Client, browser func(
 		t.Errorf("read-only key cancelling an order = %d, want 403", code)
 	}
 
-	// The allowlist: nginx says who the client is, whatever it claims.
+	// The allowlist: the proxy says who the client is, whatever it claims.
 	if code, _ := do("GET", "http://live.localhost/api/orders", key(local)); code != 200 {
 		t.Errorf("key allowed from 127.0.0.1 = %d, want 200", code)
 	}
@@ -296,16 +329,16 @@ func testThroughNginx(t *testing.T, s *testServer, c *http.Client, browser func(
 		t.Errorf("encoded dot segments = %d, want 403", code)
 	}
 
-	// Forward-auth is nginx's question, not a client's: asked through the
-	// portal's /v1/ (which nginx, a trusted proxy, passes to gatehouse),
+	// Forward-auth is the proxy's question, not a client's: asked through
+	// the portal's /v1/ (which the proxy, trusted, passes to gatehouse),
 	// the client would name the route checked and read the identity.
 	for _, path := range []string{"/v1/authz", "/v1/%61uthz", "/v1//authz", "/v1/authz/", "/v1/authz?x=1"} {
 		resp := call(t, c, "GET", "http://portal.localhost"+path, nil, key(reader, "X-Original-Method", "GET", "X-Original-Url", "http://live.localhost/api/orders"), nil)
 		if resp.StatusCode == 200 || resp.Header.Get("X-Gatehouse-User") != "" {
-			t.Errorf("GET %s through nginx = %d, X-Gatehouse-User %q; want it refused, no identity", path, resp.StatusCode, resp.Header.Get("X-Gatehouse-User"))
+			t.Errorf("GET %s through %s = %d, X-Gatehouse-User %q; want it refused, no identity", path, proxy, resp.StatusCode, resp.Header.Get("X-Gatehouse-User"))
 		}
 		if path == "/v1/authz" && resp.StatusCode != http.StatusForbidden {
-			t.Errorf("GET /v1/authz through nginx = %d, want 403 (location ^~ /v1/authz { deny all; })", resp.StatusCode)
+			t.Errorf("GET /v1/authz through %s = %d, want 403 (the configuration refuses it)", proxy, resp.StatusCode)
 		}
 	}
 
@@ -342,18 +375,23 @@ func testThroughNginx(t *testing.T, s *testServer, c *http.Client, browser func(
 		t.Errorf("revoked key, next request = %d, want 401", code)
 	}
 
-	// A browser session on the portal's routes: signed in through nginx.
+	// A browser session on the portal's routes: signed in through the proxy.
 	s.addUser(t, "pia", "correct horse peach staple")
 	faMember(t, s, "pia", "ACC-P", "trader")
 	b := browser()
 	if resp := call(t, b, "POST", "http://portal.localhost/v1/login", map[string]any{"username": "pia", "password": "correct horse peach staple", "interface": "web"}, nil, nil); resp.StatusCode != 200 {
-		t.Fatalf("login through nginx = %d %s", resp.StatusCode, body(resp))
+		t.Fatalf("login through %s = %d %s", proxy, resp.StatusCode, body(resp))
 	}
 	var pe echo
-	resp := call(t, b, "GET", "http://portal.localhost/portal/home", nil, http.Header{"Accept": {"text/html"}}, nil)
+	// The client's own identity headers are removed, an account gatehouse
+	// does not name included.
+	resp := call(t, b, "GET", "http://portal.localhost/portal/home", nil, http.Header{"Accept": {"text/html"}, "X-Gatehouse-Account": {"ACC-FORGED"}, "X-Gatehouse-Environment": {"live"}}, nil)
 	json.Unmarshal([]byte(body(resp)), &pe)
 	if resp.StatusCode != 200 || !strings.HasPrefix(pe.User, "usr_") || !strings.HasPrefix(pe.Credential, "ses_") || pe.Path != "/portal/home" {
 		t.Errorf("portal page with a session = %d %+v", resp.StatusCode, pe)
+	}
+	if pe.Account == "ACC-FORGED" || pe.Environment == "live" { // pia is a member of ACC-P, paper, only
+		t.Errorf("portal page: the page saw the client's own X-Gatehouse-Account/-Environment (%+v)", pe)
 	}
 	// Without one: a browser is sent to the login page, a script gets 401.
 	resp = call(t, browser(), "GET", "http://portal.localhost/portal/home?tab=keys", nil, http.Header{"Accept": {"text/html"}}, nil)
@@ -366,7 +404,7 @@ func testThroughNginx(t *testing.T, s *testServer, c *http.Client, browser func(
 	}
 	// Signed out: the cookie stops working at once.
 	if resp := call(t, b, "POST", "http://portal.localhost/v1/logout", nil, nil, nil); resp.StatusCode != 204 {
-		t.Fatalf("logout through nginx = %d", resp.StatusCode)
+		t.Fatalf("logout through %s = %d", proxy, resp.StatusCode)
 	}
 	if resp := call(t, b, "GET", "http://portal.localhost/portal/home", nil, nil, nil); resp.StatusCode != 401 {
 		t.Errorf("portal page after logout = %d, want 401", resp.StatusCode)
