@@ -173,6 +173,7 @@ type Tx interface {
 	Keys
 	Outbox
 	Notices
+	Streams
 }
 
 // Store is an open database.
