@@ -44,7 +44,9 @@ const (
 	DeviceNew           = "device.new"
 	DeviceTrusted       = "device.trusted"
 	DeviceRevoked       = "device.revoked"
-	StepUp              = "session.step_up"
+	// StepUp: Detail holds "session", "aal" (the session's assurance
+	// after, as AAL2), "previous_aal" (before) and "amr".
+	StepUp = "session.step_up"
 	// FactorGuessing tells the user that second-factor answers keep
 	// failing: someone holding the password is guessing. Detail holds
 	// "failures" (in a row, over every login), "limit" and "closed"
@@ -89,6 +91,17 @@ const (
 const (
 	PermissionsChanged  = "permissions.changed"
 	PermissionsOverride = "permissions.override"
+)
+
+// Shared Signals event types: system events (no UserID), whose Actor is
+// "ssf:" and the stream id. StreamChanged: a receiver changed its stream;
+// Detail holds "stream", "status", "previous_status" and "events" (the
+// event types delivered, comma-separated). VerificationRequested: a
+// receiver asked for a verification event; Detail holds "stream" and
+// "state" (the receiver's opaque value, echoed in the event).
+const (
+	StreamChanged         = "ssf.stream_changed"
+	VerificationRequested = "ssf.verification_requested"
 )
 
 // Event is one entry of the audit trail.

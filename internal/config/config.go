@@ -88,6 +88,8 @@ type Config struct {
 	// in the file are added to the built-in table
 	// ([posture.DefaultEntities]) and replace one of the same code.
 	Entities posture.EntityTable `yaml:"entities"`
+	// SSF is the Shared Signals transmitter.
+	SSF SSF `yaml:"ssf"`
 }
 
 // TLS names certificate and key files; both empty serves plain HTTP.
@@ -193,6 +195,8 @@ var Env = []struct{ Name, Setting string }{
 	{"GATEHOUSE_SEED_KEY", "factors.seed_key"},
 	{"GATEHOUSE_SMS_AUTH_TOKEN", "factors.sms.auth_token"},
 	{"GATEHOUSE_SMTP_PASSWORD", "mail.password"},
+	{"GATEHOUSE_SSF_TOKEN_<ID>", "ssf.receivers[].token_sha256 (the token itself; ID upper-cased, - as _)"},
+	{"GATEHOUSE_SSF_AUTHORIZATION_<ID>", "ssf.receivers[].authorization"},
 }
 
 func (c *Config) applyEnv(getenv func(string) string) error {
@@ -216,6 +220,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set("GATEHOUSE_SEED_KEY", &c.Factors.SeedKey)
 	set("GATEHOUSE_SMS_AUTH_TOKEN", &c.Factors.SMS.AuthToken)
 	set("GATEHOUSE_SMTP_PASSWORD", &c.Mail.Password)
+	c.applySSFEnv(getenv)
 	if v := getenv("GATEHOUSE_TRUSTED_PROXIES"); v != "" {
 		c.TrustedProxies = strings.Split(v, ",")
 	}
@@ -321,6 +326,7 @@ func (c *Config) validate(serving bool) error {
 	c.validateKeys(bad)
 	c.validateMetrics(bad)
 	c.validatePosture(bad)
+	c.validateSSF(bad, serving)
 	return errors.Join(errs...)
 }
 

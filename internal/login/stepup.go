@@ -190,7 +190,7 @@ func (s *Service) raiseTo(ctx context.Context, sess *session.Session, aal sessio
 		if err := tx.ResetThrottle(ctx, throttle.FactorKey(sess.UserID)); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, sessionEvent(sess, now, audit.StepUp, "session", sess.ID, "aal", ns.Assurance.String(), "amr", amr))
+		return tx.AppendAudit(ctx, sessionEvent(sess, now, audit.StepUp, "session", sess.ID, "aal", ns.Assurance.String(), "previous_aal", sess.Assurance.String(), "amr", amr))
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return nil, ErrFlow
