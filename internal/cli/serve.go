@@ -147,7 +147,12 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	// which report and who changes which permissions.
 	pst := &assess.Service{Store: st, Platform: assess.Platform{Entities: c.Entities, SignInNotices: factors.Notices != nil, FactorRule: c.Throttle.Factor},
 		Admins: c.Admins, StepUpWindow: c.Factors.StepUpWindow, Now: now}
-	api := httpapi.NewHandler(httpapi.Deps{Login: svc, Auth: &httpapi.Authenticator{Authenticator: auth, Origin: c.PublicOrigin, Cookies: cookies}, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
+	tr := transmitter(c)
+	if tr.Keys, err = signingKeys(c, log); err != nil {
+		return nil, nil, err
+	}
+	tr.Store, tr.Log = st, log
+	api := httpapi.NewHandler(httpapi.Deps{SSF: tr, JWKS: tr.JWKS, Login: svc, Auth: &httpapi.Authenticator{Authenticator: auth, Origin: c.PublicOrigin, Cookies: cookies}, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
 		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL, Posture: pst})
 	portal, err := web.NewHandler(web.Deps{Login: svc, Keys: keys, Posture: pst, Auth: auth, Cookies: cookies, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now,
 		ReturnHosts: c.ReturnHosts()})

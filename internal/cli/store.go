@@ -69,6 +69,9 @@ func openStore(ctx context.Context, c *config.Config) (store.Store, error) {
 // transaction: notices to the user, signals to downstream services.
 func derivers(c *config.Config) ([]emit.Deriver, error) {
 	var ds []emit.Deriver
+	if len(c.SSF.Receivers) > 0 {
+		ds = append(ds, transmitter(c))
+	}
 	return ds, nil
 }
 

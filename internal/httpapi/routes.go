@@ -10,11 +10,14 @@ import (
 	"net/netip"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"gatehouse/internal/assess"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/login"
 	"gatehouse/internal/pathid"
+	"gatehouse/internal/ssf"
 )
 
 //go:embed openapi.yaml
@@ -43,6 +46,11 @@ type Deps struct {
 	// Posture serves the posture reports and permission changes, and
 	// decides who may have them; nil leaves their routes out.
 	Posture *assess.Service
+	// SSF is the Shared Signals transmitter; nil leaves its routes out.
+	SSF *ssf.Transmitter
+	// JWKS returns the public keys served at /.well-known/jwks.json (those
+	// that sign security event tokens); nil leaves the route out.
+	JWKS func() []jose.JSONWebKey
 }
 
 // router registers handlers with the adapter that renders their errors.
@@ -90,6 +98,7 @@ func NewHandler(d Deps) http.Handler {
 	keyRoutes(rt)
 	postureRoutes(rt)
 	noticeRoutes(rt, sd)
+	ssfRoutes(rt)
 	handle("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, err := w.Write(openapi)

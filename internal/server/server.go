@@ -76,6 +76,9 @@ func Handler(o Options) (http.Handler, error) {
 			"detail": "State-changing requests from another origin are refused."})
 	}))
 	mux.Handle("/v1/", apiHeaders(cop.Handler(o.API)))
+	// The Shared Signals transmitter's configuration and the keys of its
+	// tokens are the API's too, at the paths RFC 8615 fixes.
+	mux.Handle("GET /.well-known/", apiHeaders(o.API))
 	web := o.Web
 	if web == nil {
 		web = http.NotFoundHandler()
