@@ -21,6 +21,7 @@ import (
 
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/assess"
+	"gatehouse/internal/audit"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/dpop"
@@ -386,4 +387,188 @@ func TestSSFSessionRevokedEndToEnd(t *testing.T) {
 			t.Errorf("waiting poll = %d SETs, want 0", len(after))
 		}
 	})
+}
+
+// TestSSFReceiverToken: every stream endpoint wants the receiver's own
+// bearer token; a missing, malformed or wrong one is 401 with a Bearer
+// challenge and changes nothing, and another receiver's stream is 404.
+func TestSSFReceiverToken(t *testing.T) {
+	a := newSSFAPI(t, storetest.SQLite(t))
+	routes := []struct {
+		method, target string
+		body           any
+	}{
+		{"GET", "/v1/ssf/stream", nil},
+		{"PATCH", "/v1/ssf/stream", map[string]any{"stream_id": pollStream, "description": "x"}},
+		{"POST", "/v1/ssf/stream", map[string]any{}},
+		{"DELETE", "/v1/ssf/stream", nil},
+		{"GET", "/v1/ssf/status?stream_id=" + pollStream, nil},
+		{"POST", "/v1/ssf/status", map[string]any{"stream_id": pollStream, "status": "disabled"}},
+		{"POST", "/v1/ssf/verify", map[string]any{"stream_id": pollStream}},
+		{"POST", "/v1/ssf/poll", map[string]any{"returnImmediately": true}},
+	}
+	for _, rt := range routes {
+		for name, hdr := range map[string]string{"None": "", "Wrong": "Bearer " + pollToken + "x", "Basic": "Basic " + pollToken, "Empty": "Bearer ", "Prefix": "Bearer " + pollToken[:20]} {
+			r := httptest.NewRequest(rt.method, rt.target, nil)
+			if rt.body != nil {
+				b, _ := json.Marshal(rt.body)
+				r = httptest.NewRequest(rt.method, rt.target, strings.NewReader(string(b)))
+			}
+			if hdr != "" {
+				r.Header.Set("Authorization", hdr)
+			}
+			w := httptest.NewRecorder()
+			a.h.ServeHTTP(w, r)
+			if w.Code != http.StatusUnauthorized || !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("%s %s with %s token = %d (WWW-Authenticate %q), want 401 with a Bearer challenge", rt.method, rt.target, name, w.Code, w.Header().Get("WWW-Authenticate"))
+			}
+		}
+	}
+	if st, _ := a.tr.Status(context.Background(), a.tr.Receivers[1], pollStream); st.Status != store.StreamEnabled {
+		t.Errorf("status after refused requests = %q, want enabled", st.Status)
+	}
+	// The push receiver's token does not reach the poll receiver's stream.
+	for _, rt := range []struct{ method, target string }{{"GET", "/v1/ssf/stream?stream_id=" + pollStream}, {"GET", "/v1/ssf/status?stream_id=" + pollStream}} {
+		if w := a.do(t, rt.method, rt.target, pushToken, nil); w.Code != http.StatusNotFound {
+			t.Errorf("%s %s with the other receiver's token = %d, want 404", rt.method, rt.target, w.Code)
+		}
+	}
+	if w := a.do(t, "POST", "/v1/ssf/status", pushToken, map[string]any{"stream_id": pollStream, "status": "disabled"}); w.Code != http.StatusNotFound {
+		t.Errorf("POST status of another receiver's stream = %d, want 404", w.Code)
+	}
+	if w := a.do(t, "POST", "/v1/ssf/poll", pushToken, map[string]any{}); w.Code != http.StatusNotFound {
+		t.Errorf("poll of a push stream = %d, want 404", w.Code)
+	}
+}
+
+// TestSSFStreamManagement: a receiver reads its stream, narrows the events
+// it asks for (and gets only those), is refused a change of what the
+// transmitter supplies, pauses (tokens are held, then sent in order when
+// enabled), asks for verification (echoing its state, at most once per
+// interval) and disables the stream (nothing more comes).
+func TestSSFStreamManagement(t *testing.T) {
+	ssfBackends(t, func(t *testing.T, st store.Store) {
+		a := newSSFAPI(t, st)
+		ctx := context.Background()
+		var list []ssf.StreamConfig
+		if w := a.do(t, "GET", "/v1/ssf/stream", pollToken, nil); w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &list) != nil || len(list) != 1 {
+			t.Fatalf("GET /v1/ssf/stream = %d %s, want a list of one", w.Code, w.Body)
+		}
+		c := list[0]
+		if c.StreamID != pollStream || c.Iss != ssfIssuer || !slices.Equal(c.Aud, secevent.Audience{marketAud}) || c.Delivery.Method != ssf.MethodPoll ||
+			c.Delivery.EndpointURL != "http://localhost/v1/ssf/poll" || len(c.EventsDelivered) != 7 {
+			t.Errorf("stream configuration = %+v", c)
+		}
+
+		// Narrow to credential-change (an unknown event type is ignored).
+		w := a.do(t, "PATCH", "/v1/ssf/stream", pollToken, map[string]any{"stream_id": pollStream, "events_requested": []string{secevent.CredentialChange, "urn:example:unknown"},
+			"description": "market data", "iss": ssfIssuer, "delivery": map[string]string{"method": ssf.MethodPoll}})
+		if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &c) != nil {
+			t.Fatalf("PATCH = %d %s", w.Code, w.Body)
+		}
+		if !slices.Equal(c.EventsDelivered, []string{secevent.CredentialChange}) || c.Description != "market data" || len(c.EventsRequested) != 2 {
+			t.Errorf("after PATCH: delivered %v, requested %v, description %q", c.EventsDelivered, c.EventsRequested, c.Description)
+		}
+		for name, body := range map[string]map[string]any{
+			"Issuer":    {"stream_id": pollStream, "iss": "https://evil.example"},
+			"Audience":  {"stream_id": pollStream, "aud": "someone-else"},
+			"Delivery":  {"stream_id": pollStream, "delivery": map[string]string{"method": ssf.MethodPush, "endpoint_url": "https://evil.example/"}},
+			"Delivered": {"stream_id": pollStream, "events_delivered": []string{secevent.SessionRevoked}},
+			"NoEvents":  {"stream_id": pollStream, "events_requested": []string{}},
+			"NoStream":  {"description": "x"},
+		} {
+			if w := a.do(t, "PATCH", "/v1/ssf/stream", pollToken, body); w.Code != http.StatusBadRequest {
+				t.Errorf("PATCH %s = %d %s, want 400", name, w.Code, w.Body)
+			}
+		}
+		if w := a.do(t, "PATCH", "/v1/ssf/stream", pollToken, `{"stream_id":"market-data","description":"a","DESCRIPTION":"b"}`); w.Code != http.StatusBadRequest {
+			t.Errorf("PATCH with a case-variant key = %d, want 400", w.Code)
+		}
+		// A session revoked is no longer delivered to the poll stream.
+		if w := a.do(t, "DELETE", "/v1/sessions/ses_other", "", nil); w.Code != http.StatusNoContent {
+			t.Fatal(w.Code)
+		}
+		a.push.wait(t, 1)
+		if sets := a.poll(t, nil); len(sets) != 0 {
+			t.Errorf("poll after narrowing to credential-change = %d SETs, want 0", len(sets))
+		}
+
+		// Pause the push stream: what happens meanwhile waits, then comes in order.
+		if w := a.do(t, "POST", "/v1/ssf/status", pushToken, map[string]any{"stream_id": pushStream, "status": "paused", "reason": "maintenance"}); w.Code != http.StatusOK {
+			t.Fatalf("pause = %d %s", w.Code, w.Body)
+		}
+		var status ssf.StreamStatus
+		if w := a.do(t, "GET", "/v1/ssf/status?stream_id="+pushStream, pushToken, nil); w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &status) != nil || status.Status != "paused" || status.Reason != "maintenance" {
+			t.Errorf("GET status = %d %s, want paused, maintenance", w.Code, w.Body)
+		}
+		for _, e := range []string{"password", "factor"} {
+			ev := sessionEventOf(e)
+			ev.Time, ev.UserID, ev.Actor = a.clk.now(), "usr_alice", "usr_alice"
+			if err := a.st.AppendAudit(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := len(a.push.events()); got != 1 {
+			t.Errorf("push receiver has %d SETs while paused, want still 1", got)
+		}
+		if w := a.do(t, "POST", "/v1/ssf/status", pushToken, map[string]any{"stream_id": pushStream, "status": "enabled"}); w.Code != http.StatusOK {
+			t.Fatalf("enable = %d", w.Code)
+		}
+		a.push.wait(t, 2)
+		if got, want := a.push.events(), []string{secevent.SessionRevoked, secevent.CredentialChange, secevent.CredentialChange}; !slices.Equal(got, want) {
+			t.Errorf("push receiver after resume = %v, want %v", got, want)
+		}
+		// The poll stream got the two credential changes it asked for.
+		if sets := a.poll(t, map[string]any{"maxEvents": 1, "returnImmediately": true}); len(sets) != 1 {
+			t.Errorf("poll maxEvents 1 = %d SETs", len(sets))
+		}
+
+		// Verification: the state comes back, on the stream's own subject.
+		if w := a.do(t, "POST", "/v1/ssf/verify", pushToken, map[string]any{"stream_id": pushStream, "state": "abc123"}); w.Code != http.StatusNoContent {
+			t.Fatalf("verify = %d %s", w.Code, w.Body)
+		}
+		a.push.wait(t, 1)
+		a.push.mu.Lock()
+		last := a.push.got[len(a.push.got)-1]
+		a.push.mu.Unlock()
+		v, _ := last["events"].(map[string]any)[secevent.Verification].(map[string]any)
+		sub, _ := json.Marshal(last["sub_id"])
+		if v["state"] != "abc123" || string(sub) != `{"format":"opaque","id":"orders"}` {
+			t.Errorf("verification SET: events %v sub_id %s", last["events"], sub)
+		}
+		if w := a.do(t, "POST", "/v1/ssf/verify", pushToken, map[string]any{"stream_id": pushStream}); w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {
+			t.Errorf("second verify at once = %d (Retry-After %q), want 429 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+		}
+		a.clk.add(time.Minute)
+		if w := a.do(t, "POST", "/v1/ssf/verify", pushToken, map[string]any{"stream_id": pushStream}); w.Code != http.StatusNoContent {
+			t.Errorf("verify a minute later = %d, want 204", w.Code)
+		}
+		a.push.wait(t, 1)
+
+		// Disabled: held tokens are dropped and none are made.
+		if w := a.do(t, "POST", "/v1/ssf/status", pollToken, map[string]any{"stream_id": pollStream, "status": "disabled"}); w.Code != http.StatusOK {
+			t.Fatal(w.Code)
+		}
+		if w := a.do(t, "POST", "/v1/ssf/status", pollToken, map[string]any{"stream_id": pollStream, "status": "on"}); w.Code != http.StatusBadRequest {
+			t.Errorf("status on = %d, want 400", w.Code)
+		}
+		if w := a.do(t, "POST", "/v1/ssf/status", pollToken, map[string]any{"stream_id": pollStream, "status": "enabled"}); w.Code != http.StatusOK {
+			t.Fatal(w.Code)
+		}
+		if sets := a.poll(t, nil); len(sets) != 0 {
+			t.Errorf("poll after disable and enable = %d SETs, want 0 (disabling drops what was held)", len(sets))
+		}
+		if w := a.do(t, "POST", "/v1/ssf/stream", pollToken, map[string]any{}); w.Code != http.StatusConflict {
+			t.Errorf("POST /v1/ssf/stream = %d, want 409", w.Code)
+		}
+	})
+}
+
+// sessionEventOf is an audit event that the transmitter turns into a CAEP
+// credential-change.
+func sessionEventOf(what string) *audit.Event {
+	if what == "password" {
+		return &audit.Event{Type: audit.PasswordChanged}
+	}
+	return &audit.Event{Type: audit.FactorAdded, Detail: map[string]string{"factor": "fac_1", "kind": "totp", "name": "phone"}}
 }
