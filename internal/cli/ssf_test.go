@@ -1,0 +1,129 @@
+package cli_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+const (
+	sessionRevoked = "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
+	mdToken        = "market-data-receiver-token-0123456789"
+)
+
+// ssfConfig writes a configuration with a signing key and a poll receiver
+// (its token in GATEHOUSE_SSF_TOKEN_MARKET_DATA).
+func ssfConfig(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalECPrivateKey(k)
+	key := filepath.Join(dir, "ssf.pem")
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "gatehouse.yaml")
+	yaml := "ssf:\n  signing_keys: [" + key + "]\n  receivers:\n    - id: market-data\n      audience: [market-data]\n      delivery: poll\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestSSFPollFromRealServer: against a running server, a session revoked
+// through the API and one revoked by an operator's command reach a poll
+// receiver as session-revoked SETs that verify, with go-jose alone,
+// against the keys at the jwks_uri the transmitter configuration names.
+func TestSSFPollFromRealServer(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			cfg := ssfConfig(t)
+			s := startServer(t, b.flags(t), map[string]string{"GATEHOUSE_SSF_TOKEN_MARKET_DATA": mdToken}, "--config", cfg)
+			remember(mdToken)
+			var meta struct {
+				Issuer  string `json:"issuer"`
+				JWKSURI string `json:"jwks_uri"`
+			}
+			call(t, http.DefaultClient, "GET", s.URL+"/.well-known/ssf-configuration", nil, nil, &meta)
+			var keys jose.JSONWebKeySet
+			if resp := call(t, http.DefaultClient, "GET", meta.JWKSURI, nil, nil, &keys); resp.StatusCode != 200 || len(keys.Keys) != 1 {
+				t.Fatalf("GET %s = %d, %d keys", meta.JWKSURI, resp.StatusCode, len(keys.Keys))
+			}
+
+			tr := s.newTrader(t, "alice", "correct horse battery staple")
+			other := s.signIn(t, tr, newBrowser(t), nil, "web")
+			if resp := call(t, tr.home, "DELETE", s.URL+"/v1/sessions/"+other.Session.ID, nil, nil, nil); resp.StatusCode != http.StatusNoContent {
+				t.Fatalf("DELETE session = %d %s", resp.StatusCode, body(resp))
+			}
+			third := s.signIn(t, tr, newBrowser(t), nil, "web")
+			if out, err := s.gatehouse(t, "", "session", "revoke", "--config", cfg, third.Session.ID); err != nil {
+				t.Fatalf("session revoke: %v %s", err, out)
+			}
+
+			var res struct {
+				Sets map[string]string `json:"sets"`
+			}
+			auth := http.Header{"Authorization": {"Bearer " + mdToken}}
+			if resp := call(t, http.DefaultClient, "POST", s.URL+"/v1/ssf/poll", map[string]any{"returnImmediately": true}, auth, &res); resp.StatusCode != 200 {
+				t.Fatalf("poll = %d %s", resp.StatusCode, body(resp))
+			}
+			revoked := map[string]string{} // session id → initiating entity
+			for jti, set := range res.Sets {
+				jws, err := jose.ParseSigned(set, []jose.SignatureAlgorithm{jose.ES256})
+				if err != nil {
+					t.Fatalf("SET %s: %v", jti, err)
+				}
+				h := jws.Signatures[0].Protected
+				found := keys.Key(h.KeyID)
+				if len(found) != 1 || h.ExtraHeaders[jose.HeaderType] != "secevent+jwt" {
+					t.Fatalf("SET %s: kid %q (%d keys), typ %v", jti, h.KeyID, len(found), h.ExtraHeaders[jose.HeaderType])
+				}
+				payload, err := jws.Verify(found[0].Key)
+				if err != nil {
+					t.Fatalf("SET %s does not verify: %v", jti, err)
+				}
+				var c struct {
+					Iss    string                     `json:"iss"`
+					Aud    string                     `json:"aud"`
+					JTI    string                     `json:"jti"`
+					Events map[string]json.RawMessage `json:"events"`
+				}
+				json.Unmarshal(payload, &c)
+				if c.Iss != meta.Issuer || c.Aud != "market-data" || c.JTI != jti {
+					t.Errorf("SET %s: iss %q aud %q jti %q", jti, c.Iss, c.Aud, c.JTI)
+				}
+				if ev, ok := c.Events[sessionRevoked]; ok {
+					var e struct {
+						By string `json:"initiating_entity"`
+					}
+					json.Unmarshal(ev, &e)
+					var sub struct {
+						Session struct {
+							ID string `json:"id"`
+						} `json:"session"`
+					}
+					var raw map[string]json.RawMessage
+					json.Unmarshal(payload, &raw)
+					json.Unmarshal(raw["sub_id"], &sub)
+					revoked[sub.Session.ID] = e.By
+				}
+			}
+			if revoked[other.Session.ID] != "user" || revoked[third.Session.ID] != "admin" {
+				t.Errorf("session-revoked SETs by session = %v, want %s by user (API) and %s by admin (CLI)", revoked, other.Session.ID, third.Session.ID)
+			}
+			// A wrong token is refused.
+			if resp := call(t, http.DefaultClient, "POST", s.URL+"/v1/ssf/poll", map[string]any{}, http.Header{"Authorization": {"Bearer " + mdToken + "x"}}, nil); resp.StatusCode != 401 {
+				t.Errorf("poll with a wrong token = %d, want 401", resp.StatusCode)
+			}
+		})
+	}
+}
