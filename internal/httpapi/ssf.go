@@ -153,7 +153,11 @@ func handleReadStatus(t *ssf.Transmitter) handlerFunc {
 		if err != nil {
 			return err
 		}
-		s, err := t.Status(r.Context(), rc, r.URL.Query().Get("stream_id"))
+		id := r.URL.Query().Get("stream_id")
+		if id == "" {
+			return errBadRequest("The stream_id query parameter is required.", FieldError{"stream_id", "the stream's id"})
+		}
+		s, err := t.Status(r.Context(), rc, id)
 		if err != nil {
 			return err
 		}

@@ -99,6 +99,8 @@ func contains(s []string, v string) bool {
 
 // streamChanged releases a push stream's held tokens into the outbox when
 // it is enabled again, and drops what a disabled stream held.
+// Messages are ordered by creation, so held tokens go before any made
+// after the resume.
 func (t *Transmitter) streamChanged(ctx context.Context, tx store.Tx, e *audit.Event) ([]*store.Message, error) {
 	r := t.receiver(e.Detail["stream"])
 	status := e.Detail["status"]
@@ -115,7 +117,10 @@ func (t *Transmitter) streamChanged(ctx context.Context, tx store.Tx, e *audit.E
 		for i, h := range held {
 			jtis[i] = h.JTI
 			if status == store.StreamEnabled {
-				out = append(out, &store.Message{ID: h.JTI, Channel: store.ChannelSSF, Event: h.Event, Destination: r.ID, Payload: h.Claims, CreatedAt: h.CreatedAt})
+				// A new message id (the jti stays in the claims): a token
+				// that was queued, then held by a pause, has its message
+				// already.
+				out = append(out, &store.Message{Channel: store.ChannelSSF, Event: h.Event, Destination: r.ID, Payload: h.Claims, CreatedAt: h.CreatedAt})
 			}
 		}
 		if _, err := tx.DropSETs(ctx, r.ID, jtis); err != nil {

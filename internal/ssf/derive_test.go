@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"gatehouse/internal/audit"
 	"gatehouse/internal/secevent"
 	"gatehouse/internal/ssf"
@@ -107,3 +109,5 @@ func TestDerive(t *testing.T) {
 		})
 	}
 }
+
+func jwks(tr *ssf.Transmitter) jose.JSONWebKeySet { return jose.JSONWebKeySet{Keys: tr.JWKS()} }

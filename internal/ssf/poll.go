@@ -84,6 +84,9 @@ func (t *Transmitter) Poll(ctx context.Context, r *Receiver, p PollRequest) (Pol
 	var deadline <-chan time.Time
 	for {
 		held, err := t.ready(ctx, r, limit+1)
+		if err != nil && ctx.Err() != nil && deadline != nil {
+			return out, nil // the receiver left while waiting
+		}
 		if err != nil {
 			return PollResponse{}, fault.Wrap(fault.Unavailable, err)
 		}

@@ -66,7 +66,13 @@ func (p pusher) Send(ctx context.Context, m *store.Message) error {
 		}
 		switch s.Status {
 		case store.StreamPaused:
-			err := t.Store.HoldSET(ctx, &store.HeldSET{StreamID: r.ID, JTI: m.ID, Event: m.Event, Claims: m.Payload, CreatedAt: m.CreatedAt})
+			var c struct {
+				JTI string `json:"jti"`
+			}
+			if err := json.Unmarshal(m.Payload, &c); err != nil || c.JTI == "" {
+				return outbox.Permanent(errors.New("ssf: stored claims have no jti"))
+			}
+			err := t.Store.HoldSET(ctx, &store.HeldSET{StreamID: r.ID, JTI: c.JTI, Event: m.Event, Claims: m.Payload, CreatedAt: m.CreatedAt})
 			if errors.Is(err, store.ErrConflict) {
 				err = nil
 			}
