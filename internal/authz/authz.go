@@ -66,7 +66,10 @@ type Config struct {
 	// MaxAge bounds how long memberships are believed before they are
 	// read again.
 	MaxAge time.Duration
-	Now    func() time.Time // nil means time.Now
+	// Approvals checks and spends the approval tokens of rules with
+	// approval: required; nil refuses every such request.
+	Approvals *Approvals
+	Now       func() time.Time // nil means time.Now
 }
 
 // Service makes forward-auth decisions. It is safe for concurrent use.
@@ -77,11 +80,12 @@ type Service struct {
 	watch   *authn.Watcher
 	now     func() time.Time
 	members members
+	appr    *Approvals
 }
 
 // New returns the forward-auth service.
 func New(c Config) *Service {
-	s := &Service{rules: c.Rules, keys: c.Keys, watch: c.Watch, now: c.Now,
+	s := &Service{rules: c.Rules, keys: c.Keys, watch: c.Watch, now: c.Now, appr: c.Approvals,
 		members: members{src: c.Members, maxAge: c.MaxAge, byUser: map[string]*memberEntry{}}}
 	if s.now == nil {
 		s.now = time.Now
@@ -114,6 +118,9 @@ type Request struct {
 	// acts on for rules without account_param, and the one a key must
 	// belong to.
 	Account string
+	// Approval is the [policy.ApprovalHeader] token, "" when absent;
+	// Amount the [policy.AmountHeader] value, "" when absent.
+	Approval, Amount string
 }
 
 // Result is a forward-auth answer.
@@ -125,8 +132,15 @@ type Result struct {
 	// Scopes is the credential's scopes, as the X-Gatehouse-Scopes header
 	// says them: names separated by spaces.
 	Scopes string
-	// Why says, for the log, why a credential did not authenticate.
+	// Why says, for the log, why a credential did not authenticate, or
+	// why an approval token was refused.
 	Why error
+	// ApprovedHash is the hash of the details an approval token approved,
+	// for X-Gatehouse-Approved-Hash; "" when the rule needs none.
+	ApprovedHash string
+	// ApprovalWaived says the rule's approval_over threshold let the
+	// request through without an approval, on its declared amount.
+	ApprovalWaived bool
 
 	decided bool // the credential was refused before Decide
 }
@@ -162,7 +176,44 @@ func (s *Service) Authorize(ctx context.Context, req *Request) (Result, error) {
 		return res, nil
 	}
 	res.Decision = policy.Decide(rule, params, &res.Credential, now)
+	if res.Allow && rule.ApprovalKind() != "" {
+		return res, s.approve(ctx, req, rule, &res)
+	}
 	return res, nil
+}
+
+// approve checks and spends the approval a rule asks for, after
+// everything else allowed the request: a token is spent only by a
+// request that would otherwise pass.
+func (s *Service) approve(ctx context.Context, req *Request, rule *policy.Rule, res *Result) error {
+	if rule.ApprovalWaived(req.Amount) {
+		res.ApprovalWaived = true
+		return nil
+	}
+	refuse := func(why error) {
+		res.Decision = policy.Decision{Kind: policy.ApprovalRequired, Missing: []string{"approval " + string(rule.ApprovalKind())}, Rule: rule}
+		res.Why = why
+	}
+	if req.Approval == "" {
+		refuse(errors.New("authz: no approval token"))
+		return nil
+	}
+	if s.appr == nil {
+		refuse(errors.New("authz: approvals not configured"))
+		return nil
+	}
+	c := &res.Credential
+	claims, err := s.appr.Use(ctx, req.Approval, Binding{UserID: c.UserID, AccountID: c.AccountID, Kind: rule.ApprovalKind(),
+		Rule: rule.String(), IP: req.Client.String()})
+	if errors.Is(err, ErrApprovalToken) {
+		refuse(err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	res.ApprovedHash = claims.Hash
+	return nil
 }
 
 // cutScheme splits an Authorization value into scheme and credential.

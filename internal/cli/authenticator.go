@@ -17,6 +17,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"gatehouse/internal/approval"
+	"gatehouse/internal/authz"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/factor/push"
 	"gatehouse/internal/login"
@@ -150,18 +152,22 @@ func runAuthEnrol(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-func pendingOf(ctx context.Context, p *phone) ([]login.PhonePrompt, error) {
+// pending is what waits for the phone: login pushes and approvals.
+type pending struct {
+	Pushes    []login.PhonePrompt   `json:"pending"`
+	Approvals []authz.PhoneApproval `json:"approvals"`
+}
+
+func pendingOf(ctx context.Context, p *phone) (*pending, error) {
 	b, err := p.do(ctx, "GET", "/v1/push/pending", nil)
 	if err != nil {
 		return nil, err
 	}
-	var out struct {
-		Pending []login.PhonePrompt `json:"pending"`
-	}
+	var out pending
 	if err := json.Unmarshal(b, &out); err != nil {
 		return nil, err
 	}
-	return out.Pending, nil
+	return &out, nil
 }
 
 func runAuthPending(ctx context.Context, e *env, args []string) error {
@@ -178,38 +184,65 @@ func runAuthPending(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(ps) == 0 {
+	if len(ps.Pushes) == 0 && len(ps.Approvals) == 0 {
 		fmt.Fprintln(e.stdout, "no pending requests")
 		return nil
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tFOR\tDOOR\tFROM\tDEVICE\tEXPIRES")
-	for _, x := range ps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", x.ChallengeID, x.Purpose, x.Interface, x.IP, x.DeviceName, x.ExpiresAt.Local().Format(time.TimeOnly))
+	if len(ps.Pushes) > 0 {
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tFOR\tDOOR\tFROM\tDEVICE\tEXPIRES")
+		for _, x := range ps.Pushes {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", x.ChallengeID, x.Purpose, x.Interface, x.IP, x.DeviceName, x.ExpiresAt.Local().Format(time.TimeOnly))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	return tw.Flush()
+	for _, a := range ps.Approvals {
+		// What is shown is read from the details themselves, and their
+		// hash checked, so a server that lied about either is caught here.
+		fmt.Fprintf(e.stdout, "\napproval %s: %s on account %s (expires %s)\n", a.ID, a.Kind, a.Account, a.ExpiresAt.Local().Format(time.TimeOnly))
+		if err := checkApprovalHash(&a); err != nil {
+			fmt.Fprintf(e.stdout, "  WARNING: %v; do not approve\n", err)
+			continue
+		}
+		for _, line := range approval.Words(a.Kind, a.Details) {
+			fmt.Fprintf(e.stdout, "  %s\n", line)
+		}
+	}
+	return nil
+}
+
+// checkApprovalHash recomputes the hash of the details shown: the phone
+// signs only what it displayed.
+func checkApprovalHash(a *authz.PhoneApproval) error {
+	h, err := approval.Hash(a.Details)
+	if err != nil {
+		return fmt.Errorf("details unreadable: %w", err)
+	}
+	if h != a.Hash {
+		return errors.New("the details do not match their hash")
+	}
+	return nil
 }
 
 func runAuthAnswer(ctx context.Context, e *env, args []string, d push.Decision) error {
-	usage := "authenticator approve --number N [--id ID] [--state DIR]"
+	usage := "authenticator approve [--number N] [--id ID] [--state DIR]"
 	if d == push.Deny {
 		usage = "authenticator deny [--report] [--id ID] [--state DIR]"
 	}
 	fs := newFlagSet(e, "authenticator "+string(d), usage)
 	state := stateFlag(e, fs)
-	id := fs.String("id", "", "the request `id` (default: the only pending one)")
+	id := fs.String("id", "", "the request or approval `id` (default: the only pending one)")
 	var number *int
 	var report *bool
 	if d == push.Approve {
-		number = fs.Int("number", 0, "the `number` the login screen shows")
+		number = fs.Int("number", 0, "the `number` the login screen shows (logins only; an approval needs none)")
 	} else {
 		report = fs.Bool("report", false, "report the request as 'this was not me'")
 	}
 	if err := parse(fs, args); err != nil {
 		return err
-	}
-	if number != nil && (*number < 10 || *number > 99) {
-		return usageError("--number: the two-digit number the login screen shows")
 	}
 	p, err := loadPhone(*state)
 	if err != nil {
@@ -220,16 +253,28 @@ func runAuthAnswer(ctx context.Context, e *env, args []string, d push.Decision) 
 		return err
 	}
 	var target *login.PhonePrompt
-	for i := range ps {
-		if *id == "" || ps[i].ChallengeID == *id {
-			if target != nil && *id == "" {
-				return errors.New("several requests are pending: choose one with --id (see 'gatehouse authenticator pending')")
-			}
-			target = &ps[i]
+	var appr *authz.PhoneApproval
+	n := 0
+	for i := range ps.Pushes {
+		if *id == "" || ps.Pushes[i].ChallengeID == *id {
+			target, n = &ps.Pushes[i], n+1
 		}
 	}
-	if target == nil {
+	for i := range ps.Approvals {
+		if *id == "" || ps.Approvals[i].ID == *id {
+			appr, n = &ps.Approvals[i], n+1
+		}
+	}
+	switch {
+	case n == 0:
 		return errors.New("no such pending request")
+	case n > 1:
+		return errors.New("several requests are pending: choose one with --id (see 'gatehouse authenticator pending')")
+	case appr != nil:
+		return answerApproval(ctx, e, p, appr, d)
+	}
+	if number != nil && (*number < 10 || *number > 99) {
+		return usageError("--number: the two-digit number the login screen shows")
 	}
 	resp := push.Response{ChallengeID: target.ChallengeID, Decision: d, SignedAt: time.Now().Truncate(time.Second)}
 	if number != nil {
@@ -253,5 +298,37 @@ func runAuthAnswer(ctx context.Context, e *env, args []string, d push.Decision) 
 	var out struct{ Outcome string }
 	json.Unmarshal(b, &out)
 	fmt.Fprintf(e.stdout, "%s from %s (%s): %s\n", target.Purpose, target.IP, target.Interface, out.Outcome)
+	return nil
+}
+
+// answerApproval signs the hash of the details it shows, having checked
+// that they match, and sends the answer.
+func answerApproval(ctx context.Context, e *env, p *phone, a *authz.PhoneApproval, d push.Decision) error {
+	if err := checkApprovalHash(a); err != nil {
+		return fmt.Errorf("approval %s: %w; refusing to sign", a.ID, err)
+	}
+	ans := approval.Answer{ApprovalID: a.ID, Decision: approval.Approve, Hash: a.Hash, SignedAt: time.Now().Truncate(time.Second)}
+	if d != push.Approve {
+		ans.Decision = approval.Deny
+	}
+	sig, err := approval.SignAnswer(p.key, ans)
+	if err != nil {
+		return err
+	}
+	body, err := approval.MarshalAnswer(ans, sig)
+	if err != nil {
+		return err
+	}
+	b, err := p.do(ctx, "POST", "/v1/approvals/answer", body)
+	if err != nil {
+		return err
+	}
+	var out struct{ Status string }
+	json.Unmarshal(b, &out)
+	what := "no details"
+	if w := approval.Words(a.Kind, a.Details); len(w) > 0 {
+		what = w[0]
+	}
+	fmt.Fprintf(e.stdout, "%s on account %s (%s): %s\n", a.Kind, a.Account, what, out.Status)
 	return nil
 }

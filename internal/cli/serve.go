@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"gatehouse/internal/account"
 	"gatehouse/internal/assess"
 	"gatehouse/internal/authn"
@@ -139,7 +141,11 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 		return nil, nil, err
 	}
 	svc := &login.Service{Store: st, Hasher: hasher, Rules: c.Password.Rules, Throttle: c.Throttle, Lifetimes: c.Sessions, Factors: factors, Log: log, Outcome: metrics.LoginOutcome}
-	decider, err := buildAuthz(c, st, keys, sessions, watch, now)
+	approvals, err := buildApprovals(c, st, now, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	decider, err := buildAuthz(c, st, keys, sessions, watch, approvals, now)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -152,8 +158,11 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 		return nil, nil, err
 	}
 	tr.Store, tr.Log = st, log
-	api := httpapi.NewHandler(httpapi.Deps{SSF: tr, JWKS: tr.JWKS, Login: svc, Auth: &httpapi.Authenticator{Authenticator: auth, Origin: c.PublicOrigin, Cookies: cookies}, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
-		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL, Posture: pst})
+	// One key set at /.well-known/jwks.json: the SSF signing keys and
+	// the approval token key.
+	jwks := func() []jose.JSONWebKey { return append(tr.JWKS(), approvals.Signer().JWKS().Keys...) }
+	api := httpapi.NewHandler(httpapi.Deps{SSF: tr, JWKS: jwks, Login: svc, Auth: &httpapi.Authenticator{Authenticator: auth, Origin: c.PublicOrigin, Cookies: cookies}, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
+		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL, Posture: pst, Approvals: approvals})
 	portal, err := web.NewHandler(web.Deps{Login: svc, Keys: keys, Posture: pst, Auth: auth, Cookies: cookies, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now,
 		ReturnHosts: c.ReturnHosts()})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"gatehouse/internal/approval"
 	"gatehouse/internal/password"
 	"gatehouse/internal/policy"
 	"gatehouse/internal/posture"
@@ -69,6 +70,8 @@ type Config struct {
 	Keys Keys `yaml:"keys"`
 	// Authz configures forward-auth.
 	Authz Authz `yaml:"authz"`
+	// Approvals configures transaction-bound approvals.
+	Approvals Approvals `yaml:"approvals"`
 	// Metrics says where /metrics is served.
 	Metrics Metrics `yaml:"metrics"`
 	// Rules are forward-auth's route rules, tried in order. The default is
@@ -126,6 +129,7 @@ func Default() *Config {
 		Sessions:     session.DefaultLifetimes(),
 		Password:     Password{Argon2id: password.DefaultParams(), Rules: password.DefaultRules()},
 		Throttle:     throttle.DefaultPolicy(),
+		Approvals:    Approvals{Lifetime: approval.DefaultLifetime, TokenLifetime: approval.DefaultTokenLifetime, MaxPending: approval.DefaultMaxPending},
 		DPoP:         DPoP{MaxAge: time.Minute},
 		CacheMaxAge:  time.Second,
 		Factors:      defaultFactors(),
@@ -245,6 +249,9 @@ func (c *Config) ValidateAdmin() error { return c.validate(false) }
 func (c *Config) validate(serving bool) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("config: "+format, args...)) }
+	for _, p := range c.Approvals.problems() {
+		bad("%s", p)
+	}
 	if _, err := netip.ParseAddrPort(c.Listen); err != nil {
 		if h, _, ok := strings.Cut(c.Listen, ":"); !ok || (h != "localhost" && h != "") {
 			bad("listen %q: want HOST:PORT with an IP address", c.Listen)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/approvalcheck"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/edge"
 	"gatehouse/internal/policy"
@@ -98,6 +99,18 @@ func handleAuthz(d authzDeps) handlerFunc {
 			}
 			req.Account = v[0]
 		}
+		if v := h[policy.ApprovalHeader]; len(v) > 0 {
+			if len(v) > 1 {
+				return errBadTarget(errors.New("authz: " + policy.ApprovalHeader + " sent more than once"))
+			}
+			req.Approval = v[0]
+		}
+		if v := h[policy.AmountHeader]; len(v) > 0 {
+			if len(v) > 1 {
+				return errBadTarget(errors.New("authz: " + policy.AmountHeader + " sent more than once"))
+			}
+			req.Amount = v[0]
+		}
 		res, err := d.svc.Authorize(r.Context(), &req)
 		if err != nil {
 			return err
@@ -105,6 +118,13 @@ func handleAuthz(d authzDeps) handlerFunc {
 		switch res.Kind {
 		case policy.Allowed:
 			writeIdentity(w.Header(), &res)
+			if res.ApprovedHash != "" {
+				w.Header()[approvalcheck.HashHeader] = []string{res.ApprovedHash}
+			}
+			if res.ApprovalWaived {
+				over, _ := res.Rule.ApprovalOver()
+				w.Header()[approvalcheck.WaivedHeader] = []string{strconv.FormatFloat(over, 'f', -1, 64)}
+			}
 			w.WriteHeader(http.StatusOK)
 			return nil
 		case policy.Unauthenticated:
@@ -118,6 +138,8 @@ func handleAuthz(d authzDeps) handlerFunc {
 			return errAuthzUnauthenticated(why)
 		case policy.StepUp:
 			return errStepUpRoute(res.Rule, res.Missing)
+		case policy.ApprovalRequired:
+			return errApprovalRequired(res.Rule, &res.Credential, res.Why)
 		}
 		return errForbidden(res.Missing)
 	}
@@ -244,6 +266,20 @@ func errStepUpRoute(rule *policy.Rule, missing []string) *Error {
 	e.Problem.Extra = map[string]any{"required_assurance": "AAL" + strconv.Itoa(aal), "missing": missing}
 	if f := rule.Fresh(); f > 0 {
 		e.Problem.Extra["max_age"] = int(f.Seconds())
+	}
+	return e
+}
+
+// errApprovalRequired refuses a request that needs an approval it did not
+// bring, and says where to start one. The reason a token was refused
+// (used, expired, another account) is for the log only.
+func errApprovalRequired(rule *policy.Rule, c *policy.Credential, why error) *Error {
+	e := problem(http.StatusForbidden, "approval-required", "Approval required",
+		"This request needs the account owner's approval of this very transaction: POST /v1/approvals with its account, kind and details, have the owner approve it on their phone or security key, then retry with the token in the "+policy.ApprovalHeader+" header. A token is good for one request.")
+	e.Err = why
+	e.Problem.Extra = map[string]any{"kind": string(rule.ApprovalKind()), "start": "/v1/approvals"}
+	if c.AccountID != "" {
+		e.Problem.Extra["account"] = c.AccountID
 	}
 	return e
 }

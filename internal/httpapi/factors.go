@@ -572,7 +572,16 @@ func handlePhonePending(d loginDeps) handlerFunc {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, map[string]any{"pending": ps})
+		out := map[string]any{"pending": ps}
+		if d.approvals != nil {
+			// Approvals wait beside login pushes: the same phone answers both.
+			as, err := d.approvals.PhonePending(r.Context(), jkt)
+			if err != nil {
+				return err
+			}
+			out["approvals"] = as
+		}
+		return writeJSON(w, http.StatusOK, out)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"gatehouse/internal/authz"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/edge"
 	"gatehouse/internal/login"
@@ -110,6 +111,9 @@ type loginDeps struct {
 	deviceCookieAge time.Duration
 	// flowAge is how long a web flow cookie lives.
 	flowAge time.Duration
+	// approvals lists transaction-bound approvals to the phone beside
+	// its pushes; nil for none.
+	approvals *authz.Approvals
 }
 
 type offerView struct {

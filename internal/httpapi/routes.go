@@ -43,13 +43,17 @@ type Deps struct {
 	// LoginURL is where forward-auth sends a browser without a session;
 	// "" answers it 401.
 	LoginURL string
+	// Approvals serves transaction-bound approvals; nil leaves their
+	// routes out.
+	Approvals *authz.Approvals
 	// Posture serves the posture reports and permission changes, and
 	// decides who may have them; nil leaves their routes out.
 	Posture *assess.Service
 	// SSF is the Shared Signals transmitter; nil leaves its routes out.
 	SSF *ssf.Transmitter
 	// JWKS returns the public keys served at /.well-known/jwks.json (those
-	// that sign security event tokens); nil leaves the route out.
+	// that sign security event tokens and approval tokens); nil leaves the
+	// route out.
 	JWKS func() []jose.JSONWebKey
 }
 
@@ -84,7 +88,7 @@ func NewHandler(d Deps) http.Handler {
 	handle := rt.handle
 	sd := sessionDeps{auth: d.Auth, login: d.Login, keys: d.Keys, proxies: d.Proxies, now: d.Now}
 	ld := loginDeps{svc: d.Login, cookies: d.Auth.Cookies, origin: d.Auth.Origin, maxAge: d.Auth.MaxAge, replay: d.LoginReplay,
-		proxies: d.Proxies, now: d.Now, deviceCookieAge: 400 * 24 * time.Hour, flowAge: 15 * time.Minute}
+		proxies: d.Proxies, now: d.Now, deviceCookieAge: 400 * 24 * time.Hour, flowAge: 15 * time.Minute, approvals: d.Approvals}
 
 	handle("POST /v1/login", handleLogin(ld))
 	handle("POST /v1/logout", handleLogout(sd))
@@ -99,6 +103,7 @@ func NewHandler(d Deps) http.Handler {
 	postureRoutes(rt)
 	noticeRoutes(rt, sd)
 	ssfRoutes(rt)
+	approvalRoutes(rt, ld)
 	handle("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, err := w.Write(openapi)

@@ -40,7 +40,9 @@ const (
 	AccountUnfrozen     Event = "account.unfrozen"
 	PreferencesChanged  Event = "notice.preferences_changed"
 	PhraseChanged       Event = "notice.phrase_changed"
-	Summary             Event = "notice.summary" // stands for the notices the rate rule held back
+	Summary             Event = "notice.summary"    // stands for the notices the rate rule held back
+	ApprovalApproved    Event = "approval.approved" // a transaction was approved on the phone or a security key
+	ApprovalDenied      Event = "approval.denied"   // a transaction asked in the user's name was refused
 )
 
 // Channel is a way a notice reaches someone.
@@ -109,6 +111,8 @@ var catalogue = []Spec{
 	{AccountUnfrozen, true, mailPushHook, "Your gatehouse account was unfrozen", "Your account was unfrozen.", adviceFreeze},
 	{PreferencesChanged, false, []Channel{Mail}, "Your notice settings changed", "The notices your account sends, and where, were changed.", adviceCheck},
 	{PhraseChanged, true, []Channel{Mail}, "Your anti-phishing phrase changed", "The anti-phishing phrase shown at the top of these mails was changed. This mail already shows the new one.", adviceFreeze},
+	{ApprovalApproved, false, mailHook, "A transaction was approved", "A transaction on your account was approved with your phone or security key.", adviceFreeze},
+	{ApprovalDenied, true, mailPushHook, "A transaction was refused", "Someone asked you to approve a transaction on your account, and it was refused: they may be acting in your name.", adviceFreeze},
 	{Summary, true, []Channel{Mail}, "More activity on your gatehouse account", "More notices than usual were due for your account, so they are summed up here.", adviceCheck},
 }
 
@@ -215,6 +219,8 @@ var fromAudit = map[string]Event{
 	audit.AccountClosed:       AccountClosed,
 	audit.NoticePreferences:   PreferencesChanged,
 	audit.NoticePhrase:        PhraseChanged,
+	audit.ApprovalApproved:    ApprovalApproved,
+	audit.ApprovalDenied:      ApprovalDenied,
 	"account.frozen":          AccountFrozen,
 	"account.unfrozen":        AccountUnfrozen,
 }

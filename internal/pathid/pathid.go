@@ -23,10 +23,11 @@ import (
 // kinds maps each id kind, named by the path segment before an {id}
 // wildcard, to the check of its form.
 var kinds = map[string]func(string) bool{
-	"sessions": token.ValidID, // minted by token.New
-	"devices":  token.ValidID, // minted by token.New
-	"factors":  token.ValidID, // minted by token.New
-	"keys":     apikey.ValidID,
+	"sessions":  token.ValidID, // minted by token.New
+	"devices":   token.ValidID, // minted by token.New
+	"factors":   token.ValidID, // minted by token.New
+	"keys":      apikey.ValidID,
+	"approvals": token.ValidID, // "apr_" and a token.New id
 }
 
 // wildcards maps the other wildcard names to the check of their form.

@@ -50,7 +50,7 @@ func TestCheck(t *testing.T) {
 // TestCheckUnknownWildcardPanics proves a route cannot serve ids of a kind
 // nobody declared: registering it fails at start.
 func TestCheckUnknownWildcardPanics(t *testing.T) {
-	for _, pattern := range []string{"GET /v1/approvals/{id}", "GET /v1/things/{thing}"} {
+	for _, pattern := range []string{"GET /v1/widgets/{id}", "GET /v1/things/{thing}"} {
 		func() {
 			defer func() {
 				if recover() == nil {

@@ -64,6 +64,16 @@ type Membership struct {
 // from clients and sets from gatehouse's answer.
 const AccountHeader = "Gatehouse-Account"
 
+// ApprovalHeader is the request header that carries an approval token
+// for rules with approval: required.
+const ApprovalHeader = "Gatehouse-Approval"
+
+// AmountHeader is the request header in which the client declares the
+// amount (a notional, a transfer amount) that a rule's approval_over
+// threshold is compared with. The upstream must check the body against
+// it: forward-auth never sees the body.
+const AmountHeader = "Gatehouse-Amount"
+
 // MissingAccountName is what [Decision.Missing] holds when a session must
 // name its account and did not.
 const MissingAccountName = "account named in the " + AccountHeader + " header"
@@ -158,9 +168,13 @@ const (
 	// Forbidden: a credential that can never pass this rule (scope,
 	// environment, account), or no rule matched; 403.
 	Forbidden
+	// ApprovalRequired: a credential the rule allows, on a route that
+	// needs a transaction-bound approval it did not bring (or brought a
+	// bad, used, expired or mismatched one); 403 approval-required.
+	ApprovalRequired
 )
 
-var kindNames = [...]string{"allowed", "unauthenticated", "step_up", "forbidden"}
+var kindNames = [...]string{"allowed", "unauthenticated", "step_up", "forbidden", "approval_required"}
 
 // String returns the kind's name, e.g. "step_up".
 func (k Kind) String() string {

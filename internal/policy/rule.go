@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/apikey"
+	"gatehouse/internal/approval"
 )
 
 // MaxParams is the most wildcards a path pattern may hold. A fixed bound
@@ -30,13 +32,19 @@ type RuleSpec struct {
 	Fresh          time.Duration `yaml:"fresh"` // a Go duration: "5m", "90s"
 	AccountParam   string        `yaml:"account_param"`
 	AllowAnonymous bool          `yaml:"allow_anonymous"`
+	// Approval "required" asks for a transaction-bound approval token of
+	// ApprovalKind in the Gatehouse-Approval header; ApprovalOver, when
+	// set, waives it for requests whose [AmountHeader] is below it.
+	Approval     string   `yaml:"approval"`
+	ApprovalKind string   `yaml:"approval_kind"`
+	ApprovalOver *float64 `yaml:"approval_over"`
 
 	// Line is where the rule starts in its YAML file, set by
 	// UnmarshalYAML; zero for rules built in code.
 	Line int `yaml:"-"`
 }
 
-var specFields = []string{"host", "methods", "path", "scopes", "environment", "aal", "fresh", "account_param", "allow_anonymous"}
+var specFields = []string{"host", "methods", "path", "scopes", "environment", "aal", "fresh", "account_param", "allow_anonymous", "approval", "approval_kind", "approval_over"}
 
 // UnmarshalYAML decodes a rule and records its line. It refuses unknown
 // fields even when the surrounding decoder does not: a misspelt "scope:"
@@ -107,6 +115,9 @@ type Rule struct {
 	fresh        time.Duration
 	accountParam string
 	anonymous    bool
+	approvalKind approval.Kind // "": no approval needed
+	approvalOver float64       // meaningful when hasOver
+	hasOver      bool
 
 	// What Decide reports missing, built once here so that denying
 	// does not format on the hot path.
@@ -139,6 +150,30 @@ func (r *Rule) AccountParam() string { return r.accountParam }
 // AllowAnonymous reports whether the rule lets requests through without
 // a credential.
 func (r *Rule) AllowAnonymous() bool { return r.anonymous }
+
+// ApprovalKind returns the kind of approval the rule requires, or "".
+func (r *Rule) ApprovalKind() approval.Kind { return r.approvalKind }
+
+// ApprovalWaived reports whether a request declaring amount (the value
+// of [AmountHeader], "" when absent) needs no approval: the rule has an
+// approval_over threshold and amount is a plain decimal below it. An
+// absent or malformed amount never waives: the rule fails closed.
+func (r *Rule) ApprovalWaived(amount string) bool {
+	if !r.hasOver || amount == "" || len(amount) > 32 {
+		return false
+	}
+	for i := 0; i < len(amount); i++ {
+		if c := amount[i]; !(c >= '0' && c <= '9' || c == '.') {
+			return false // no sign, exponent, NaN or Inf
+		}
+	}
+	v, err := strconv.ParseFloat(amount, 64)
+	return err == nil && v < r.approvalOver
+}
+
+// ApprovalOver returns the rule's approval_over threshold and whether it
+// has one.
+func (r *Rule) ApprovalOver() (float64, bool) { return r.approvalOver, r.hasOver }
 
 // String describes the rule for logs, e.g. "GET,HEAD live.localhost/api/orders (line 12)".
 func (r *Rule) String() string {
@@ -309,9 +344,30 @@ func Compile(specs []RuleSpec) (*RuleSet, error) {
 			}
 		}
 
+		switch s.Approval {
+		case "":
+			if s.ApprovalKind != "" || s.ApprovalOver != nil {
+				add("approval", `approval_kind and approval_over need approval: required`)
+			}
+		case "required":
+			k, err := approval.ParseKind(s.ApprovalKind)
+			if err != nil {
+				add("approval_kind", "%q: want order, transfer, bank_account_change, live_key or permission", s.ApprovalKind)
+			}
+			r.approvalKind = k
+			if s.ApprovalOver != nil {
+				if o := *s.ApprovalOver; o < 0 || math.IsNaN(o) || o > 1e15 {
+					add("approval_over", "a threshold from 0 to 1e15")
+				}
+				r.approvalOver, r.hasOver = *s.ApprovalOver, true
+			}
+		default:
+			add("approval", "%q: want required, or leave it out", s.Approval)
+		}
+
 		r.anonymous = s.AllowAnonymous
-		if s.AllowAnonymous && (len(s.Scopes) > 0 || s.Environment != "" || s.AAL != 0 || s.Fresh != 0 || s.AccountParam != "") {
-			add("allow_anonymous", "an anonymous rule cannot require scopes, environment, aal, fresh or account_param")
+		if s.AllowAnonymous && (len(s.Scopes) > 0 || s.Environment != "" || s.AAL != 0 || s.Fresh != 0 || s.AccountParam != "" || s.Approval != "") {
+			add("allow_anonymous", "an anonymous rule cannot require scopes, environment, aal, fresh, account_param or approval")
 		}
 
 		r.missEnv = "environment " + string(r.env)

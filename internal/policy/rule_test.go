@@ -137,7 +137,7 @@ func TestCompileProblems(t *testing.T) {
 		`line 5: fresh: must not be negative`,
 		`line 11: account_param: "id" is not a wildcard of path "/a/{x}"`,
 		`line 13: account_param: "rest" is a {...} wildcard; an account is one segment`,
-		`line 15: allow_anonymous: an anonymous rule cannot require scopes, environment, aal, fresh or account_param`,
+		`line 15: allow_anonymous: an anonymous rule cannot require scopes, environment, aal, fresh, account_param or approval`,
 		`line 18: host: "*" is not a host; leave host out to match every host`,
 		`line 18: methods: empty list; leave methods out to match every method`,
 		`line 18: path: wildcard "{x...}" must be the last segment`,

@@ -147,7 +147,8 @@ type Throttles interface {
 type Purger interface {
 	// PurgeExpired deletes what can no longer be used: login flows,
 	// enrolment codes, approval and freeze links that expired before expired; and
-	// what is too old to matter: push requests created, and throttle
+	// what is too old to matter: push requests and transaction-bound
+	// approvals ([Approvals]) created, and throttle
 	// counters last failed, before old (which must lie beyond every
 	// throttle rule's forget window and the posture report's look-back).
 	// It returns how many rows went.
@@ -174,6 +175,7 @@ type Tx interface {
 	Outbox
 	Notices
 	Streams
+	Approvals
 }
 
 // Store is an open database.

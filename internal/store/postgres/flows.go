@@ -78,6 +78,7 @@ func (q *conn) PurgeExpired(ctx context.Context, expired, old time.Time) (int64,
 			{`DELETE FROM freeze_links WHERE expires_at < $1`, []any{ts(expired)}},
 			{`DELETE FROM push_requests WHERE created_at < $1`, []any{ts(old)}},
 			{`DELETE FROM throttles WHERE last_at < $1`, []any{ts(old)}},
+			{`DELETE FROM approvals WHERE created_at < $1`, []any{ts(old)}},
 		} {
 			tag, err := c.x.Exec(ctx, st.sql, st.args...)
 			if err != nil {

@@ -81,6 +81,7 @@ func (q *conn) PurgeExpired(ctx context.Context, expired, old time.Time) (int64,
 			{`DELETE FROM freeze_links WHERE expires_at < ?`, []any{us(expired)}},
 			{`DELETE FROM push_requests WHERE created_at < ?`, []any{us(old)}},
 			{`DELETE FROM throttles WHERE last_at < ?`, []any{us(old)}},
+			{`DELETE FROM approvals WHERE created_at < ?`, []any{us(old)}},
 		} {
 			res, err := c.x.ExecContext(ctx, st.sql, st.args...)
 			if err != nil {

@@ -1,0 +1,376 @@
+package authz
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"gatehouse/internal/account"
+	"gatehouse/internal/apikey"
+	"gatehouse/internal/approval"
+	"gatehouse/internal/audit"
+	"gatehouse/internal/factor"
+	"gatehouse/internal/factor/push"
+	"gatehouse/internal/fault"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/token"
+)
+
+// Errors of the approval flow.
+var (
+	// ErrNoApproval is an approval that does not exist or is not the
+	// caller's: the two are never told apart.
+	ErrNoApproval = fault.New(fault.NotFound, "authz: no such approval")
+	// ErrApprovalDecided is an answer to an approval that is not pending
+	// (decided, expired).
+	ErrApprovalDecided = fault.New(fault.NoFlow, "authz: approval not pending")
+	// ErrTooManyApprovals refuses a request while the user has too many
+	// approvals waiting.
+	ErrTooManyApprovals = fault.New(fault.TooManyPushes, "authz: too many pending approvals")
+	// ErrApprovalAnswer is a phone answer that is malformed, unsigned,
+	// or for other details than the approval's.
+	ErrApprovalAnswer = fault.New(fault.InvalidCode, "authz: approval answer refused")
+	// ErrPhone is a request from a key that is no usable phone
+	// authenticator (unknown, removed, revoked).
+	ErrPhone = fault.New(fault.Unauthenticated, "authz: not an enrolled phone")
+	// ErrApprovalToken refuses an approval token at forward-auth: bad,
+	// expired, for another user, account or kind, or used before.
+	ErrApprovalToken = errors.New("authz: approval token refused")
+)
+
+// ApprovalsConfig configures [NewApprovals].
+type ApprovalsConfig struct {
+	Store  store.Store
+	Signer *approval.Signer
+	// Lifetime is how long an approval waits for its owner; 0 means
+	// approval.DefaultLifetime.
+	Lifetime time.Duration
+	// TokenLifetime is how long a token lives after the approval; 0
+	// means approval.DefaultTokenLifetime.
+	TokenLifetime time.Duration
+	// MaxPending caps a user's pending approvals; 0 means
+	// approval.DefaultMaxPending.
+	MaxPending int
+	Now        func() time.Time // nil means time.Now
+	Rand       io.Reader        // nil means crypto/rand.Reader
+}
+
+// Approvals is the transaction-bound approval flow: requests, the
+// owner's answer from the phone or a security key, the token, and its
+// one use at forward-auth. It is safe for concurrent use.
+type Approvals struct {
+	c ApprovalsConfig
+}
+
+// NewApprovals returns the approval flow.
+func NewApprovals(c ApprovalsConfig) *Approvals {
+	if c.Lifetime <= 0 {
+		c.Lifetime = approval.DefaultLifetime
+	}
+	if c.TokenLifetime <= 0 {
+		c.TokenLifetime = approval.DefaultTokenLifetime
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = approval.DefaultMaxPending
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return &Approvals{c: c}
+}
+
+// Signer returns the token signer, whose keys /.well-known/jwks.json
+// publishes.
+func (s *Approvals) Signer() *approval.Signer { return s.c.Signer }
+
+// Requester is who asks for an approval: a session, or an API key (whose
+// creator is then the owner asked).
+type Requester struct {
+	Session *session.Session
+	Key     *apikey.Key
+	IP      string
+}
+
+func (r Requester) user() string {
+	if r.Key != nil {
+		return r.Key.CreatedBy
+	}
+	return r.Session.UserID
+}
+
+func (r Requester) id() string {
+	if r.Key != nil {
+		return r.Key.ID
+	}
+	return r.Session.ID
+}
+
+func (r Requester) door() string {
+	if r.Key != nil {
+		return "api"
+	}
+	return string(r.Session.Interface)
+}
+
+// Create asks the owner to approve one transaction of kind on accountID
+// with details (a JSON object, canonicalised by [approval.Canonical]).
+// The owner is the session's user, or the key's creator; they must be a
+// member of the account who may trade on it, and a key must belong to
+// it. The approval and its [audit.ApprovalRequested] event are stored in
+// one transaction.
+func (s *Approvals) Create(ctx context.Context, r Requester, accountID string, kind approval.Kind, details []byte) (*approval.Approval, error) {
+	now := s.c.Now().UTC()
+	canon, err := approval.Canonical(details)
+	if err != nil {
+		return nil, fault.NewField("details", "a JSON object of at most 8 KiB: each name once (and not twice in different case), numbers exactly representable as written", err.Error())
+	}
+	userID := r.user()
+	if r.Key != nil && r.Key.AccountID != accountID {
+		return nil, ErrNoAccount
+	}
+	m, err := s.c.Store.Membership(ctx, userID, accountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoAccount
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.Role == account.Viewer {
+		return nil, &ForbiddenError{Reason: "a viewer cannot ask for approvals on account " + accountID}
+	}
+	id, err := token.New(s.c.Rand, 16)
+	if err != nil {
+		return nil, err
+	}
+	nonce, err := token.Bytes(s.c.Rand, approval.NonceSize)
+	if err != nil {
+		return nil, err
+	}
+	a := &approval.Approval{ID: "apr_" + id, UserID: userID, AccountID: accountID, Kind: kind, Details: canon,
+		Hash: approval.HashCanonical(canon), Nonce: nonce, RequestedBy: r.id(), Status: approval.Pending,
+		CreatedAt: now, ExpiresAt: now.Add(s.c.Lifetime)}
+	err = s.c.Store.InTx(ctx, func(tx store.Tx) error {
+		pending, err := tx.PendingApprovals(ctx, userID, now)
+		if err != nil {
+			return err
+		}
+		if len(pending) >= s.c.MaxPending {
+			return ErrTooManyApprovals
+		}
+		if err := tx.CreateApproval(ctx, a); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, approvalEvent(a, now, audit.ApprovalRequested, userID, r.door(), r.IP, "requested_by", a.RequestedBy))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func approvalEvent(a *approval.Approval, now time.Time, typ, actor, door, ip string, kv ...string) *audit.Event {
+	d := map[string]string{"approval": a.ID, "account": a.AccountID, "kind": string(a.Kind), "hash": a.Hash}
+	for i := 0; i+1 < len(kv); i += 2 {
+		d[kv[i]] = kv[i+1]
+	}
+	return &audit.Event{Time: now, Type: typ, UserID: a.UserID, Actor: actor, Interface: door, IP: ip, Detail: d}
+}
+
+// Get returns an approval to its owner's sessions or to the key that
+// asked for it, with a token when it is approved and the token's time
+// has not run out. Anyone else gets ErrNoApproval.
+func (s *Approvals) Get(ctx context.Context, r Requester, id string) (*approval.Approval, string, error) {
+	a, err := s.c.Store.ApprovalByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, "", ErrNoApproval
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if r.Key != nil && a.RequestedBy != r.Key.ID || r.Key == nil && a.UserID != r.Session.UserID {
+		return nil, "", ErrNoApproval
+	}
+	now := s.c.Now()
+	if a.Status != approval.Approved || !now.Before(a.TokenExpiry(s.c.TokenLifetime)) {
+		return a, "", nil
+	}
+	tok, err := s.Token(a)
+	return a, tok, err
+}
+
+// Token mints an approval token for an approved approval. Every token of
+// one approval has its id as jti, so only one of them is ever used.
+func (s *Approvals) Token(a *approval.Approval) (string, error) {
+	return s.c.Signer.Sign(approval.Claims{Subject: a.UserID, ID: a.ID, IssuedAt: a.DecidedAt.Unix(),
+		Expiry: a.TokenExpiry(s.c.TokenLifetime).Unix(), Account: a.AccountID, Kind: a.Kind, Hash: a.Hash,
+		Factor: a.FactorKind, FactorID: a.FactorID, Assurance: fmt.Sprintf("aal%d", a.AAL)})
+}
+
+// TokenLifetime is how long tokens live after an approval.
+func (s *Approvals) TokenLifetime() time.Duration { return s.c.TokenLifetime }
+
+// PhoneApproval is a pending approval as the phone shows it: the
+// details in full and in words, and their hash, which the phone checks
+// against the details before it signs.
+type PhoneApproval struct {
+	ID        string        `json:"id"`
+	Account   string        `json:"account"`
+	Kind      approval.Kind `json:"kind"`
+	Details   jsonRaw       `json:"details"`
+	Words     []string      `json:"words"`
+	Hash      string        `json:"hash"`
+	ExpiresAt time.Time     `json:"expires_at"`
+}
+
+// jsonRaw is canonical JSON written as is.
+type jsonRaw []byte
+
+// MarshalJSON returns the bytes.
+func (j jsonRaw) MarshalJSON() ([]byte, error) { return j, nil }
+
+// UnmarshalJSON keeps a copy of the bytes.
+func (j *jsonRaw) UnmarshalJSON(b []byte) error { *j = append((*j)[:0], b...); return nil }
+
+// phone finds the usable push factor whose key has thumbprint jkt: a
+// phone removed, or whose device key was revoked, answers nothing.
+func (s *Approvals) phone(ctx context.Context, jkt string) (*factor.Factor, error) {
+	f, err := s.c.Store.FactorByCredentialID(ctx, []byte(jkt))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (f.Kind != factor.Push || !f.Usable())) {
+		return nil, ErrPhone
+	}
+	return f, err
+}
+
+// PhonePending lists the approvals waiting for the user of the phone
+// holding the key jkt.
+func (s *Approvals) PhonePending(ctx context.Context, jkt string) ([]PhoneApproval, error) {
+	f, err := s.phone(ctx, jkt)
+	if err != nil {
+		return nil, err
+	}
+	as, err := s.c.Store.PendingApprovals(ctx, f.UserID, s.c.Now())
+	if err != nil {
+		return nil, err
+	}
+	out := []PhoneApproval{}
+	for _, a := range as {
+		out = append(out, PhoneApproval{ID: a.ID, Account: a.AccountID, Kind: a.Kind, Details: jsonRaw(a.Details),
+			Words: approval.Words(a.Kind, a.Details), Hash: a.Hash, ExpiresAt: a.ExpiresAt})
+	}
+	return out, nil
+}
+
+// PhoneAnswer takes the phone's signed answer (see [approval.DecodeAnswer])
+// and records it with its audit event in one transaction. The answer
+// must name the approval's hash: a phone shown other details cannot
+// approve these.
+func (s *Approvals) PhoneAnswer(ctx context.Context, jkt string, body []byte) (approval.Status, error) {
+	now := s.c.Now().UTC()
+	f, err := s.phone(ctx, jkt)
+	if err != nil {
+		return "", err
+	}
+	ans, sig, err := approval.DecodeAnswer(body)
+	if err != nil {
+		return "", fault.Wrap(fault.InvalidCode, err)
+	}
+	pub, err := push.ParsePublicKey(f.PublicKey)
+	if err != nil {
+		return "", err
+	}
+	if err := approval.VerifyAnswer(pub, ans, sig); err != nil {
+		return "", ErrApprovalAnswer
+	}
+	a, err := s.c.Store.ApprovalByID(ctx, ans.ApprovalID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && a.UserID != f.UserID {
+		return "", ErrNoApproval
+	}
+	if err != nil {
+		return "", err
+	}
+	if a.State(now) != approval.Pending {
+		return "", ErrApprovalDecided
+	}
+	if subtle.ConstantTimeCompare([]byte(ans.Hash), []byte(a.Hash)) != 1 {
+		return "", ErrApprovalAnswer
+	}
+	if ans.SignedAt.Before(a.CreatedAt.Add(-push.ClockSkew)) || ans.SignedAt.After(now.Add(push.ClockSkew)) {
+		return "", ErrApprovalAnswer
+	}
+	status := approval.Approved
+	if ans.Decision == approval.Deny {
+		status = approval.Denied
+	}
+	return status, s.decide(ctx, a, status, f, int(f.Assurance()), now)
+}
+
+// decide records an owner's decision made with factor f at assurance
+// aal, with its event, in one transaction.
+func (s *Approvals) decide(ctx context.Context, a *approval.Approval, status approval.Status, f *factor.Factor, aal int, now time.Time) error {
+	typ := audit.ApprovalApproved
+	if status == approval.Denied {
+		typ = audit.ApprovalDenied
+	}
+	f.LastUsedAt = now
+	door := "mobile"
+	if f.Kind == factor.WebAuthn {
+		door = "web"
+	}
+	err := s.c.Store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.DecideApproval(ctx, a.ID, status, f.ID, string(f.Kind), aal, now); err != nil {
+			return err
+		}
+		if err := tx.UpdateFactor(ctx, f); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, approvalEvent(a, now, typ, a.UserID, door, "", "factor", string(f.Kind), "factor_id", f.ID))
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrApprovalDecided // answered meanwhile
+	}
+	return err
+}
+
+// Binding is what a request that needs an approval acts as: the token
+// must name the same user, account and kind.
+type Binding struct {
+	UserID    string
+	AccountID string
+	Kind      approval.Kind
+	// Rule names the route rule, for the audit event.
+	Rule string
+	IP   string
+}
+
+// Use checks an approval token for a request bound as b, and spends it:
+// its approval moves from approved to used, with an [audit.ApprovalUsed]
+// event, in one transaction, so a token is accepted once across every
+// instance on the store. Every refusal wraps ErrApprovalToken.
+func (s *Approvals) Use(ctx context.Context, tok string, b Binding) (*approval.Claims, error) {
+	now := s.c.Now()
+	c, err := s.c.Signer.Verify(tok, now)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrApprovalToken, err)
+	}
+	if c.Subject != b.UserID || c.Account != b.AccountID || c.Kind != b.Kind {
+		return nil, fmt.Errorf("%w: for another user, account or kind", ErrApprovalToken)
+	}
+	a := &approval.Approval{ID: c.ID, UserID: c.Subject, AccountID: c.Account, Kind: c.Kind, Hash: c.Hash}
+	err = s.c.Store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.UseApproval(ctx, c.ID, now.UTC()); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, approvalEvent(a, now.UTC(), audit.ApprovalUsed, b.UserID, "", b.IP, "rule", b.Rule))
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: used before", ErrApprovalToken)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
