@@ -62,6 +62,15 @@ const (
 	// NoticePhrase: the user set, replaced or cleared their anti-phishing
 	// phrase. Detail holds "set" ("true" or "false"), never the phrase.
 	NoticePhrase = "notice.phrase_changed"
+	// AccountFrozen: "This wasn't me". Every session of the user ended,
+	// every API key the user created is suspended. Detail holds "by"
+	// (the user's id, "link", "phone:<factor id>" or "admin"),
+	// "sessions_ended" and "keys_suspended" (counts).
+	AccountFrozen = "account.frozen"
+	// AccountUnfrozen lifts a freeze. Detail holds "keys_restored" (a
+	// count) and, when the user unfroze, "proven" (the assurance proven
+	// fresh); a password.changed event comes with it.
+	AccountUnfrozen = "account.unfrozen"
 )
 
 // API key event types. Detail holds "account" and "key" (the public

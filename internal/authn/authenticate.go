@@ -28,6 +28,10 @@ type Credential struct {
 	// method, and the absolute URL as the client addressed it. Only a
 	// DPoP credential needs them.
 	Method, URL string
+	// AllowFrozen accepts a session of a frozen user, for the few routes
+	// such a session may reach: reading its own state, stepping up,
+	// unfreezing, signing out. Everywhere else it is [ErrFrozen].
+	AllowFrozen bool
 }
 
 // Authenticator turns credentials into live sessions: it is the one path
@@ -79,17 +83,21 @@ var (
 func (a *Authenticator) Authenticate(ctx context.Context, c *Credential) (*session.Session, error) {
 	a.Watch.Check(ctx)
 	var s *session.Session
+	var frozen bool
 	var err error
 	switch {
 	case c.Authorization != "":
-		s, err = a.proven(ctx, c)
+		s, frozen, err = a.proven(ctx, c)
 	case c.Cookie != "":
-		s, err = a.Sessions.Resolve(ctx, c.Cookie)
+		s, frozen, err = a.Sessions.resolve(ctx, c.Cookie)
 		if err == nil && s.Interface != session.Web {
 			err = ErrWrongDoor
 		}
 	default:
 		err = ErrNoCredential
+	}
+	if err == nil && frozen && !c.AllowFrozen {
+		err = ErrFrozen
 	}
 	if err != nil {
 		return nil, err
@@ -99,40 +107,40 @@ func (a *Authenticator) Authenticate(ctx context.Context, c *Credential) (*sessi
 }
 
 // proven checks `Authorization: DPoP <token>` and its proof.
-func (a *Authenticator) proven(ctx context.Context, c *Credential) (*session.Session, error) {
+func (a *Authenticator) proven(ctx context.Context, c *Credential) (*session.Session, bool, error) {
 	scheme, tok, _ := strings.Cut(c.Authorization, " ")
 	if !strings.EqualFold(scheme, "DPoP") {
-		return nil, ErrScheme
+		return nil, false, ErrScheme
 	}
 	if a.Replay == nil {
-		return nil, ErrScheme // a door that takes no proofs
+		return nil, false, ErrScheme // a door that takes no proofs
 	}
 	tok = strings.TrimSpace(tok)
 	if c.DPoPCount != 1 {
-		return nil, ErrProofCount
+		return nil, false, ErrProofCount
 	}
 	p, err := dpop.ParseProof(c.DPoP)
 	if err != nil {
-		return nil, refused(err)
+		return nil, false, refused(err)
 	}
-	s, err := a.Sessions.Resolve(ctx, tok)
+	s, frozen, err := a.Sessions.resolve(ctx, tok)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if !s.Interface.KeyBound() || s.JKT == "" {
-		return nil, ErrWrongDoor
+		return nil, false, ErrWrongDoor
 	}
 	now := time.Now()
 	if a.Now != nil {
 		now = a.Now()
 	}
 	if err := p.Check(dpop.Expect{Method: c.Method, URL: c.URL, AccessToken: tok, JKT: s.JKT, Now: now, MaxAge: a.MaxAge}); err != nil {
-		return nil, refused(err)
+		return nil, false, refused(err)
 	}
 	if a.Replay.Seen(p.JKT, p.ID, p.IssuedAt, now) {
-		return nil, ErrReplayed
+		return nil, false, ErrReplayed
 	}
-	return s, nil
+	return s, frozen, nil
 }
 
 // refused makes a proof's own error a refusal.

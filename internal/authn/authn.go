@@ -17,11 +17,24 @@ import (
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
+	"gatehouse/internal/user"
 )
 
 // ErrUnauthenticated is the one answer for a token that does not name a
 // live session, whatever the reason.
 var ErrUnauthenticated = fault.New(fault.Unauthenticated, "authn: no valid session")
+
+// ErrFrozen refuses a session of a frozen user, or one a freeze ended. It
+// is of kind [fault.Frozen] and wraps [ErrUnauthenticated], so that code
+// that knows nothing of freezes refuses it all the same. Only the holder
+// of the token learns it: the token must name a session of the store.
+var ErrFrozen error = frozenError{}
+
+type frozenError struct{}
+
+func (frozenError) Error() string    { return "authn: the session's user is frozen" }
+func (frozenError) Kind() fault.Kind { return fault.Frozen }
+func (frozenError) Unwrap() error    { return ErrUnauthenticated }
 
 // Sessions resolves session tokens. Create it with [New]; call Run in a
 // goroutine to flush last-seen times and follow revocations, and cancel
@@ -42,6 +55,8 @@ type Sessions struct {
 // [store.Store] is one.
 type Store interface {
 	SessionByTokenHash(ctx context.Context, hash []byte) (*session.Session, error)
+	// UserByID tells, when a session is read, whether its user is frozen.
+	UserByID(ctx context.Context, id string) (*user.User, error)
 	// TouchSessions takes the batched last-seen times.
 	TouchSessions(ctx context.Context, seen map[string]time.Time) error
 	// InTx ends a session found past its end, with its audit event.
@@ -55,6 +70,9 @@ type Store interface {
 type entry struct {
 	s       session.Session
 	fetched time.Time
+	// frozen: the session's user was frozen when it was read. Such a
+	// session may only unfreeze (see [Credential.AllowFrozen]).
+	frozen bool
 }
 
 // New returns a resolver that believes a cached session for at most
@@ -75,9 +93,19 @@ func New(st Store, maxAge time.Duration, now func() time.Time, log *slog.Logger)
 // store. Resolve does not record the use: a token alone proves nothing
 // until its door and proof are checked, so only
 // [Authenticator.Authenticate] records it, once every check has passed.
+//
+// A session of a frozen user is returned too: [Authenticator.Authenticate]
+// is what refuses it, except where the door asks to unfreeze. A session a
+// freeze ended is [ErrFrozen].
 func (a *Sessions) Resolve(ctx context.Context, tok string) (*session.Session, error) {
+	s, _, err := a.resolve(ctx, tok)
+	return s, err
+}
+
+// resolve is Resolve, and whether the session's user is frozen.
+func (a *Sessions) resolve(ctx context.Context, tok string) (*session.Session, bool, error) {
 	if tok == "" || len(tok) > 128 {
-		return nil, ErrUnauthenticated
+		return nil, false, ErrUnauthenticated
 	}
 	h := token.Hash(tok)
 	key := string(h)
@@ -87,19 +115,33 @@ func (a *Sessions) Resolve(ctx context.Context, tok string) (*session.Session, e
 	e, ok := a.byHash[key]
 	if ok && now.Sub(e.fetched) <= a.maxAge {
 		if err := e.s.Check(now); err == nil {
-			s := e.s
+			s, frozen := e.s, e.frozen
 			a.mu.Unlock()
-			return &s, nil
+			return &s, frozen, nil
 		}
 	}
 	a.mu.Unlock()
 
 	s, err := a.store.SessionByTokenHash(ctx, h)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrUnauthenticated
+		return nil, false, ErrUnauthenticated
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	if !s.EndedAt.IsZero() && s.EndReason == session.EndFrozen {
+		return nil, false, ErrFrozen
+	}
+	frozen := false
+	if s.Check(now) == nil {
+		// Read with the session, and believed as long: a freeze made here
+		// forgets the user's sessions, and one made elsewhere ends them,
+		// which every instance hears of.
+		u, err := a.store.UserByID(ctx, s.UserID)
+		if err != nil {
+			return nil, false, err
+		}
+		frozen = u.Frozen()
 	}
 	a.mu.Lock()
 	// The store's last-seen may lag the batch; the cache's is fresher.
@@ -116,12 +158,12 @@ func (a *Sessions) Resolve(ctx context.Context, tok string) (*session.Session, e
 		if s.EndedAt.IsZero() {
 			a.expire(ctx, s, err, now)
 		}
-		return nil, ErrUnauthenticated
+		return nil, false, ErrUnauthenticated
 	}
-	a.byHash[key] = &entry{s: *s, fetched: now}
+	a.byHash[key] = &entry{s: *s, fetched: now, frozen: frozen}
 	a.byID[s.ID] = key
 	a.mu.Unlock()
-	return s, nil
+	return s, frozen, nil
 }
 
 // touch records a use of the session id now, for its idle timeout and the

@@ -45,7 +45,8 @@ const maxMissing = 4096
 // is usable and addr is in its allowlist. Otherwise the error wraps
 // [ErrInvalidKey] with the reason; a store failure is returned as is. The
 // use is recorded for [Keys.Flush]. A key whose creator is no longer a
-// member of its account is suspended, and refused.
+// member of its account is suspended, and refused; one a freeze suspended
+// is refused with [ErrKeyFrozen].
 //
 // The returned key's Scopes, and the scope string, are its effective
 // scopes: its own, bounded by its creator's current role on the account.
@@ -80,6 +81,9 @@ func (k *Keys) Resolve(ctx context.Context, p apikey.Parsed, addr netip.Addr) (*
 	}
 	if err := key.Usable(now); err != nil {
 		return nil, "", fmt.Errorf("%w: key %s: %w", ErrInvalidKey, key.ID, err)
+	}
+	if !key.FrozenAt.IsZero() {
+		return nil, "", fmt.Errorf("%w: key %s", ErrKeyFrozen, key.ID)
 	}
 	if e.suspended {
 		return nil, "", fmt.Errorf("%w: key %s: suspended: its creator is no longer a member of account %s", ErrInvalidKey, key.ID, key.AccountID)

@@ -29,7 +29,17 @@ var (
 	// ErrKeyState wraps apikey.ErrRevoked, ErrRotated or ErrExpired when a
 	// key cannot be rotated or revoked in its present state.
 	ErrKeyState = fault.New(fault.KeyState, "authz: the key cannot change in its present state")
+	// ErrKeyFrozen refuses a key suspended by a freeze of its creator. It
+	// is of kind [fault.Frozen] and wraps [ErrInvalidKey]; only a caller
+	// holding the key's secret is told.
+	ErrKeyFrozen error = keyFrozenError{}
 )
+
+type keyFrozenError struct{}
+
+func (keyFrozenError) Error() string    { return "authz: key suspended: its creator is frozen" }
+func (keyFrozenError) Kind() fault.Kind { return fault.Frozen }
+func (keyFrozenError) Unwrap() error    { return ErrInvalidKey }
 
 // Actor is who asks for a key change: a member's session, or an operator
 // at the command line (Session nil), who skips role and step-up checks
@@ -132,7 +142,7 @@ func KeyStatus(k *apikey.Key, now time.Time) string {
 		return "rotated"
 	case errors.Is(err, apikey.ErrExpired):
 		return "expired"
-	case k.Suspended:
+	case k.Suspended, !k.FrozenAt.IsZero():
 		return "suspended"
 	case k.SuccessorID != "":
 		return "rotating"

@@ -73,6 +73,9 @@ const (
 	KeyState
 	// PostureGate refuses trading permissions while the posture is weak.
 	PostureGate
+	// Frozen is a session or key of a frozen user ("This wasn't me"): it
+	// is refused until its owner unfreezes.
+	Frozen
 )
 
 var names = [...]string{
@@ -81,7 +84,7 @@ var names = [...]string{
 	NoFlow: "no-flow", NotFound: "not-found", FactorUnavailable: "factor-unavailable", Throttled: "throttled",
 	TooManyPushes: "too-many-pushes", WeakPassword: "weak-password", AssuranceUnreachable: "assurance-unreachable",
 	StepUp: "step-up", LastStrongFactor: "last-strong-factor", FactorState: "factor-state", NotAllowed: "not-allowed",
-	Forbidden: "forbidden", KeyState: "key-state", PostureGate: "posture-gate",
+	Forbidden: "forbidden", KeyState: "key-state", PostureGate: "posture-gate", Frozen: "frozen",
 }
 
 // String names the kind, for logs and tests.

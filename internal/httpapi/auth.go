@@ -6,6 +6,7 @@ import (
 
 	"gatehouse/internal/authn"
 	"gatehouse/internal/edge"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/session"
 )
 
@@ -22,9 +23,21 @@ type Authenticator struct {
 }
 
 // Session returns the request's live session, or the unauthenticated
-// problem with the reason for the log.
+// problem with the reason for the log; a frozen user's session is the
+// frozen problem.
 func (a *Authenticator) Session(r *http.Request) (*session.Session, error) {
-	c := authn.Credential{Authorization: r.Header.Get("Authorization")}
+	return a.session(r, false)
+}
+
+// FrozenSession is Session, accepting a frozen user's session too: for
+// the routes such a session may reach (its own state, step-up, unfreeze,
+// logout).
+func (a *Authenticator) FrozenSession(r *http.Request) (*session.Session, error) {
+	return a.session(r, true)
+}
+
+func (a *Authenticator) session(r *http.Request, allowFrozen bool) (*session.Session, error) {
+	c := authn.Credential{Authorization: r.Header.Get("Authorization"), AllowFrozen: allowFrozen}
 	if c.Authorization != "" {
 		proofs := r.Header.Values("DPoP")
 		if len(proofs) > 0 {
@@ -36,6 +49,9 @@ func (a *Authenticator) Session(r *http.Request) (*session.Session, error) {
 		c.Cookie = ck.Value
 	}
 	s, err := a.Authenticate(r.Context(), &c)
+	if fault.Of(err) == fault.Frozen {
+		return nil, &Error{Problem: kindError(fault.Frozen, nil).Problem, Err: err}
+	}
 	if errors.Is(err, authn.ErrUnauthenticated) {
 		return nil, &Error{Problem: errUnauthenticated().Problem, Err: err}
 	}

@@ -12,6 +12,7 @@ import (
 	"gatehouse/internal/approvalcheck"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/edge"
+	"gatehouse/internal/fault"
 	"gatehouse/internal/policy"
 )
 
@@ -128,6 +129,11 @@ func handleAuthz(d authzDeps) handlerFunc {
 			w.WriteHeader(http.StatusOK)
 			return nil
 		case policy.Unauthenticated:
+			if fault.Of(res.Why) == fault.Frozen {
+				// Before the login redirect: signing in again is not the
+				// way out, unfreezing is.
+				return kindError(fault.Frozen, res.Why)
+			}
 			if d.loginURL != "" && req.Authorization == "" && wantsHTML(h) {
 				return loginRedirect(w, d.loginURL, &t)
 			}

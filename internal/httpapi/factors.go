@@ -408,7 +408,8 @@ func (b stepUpRequest) Valid(context.Context) []FieldError {
 
 func handleStepUp(d sessionDeps, ld loginDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		s, err := d.auth.Session(r)
+		// A frozen user's session steps up to unfreeze.
+		s, err := d.auth.FrozenSession(r)
 		if err != nil {
 			return err
 		}

@@ -184,6 +184,9 @@ var answers = map[fault.Kind]answer{
 			strings.Join(ge.TurningOn, ", "))
 		e.Problem.Extra = map[string]any{"permissions": ge.TurningOn, "findings": fs}
 	}},
+	fault.Frozen: {http.StatusForbidden, "frozen", "Account frozen",
+		"The account is frozen (\"This wasn't me\"): its sessions ended and its API keys are suspended. Its owner unfreezes it by signing in, " +
+			"proving their strongest factor fresh (POST /v1/stepup) and choosing a new password (POST /v1/unfreeze).", nil},
 }
 
 // statusClientClosed is nginx's 499: the client closed the connection

@@ -15,6 +15,7 @@ import (
 	"gatehouse/internal/assess"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/dpop"
+	"gatehouse/internal/freeze"
 	"gatehouse/internal/login"
 	"gatehouse/internal/pathid"
 	"gatehouse/internal/ssf"
@@ -55,6 +56,8 @@ type Deps struct {
 	// that sign security event tokens and approval tokens); nil leaves the
 	// route out.
 	JWKS func() []jose.JSONWebKey
+	// Freeze serves POST /v1/freeze and /v1/unfreeze; nil leaves them out.
+	Freeze *freeze.Service
 }
 
 // router registers handlers with the adapter that renders their errors.
@@ -86,7 +89,7 @@ func NewHandler(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	rt := router{mux: mux, d: &d}
 	handle := rt.handle
-	sd := sessionDeps{auth: d.Auth, login: d.Login, keys: d.Keys, proxies: d.Proxies, now: d.Now}
+	sd := sessionDeps{auth: d.Auth, login: d.Login, keys: d.Keys, freeze: d.Freeze, proxies: d.Proxies, now: d.Now}
 	ld := loginDeps{svc: d.Login, cookies: d.Auth.Cookies, origin: d.Auth.Origin, maxAge: d.Auth.MaxAge, replay: d.LoginReplay,
 		proxies: d.Proxies, now: d.Now, deviceCookieAge: 400 * 24 * time.Hour, flowAge: 15 * time.Minute, approvals: d.Approvals}
 
@@ -104,6 +107,7 @@ func NewHandler(d Deps) http.Handler {
 	noticeRoutes(rt, sd)
 	ssfRoutes(rt)
 	approvalRoutes(rt, ld)
+	freezeRoutes(rt, sd)
 	handle("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, err := w.Write(openapi)

@@ -9,6 +9,7 @@ import (
 
 	"gatehouse/internal/authz"
 	"gatehouse/internal/edge"
+	"gatehouse/internal/freeze"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
 )
@@ -20,6 +21,8 @@ type sessionDeps struct {
 	// keys offers, after sessions end, the keys they minted; nil offers
 	// none.
 	keys *authz.Keys
+	// freeze tells GET /v1/me of a freeze; nil says nothing.
+	freeze *freeze.Service
 	// proxies are the trusted reverse proxies, for client addresses.
 	proxies []netip.Prefix
 	now     func() time.Time
@@ -34,11 +37,13 @@ type meResponse struct {
 	} `json:"user"`
 	Session   sessionView `json:"session"`
 	Assurance string      `json:"assurance"`
+	// Frozen is set while the user is frozen.
+	Frozen *meFrozen `json:"frozen,omitempty"`
 }
 
 func handleMe(d sessionDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		a, err := d.actor(r)
+		a, err := d.frozenActor(r)
 		if err != nil {
 			return err
 		}
@@ -51,6 +56,13 @@ func handleMe(d sessionDeps) handlerFunc {
 		out.User.ID, out.User.Username, out.User.Email, out.User.Profile = u.ID, u.Username, u.Email, string(u.Profile)
 		out.Session = viewSession(s, s.ID)
 		out.Assurance = s.Assurance.String()
+		if u.Frozen() && d.freeze != nil {
+			st, err := d.freeze.Status(r.Context(), a)
+			if err != nil {
+				return err
+			}
+			out.Frozen = viewFrozen(st)
+		}
 		return writeJSON(w, http.StatusOK, out)
 	}
 }
@@ -78,6 +90,16 @@ func (d sessionDeps) keysToReview(ctx context.Context, a session.Actor) ([]keyVi
 
 func (d sessionDeps) actor(r *http.Request) (session.Actor, error) {
 	s, err := d.auth.Session(r)
+	if err != nil {
+		return session.Actor{}, err
+	}
+	return session.Actor{Session: s, IP: edge.ClientAddr(r, d.proxies).String()}, nil
+}
+
+// frozenActor is actor, accepting a frozen user's session: for the
+// routes such a session may reach.
+func (d sessionDeps) frozenActor(r *http.Request) (session.Actor, error) {
+	s, err := d.auth.FrozenSession(r)
 	if err != nil {
 		return session.Actor{}, err
 	}
@@ -141,7 +163,7 @@ func handleDeleteSessions(d sessionDeps) handlerFunc {
 
 func handleLogout(d sessionDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		a, err := d.actor(r)
+		a, err := d.frozenActor(r)
 		if err != nil {
 			return err
 		}

@@ -134,14 +134,16 @@ const (
 	EndExpired        = "expired"
 	EndIdle           = "idle"
 	EndPasswordChange = "password_changed"
+	// EndFrozen: the user froze the account ("This wasn't me").
+	EndFrozen = "frozen"
 )
 
 // EndedUntrusted reports whether the session was ended by its user or an
-// operator (revoked, or by a password change) rather than by logout or
+// operator (revoked, by a password change or a freeze) rather than by logout or
 // time: what it did may not have been its user's doing, so a key it
 // minted deserves a second look.
 func (s *Session) EndedUntrusted() bool {
-	return !s.EndedAt.IsZero() && (s.EndReason == EndRevoked || s.EndReason == EndPasswordChange)
+	return !s.EndedAt.IsZero() && (s.EndReason == EndRevoked || s.EndReason == EndPasswordChange || s.EndReason == EndFrozen)
 }
 
 // EndReasonFor names the reason to record when Check returned err.

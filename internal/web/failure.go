@@ -77,6 +77,8 @@ var sayings = map[fault.Kind]saying{
 			return ""
 		}},
 	fault.PostureGate: {http.StatusConflict, "Your security posture has high findings open: fix them on the overview page, then try again.", nil},
+	fault.Frozen: {http.StatusForbidden, "This account is frozen: every session ended and every API key is suspended. " +
+		"Sign in, confirm it is you with your strongest factor and choose a new password to unfreeze it.", nil},
 }
 
 // fieldMessages word the fields an Invalid error names.
