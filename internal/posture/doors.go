@@ -18,6 +18,9 @@ func doors(s Snapshot, now time.Time) []Door {
 			continue
 		}
 		g := Guard{Kind: "factor", Name: factorName(f), Note: kindLabel(f)}
+		if g.Note == g.Name {
+			g.Note = "" // unnamed: its kind is its name, said once
+		}
 		switch {
 		case f.Kind == SMS:
 			g.Note, g.Weak = "SMS codes, weak", true
@@ -26,7 +29,10 @@ func doors(s Snapshot, now time.Time) []Door {
 		}
 		factors = append(factors, g)
 	}
-	if len(factors) == 0 {
+	switch {
+	case s.unstated(FieldFactors):
+		factors = []Guard{{Kind: "factor", Name: "second factors not stated"}}
+	case len(factors) == 0:
 		factors = []Guard{{Kind: "factor", Name: "no second factor", Weak: true}}
 	}
 	out := make([]Door, 0, len(Doors))

@@ -469,7 +469,7 @@ func accountLines(r Report) []accountLine {
 		}
 	}
 	if len(out) == 0 {
-		out = append(out, accountLine{text: "brokerage account"})
+		out = append(out, accountLine{text: "no account listed"})
 	}
 	return out
 }

@@ -123,7 +123,7 @@ func checkPermissions(s Snapshot, now time.Time) []Finding {
 			what = "losses beyond the cash in the account, and money leaving it"
 		}
 		out = append(out, Finding{
-			ID: "permissions-ahead/" + a.ID, FailureMode: PermissionsAhead, Doors: s.doorsUsedOr(DoorWeb), Exposure: High,
+			ID: "permissions-ahead/" + a.ID, FailureMode: PermissionsAhead, Doors: []string{}, Exposure: High, // the account, not a door
 			Summary:  fmt.Sprintf("%s %s on, while %s open: a takeover through any of them can mean %s.", capitalize(list(perms)), isAre(perms), openHighs(len(highs)), what),
 			Evidence: ev,
 			NextStep: fmt.Sprintf("Fix the other high findings first; until they are fixed, switch off whatever you do not use today among %s.", list(perms)),

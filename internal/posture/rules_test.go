@@ -97,7 +97,8 @@ func runRule(t *testing.T, name string, cases []ruleCase) {
 			var got []string
 			for _, f := range rule.Check(s, now) {
 				got = append(got, fmt.Sprintf("%s %s", f.ID, f.Exposure))
-				if f.NextStep == "" || f.Summary == "" || len(f.Doors) == 0 || len(f.Evidence) == 0 {
+				// Every finding but the account's own names the doors it opens.
+				if f.NextStep == "" || f.Summary == "" || (len(f.Doors) == 0) != (f.FailureMode == posture.PermissionsAhead) || len(f.Evidence) == 0 {
 					t.Errorf("finding %s lacks summary, next step, doors or evidence: %+v", f.ID, f)
 				}
 				// A next step is for the trader: a portal page or their own

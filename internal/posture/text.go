@@ -31,7 +31,11 @@ func WriteText(w io.Writer, r Report) error {
 			fmt.Fprintf(b, "\nWhat to fix, most important first\n")
 		}
 		open++
-		fmt.Fprintf(b, "\n%d. %-6s %s: %s [%s]\n", open, strings.ToUpper(string(f.Exposure)), f.FailureMode.Title(), f.ID, strings.Join(f.Doors, ", "))
+		where := strings.Join(f.Doors, ", ")
+		if where == "" {
+			where = "account"
+		}
+		fmt.Fprintf(b, "\n%d. %-6s %s: %s [%s]\n", open, strings.ToUpper(string(f.Exposure)), f.FailureMode.Title(), f.ID, where)
 		wrap(b, "   ", f.Summary)
 		for _, e := range f.Evidence {
 			wrap(b, "   - ", evidenceLine(e))
