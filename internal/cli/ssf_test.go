@@ -125,6 +125,41 @@ func TestSSFPollFromRealServer(t *testing.T) {
 			if revoked[other.Session.ID] != "user" || revoked[third.Session.ID] != "admin" {
 				t.Errorf("session-revoked SETs by session = %v, want %s by user (API) and %s by admin (CLI)", revoked, other.Session.ID, third.Session.ID)
 			}
+			// "This wasn't me": the freeze is a RISC account-disabled
+			// (hijacking) and sessions-revoked, beside each session's
+			// session-revoked.
+			if resp := call(t, tr.home, "POST", s.URL+"/v1/freeze", nil, nil, nil); resp.StatusCode != 200 {
+				t.Fatalf("POST /v1/freeze = %d %s", resp.StatusCode, body(resp))
+			}
+			var acks []string
+			for jti := range res.Sets {
+				acks = append(acks, jti)
+			}
+			res.Sets = nil
+			if resp := call(t, http.DefaultClient, "POST", s.URL+"/v1/ssf/poll", map[string]any{"ack": acks, "returnImmediately": true}, auth, &res); resp.StatusCode != 200 {
+				t.Fatalf("poll = %d %s", resp.StatusCode, body(resp))
+			}
+			kinds := map[string]int{}
+			for _, set := range res.Sets {
+				jws, _ := jose.ParseSigned(set, []jose.SignatureAlgorithm{jose.ES256})
+				payload, err := jws.Verify(keys.Key(jws.Signatures[0].Protected.KeyID)[0].Key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var c struct {
+					Events map[string]json.RawMessage `json:"events"`
+				}
+				json.Unmarshal(payload, &c)
+				for typ, ev := range c.Events {
+					kinds[typ[strings.LastIndexByte(typ, '/')+1:]]++
+					if strings.HasSuffix(typ, "account-disabled") && string(ev) != `{"reason":"hijacking"}` {
+						t.Errorf("account-disabled = %s, want reason hijacking", ev)
+					}
+				}
+			}
+			if kinds["account-disabled"] != 1 || kinds["sessions-revoked"] != 1 || kinds["session-revoked"] < 1 {
+				t.Errorf("SETs after the freeze = %v, want one account-disabled, one sessions-revoked and the home session's session-revoked", kinds)
+			}
 			// A wrong token is refused.
 			if resp := call(t, http.DefaultClient, "POST", s.URL+"/v1/ssf/poll", map[string]any{}, http.Header{"Authorization": {"Bearer " + mdToken + "x"}}, nil); resp.StatusCode != 401 {
 				t.Errorf("poll with a wrong token = %d, want 401", resp.StatusCode)

@@ -183,15 +183,12 @@ func (t *Transmitter) events(e *audit.Event) (func(secevent.Event) *secevent.Sub
 		return ofUser, []secevent.Event{secevent.CredentialCompromiseEvent{CredentialType: secevent.CredPassword, EventTimestamp: e.Time.Unix()}}
 	case audit.AccountClosed:
 		return ofUser, []secevent.Event{secevent.AccountDisabledEvent{}}
-	case accountFrozen:
+	case audit.AccountFrozen:
 		// A freeze ends every session of the user, on every door.
 		return ofUser, []secevent.Event{secevent.AccountDisabledEvent{Reason: secevent.ReasonHijacking}, secevent.SessionsRevokedEvent{}}
 	}
 	return nil, nil
 }
-
-// accountFrozen is the audit type of a freeze ("This wasn't me").
-const accountFrozen = "account.frozen"
 
 // initiator is who caused an event, as CAEP names it.
 func initiator(e *audit.Event) string {

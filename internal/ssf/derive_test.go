@@ -58,7 +58,7 @@ func TestDerive(t *testing.T) {
 		{"PushReported", audit.Event{Type: audit.PushReported, Actor: "usr_1"}, []string{secevent.CredentialCompromise}, user, `{"credential_type":"password","event_timestamp":1772443800}`},
 		{"FactorGuessing", audit.Event{Type: audit.FactorGuessing, Actor: "usr_1"}, []string{secevent.CredentialCompromise}, user, ""},
 		{"AccountClosed", audit.Event{Type: audit.AccountClosed, Actor: "system"}, []string{secevent.AccountDisabled}, user, `{}`},
-		{"Frozen", audit.Event{Type: "account.frozen", Actor: "usr_1"}, []string{secevent.AccountDisabled, secevent.SessionsRevoked}, user, `{"reason":"hijacking"}`},
+		{"Frozen", audit.Event{Type: audit.AccountFrozen, Actor: "usr_1"}, []string{secevent.AccountDisabled, secevent.SessionsRevoked}, user, `{"reason":"hijacking"}`},
 		{"SignIn", audit.Event{Type: audit.SessionStarted, Actor: "usr_1", Detail: map[string]string{"session": "ses_1"}}, nil, "", ""},
 	}
 	for _, tt := range tests {
