@@ -101,7 +101,9 @@ func checkPermissions(s Snapshot, now time.Time) []Finding {
 	var highs []string
 	for _, r := range baseRules {
 		for _, f := range r.Check(s, now) {
-			if f.Exposure == High {
+			// Only takeover paths count: a lock-out (no recovery) is a
+			// high of its own, not a way in for someone else.
+			if f.Exposure == High && f.FailureMode != NoRecovery {
 				highs = append(highs, f.ID)
 			}
 		}

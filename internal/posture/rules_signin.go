@@ -58,14 +58,14 @@ func checkDesktop(s Snapshot, now time.Time) []Finding {
 			ID: "desktop-no-hardware-key", FailureMode: DesktopCompromise, Doors: []string{DoorDesktop}, Exposure: exp,
 			Summary:  fmt.Sprintf("Malware on the trading workstation can use its signed-in session (%s) to trade as you, and no security key stands in the way.", longest(weak)),
 			Evidence: ev,
-			NextStep: "Register a hardware security key (FIDO2, device-bound) and sign in on the desktop with it, so its sessions hold AAL3; until then, sign the desktop out at the end of each trading day.",
+			NextStep: "Register a hardware security key (FIDO2, device-bound) with a backup (a second key kept apart, or printed recovery codes), and sign in on the desktop with it, so its sessions hold AAL3; until then, sign the desktop out at the end of each trading day.",
 		}}
 	case usesDesktop && !hardware && s.Profile == Professional:
 		return []Finding{{
 			ID: "desktop-no-hardware-key", FailureMode: DesktopCompromise, Doors: []string{DoorDesktop}, Exposure: Medium,
 			Summary:  "You trade from a desktop workstation without a hardware security key, which the professional profile asks for: malware there can sign in with what it captures.",
 			Evidence: []Evidence{{Kind: "factor", Name: "security key", Detail: "no device-bound security key enrolled"}},
-			NextStep: "Register a hardware security key (FIDO2, device-bound) and use it to sign in on the desktop.",
+			NextStep: "Register a hardware security key (FIDO2, device-bound) with a backup (a second key kept apart, or printed recovery codes), and use it to sign in on the desktop.",
 		}}
 	}
 	return nil
@@ -113,7 +113,7 @@ func checkSMS(s Snapshot, now time.Time) []Finding {
 			ID: "sms-only-second-factor", FailureMode: SMSInterception, Doors: s.signInDoors(), Exposure: High,
 			Summary:  "SMS is your only second factor: whoever ports your number to their SIM, or reads your texts, holds it. With your password that is the whole account.",
 			Evidence: ev,
-			NextStep: "Add an authenticator app or push approval on the phone app (better still, a security key), then remove SMS; ask your carrier for a port-out PIN.",
+			NextStep: "Add an authenticator app or push approval on the phone app (better still, a security key), print recovery codes, then remove SMS; ask your carrier for a port-out PIN.",
 		}}
 	}
 	return []Finding{{
@@ -254,7 +254,7 @@ func checkPhishing(s Snapshot, now time.Time) []Finding {
 			ID: "phishing-fallback", FailureMode: Phishing, Doors: doors, Exposure: exp,
 			Summary:  fmt.Sprintf("A look-alike sign-in page cannot use your security key or passkey, but it can ask for your %s instead, and relay it.", list(uniq(names))),
 			Evidence: ev,
-			NextStep: fmt.Sprintf("Remove %s, so the phishing-resistant factor is the only way in.", list(uniq(names))),
+			NextStep: fmt.Sprintf("Once a backup is in place (a second security key or passkey, or printed recovery codes), remove %s, so the phishing-resistant factor is the only way in.", list(uniq(names))),
 		}}
 	}
 	var ev []Evidence
@@ -282,7 +282,7 @@ func checkPhishing(s Snapshot, now time.Time) []Finding {
 		ID: "phishing-no-resistant-factor", FailureMode: Phishing, Doors: doors, Exposure: exp,
 		Summary:  why,
 		Evidence: ev,
-		NextStep: "Register a security key or a passkey (WebAuthn): it answers only the real site, so a phishing page gets nothing it can use.",
+		NextStep: "Register a security key or a passkey (WebAuthn), and print recovery codes as its backup: it answers only the real site, so a phishing page gets nothing it can use.",
 	}}
 }
 
@@ -297,7 +297,7 @@ func checkSecondFactor(s Snapshot, now time.Time) []Finding {
 		ID: "no-second-factor", FailureMode: PasswordOnly, Doors: s.signInDoors(), Exposure: High,
 		Summary:  "Your password alone opens the account: a password reused on a site that was breached is enough for anyone to sign in.",
 		Evidence: []Evidence{{Kind: "factor", Name: "second factor", Detail: "no second factor enrolled"}},
-		NextStep: "Enrol a second factor now: a security key or passkey if you can, otherwise push approval in the phone app or an authenticator app.",
+		NextStep: "Enrol a second factor now (a security key or passkey if you can, otherwise push approval in the phone app or an authenticator app), and print recovery codes.",
 	}}
 }
 
