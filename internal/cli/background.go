@@ -10,7 +10,7 @@ import (
 
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
-	"gatehouse/internal/notify"
+	"gatehouse/internal/outbox"
 	"gatehouse/internal/store"
 )
 
@@ -47,12 +47,12 @@ func runJanitor(ctx context.Context, st store.Purger, every time.Duration, log *
 
 // loops is the server's background work: last-seen and last-used
 // batching, revocations from other instances, dormant keys, and the
-// janitor that purges expired login state, and the mail queue.
+// janitor that purges expired login state, and the outbox worker.
 type loops struct {
 	sessions *authn.Sessions
 	keys     *authz.Keys
 	store    store.Store
-	notices  *notify.Queue // nil when sign-ins are not notified
+	outbox   *outbox.Worker // nil: the outbox is not delivered from here
 	hashes   func() uint64 // the password hasher's count; nil: no release after bursts
 	log      *slog.Logger
 }
@@ -66,8 +66,8 @@ func (l *loops) Run(ctx context.Context, interval time.Duration) {
 	if l.store != nil {
 		wg.Go(func() { runJanitor(ctx, l.store, 10*time.Minute, l.log) })
 	}
-	if l.notices != nil {
-		wg.Go(func() { l.notices.Run(ctx) })
+	if l.outbox != nil {
+		wg.Go(func() { l.outbox.Run(ctx) })
 	}
 	if l.hashes != nil {
 		wg.Go(func() {

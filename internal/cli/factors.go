@@ -22,17 +22,17 @@ import (
 )
 
 // buildFactors turns the factor configuration into the login service's
-// settings: the seed box, the WebAuthn relying party, the SMS sender and
-// the mailer.
-func buildFactors(c *config.Config, log *slog.Logger) (login.Factors, error) {
+// settings: the seed box, the WebAuthn relying party, the SMS sender; and
+// the mailer the outbox sends mail with (nil when mail is off).
+func buildFactors(c *config.Config, log *slog.Logger) (login.Factors, notify.Mailer, error) {
 	f := c.Factors
 	key, err := seedKey(c, log)
 	if err != nil {
-		return login.Factors{}, err
+		return login.Factors{}, nil, err
 	}
 	box, err := seal.New(key)
 	if err != nil {
-		return login.Factors{}, fmt.Errorf("factors.seed_key: %w", err)
+		return login.Factors{}, nil, fmt.Errorf("factors.seed_key: %w", err)
 	}
 	rpID, origins := c.RP()
 	rp, err := webauthn.New(webauthn.Config{RPID: rpID, RPName: f.WebAuthn.RPName, Origins: origins, UserVerification: f.WebAuthn.UserVerification})
@@ -54,21 +54,20 @@ func buildFactors(c *config.Config, log *slog.Logger) (login.Factors, error) {
 	case "twilio":
 		out.SMS = &twilio.Sender{BaseURL: f.SMS.BaseURL, AccountSID: f.SMS.AccountSID, AuthToken: f.SMS.AuthToken, From: f.SMS.From}
 	}
+	var mailer notify.Mailer
 	switch {
 	case c.Mail.Addr != "":
 		m, err := buildSMTP(c.Mail)
 		if err != nil {
-			return login.Factors{}, err
+			return login.Factors{}, nil, err
 		}
 		log.Info("mail through SMTP", "relay", m.Addr, "tls", m.TLS.For(portOf(m.Addr)), "ca_file", c.Mail.CAFile, "insecure_plaintext", m.InsecurePlaintext)
-		out.Mail = m
+		mailer = m
 	case c.Demo:
-		out.Mail = notify.LogMailer{Log: log}
+		mailer = notify.LogMailer{Log: log}
 	}
-	if out.Mail != nil && c.SignInNotices() {
-		out.Notices = notify.NewQueue(out.Mail, 1024, log)
-	}
-	return out, nil
+	out.MailLinks = mailer != nil
+	return out, mailer, nil
 }
 
 // buildSMTP returns the SMTP mailer of a validated mail configuration,

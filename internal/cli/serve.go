@@ -124,7 +124,7 @@ func storeName(c *config.Config) string {
 // It registers the metrics with reg, which /metrics serves: on the
 // handler it returns, or apart when metrics.listen is set.
 func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg *prometheus.Registry, log *slog.Logger) (http.Handler, *loops, error) {
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), activeSessions{st})
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), activeSessions{st}, outboxStats{st})
 	metrics := httpapi.NewMetrics(reg)
 	now := time.Now
 	sessions := authn.New(st, c.CacheMaxAge, now, log)
@@ -136,7 +136,11 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	// its own, with its own replay cache.
 	auth := &authn.Authenticator{Sessions: sessions, Replay: &dpop.ReplayCache{Window: c.DPoP.MaxAge}, MaxAge: c.DPoP.MaxAge, Watch: watch, Now: now}
 	cookies := edge.Cookies{Secure: c.Secure()}
-	factors, err := buildFactors(c, log)
+	factors, mailer, err := buildFactors(c, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, worker, err := buildNotices(c, st, factors.Seal, mailer, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -151,7 +155,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	}
 	// One posture service for both doors: the same rules decide who reads
 	// which report and who changes which permissions.
-	pst := &assess.Service{Store: st, Platform: assess.Platform{Entities: c.Entities, SignInNotices: factors.Notices != nil, FactorRule: c.Throttle.Factor},
+	pst := &assess.Service{Store: st, Platform: assess.Platform{Entities: c.Entities, SignInNotices: c.SignInNotices(), FactorRule: c.Throttle.Factor},
 		Admins: c.Admins, StepUpWindow: c.Factors.StepUpWindow, Now: now}
 	tr := transmitter(c)
 	if tr.Keys, err = signingKeys(c, log); err != nil {
@@ -174,7 +178,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	if err != nil {
 		return nil, nil, err
 	}
-	return h, &loops{sessions: sessions, keys: keys, store: st, notices: factors.Notices, hashes: hasher.Hashes, log: log}, nil
+	return h, &loops{sessions: sessions, keys: keys, store: st, outbox: worker, hashes: hasher.Hashes, log: log}, nil
 }
 
 // activeSessions exports the number of live sessions per interface,

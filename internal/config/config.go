@@ -60,6 +60,9 @@ type Config struct {
 	CacheMaxAge time.Duration `yaml:"cache_max_age"`
 	Factors     Factors       `yaml:"factors"`
 	Mail        Mail          `yaml:"mail"`
+	// Webhooks are the platform's endpoints that receive notices.
+	Webhooks []Webhook `yaml:"webhooks"`
+	Outbox   Outbox    `yaml:"outbox"`
 	// MemoryLimit is serve's soft memory limit (runtime/debug.SetMemoryLimit),
 	// so that the argon2id blocks of a login flood are collected and
 	// returned promptly: a size ("512MiB"), off, or empty to derive it from
@@ -134,6 +137,7 @@ func Default() *Config {
 		CacheMaxAge:  time.Second,
 		Factors:      defaultFactors(),
 		Mail:         Mail{NotifySignIns: true},
+		Outbox:       defaultOutbox(),
 		Keys:         defaultKeys(),
 		Rules:        policy.ReferenceSpecs(),
 		Entities:     posture.DefaultEntities(),
@@ -201,6 +205,7 @@ var Env = []struct{ Name, Setting string }{
 	{"GATEHOUSE_SMTP_PASSWORD", "mail.password"},
 	{"GATEHOUSE_SSF_TOKEN_<ID>", "ssf.receivers[].token_sha256 (the token itself; ID upper-cased, - as _)"},
 	{"GATEHOUSE_SSF_AUTHORIZATION_<ID>", "ssf.receivers[].authorization"},
+	{"GATEHOUSE_WEBHOOK_SECRET_<n>", "webhooks[n-1].secret"},
 }
 
 func (c *Config) applyEnv(getenv func(string) string) error {
@@ -225,6 +230,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set("GATEHOUSE_SMS_AUTH_TOKEN", &c.Factors.SMS.AuthToken)
 	set("GATEHOUSE_SMTP_PASSWORD", &c.Mail.Password)
 	c.applySSFEnv(getenv)
+	c.applyWebhookEnv(getenv)
 	if v := getenv("GATEHOUSE_TRUSTED_PROXIES"); v != "" {
 		c.TrustedProxies = strings.Split(v, ",")
 	}
@@ -332,6 +338,7 @@ func (c *Config) validate(serving bool) error {
 	c.validateFactors(bad, serving)
 	c.validateKeys(bad)
 	c.validateMetrics(bad)
+	c.validateOutbox(bad)
 	c.validatePosture(bad)
 	c.validateSSF(bad, serving)
 	return errors.Join(errs...)

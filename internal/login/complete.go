@@ -9,12 +9,10 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/device"
 	"gatehouse/internal/factor"
-	"gatehouse/internal/notify"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/throttle"
 	"gatehouse/internal/token"
-	"gatehouse/internal/user"
 )
 
 var (
@@ -127,6 +125,10 @@ func (s *Service) finish(ctx context.Context, in *signIn, proven func(store.Tx, 
 		dev = &d
 	}
 	res := &Result{User: in.u, Flow: &fl}
+	// A new device waiting for approval is approved by push when the user
+	// has a phone, else by a mailed link (not while the account is closed
+	// to new devices: then only a trusted device can approve it).
+	byLink := status == device.Pending && !closed && s.Factors.MailLinks && in.u.Email != "" && !hasPush(in.fs)
 	err := s.Store.InTx(ctx, func(tx store.Tx) error {
 		if proven != nil {
 			if err := proven(tx, &fl); err != nil {
@@ -151,7 +153,13 @@ func (s *Service) finish(ctx context.Context, in *signIn, proven func(store.Tx, 
 			if err := s.storeFlow(ctx, tx, &fl, in.stored); err != nil {
 				return err
 			}
-			return tx.AppendAudit(ctx, flowEvent(&fl, now, audit.DeviceNew, "device", dev.ID, "name", dev.Name))
+			if err := tx.AppendAudit(ctx, flowEvent(&fl, now, audit.DeviceNew, "device", dev.ID, "name", dev.Name)); err != nil {
+				return err
+			}
+			if byLink {
+				return s.mailApproval(ctx, tx, in.u, &fl, dev, now)
+			}
+			return nil
 		}
 		if in.dev == nil || in.dev.Status != device.Trusted {
 			if err := tx.AppendAudit(ctx, flowEvent(&fl, now, audit.DeviceTrusted, "device", dev.ID, "by", "first_use")); err != nil {
@@ -175,13 +183,12 @@ func (s *Service) finish(ctx context.Context, in *signIn, proven func(store.Tx, 
 	}
 	*in.fl, in.dev, res.Flow = fl, dev, in.fl
 	if status == device.Pending {
-		res.Number = s.requestApproval(ctx, in.u, in.fl, dev, in.fs, !closed, now)
+		res.Number = s.requestApproval(ctx, in.u, in.fl, dev, in.fs, now)
 		res.Status, res.Device = "device_approval_required", dev
 		return res, nil
 	}
 	res.Status, res.EnrolmentRequired = "authenticated", !anyStrong(in.fs)
 	s.outcome("succeeded")
-	s.noticeSignIn(in.u, res.Session, dev)
 	return res, nil
 }
 
@@ -246,19 +253,4 @@ func (s *Service) mint(ctx context.Context, tx store.Tx, fl *session.Flow, dev *
 		return nil, "", err
 	}
 	return ss, tok, nil
-}
-
-// noticeSignIn queues the e-mail that tells a user of a new sign-in.
-func (s *Service) noticeSignIn(u *user.User, ss *session.Session, dev *device.Device) {
-	if s.Factors.Notices == nil || u.Email == "" {
-		return
-	}
-	door := map[session.Interface]string{session.Web: "the web portal", session.Desktop: "the desktop workstation", session.Mobile: "the mobile app"}[ss.Interface]
-	body := "Your gatehouse account was just signed in to:\n\n" +
-		"  door:   " + door + "\n  device: " + dev.Name + "\n  from:   " + ss.IP + "\n  at:     " + ss.CreatedAt.Format(time.RFC1123) +
-		"\n  proof:  " + ss.Assurance.String() + " (" + ss.AMR + ")\n\n" +
-		"If this was you, there is nothing to do.\n\n" +
-		"If it was not: end the session now at " + s.Factors.Origin + "/sessions, change your password, and call your broker. " +
-		"Someone who can sign in can trade."
-	s.Factors.Notices.Enqueue(notify.Mail{To: u.Email, Subject: "New sign-in to your gatehouse account", Body: body})
 }

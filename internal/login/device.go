@@ -22,45 +22,53 @@ var ErrNotAllowed = fault.New(fault.NotAllowed, "login: not allowed")
 // deviceLinkLifetime bounds an e-mailed device approval link.
 const deviceLinkLifetime = 30 * time.Minute
 
-// requestApproval asks the user to approve a new device: by push to the
-// enrolled phone when there is one, else by an e-mailed single-use link.
-// A trusted session can always approve it from the device list.
+// requestApproval asks the user's phone to approve a new device, when
+// the user has one; the mailed link, for a user without, is written in
+// the transaction that made the device ([Service.mailApproval]). A
+// trusted session can always approve it from the device list.
 //
 // It returns the number to show beside a push, or 0.
-// fs are all the user's factors, as the flow read them; byLink says an
-// e-mailed link may approve the device (not while the account is closed
-// to new devices: then only a trusted device can).
-func (s *Service) requestApproval(ctx context.Context, u *user.User, fl *session.Flow, dev *device.Device, fs []*factor.Factor, byLink bool, now time.Time) int {
+// fs are all the user's factors, as the flow read them.
+func (s *Service) requestApproval(ctx context.Context, u *user.User, fl *session.Flow, dev *device.Device, fs []*factor.Factor, now time.Time) int {
+	if !hasPush(fs) {
+		return 0
+	}
+	p, err := s.newPush(ctx, u.ID, factor.PurposeDevice, fl, dev.ID, now)
+	if err != nil {
+		s.Log.WarnContext(ctx, "device approval push", "err", err)
+		return 0
+	}
+	return p.Number
+}
+
+// hasPush reports whether fs hold a usable push factor (a paired phone).
+func hasPush(fs []*factor.Factor) bool {
 	for _, f := range fs {
 		if f.Kind == factor.Push && f.Usable() {
-			p, err := s.newPush(ctx, u.ID, factor.PurposeDevice, fl, dev.ID, now)
-			if err != nil {
-				s.Log.WarnContext(ctx, "device approval push", "err", err)
-				return 0
-			}
-			return p.Number
+			return true
 		}
 	}
-	if s.Factors.Mail == nil || !byLink {
-		return 0
-	}
+	return false
+}
+
+// mailApproval stores a single-use approval link for dev and, in the same
+// transaction, the outbox message that mails it: the link exists exactly
+// when its mail will be sent. Only the token's hash is stored as the
+// link; the message holds it sealed.
+func (s *Service) mailApproval(ctx context.Context, tx store.Tx, u *user.User, fl *session.Flow, dev *device.Device, now time.Time) error {
 	tok, err := token.New(s.Rand, 32)
 	if err != nil {
-		return 0
+		return err
 	}
-	if err := s.Store.CreateDeviceApproval(ctx, token.Hash(tok), dev.ID, u.ID, now.Add(deviceLinkLifetime)); err != nil {
-		s.Log.ErrorContext(ctx, "device approval link", "err", err)
-		return 0
+	if err := tx.CreateDeviceApproval(ctx, token.Hash(tok), dev.ID, u.ID, now.Add(deviceLinkLifetime)); err != nil {
+		return err
 	}
-	link := s.Factors.Origin + "/devices/approve?token=" + tok
-	body := "A sign-in to your gatehouse account is waiting for a new device to be approved:\n\n" +
-		"  device: " + dev.Name + "\n  door:   " + string(fl.Interface) + "\n  from:   " + fl.IP + "\n  at:     " + now.Format(time.RFC1123) + "\n\n" +
-		"If this was you, open this link within 30 minutes to approve it:\n\n  " + link + "\n\n" +
-		"If it was not you, do not open the link: someone knows your password and passed your second factor. Change your password now."
-	if err := s.Factors.Mail.Send(ctx, notify.Mail{To: u.Email, Subject: "Approve a new device for your gatehouse account", Body: body}); err != nil {
-		s.Log.ErrorContext(ctx, "send device approval mail", "err", err)
+	m, err := notify.ApprovalMessage(s.Factors.Seal, s.Rand, notify.Approval{UserID: u.ID, To: u.Email, Device: dev.Name,
+		Interface: string(fl.Interface), IP: fl.IP, Time: now, Token: tok})
+	if err != nil {
+		return err
 	}
-	return 0
+	return tx.EnqueueMessage(ctx, m)
 }
 
 // ApproveDevice approves a pending device of the session's user; the

@@ -12,7 +12,6 @@ import (
 	"gatehouse/internal/device"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/fault"
-	"gatehouse/internal/notify"
 	"gatehouse/internal/seal"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -31,8 +30,9 @@ type Factors struct {
 	Issuer   string
 	WebAuthn *webauthn.RP // nil: WebAuthn is off
 	SMS      sms.Sender   // nil: SMS is off
-	// Mail sends device approval links; nil: no links are sent.
-	Mail notify.Mailer
+	// MailLinks mails device approval links (through the outbox, written
+	// in the transaction that stores the link); false: no links are sent.
+	MailLinks bool
 	// Origin is the public origin links point to.
 	Origin         string
 	FlowLifetime   time.Duration
@@ -47,9 +47,6 @@ type Factors struct {
 	// gatehouse tell the user (a log line and a factor.guessing event);
 	// 0: only when the counter closes.
 	GuessNotice int
-	// Notices, when set, e-mails each user about every new sign-in, so a
-	// takeover does not go unnoticed until positions move.
-	Notices *notify.Queue
 }
 
 // FactorPolicy is one trader profile's factor policy.

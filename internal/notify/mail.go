@@ -1,5 +1,6 @@
-// Package notify sends what gatehouse tells people: e-mail today; signed
-// webhooks and phone pushes go through the same place later.
+// Package notify is how gatehouse tells people: it turns audit events into
+// outbox messages ([Notices]), and delivers them: mail through an SMTP
+// relay ([MailSender], [SMTP]) and Standard Webhooks ([Webhooks]).
 package notify
 
 import (
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime/quotedprintable"
 	"net"
 	"net/netip"
 	"net/smtp"
@@ -21,6 +23,12 @@ type Mail struct {
 	To      string
 	Subject string
 	Body    string // plain text
+	// HTML is the same content as HTML, sent beside Body as
+	// multipart/alternative; "" sends Body alone.
+	HTML string
+	// ID is the outbox message id, sent as the Message-ID, so that a mail
+	// delivered twice is recognisably one; "" for none.
+	ID string
 }
 
 // Mailer sends mail.
@@ -157,7 +165,7 @@ func loopbackPeer(conn net.Conn) bool {
 
 // Send implements [Mailer].
 func (s *SMTP) Send(ctx context.Context, m Mail) error {
-	for _, v := range []string{m.To, m.Subject, s.From} {
+	for _, v := range []string{m.To, m.Subject, s.From, m.ID} {
 		if strings.ContainsAny(v, "\r\n") {
 			return ErrHeader
 		}
@@ -214,9 +222,7 @@ func (s *SMTP) Send(ctx context.Context, m Mail) error {
 	if err != nil {
 		return fmt.Errorf("notify: DATA: %w", err)
 	}
-	msg := "From: " + s.From + "\r\nTo: " + m.To + "\r\nSubject: " + m.Subject +
-		"\r\nDate: " + time.Now().UTC().Format(time.RFC1123Z) + "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
-		strings.ReplaceAll(m.Body, "\n", "\r\n")
+	msg := header(s.From, m) + body(m)
 	if _, err := w.Write([]byte(msg)); err != nil {
 		return err
 	}
@@ -224,6 +230,47 @@ func (s *SMTP) Send(ctx context.Context, m Mail) error {
 		return fmt.Errorf("notify: send: %w", err)
 	}
 	return c.Quit()
+}
+
+// header is the message header of m from from, up to the content type.
+func header(from string, m Mail) string {
+	h := "From: " + from + "\r\nTo: " + m.To + "\r\nSubject: " + m.Subject +
+		"\r\nDate: " + time.Now().UTC().Format(time.RFC1123Z) + "\r\nMIME-Version: 1.0\r\n"
+	if m.ID != "" {
+		domain := "gatehouse"
+		if i := strings.LastIndexByte(from, '@'); i >= 0 {
+			domain = strings.TrimRight(from[i+1:], "> ")
+		}
+		h += "Message-ID: <" + m.ID + "@" + domain + ">\r\n"
+	}
+	return h
+}
+
+// mimeBoundary separates the parts of a multipart mail. The parts are
+// quoted-printable, whose lines never start with "--=_", so it cannot
+// occur in them.
+const mimeBoundary = "=_gatehouse_alternative"
+
+// body is the content type and body of m: plain text as it is, or text
+// and HTML as multipart/alternative, each part quoted-printable (so that
+// no text a client chose, such as a device name, can end a part).
+func body(m Mail) string {
+	if m.HTML == "" {
+		return "Content-Type: text/plain; charset=utf-8\r\n\r\n" + strings.ReplaceAll(m.Body, "\n", "\r\n")
+	}
+	return "Content-Type: multipart/alternative; boundary=\"" + mimeBoundary + "\"\r\n\r\n" +
+		"--" + mimeBoundary + "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + qp(m.Body) + "\r\n" +
+		"--" + mimeBoundary + "\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + qp(m.HTML) + "\r\n" +
+		"--" + mimeBoundary + "--\r\n"
+}
+
+// qp encodes s as quoted-printable with CRLF line ends.
+func qp(s string) string {
+	var b strings.Builder
+	w := quotedprintable.NewWriter(&b)
+	w.Write([]byte(strings.ReplaceAll(s, "\n", "\r\n")))
+	w.Close()
+	return b.String()
 }
 
 // LogMailer writes mail to the log instead of sending it. It is for demo

@@ -104,10 +104,12 @@ func (c *textCapture) code(t *testing.T) string {
 	return sixDigits.FindString(c.msgs[len(c.msgs)-1])
 }
 
-// mailCapture is a mailer that keeps the mails.
+// mailCapture is a mailer that keeps the mails. The login writes them
+// into the outbox; deliver sends what is due there through it.
 type mailCapture struct {
-	mu    sync.Mutex
-	mails []notify.Mail
+	mu      sync.Mutex
+	mails   []notify.Mail
+	deliver func(t *testing.T)
 }
 
 func (c *mailCapture) Send(_ context.Context, m notify.Mail) error {
@@ -119,6 +121,9 @@ func (c *mailCapture) Send(_ context.Context, m notify.Mail) error {
 
 func (c *mailCapture) last(t *testing.T) notify.Mail {
 	t.Helper()
+	if c.deliver != nil {
+		c.deliver(t)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.mails) == 0 {
@@ -174,7 +179,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	texts, mails := &textCapture{}, &mailCapture{}
 	cfg := config.Default()
-	factors := login.Factors{Seal: box, Issuer: "gatehouse", WebAuthn: rp, SMS: texts, Mail: mails, Origin: origin,
+	factors := login.Factors{Seal: box, Issuer: "gatehouse", WebAuthn: rp, SMS: texts, MailLinks: true, Origin: origin,
 		FlowLifetime: cfg.Factors.FlowLifetime, PushLifetime: cfg.Factors.PushLifetime, MaxPendingPush: cfg.Factors.MaxPendingPush,
 		StepUpWindow: cfg.Factors.StepUpWindow, Throttle: cfg.Throttle.Factor, Policy: map[user.Profile]login.FactorPolicy{}}
 	for p, pp := range cfg.Factors.Policy {
@@ -193,6 +198,22 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		ReturnHosts: []string{"localhost", "portal.localhost"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	sender := &notify.MailSender{Mailer: mails, Seal: box, Origin: origin, Users: st}
+	mails.deliver = func(t *testing.T) {
+		t.Helper()
+		ms, err := st.ClaimMessages(ctx, clk.Now(), time.Minute, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if err := sender.Send(ctx, m); err != nil {
+				t.Fatalf("deliver %s: %v", m.Event, err)
+			}
+			if err := st.MarkDelivered(ctx, m.ID, clk.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

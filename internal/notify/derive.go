@@ -1,0 +1,248 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"gatehouse/internal/audit"
+	"gatehouse/internal/notice"
+	"gatehouse/internal/seal"
+	"gatehouse/internal/store"
+	"gatehouse/internal/token"
+)
+
+// DefaultFreezeLinkLifetime is how long the "This wasn't me" link of a
+// notice works: long enough for a holder back from a week away.
+const DefaultFreezeLinkLifetime = 7 * 24 * time.Hour
+
+// Notices turns audit events into the outbox messages of their notices
+// ([notice.FromAudit]): one mail to the user's address, one message per
+// webhook endpoint that wants the event, on the channels the user's
+// preferences (or the catalogue's defaults) give the event. It is meant
+// to be given to the store wrapper that calls it in the transaction of
+// every audit event, so a notice is written with the change it tells of,
+// or not at all.
+//
+// Security: each notice mail carries a fresh single-use freeze link. Only
+// the token's hash is stored as a link; the token itself is in the mail's
+// payload sealed with Seal, bound to the message id, so nothing in the
+// database opens the link without the key.
+type Notices struct {
+	// Seal seals the freeze link token in a mail's payload.
+	Seal *seal.Box
+	// Mail says that mail can be sent (a relay, or the demo log): without
+	// it no mail message is written.
+	Mail bool
+	// SignIns sends session.created by mail (mail.notify_sign_ins); the
+	// other channels carry it regardless.
+	SignIns bool
+	// Webhooks are the operator's endpoints; each gets the events it wants.
+	Webhooks []Endpoint
+	// Preferences returns the user's choice of channels per event, read in
+	// the event's transaction; nil means every user has the catalogue's
+	// defaults.
+	Preferences func(ctx context.Context, tx store.Tx, userID string) (notice.Preferences, error)
+	// FreezeLifetime bounds a freeze link; 0 means DefaultFreezeLinkLifetime.
+	FreezeLifetime time.Duration
+	// Rand makes ids and link tokens; nil means crypto/rand.Reader.
+	Rand io.Reader
+}
+
+// Payload kinds of a mail message.
+const (
+	kindNotice   = "notice"
+	kindApproval = "device_approval"
+)
+
+// mailPayload is the payload of a mail message. It holds no secret in
+// clear: a link token is sealed, bound to the message id.
+type mailPayload struct {
+	Kind   string         `json:"kind"`
+	Notice *notice.Notice `json:"notice,omitempty"`
+	// Freeze is the sealed token of the notice's freeze link.
+	Freeze []byte `json:"freeze,omitempty"`
+	// Approval is a device approval link's mail.
+	Approval *approval `json:"approval,omitempty"`
+}
+
+// approval is what the device approval mail says, and its sealed link token.
+type approval struct {
+	Device    string    `json:"device"`
+	Interface string    `json:"interface"`
+	IP        string    `json:"ip"`
+	Time      time.Time `json:"time"`
+	Token     []byte    `json:"token"`
+}
+
+// Associated data of sealed link tokens: a token sealed for one message
+// does not open in another.
+func freezeAD(messageID string) []byte   { return []byte("gatehouse freeze link\x00" + messageID) }
+func approvalAD(messageID string) []byte { return []byte("gatehouse device approval link\x00" + messageID) }
+
+// NewMessageID returns a fresh outbox message id.
+func NewMessageID(r io.Reader) (string, error) {
+	id, err := token.New(r, 12)
+	if err != nil {
+		return "", err
+	}
+	return "msg_" + id, nil
+}
+
+// Derive returns the outbox messages of e's notice, none when e is not
+// told. It runs in e's transaction (tx), where it also stores the freeze
+// link of a mail.
+func (n *Notices) Derive(ctx context.Context, tx store.Tx, e *audit.Event) ([]*store.Message, error) {
+	nt, ok := notice.FromAudit(e)
+	if !ok {
+		return nil, nil
+	}
+	var prefs notice.Preferences
+	if n.Preferences != nil {
+		p, err := n.Preferences(ctx, tx, e.UserID)
+		if err != nil {
+			return nil, fmt.Errorf("notify: preferences of %s: %w", e.UserID, err)
+		}
+		prefs = p
+	}
+	channels := prefs.Channels(nt.Event)
+	id, err := token.New(n.Rand, 12)
+	if err != nil {
+		return nil, err
+	}
+	nt.ID = "ntc_" + id
+	now := e.Time
+	var out []*store.Message
+	if slices.Contains(channels, notice.Mail) && n.Mail && (nt.Event != notice.SessionCreated || n.SignIns) {
+		m, err := n.noticeMail(ctx, tx, &nt, now)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			out = append(out, m)
+		}
+	}
+	if slices.Contains(channels, notice.Webhook) {
+		var body []byte
+		for _, ep := range n.Webhooks {
+			if !ep.Wants(nt.Event) {
+				continue
+			}
+			if body == nil {
+				if body, err = WebhookBody(&nt); err != nil {
+					return nil, err
+				}
+			}
+			mid, err := NewMessageID(n.Rand)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, &store.Message{ID: mid, Channel: store.ChannelWebhook, Event: string(nt.Event), UserID: nt.UserID,
+				Destination: ep.URL, Payload: body, CreatedAt: now})
+		}
+	}
+	return out, nil
+}
+
+// noticeMail is the mail message of nt, with its freeze link stored;
+// nil when the user has no address.
+func (n *Notices) noticeMail(ctx context.Context, tx store.Tx, nt *notice.Notice, now time.Time) (*store.Message, error) {
+	u, err := tx.UserByID(ctx, nt.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("notify: user of a notice: %w", err)
+	}
+	if u.Email == "" {
+		return nil, nil
+	}
+	mid, err := NewMessageID(n.Rand)
+	if err != nil {
+		return nil, err
+	}
+	p := mailPayload{Kind: kindNotice, Notice: nt}
+	if n.Seal != nil {
+		tok, err := token.New(n.Rand, 32)
+		if err != nil {
+			return nil, err
+		}
+		life := n.FreezeLifetime
+		if life <= 0 {
+			life = DefaultFreezeLinkLifetime
+		}
+		if err := tx.CreateFreezeLink(ctx, token.Hash(tok), nt.UserID, now.Add(life)); err != nil {
+			return nil, fmt.Errorf("notify: freeze link: %w", err)
+		}
+		if p.Freeze, err = n.Seal.Seal([]byte(tok), freezeAD(mid)); err != nil {
+			return nil, err
+		}
+	}
+	body, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	// The address is the one the user had when the change was made: an
+	// intruder who changes it afterwards does not divert this notice.
+	return &store.Message{ID: mid, Channel: store.ChannelMail, Event: string(nt.Event), UserID: nt.UserID,
+		Destination: u.Email, Payload: body, CreatedAt: now}, nil
+}
+
+// Approval is a device approval link to mail.
+type Approval struct {
+	UserID, To string
+	// Device, Interface, IP are the waiting device's name, door and
+	// address, as the mail shows them.
+	Device, Interface, IP string
+	Time                  time.Time
+	// Token is the link's token; only its hash is stored as the link.
+	Token string
+}
+
+// ApprovalMessage returns the outbox message that mails a device
+// approval link, for the transaction that stores the link. The token is
+// sealed with box, bound to the message id.
+func ApprovalMessage(box *seal.Box, r io.Reader, a Approval) (*store.Message, error) {
+	if box == nil {
+		return nil, fmt.Errorf("notify: approval mail: no seal box")
+	}
+	mid, err := NewMessageID(r)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := box.Seal([]byte(a.Token), approvalAD(mid))
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(mailPayload{Kind: kindApproval, Approval: &approval{Device: a.Device, Interface: a.Interface, IP: a.IP, Time: a.Time, Token: sealed}})
+	if err != nil {
+		return nil, err
+	}
+	return &store.Message{ID: mid, Channel: store.ChannelMail, Event: "device.approval_link", UserID: a.UserID,
+		Destination: a.To, Payload: body, CreatedAt: a.Time}, nil
+}
+
+// webhookBody is the JSON body of a notice's webhook, in the Standard
+// Webhooks shape: type, timestamp and data.
+type webhookBody struct {
+	Type      notice.Event `json:"type"`
+	Timestamp time.Time    `json:"timestamp"`
+	Data      webhookData  `json:"data"`
+}
+
+type webhookData struct {
+	Notice    string            `json:"notice"`
+	User      string            `json:"user"`
+	Interface string            `json:"interface,omitempty"`
+	Device    string            `json:"device,omitempty"`
+	IP        string            `json:"ip,omitempty"`
+	Critical  bool              `json:"critical"`
+	Detail    map[string]string `json:"detail,omitempty"`
+}
+
+// WebhookBody returns the body every endpoint receives for nt. It holds
+// no secret and no link: the freeze link is the holder's, in their mail.
+func WebhookBody(nt *notice.Notice) ([]byte, error) {
+	return json.Marshal(webhookBody{Type: nt.Event, Timestamp: nt.Time.UTC(), Data: webhookData{
+		Notice: nt.ID, User: nt.UserID, Interface: nt.Interface, Device: nt.Device, IP: nt.IP, Critical: notice.Critical(nt.Event), Detail: nt.Detail}})
+}
