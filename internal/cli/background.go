@@ -53,7 +53,7 @@ type loops struct {
 	keys     *authz.Keys
 	store    store.Store
 	outbox   *outbox.Worker // nil: the outbox is not delivered from here
-	hashes   func() uint64 // the password hasher's count; nil: no release after bursts
+	hashes   func() uint64  // the password hasher's count; nil: no release after bursts
 	log      *slog.Logger
 }
 

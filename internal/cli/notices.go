@@ -15,27 +15,62 @@ import (
 	"gatehouse/internal/store"
 )
 
-// buildNotices returns the deriver that writes each audit event's notices
-// into the outbox, and the worker that delivers them: mail through
-// mailer (nil: no mail), webhooks to the configured endpoints.
-func buildNotices(c *config.Config, st store.Store, box *seal.Box, mailer notify.Mailer, log *slog.Logger) (*notify.Notices, *outbox.Worker, error) {
+// noticeDeriver returns the deriver that writes each audit event's
+// notices into the outbox: mail when mail can be sent, webhooks to the
+// configured endpoints. Every verb's store has it, so a change made from
+// the command line is told like one made through the server.
+//
+// Mails carry a freeze link sealed with the seed key; without a key that
+// every process shares (none configured; demo mode on PostgreSQL, where
+// each process draws its own) they carry none, and tell where the Freeze
+// button is instead.
+func noticeDeriver(c *config.Config) (*notify.Notices, error) {
+	eps, err := endpoints(c)
+	if err != nil {
+		return nil, err
+	}
+	var box *seal.Box
+	if c.Factors.SeedKey != "" || (c.Demo && c.DatabaseURL == "") {
+		key, err := seedKey(c, slog.New(slog.DiscardHandler))
+		if err != nil {
+			return nil, fmt.Errorf("factors.seed_key: %w", err)
+		}
+		if box, err = seal.New(key); err != nil {
+			return nil, fmt.Errorf("factors.seed_key: %w", err)
+		}
+	}
+	return &notify.Notices{Seal: box, Mail: c.Mail.Addr != "" || c.Demo, SignIns: c.Mail.NotifySignIns, Webhooks: eps,
+		FreezeLifetime: c.Outbox.FreezeLinkLifetime}, nil
+}
+
+// endpoints returns the configured webhook endpoints.
+func endpoints(c *config.Config) ([]notify.Endpoint, error) {
 	var eps []notify.Endpoint
 	for i, w := range c.Webhooks {
 		secrets, err := w.Secrets()
 		if err != nil {
-			return nil, nil, fmt.Errorf("webhooks[%d].secret: %w", i, err)
+			return nil, fmt.Errorf("webhooks[%d].secret: %w", i, err)
 		}
 		eps = append(eps, notify.Endpoint{URL: w.URL, Secrets: secrets, Events: w.Events})
 	}
-	d := &notify.Notices{Seal: box, Mail: mailer != nil, SignIns: c.Mail.NotifySignIns, Webhooks: eps, FreezeLifetime: c.Outbox.FreezeLinkLifetime}
+	return eps, nil
+}
+
+// outboxWorker returns the worker that delivers the outbox: mail through
+// mailer (nil: mail messages wait, and are parked), webhooks to the
+// configured endpoints. box opens the sealed link tokens of mails.
+func outboxWorker(c *config.Config, st store.Store, box *seal.Box, mailer notify.Mailer, log *slog.Logger) (*outbox.Worker, error) {
+	eps, err := endpoints(c)
+	if err != nil {
+		return nil, err
+	}
 	senders := map[string]outbox.Sender{store.ChannelWebhook: &notify.Webhooks{Endpoints: eps}}
 	if mailer != nil {
 		senders[store.ChannelMail] = &notify.MailSender{Mailer: mailer, Seal: box, Origin: c.PublicOrigin, Users: st}
 	}
 	o := c.Outbox
-	w := &outbox.Worker{Store: st, Senders: senders, Retry: outbox.Retry{Base: o.RetryBase, Cap: o.RetryCap, MaxAttempts: o.MaxAttempts},
-		Timeout: o.AttemptTimeout, Log: log}
-	return d, w, nil
+	return &outbox.Worker{Store: st, Senders: senders, Retry: outbox.Retry{Base: o.RetryBase, Cap: o.RetryCap, MaxAttempts: o.MaxAttempts},
+		Timeout: o.AttemptTimeout, Log: log}, nil
 }
 
 // outboxStats exports the outbox's pending and parked messages and the

@@ -140,7 +140,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	if err != nil {
 		return nil, nil, err
 	}
-	_, worker, err := buildNotices(c, st, factors.Seal, mailer, log)
+	worker, err := outboxWorker(c, st, factors.Seal, mailer, log)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -72,6 +72,11 @@ func derivers(c *config.Config) ([]emit.Deriver, error) {
 	if len(c.SSF.Receivers) > 0 {
 		ds = append(ds, transmitter(c))
 	}
+	n, err := noticeDeriver(c)
+	if err != nil {
+		return nil, err
+	}
+	ds = append(ds, n)
 	return ds, nil
 }
 

@@ -80,8 +80,10 @@ type approval struct {
 
 // Associated data of sealed link tokens: a token sealed for one message
 // does not open in another.
-func freezeAD(messageID string) []byte   { return []byte("gatehouse freeze link\x00" + messageID) }
-func approvalAD(messageID string) []byte { return []byte("gatehouse device approval link\x00" + messageID) }
+func freezeAD(messageID string) []byte { return []byte("gatehouse freeze link\x00" + messageID) }
+func approvalAD(messageID string) []byte {
+	return []byte("gatehouse device approval link\x00" + messageID)
+}
 
 // NewMessageID returns a fresh outbox message id.
 func NewMessageID(r io.Reader) (string, error) {
