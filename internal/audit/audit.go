@@ -71,6 +71,9 @@ const (
 	// count) and, when the user unfroze, "proven" (the assurance proven
 	// fresh); a password.changed event comes with it.
 	AccountUnfrozen = "account.unfrozen"
+	// OutboxRetried: an operator made a parked outbox message pending
+	// again. Detail holds "message", "channel" and "event".
+	OutboxRetried = "outbox.retried"
 )
 
 // API key event types. Detail holds "account" and "key" (the public

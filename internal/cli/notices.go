@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gatehouse/internal/config"
+	"gatehouse/internal/notice"
 	"gatehouse/internal/notify"
 	"gatehouse/internal/outbox"
 	"gatehouse/internal/seal"
@@ -40,7 +41,16 @@ func noticeDeriver(c *config.Config) (*notify.Notices, error) {
 		}
 	}
 	return &notify.Notices{Seal: box, Mail: c.Mail.Addr != "" || c.Demo, SignIns: c.Mail.NotifySignIns, Webhooks: eps,
-		FreezeLifetime: c.Outbox.FreezeLinkLifetime}, nil
+		FreezeLifetime: c.Outbox.FreezeLinkLifetime, Preferences: preferences}, nil
+}
+
+// preferences reads a user's choice of channels in the event's transaction.
+func preferences(ctx context.Context, tx store.Tx, userID string) (notice.Preferences, error) {
+	s, err := tx.NoticeSettingsOf(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return s.Preferences, nil
 }
 
 // endpoints returns the configured webhook endpoints.
@@ -66,7 +76,14 @@ func outboxWorker(c *config.Config, st store.Store, box *seal.Box, mailer notify
 	}
 	senders := map[string]outbox.Sender{store.ChannelWebhook: &notify.Webhooks{Endpoints: eps}}
 	if mailer != nil {
-		senders[store.ChannelMail] = &notify.MailSender{Mailer: mailer, Seal: box, Origin: c.PublicOrigin, Users: st}
+		senders[store.ChannelMail] = &notify.MailSender{Mailer: mailer, Seal: box, Origin: c.PublicOrigin, Users: st,
+			Phrase: func(ctx context.Context, userID string) (string, error) {
+				s, err := st.NoticeSettingsOf(ctx, userID)
+				if err != nil {
+					return "", err
+				}
+				return s.Phrase, nil
+			}}
 	}
 	o := c.Outbox
 	return &outbox.Worker{Store: st, Senders: senders, Retry: outbox.Retry{Base: o.RetryBase, Cap: o.RetryCap, MaxAttempts: o.MaxAttempts},
