@@ -36,6 +36,7 @@ func checkKeys(s Snapshot, now time.Time) []Finding {
 		out = append(out, keyShared(s, k)...)
 		out = append(out, keyMinterEnded(k)...)
 	}
+	out = append(out, keyTwins(s, now)...)
 	if s.Profile == Professional && live && !paper {
 		out = append(out, Finding{
 			ID: "key-no-paper", FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: Low,
@@ -226,4 +227,49 @@ func keyRef(k APIKey) string {
 		return k.ID
 	}
 	return k.Name
+}
+
+// keyTwins finds a paper key and a live key made as one automation
+// config: the same scopes, the same place (lives_on), the same allowlist,
+// created within the same minute. The strategy then reads its credentials
+// from one file, and the paper and live code paths are one switch apart;
+// the live key travels wherever the paper one does.
+func keyTwins(s Snapshot, now time.Time) []Finding {
+	var out []Finding
+	for _, p := range s.Keys {
+		if p.Environment != Paper || !p.Valid(now) || p.Created.IsZero() {
+			continue
+		}
+		for _, l := range s.Keys {
+			if l.Environment != Live || !l.Valid(now) || l.Created.IsZero() || l.Location == "" || l.Location != p.Location {
+				continue
+			}
+			gap := l.Created.Sub(p.Created)
+			if gap < 0 {
+				gap = -gap
+			}
+			if gap >= time.Minute || !sameSet(l.Scopes, p.Scopes) || !sameSet(l.Allowlist, p.Allowlist) {
+				continue
+			}
+			out = append(out, Finding{
+				ID: "key-twins/" + keyRef(l), FailureMode: KeyLeakage, Doors: []string{DoorAPI}, Exposure: Medium,
+				Summary:  fmt.Sprintf("The live key %q and the paper key %q were made together, with the same scopes, on %s: one automation config shared between paper and live, so the live key goes wherever the paper one is copied.", keyName(l), keyName(p), l.Location),
+				Evidence: []Evidence{keyEvidence(l, "live, created "+ago(now, l.Created)), keyEvidence(p, "paper, created "+ago(now, p.Created))},
+				NextStep: "Keep them apart: the live key only in the live deployment's own secret store, the paper key in the test configuration, with the live key narrowed to the scopes the live strategy uses.",
+			})
+		}
+	}
+	return out
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }

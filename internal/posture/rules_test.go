@@ -369,6 +369,29 @@ func TestKeysRule(t *testing.T) {
 			want: []string{"key-broad-scopes/live-bot high"},
 		},
 		{
+			name: "paper and live keys made together as one config",
+			edit: func(s *posture.Snapshot) {
+				for i := range s.Keys[:2] {
+					k := &s.Keys[i]
+					k.Scopes, k.Allowlist, k.Location, k.Created = []string{"orders:read", "orders:write"}, []string{"203.0.113.7/32"}, "cloud VM", ago(10*day)
+					k.UsedScopes = k.Scopes
+				}
+				s.Keys[1].Created = s.Keys[1].Created.Add(20 * time.Second)
+			},
+			want: []string{"key-twins/live-bot medium"},
+		},
+		{
+			name: "paper and live keys alike but made apart",
+			edit: func(s *posture.Snapshot) {
+				for i := range s.Keys[:2] {
+					k := &s.Keys[i]
+					k.Scopes, k.Allowlist, k.Location, k.Created = []string{"orders:read", "orders:write"}, []string{"203.0.113.7/32"}, "cloud VM", ago(10*day)
+					k.UsedScopes = k.Scopes
+				}
+				s.Keys[1].Created = s.Keys[1].Created.Add(2 * time.Hour)
+			},
+		},
+		{
 			name: "paper key used for live reads",
 			edit: paper(func(k *posture.APIKey) {
 				k.Scopes, k.UsedScopes, k.UsedEnvironments = []string{"orders:read"}, nil, []string{"live", "paper"}

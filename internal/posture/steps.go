@@ -73,6 +73,8 @@ func Apply(s Snapshot, f Finding, now time.Time) (Snapshot, bool) {
 			}
 			k.Created = now
 		})
+	case "key-twins":
+		return s, key(func(k *APIKey) { k.Location, k.Created = "live deployment's secret store", now })
 	case "key-no-paper":
 		s.Keys = append(s.Keys, APIKey{ID: "paper-for-testing", Name: "paper-for-testing", Environment: Paper, Scopes: []string{ScopeMarketdataRead, ScopeOrdersRead, ScopeOrdersWrite}, Created: now, LastUsed: now})
 		return s, true
