@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,10 +15,12 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/push"
+	"gatehouse/internal/factor/webauthn"
 	"gatehouse/internal/fault"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
+	"gatehouse/internal/user"
 )
 
 // Errors of the approval flow.
@@ -55,8 +58,11 @@ type ApprovalsConfig struct {
 	// MaxPending caps a user's pending approvals; 0 means
 	// approval.DefaultMaxPending.
 	MaxPending int
-	Now        func() time.Time // nil means time.Now
-	Rand       io.Reader        // nil means crypto/rand.Reader
+	// WebAuthn approves with a security key or passkey; nil: only the
+	// phone approves.
+	WebAuthn *webauthn.RP
+	Now      func() time.Time // nil means time.Now
+	Rand     io.Reader        // nil means crypto/rand.Reader
 }
 
 // Approvals is the transaction-bound approval flow: requests, the
@@ -373,4 +379,93 @@ func (s *Approvals) Use(ctx context.Context, tok string, b Binding) (*approval.C
 		return nil, err
 	}
 	return c, nil
+}
+
+// keyUser is u as the WebAuthn relying party sees it, with the active
+// security keys and passkeys among fs, and the factor of each credential.
+func keyUser(u *user.User, fs []*factor.Factor) (webauthn.User, map[string]*factor.Factor) {
+	wu := webauthn.User{Handle: []byte(u.ID), Name: u.Username}
+	byID := map[string]*factor.Factor{}
+	for _, f := range fs {
+		var c webauthn.Credential
+		if f.Kind != factor.WebAuthn || !f.Usable() || json.Unmarshal(f.Data, &c) != nil {
+			continue
+		}
+		wu.Credentials = append(wu.Credentials, c)
+		byID[string(c.ID)] = f
+	}
+	return wu, byID
+}
+
+// keyCeremony loads what a security-key approval of id by the session's
+// user needs: the approval, pending; the user's keys; the ceremony begun
+// with the approval's challenge, SHA-256(hash || nonce).
+func (s *Approvals) keyCeremony(ctx context.Context, sess *session.Session, id string) (*approval.Approval, webauthn.User, map[string]*factor.Factor, []byte, []byte, error) {
+	var wu webauthn.User
+	if s.c.WebAuthn == nil {
+		return nil, wu, nil, nil, nil, ErrPhone
+	}
+	a, err := s.c.Store.ApprovalByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && a.UserID != sess.UserID {
+		return nil, wu, nil, nil, nil, ErrNoApproval
+	}
+	if err != nil {
+		return nil, wu, nil, nil, nil, err
+	}
+	if a.State(s.c.Now()) != approval.Pending {
+		return nil, wu, nil, nil, nil, ErrApprovalDecided
+	}
+	u, err := s.c.Store.UserByID(ctx, a.UserID)
+	if err != nil {
+		return nil, wu, nil, nil, nil, err
+	}
+	fs, err := s.c.Store.FactorsOfUser(ctx, a.UserID)
+	if err != nil {
+		return nil, wu, nil, nil, nil, err
+	}
+	wu, byID := keyUser(u, fs)
+	challenge, err := approval.WebAuthnChallenge(a.Hash, a.Nonce)
+	if err != nil {
+		return nil, wu, nil, nil, nil, err
+	}
+	options, cer, err := s.c.WebAuthn.BeginApproval(wu, challenge)
+	if errors.Is(err, webauthn.ErrNoCredentials) {
+		return nil, wu, nil, nil, nil, ErrNoSecurityKey
+	}
+	return a, wu, byID, options, cer, err
+}
+
+// ErrNoSecurityKey refuses a security-key approval by a user without a usable
+// security key or passkey.
+var ErrNoSecurityKey = fault.New(fault.FactorUnavailable, "authz: no security key to approve with")
+
+// BeginKey starts the approval of id with a security key or passkey of
+// the session's user: it returns the options for
+// navigator.credentials.get, whose challenge commits to the details'
+// hash. Nothing is stored: finishing begins the same ceremony again.
+func (s *Approvals) BeginKey(ctx context.Context, sess *session.Session, id string) ([]byte, error) {
+	_, _, _, options, _, err := s.keyCeremony(ctx, sess, id)
+	return options, err
+}
+
+// FinishKey checks the assertion of a security key over the approval's
+// challenge and, if it verifies, approves with that key at its assurance
+// (AAL3 for a device-bound key), storing the credential's new counter in
+// the same transaction as the decision and its event.
+func (s *Approvals) FinishKey(ctx context.Context, sess *session.Session, id string, response []byte) (approval.Status, error) {
+	a, wu, byID, _, cer, err := s.keyCeremony(ctx, sess, id)
+	if err != nil {
+		return "", err
+	}
+	cred, err := s.c.WebAuthn.FinishLogin(wu, cer, response)
+	f := byID[string(cred.ID)]
+	if err != nil || f == nil {
+		// A cloned key is left for the next login to flag, with its event.
+		return "", ErrApprovalAnswer
+	}
+	used := *f
+	if used.Data, err = json.Marshal(cred); err != nil {
+		return "", err
+	}
+	return approval.Approved, s.decide(ctx, a, approval.Approved, &used, int(used.Assurance()), s.c.Now().UTC())
 }

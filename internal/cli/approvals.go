@@ -7,13 +7,14 @@ import (
 	"gatehouse/internal/approval"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/config"
+	"gatehouse/internal/login"
 	"gatehouse/internal/store"
 )
 
 // buildApprovals wires transaction-bound approvals. The token signing key
 // is derived from the seed key, so every instance on one store signs and
 // accepts the same tokens without another secret to distribute.
-func buildApprovals(c *config.Config, st store.Store, now func() time.Time, log *slog.Logger) (*authz.Approvals, error) {
+func buildApprovals(c *config.Config, st store.Store, factors login.Factors, now func() time.Time, log *slog.Logger) (*authz.Approvals, error) {
 	seed, err := seedKey(c, log)
 	if err != nil {
 		return nil, err
@@ -23,5 +24,5 @@ func buildApprovals(c *config.Config, st store.Store, now func() time.Time, log 
 		return nil, err
 	}
 	return authz.NewApprovals(authz.ApprovalsConfig{Store: st, Signer: signer, Lifetime: c.Approvals.Lifetime,
-		TokenLifetime: c.Approvals.TokenLifetime, MaxPending: c.Approvals.MaxPending, Now: now}), nil
+		TokenLifetime: c.Approvals.TokenLifetime, MaxPending: c.Approvals.MaxPending, WebAuthn: factors.WebAuthn, Now: now}), nil
 }

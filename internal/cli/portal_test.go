@@ -534,6 +534,16 @@ func TestPortalTOTP(t *testing.T) {
 	}
 }
 
+// enrolKeyInPortal adds the virtual security key from the factors page,
+// leaving the browser showing the new recovery codes.
+func (c *chrome) enrolKeyInPortal(t *testing.T) {
+	t.Helper()
+	c.open(t, "/factors")
+	c.typeInto(t, "key-name", "Virtual key")
+	c.do(t, chromedp.Click(chromedp.CSS(`[data-webauthn="enrol"] [data-webauthn-start]`), chromedp.NodeVisible))
+	c.do(t, chromedp.WaitVisible(chromedp.ID("new-codes")))
+}
+
 // TestPortalSecurityKey enrols a security key in the portal, through
 // Chromium's virtual authenticator, and signs in with it.
 func TestPortalSecurityKey(t *testing.T) {
@@ -541,10 +551,7 @@ func TestPortalSecurityKey(t *testing.T) {
 	c := newChrome(t, s.URL)
 	c.securityKey(t)
 	c.signIn(t, "alice", portalPW)
-	c.open(t, "/factors")
-	c.typeInto(t, "key-name", "Virtual key")
-	c.do(t, chromedp.Click(chromedp.CSS(`[data-webauthn="enrol"] [data-webauthn-start]`), chromedp.NodeVisible))
-	c.do(t, chromedp.WaitVisible(chromedp.ID("new-codes")))
+	c.enrolKeyInPortal(t)
 	if n := strings.Count(c.text(t, "#new-codes [data-codes]"), "-"); n != 40 {
 		t.Errorf("the script shows %d dashes of recovery codes, want ten codes", n)
 	}

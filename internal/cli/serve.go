@@ -145,7 +145,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 		return nil, nil, err
 	}
 	svc := &login.Service{Store: st, Hasher: hasher, Rules: c.Password.Rules, Throttle: c.Throttle, Lifetimes: c.Sessions, Factors: factors, Log: log, Outcome: metrics.LoginOutcome}
-	approvals, err := buildApprovals(c, st, now, log)
+	approvals, err := buildApprovals(c, st, factors, now, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -169,7 +169,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	frz.Sessions, frz.Keys = sessions, keys
 	api := httpapi.NewHandler(httpapi.Deps{SSF: tr, JWKS: jwks, Login: svc, Auth: &httpapi.Authenticator{Authenticator: auth, Origin: c.PublicOrigin, Cookies: cookies}, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
 		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL, Posture: pst, Approvals: approvals, Freeze: frz})
-	portal, err := web.NewHandler(web.Deps{Login: svc, Keys: keys, Posture: pst, Auth: auth, Cookies: cookies, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now,
+	portal, err := web.NewHandler(web.Deps{Login: svc, Keys: keys, Posture: pst, Approvals: approvals, Auth: auth, Cookies: cookies, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now,
 		ReturnHosts: c.ReturnHosts()})
 	if err != nil {
 		return nil, nil, err

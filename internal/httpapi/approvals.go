@@ -24,6 +24,8 @@ func approvalRoutes(rt router, ld loginDeps) {
 	rt.handle("POST /v1/approvals", handleCreateApproval(ad))
 	rt.handle("GET /v1/approvals/{id}", handleGetApproval(ad))
 	rt.handle("POST /v1/approvals/answer", handleApprovalAnswer(ad))
+	rt.handle("POST /v1/approvals/{id}/webauthn/begin", handleApprovalKeyBegin(ad))
+	rt.handle("POST /v1/approvals/{id}/webauthn/finish", handleApprovalKeyFinish(ad))
 }
 
 type approvalDeps struct {
@@ -171,6 +173,53 @@ func handleApprovalAnswer(d approvalDeps) handlerFunc {
 			return err
 		}
 		status, err := d.appr.PhoneAnswer(r.Context(), jkt, body)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, map[string]any{"status": status})
+	}
+}
+
+// keyFinishRequest is the body of …/webauthn/finish: the assertion, kept
+// raw for the relying party to parse.
+type keyFinishRequest struct {
+	Response json.RawMessage `json:"response"`
+}
+
+func (b keyFinishRequest) Valid(context.Context) []FieldError {
+	if len(b.Response) == 0 {
+		return []FieldError{{"response", "the PublicKeyCredential navigator.credentials.get returned, as JSON"}}
+	}
+	return nil
+}
+
+// handleApprovalKeyBegin starts a security-key approval, for a session of
+// the approval's owner only: the options' challenge commits to the hash.
+func handleApprovalKeyBegin(d approvalDeps) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		s, err := d.auth.Session(r)
+		if err != nil {
+			return err
+		}
+		options, err := d.appr.BeginKey(r.Context(), s, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, map[string]any{"options": json.RawMessage(options)})
+	}
+}
+
+func handleApprovalKeyFinish(d approvalDeps) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		s, err := d.auth.Session(r)
+		if err != nil {
+			return err
+		}
+		body, err := decode[keyFinishRequest](w, r)
+		if err != nil {
+			return err
+		}
+		status, err := d.appr.FinishKey(r.Context(), s, r.PathValue("id"), body.Response)
 		if err != nil {
 			return err
 		}

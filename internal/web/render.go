@@ -48,7 +48,7 @@ type page struct {
 // which defines "main". A new page is a new file in templates/ and an
 // entry here.
 var pages = parsePages("login", "login-factor", "login-device", "overview", "sessions", "devices", "device-link", "factors", "factor-enrol",
-	"recovery", "stepup", "keys", "key-new", "key-secret", "activity", "password", "error")
+	"recovery", "stepup", "keys", "key-new", "key-secret", "activity", "password", "error", "approval")
 
 func parsePages(names ...string) map[string]*template.Template {
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
@@ -73,6 +73,7 @@ var funcs = template.FuncMap{
 	"iso":       func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"assurance": assuranceName,
 	"factor":    factorName,
+	"kindWords": kindWords,
 	// msg is one of the fixed messages scripts show (scriptMessages).
 	"msg": func(key string) (string, error) {
 		m, ok := scriptMessages[key]

@@ -75,6 +75,9 @@ func routes(mux *http.ServeMux, d *deps) {
 
 	// The audit trail, newest first, paged with ?before=.
 	member("GET /activity", handleActivity(d))
+	if d.Approvals != nil {
+		member("GET /approvals/{id}", handleApprovalPage(d))
+	}
 
 	// The password.
 	member("GET /password", handlePasswordForm(d))

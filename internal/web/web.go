@@ -22,6 +22,9 @@ type Deps struct {
 	Login *login.Service
 	// Keys manages API keys; nil leaves the API keys pages out.
 	Keys *authz.Keys
+	// Approvals shows transaction-bound approvals to their owner, to
+	// approve with a security key; nil leaves the page out.
+	Approvals *authz.Approvals
 	// Posture makes the overview's posture report; nil leaves it out.
 	Posture *assess.Service
 	// ReturnHosts are the hosts a sign-in may send the browser back to

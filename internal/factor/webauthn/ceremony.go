@@ -135,16 +135,34 @@ func (rp *RP) FinishRegistration(u User, session, response []byte) (Credential, 
 // timeout. Credentials flagged Cloned are left out; with none left it
 // returns [ErrNoCredentials].
 func (rp *RP) BeginLogin(u User) (options, session []byte, err error) {
+	challenge, err := rp.challenge()
+	if err != nil {
+		return nil, nil, err
+	}
+	return rp.beginLogin(u, challenge)
+}
+
+// BeginApproval is BeginLogin with a challenge the caller computed: that
+// of a transaction-bound approval, which commits to the transaction's
+// hash and a server nonce. The same approval always has the same
+// challenge, so the caller can begin again at finish rather than keep
+// the session; the credential's last challenge, which FinishLogin
+// refuses to see twice, and the approval's single decision stop replays.
+// A challenge shorter than 32 bytes is refused.
+func (rp *RP) BeginApproval(u User, challenge []byte) (options, session []byte, err error) {
+	if len(challenge) < 32 {
+		return nil, nil, invalidf("approval challenge of %d bytes", len(challenge))
+	}
+	return rp.beginLogin(u, challenge)
+}
+
+func (rp *RP) beginLogin(u User, challenge []byte) (options, session []byte, err error) {
 	if len(u.Handle) == 0 || len(u.Handle) > MaxHandleSize {
 		return nil, nil, ErrUser
 	}
 	lu := newLibUser(u, true)
 	if len(lu.creds) == 0 {
 		return nil, nil, ErrNoCredentials
-	}
-	challenge, err := rp.challenge()
-	if err != nil {
-		return nil, nil, err
 	}
 	assertion, sd, err := rp.wa.BeginLogin(lu, webauthn.WithChallenge(challenge))
 	if err != nil {

@@ -172,6 +172,17 @@
           .then(expect(200))
           .then(function () { return box.getAttribute("data-back") + "?done=confirmed"; });
       },
+      // approve signs the challenge of one approval, which commits to
+      // the hash of the details the page shows.
+      approve: function () {
+        var id = encodeURIComponent(box.getAttribute("data-approval"));
+        return api("POST", "/v1/approvals/" + id + "/webauthn/begin")
+          .then(expect(200))
+          .then(function (begin) { return navigator.credentials.get(requestOptions(begin.options)); })
+          .then(function (cred) { return api("POST", "/v1/approvals/" + id + "/webauthn/finish", { response: credentialJSON(cred) }); })
+          .then(expect(200))
+          .then(function () { return "/approvals/" + id + "?done=approved"; });
+      },
       enrol: function () {
         var input = box.querySelector("input[name=name]");
         var name = input ? input.value.trim() : "";
