@@ -60,6 +60,7 @@ type approvalAnswer struct {
 	} `json:"approve"`
 	Token  string `json:"token"`
 	Factor string `json:"factor"`
+	Freeze string `json:"freeze"`
 }
 
 // TestApprovals drives a transaction-bound approval end to end on both
@@ -239,12 +240,12 @@ func testApprovals(t *testing.T, s *testServer) {
 	// A denial: no token, and the request stays refused.
 	var d approvalAnswer
 	call(t, home, "POST", s.URL+"/v1/approvals", `{"account":"ACC-L","kind":"transfer","details":{"amount":"99999","currency":"USD","destination":"attacker"}}`, nil, &d)
-	if out, err := s.authenticator(t, phone, "deny", "--id", d.ID); err != nil || !strings.Contains(out, "denied") {
+	if out, err := s.authenticator(t, phone, "deny", "--id", d.ID); err != nil || !strings.Contains(out, "denied") || !strings.Contains(out, "freeze") {
 		t.Fatalf("authenticator deny --id = %v %s", err, out)
 	}
 	var denied approvalAnswer
 	call(t, home, "GET", s.URL+"/v1/approvals/"+d.ID, nil, nil, &denied)
-	if denied.Status != "denied" || denied.Token != "" {
+	if denied.Status != "denied" || denied.Token != "" || denied.Freeze != "/v1/freeze" {
 		t.Errorf("denied approval = %+v", denied)
 	}
 

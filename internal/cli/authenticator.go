@@ -330,5 +330,8 @@ func answerApproval(ctx context.Context, e *env, p *phone, a *authz.PhoneApprova
 		what = w[0]
 	}
 	fmt.Fprintf(e.stdout, "%s on account %s (%s): %s\n", a.Kind, a.Account, what, out.Status)
+	if out.Status == string(approval.Denied) {
+		fmt.Fprintln(e.stdout, "If you did not ask for it, someone may be acting in your name: freeze the account (\"This wasn't me\" in the notice, or POST /v1/freeze from a session).")
+	}
 	return nil
 }

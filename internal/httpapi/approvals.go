@@ -78,6 +78,9 @@ type approvalView struct {
 	// Token is the approval token, while approved and not expired.
 	Token          string     `json:"token,omitempty"`
 	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
+	// Freeze, on a denied approval, is where the owner freezes the
+	// account: someone asked for a transaction in their name.
+	Freeze string `json:"freeze,omitempty"`
 }
 
 type approveWay struct {
@@ -90,6 +93,9 @@ func viewApproval(a *approval.Approval, tok string, tokenLife time.Duration, now
 		Words: approval.Words(a.Kind, a.Details), CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt, Factor: a.FactorKind}
 	if v.Status == approval.Pending {
 		v.Approve = []approveWay{{Method: "phone"}, {Method: "security_key", URL: "/approvals/" + a.ID}}
+	}
+	if v.Status == approval.Denied {
+		v.Freeze = "/v1/freeze"
 	}
 	if !a.DecidedAt.IsZero() {
 		t := a.DecidedAt
