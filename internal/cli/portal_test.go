@@ -747,3 +747,98 @@ func TestPortalAPIKey(t *testing.T) {
 		t.Errorf("forward-auth with the revoked key = %d, want 401", resp.StatusCode)
 	}
 }
+
+// TestPortalFreeze opens a notice's freeze link in Chromium: the page
+// changes nothing until its one button is pressed; then the API and
+// forward-auth refuse the session and the key as frozen. Signing in again
+// with the security key leads to the unfreeze page, whose new password
+// brings the key back; the menu's Freeze button freezes again.
+func TestPortalFreeze(t *testing.T) {
+	s := startServer(t, []string{"--data", t.TempDir()}, nil, "--config", faConfig(t, "", ""))
+	faSetup(t, s)
+	s.addUser(t, "alice", portalPW)
+	remember(portalPW)
+	faMember(t, s, "alice", "ACC-P", "trader")
+	c := newChrome(t, s.URL)
+	c.securityKey(t)
+	c.signIn(t, "alice", portalPW)
+	c.enrolKeyInPortal(t)
+	c.submit(t, `#new-codes a[href="/factors?done=key-added"]`)
+	c.submit(t, `form[action="/logout"] button`)
+	c.signIn(t, "alice", portalPW)
+	c.submit(t, `[data-webauthn="login"] [data-webauthn-start]`)
+	c.waitPath(t, "/")
+
+	session := http.Header{"Cookie": {"gatehouse_session=" + c.cookie(t, "gatehouse_session")}}
+	var k issuedKey
+	if resp := call(t, http.DefaultClient, "POST", s.URL+"/v1/accounts/ACC-P/keys", map[string]any{"name": "bot", "scopes": []string{"orders:read"}}, session, &k); resp.StatusCode != 201 {
+		t.Fatalf("create key = %d %s", resp.StatusCode, body(resp))
+	}
+	remember(k.Secret)
+	ask := func(what string, h http.Header, want int) {
+		t.Helper()
+		resp := faAsk(t, s, "GET", paperOrders, h)
+		if resp.StatusCode != want {
+			t.Errorf("%s: forward-auth = %d %s, want %d", what, resp.StatusCode, body(resp), want)
+		}
+		if want == 403 && !strings.HasSuffix(problemOf(t, resp).Type, "frozen") {
+			t.Errorf("%s: forward-auth refused without the frozen problem", what)
+		}
+	}
+	ask("session before the freeze", session, 200)
+
+	tok := s.freezeLink(t, "alice", "PORTAL-freeze-link-token-0123456789abcdefgh", false)
+	if resp := c.open(t, "/freeze?token="+tok); resp.Status != 200 {
+		t.Fatalf("GET /freeze?token= = %d", resp.Status)
+	}
+	c.screenshot(t, "freeze-link")
+	ask("session after opening the link", session, 200)
+	ask("key after opening the link", bearer(k.Secret), 200)
+	c.submit(t, "#freeze")
+	if h := c.text(t, "h1"); h != "Your account is frozen" {
+		t.Fatalf("after pressing Freeze the page says %q", h)
+	}
+	c.screenshot(t, "frozen")
+	ask("session after the freeze", session, 403)
+	ask("key after the freeze", bearer(k.Secret), 403)
+	if resp := call(t, http.DefaultClient, "GET", s.URL+"/v1/sessions", nil, session, nil); resp.StatusCode != 403 || !strings.HasSuffix(problemOf(t, resp).Type, "frozen") {
+		t.Errorf("the API with the frozen session = %d, want 403 frozen", resp.StatusCode)
+	}
+	if resp := c.open(t, "/freeze?token="+tok); resp.Status != 200 {
+		t.Fatalf("GET /freeze?token= again = %d", resp.Status)
+	}
+	c.submit(t, "#freeze")
+	if e := c.text(t, "p.error"); !strings.Contains(e, "used already") {
+		t.Errorf("pressing a used link's button says %q", e)
+	}
+
+	// Signing in again leads to the unfreeze page; the security key is
+	// fresh, so a new password is all it asks.
+	c.signIn(t, "alice", portalPW)
+	c.submit(t, `[data-webauthn="login"] [data-webauthn-start]`)
+	c.waitPath(t, "/unfreeze")
+	if st := c.text(t, "#frozen-state"); !strings.Contains(st, "from the link of a notice") {
+		t.Errorf("the unfreeze page says %q", st)
+	}
+	c.open(t, "/sessions")
+	c.waitPath(t, "/unfreeze") // every other page leads here while frozen
+	c.screenshot(t, "unfreeze")
+	const newPW = "a new portal passphrase after the freeze"
+	remember(newPW)
+	c.typeInto(t, "new", newPW)
+	c.typeInto(t, "confirm", newPW)
+	c.submit(t, "#unfreeze")
+	c.waitPath(t, "/?done=unfrozen")
+	ask("key after unfreezing", bearer(k.Secret), 200)
+	session = http.Header{"Cookie": {"gatehouse_session=" + c.cookie(t, "gatehouse_session")}}
+	ask("the unfreezing session", session, 200)
+
+	// The menu's Freeze button, on every page.
+	c.open(t, "/devices")
+	c.submit(t, "#menu-freeze")
+	if h := c.text(t, "h1"); h != "Your account is frozen" {
+		t.Fatalf("after the menu's Freeze the page says %q", h)
+	}
+	ask("session after the menu's Freeze", session, 403)
+	ask("key after the menu's Freeze", bearer(k.Secret), 403)
+}

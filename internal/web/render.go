@@ -48,7 +48,7 @@ type page struct {
 // which defines "main". A new page is a new file in templates/ and an
 // entry here.
 var pages = parsePages("login", "login-factor", "login-device", "overview", "sessions", "devices", "device-link", "factors", "factor-enrol",
-	"recovery", "stepup", "keys", "key-new", "key-secret", "activity", "password", "error", "approval")
+	"recovery", "stepup", "keys", "key-new", "key-secret", "activity", "password", "freeze", "unfreeze", "error", "approval")
 
 func parsePages(names ...string) map[string]*template.Template {
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
@@ -203,6 +203,7 @@ var notices = map[string]string{
 	"device-revoked":      "The device was revoked, and its sessions ended.",
 	"this-device-revoked": "This device was revoked, so it is signed out. Signing in here again makes it a new device.",
 	"key-revoked":         "The API key was revoked. It is refused from its next request on.",
+	"unfrozen":            "Your account is unfrozen and your password changed. Your API keys work again; your other sessions were signed out.",
 }
 
 // notice returns the confirmation r asks for, if any.

@@ -15,6 +15,7 @@ func routes(mux *http.ServeMux, d *deps) {
 	public := func(pattern string, h handlerFunc) { mux.Handle(pattern, adapt(d, validIDs(pattern, h))) }
 	member := func(pattern string, h signedInFunc) { mux.Handle(pattern, adapt(d, validIDs(pattern, signedIn(d, h)))) }
 	flow := func(pattern string, h flowFunc) { mux.Handle(pattern, adapt(d, validIDs(pattern, inFlow(d, h)))) }
+	frozen := func(pattern string, h signedInFunc) { mux.Handle(pattern, adapt(d, validIDs(pattern, frozenOK(d, h)))) }
 
 	public("GET /static/", handleStatic)
 
@@ -31,7 +32,7 @@ func routes(mux *http.ServeMux, d *deps) {
 	flow("POST /login/{flow}/push", handleFlowPush(d))
 	flow("POST /login/{flow}/check", handleFlowCheck(d))
 	flow("GET /login/{flow}/device", handleFlowDevice(d))
-	member("POST /logout", handleLogout(d))
+	frozen("POST /logout", handleLogout(d))
 
 	// The security overview: who, with what assurance, where signed in,
 	// and the posture report when there is one.
@@ -61,8 +62,8 @@ func routes(mux *http.ServeMux, d *deps) {
 	member("POST /factors/{id}/remove", handleRemoveFactor(d))
 
 	// Step-up: a fresh proof for the actions that ask for one.
-	member("GET /stepup", handleStepUpForm(d))
-	member("POST /stepup", handleStepUp(d))
+	frozen("GET /stepup", handleStepUpForm(d))
+	frozen("POST /stepup", handleStepUp(d))
 
 	// API keys of the accounts the visitor is a member of.
 	if d.Keys != nil {
@@ -82,6 +83,16 @@ func routes(mux *http.ServeMux, d *deps) {
 	// The password.
 	member("GET /password", handlePasswordForm(d))
 	member("POST /password", handleChangePassword(d))
+
+	// "This wasn't me": the menu's Freeze button and a notice's link (a
+	// GET shows one button; only its POST freezes), and the unfreeze
+	// page, which a frozen user's session reaches.
+	if d.Freeze != nil {
+		public("GET /freeze", handleFreezeForm(d))
+		public("POST /freeze", handleFreeze(d))
+		frozen("GET /unfreeze", handleUnfreezeForm(d))
+		frozen("POST /unfreeze", handleUnfreeze(d))
+	}
 
 	public("/", func(w http.ResponseWriter, r *http.Request) error { return errNotFound() })
 }

@@ -32,7 +32,7 @@ type stepUpData struct {
 }
 
 // backPages are the pages a step-up may return to.
-var backPages = map[string]bool{"/": true, "/factors": true, "/devices": true, "/keys": true, "/sessions": true, "/password": true}
+var backPages = map[string]bool{"/": true, "/factors": true, "/devices": true, "/keys": true, "/sessions": true, "/password": true, "/unfreeze": true}
 
 // validBack returns back when it is a page of the portal a step-up may
 // return to, else "/": the parameter comes from the client, and an open

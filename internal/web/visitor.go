@@ -20,6 +20,9 @@ type visitor struct {
 	CSRF string
 	// Keys says the portal manages API keys, for the navigation.
 	Keys bool
+	// Freeze says the portal serves "This wasn't me", for the menu's
+	// Freeze button.
+	Freeze bool
 }
 
 // NoSecondFactor reports whether the account has no usable second factor:
@@ -47,7 +50,9 @@ func (d *deps) visitor(r *http.Request) (*visitor, error) {
 	}
 	// The one credential path: a desktop or mobile token sent as a cookie
 	// is refused there, and a refused cookie does not count as a use.
-	s, err := d.Auth.Authenticate(r.Context(), &authn.Credential{Cookie: c.Value})
+	// A frozen user's session is let in here; signedIn keeps it to the
+	// pages that unfreeze.
+	s, err := d.Auth.Authenticate(r.Context(), &authn.Credential{Cookie: c.Value, AllowFrozen: true})
 	if errors.Is(err, authn.ErrUnauthenticated) {
 		return nil, errSignedOut
 	}
@@ -58,7 +63,7 @@ func (d *deps) visitor(r *http.Request) (*visitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &visitor{Session: s, User: u, CSRF: formToken(c.Value), Keys: d.Keys != nil}
+	v := &visitor{Session: s, User: u, CSRF: formToken(c.Value), Keys: d.Keys != nil, Freeze: d.Freeze != nil}
 	if err := d.loadFactors(r, v); err != nil {
 		return nil, err
 	}
@@ -87,11 +92,28 @@ type signedInFunc func(w http.ResponseWriter, r *http.Request, v *visitor) error
 // signedIn makes a handler that finds the visitor first and, for any
 // method but GET and HEAD, checks the form's token before h runs: no
 // state-changing route can forget it.
-func signedIn(d *deps, h signedInFunc) handlerFunc {
+//
+// A frozen user's visitor reaches only the routes registered through
+// frozenOK; every other page sends it to the unfreeze page, and every
+// other form is refused as frozen.
+func signedIn(d *deps, h signedInFunc) handlerFunc { return signedInAs(d, h, false) }
+
+// frozenOK is signedIn for the routes a frozen user's session may reach:
+// unfreezing, stepping up for it, signing out.
+func frozenOK(d *deps, h signedInFunc) handlerFunc { return signedInAs(d, h, true) }
+
+func signedInAs(d *deps, h signedInFunc, frozen bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		v, err := d.visitor(r)
 		if err != nil {
 			return err
+		}
+		if v.User.Frozen() && !frozen {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				http.Redirect(w, r, "/unfreeze", http.StatusSeeOther)
+				return nil
+			}
+			return authn.ErrFrozen
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if err := parseForm(w, r); err != nil {

@@ -14,6 +14,7 @@ import (
 	"gatehouse/internal/authz"
 	"gatehouse/internal/edge"
 	"gatehouse/internal/fault"
+	"gatehouse/internal/freeze"
 	"gatehouse/internal/login"
 )
 
@@ -27,6 +28,9 @@ type Deps struct {
 	Approvals *authz.Approvals
 	// Posture makes the overview's posture report; nil leaves it out.
 	Posture *assess.Service
+	// Freeze serves "This wasn't me" and the unfreeze page; nil leaves
+	// them out.
+	Freeze *freeze.Service
 	// ReturnHosts are the hosts a sign-in may send the browser back to
 	// (the login page's rd, from forward-auth): the public origin's and
 	// the forward-auth rules'. Others are ignored.
