@@ -162,6 +162,8 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 		return nil, nil, err
 	}
 	tr.Store, tr.Log = st, log
+	// Shared Signals push streams are delivered by the outbox too.
+	worker.Senders[store.ChannelSSF] = tr.Sender()
 	// One key set at /.well-known/jwks.json: the SSF signing keys and
 	// the approval token key.
 	jwks := func() []jose.JSONWebKey { return append(tr.JWKS(), approvals.Signer().JWKS().Keys...) }

@@ -22,9 +22,12 @@ const (
 	mdToken        = "market-data-receiver-token-0123456789"
 )
 
-// ssfConfig writes a configuration with a signing key and a poll receiver
-// (its token in GATEHOUSE_SSF_TOKEN_MARKET_DATA).
-func ssfConfig(t *testing.T) string {
+// pollReceiver is a poll receiver (its token in
+// GATEHOUSE_SSF_TOKEN_MARKET_DATA), as ssf.receivers YAML.
+const pollReceiver = "    - id: market-data\n      audience: [market-data]\n      delivery: poll\n"
+
+// ssfConfig writes a configuration with a signing key and the receivers.
+func ssfConfig(t *testing.T, receivers string) string {
 	t.Helper()
 	dir := t.TempDir()
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -34,7 +37,7 @@ func ssfConfig(t *testing.T) string {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "gatehouse.yaml")
-	yaml := "ssf:\n  signing_keys: [" + key + "]\n  receivers:\n    - id: market-data\n      audience: [market-data]\n      delivery: poll\n"
+	yaml := "ssf:\n  signing_keys: [" + key + "]\n  receivers:\n" + receivers
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +51,7 @@ func ssfConfig(t *testing.T) string {
 func TestSSFPollFromRealServer(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
-			cfg := ssfConfig(t)
+			cfg := ssfConfig(t, pollReceiver)
 			s := startServer(t, b.flags(t), map[string]string{"GATEHOUSE_SSF_TOKEN_MARKET_DATA": mdToken}, "--config", cfg)
 			remember(mdToken)
 			var meta struct {

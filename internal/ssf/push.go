@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"unicode"
 
@@ -96,9 +97,14 @@ func (p pusher) Send(ctx context.Context, m *store.Message) error {
 	}
 	resp, err := t.client().Do(req)
 	if err != nil {
-		// The error names the URL; the operator configured it, and a push
-		// URL holds no secret (the Authorization header does).
-		return fmt.Errorf("ssf: push to %s: %w", r.ID, errors.Unwrap(err))
+		// The stored error names the stream, never the URL; the log has
+		// the transport's own words.
+		t.log().WarnContext(ctx, "ssf: push failed", "stream", r.ID, "err", errors.Unwrap(err))
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return fmt.Errorf("ssf: push to %s timed out", r.ID)
+		}
+		return fmt.Errorf("ssf: push to %s failed before an answer", r.ID)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))

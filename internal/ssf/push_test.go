@@ -100,6 +100,15 @@ func TestPushOutcomes(t *testing.T) {
 		t.Errorf("Send to a redirecting endpoint = %v, want a retryable error (never followed)", err)
 	}
 
+	// An endpoint that does not answer: retried, and the stored error
+	// names no URL.
+	tr.Receivers = append(tr.Receivers, &ssf.Receiver{ID: "down", Audience: []string{"d"}, PushURL: "http://127.0.0.1:1/ssf?k=v", Events: secevent.Supported()})
+	down := *moved
+	down.Destination = "down"
+	if err := send.Send(ctx, &down); err == nil || errors.As(err, &p) || strings.Contains(err.Error(), "127.0.0.1") || strings.Contains(err.Error(), "k=v") {
+		t.Errorf("Send to a closed port = %v, want a retryable error that names no address", err)
+	}
+
 	// Paused after the token was queued: held, not sent.
 	o := tr.Receivers[0]
 	if _, err := tr.SetStatus(ctx, o, ssf.StreamStatus{StreamID: "o", Status: "paused"}); err != nil {
