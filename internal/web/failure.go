@@ -82,7 +82,7 @@ var sayings = map[fault.Kind]saying{
 }
 
 // fieldMessages word the fields an Invalid error names.
-var fieldMessages = map[string]string{"name": msgBadName, "phone": msgBadPhone}
+var fieldMessages = map[string]string{"name": msgBadName, "phone": msgBadPhone, "phrase": msgBadPhrase}
 
 // statusClientClosed is nginx's 499: the visitor left before the answer.
 const statusClientClosed = 499

@@ -48,7 +48,7 @@ type page struct {
 // which defines "main". A new page is a new file in templates/ and an
 // entry here.
 var pages = parsePages("login", "login-factor", "login-device", "overview", "sessions", "devices", "device-link", "factors", "factor-enrol",
-	"recovery", "stepup", "keys", "key-new", "key-secret", "activity", "password", "freeze", "unfreeze", "error", "approval")
+	"recovery", "stepup", "keys", "key-new", "key-secret", "activity", "password", "notifications", "freeze", "unfreeze", "error", "approval")
 
 func parsePages(names ...string) map[string]*template.Template {
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
@@ -204,6 +204,9 @@ var notices = map[string]string{
 	"this-device-revoked": "This device was revoked, so it is signed out. Signing in here again makes it a new device.",
 	"key-revoked":         "The API key was revoked. It is refused from its next request on.",
 	"unfrozen":            "Your account is unfrozen and your password changed. Your API keys work again; your other sessions were signed out.",
+	"notices-saved":       "Your notice choices were saved.",
+	"phrase-saved":        "Your anti-phishing phrase was saved. Mails from gatehouse start with it from now on.",
+	"phrase-cleared":      "Your anti-phishing phrase was removed.",
 }
 
 // notice returns the confirmation r asks for, if any.

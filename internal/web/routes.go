@@ -80,6 +80,12 @@ func routes(mux *http.ServeMux, d *deps) {
 		member("GET /approvals/{id}", handleApprovalPage(d))
 	}
 
+	// Notifications: the channels per event, the anti-phishing phrase,
+	// and what was sent.
+	member("GET /notifications", handleNotices(d))
+	member("POST /notifications/preferences", handleSaveNoticePreferences(d))
+	member("POST /notifications/phrase", handleSaveNoticePhrase(d))
+
 	// The password.
 	member("GET /password", handlePasswordForm(d))
 	member("POST /password", handleChangePassword(d))

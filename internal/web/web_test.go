@@ -104,7 +104,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 // signedInPages are the pages of a signed-in visitor.
-var signedInPages = []string{"/", "/sessions", "/devices", "/factors", "/keys", "/activity", "/password", "/stepup?back=/factors"}
+var signedInPages = []string{"/", "/sessions", "/devices", "/factors", "/keys", "/activity", "/notifications", "/password", "/stepup?back=/factors"}
 
 func TestStatic(t *testing.T) {
 	e := newEnv(t)
