@@ -239,7 +239,7 @@ func runAuthAnswer(ctx context.Context, e *env, args []string, d push.Decision) 
 	if d == push.Approve {
 		number = fs.Int("number", 0, "the `number` the login screen shows (logins only; an approval needs none)")
 	} else {
-		report = fs.Bool("report", false, "report the request as 'this was not me'")
+		report = fs.Bool("report", false, "answer \"This wasn't me\": deny the request and freeze the account (every session ended, every API key suspended)")
 	}
 	if err := parse(fs, args); err != nil {
 		return err
@@ -298,6 +298,9 @@ func runAuthAnswer(ctx context.Context, e *env, args []string, d push.Decision) 
 	var out struct{ Outcome string }
 	json.Unmarshal(b, &out)
 	fmt.Fprintf(e.stdout, "%s from %s (%s): %s\n", target.Purpose, target.IP, target.Interface, out.Outcome)
+	if out.Outcome == "reported" {
+		fmt.Fprintln(e.stdout, "The account is frozen: every session ended and every API key is suspended. Unfreeze by signing in with your strongest factor and choosing a new password.")
+	}
 	return nil
 }
 

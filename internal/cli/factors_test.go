@@ -344,11 +344,19 @@ func testPush(t *testing.T, s *testServer) {
 		t.Errorf("flow after a wrong number = %+v, want denied", st)
 	}
 
-	// "This was not me" denies, is audited and slows the account down.
+	// "This was not me" denies, is audited, slows the account down and
+	// freezes it, ending the session signed in above.
+	signedIn := sessionCookie(t, s, home)
 	a = login(t, s, home, "pat", pw, nil)
 	call(t, home, "POST", s.URL+"/v1/login/"+a.Flow+"/push", nil, nil, &n)
-	if out, err := s.authenticator(t, state, "deny", "--report"); err != nil || !strings.Contains(out, "reported") {
+	if out, err := s.authenticator(t, state, "deny", "--report"); err != nil || !strings.Contains(out, "reported") || !strings.Contains(out, "frozen") {
 		t.Fatalf("authenticator deny --report: %v %s", err, out)
+	}
+	if by := s.sql(t, `SELECT frozen_by FROM users WHERE username = 'pat'`); !strings.HasPrefix(by, "phone:") {
+		t.Errorf("frozen_by after the phone's report = %q, want phone:<factor>", by)
+	}
+	if resp := call(t, http.DefaultClient, "GET", s.URL+"/v1/sessions", nil, signedIn, nil); resp.StatusCode != 403 || !strings.HasSuffix(problemOf(t, resp).Type, "frozen") {
+		t.Errorf("a session after the phone's report = %d, want 403 frozen", resp.StatusCode)
 	}
 	st = loginAnswer{}
 	call(t, home, "GET", s.URL+"/v1/login/"+a.Flow, nil, nil, &st)
@@ -359,6 +367,9 @@ func testPush(t *testing.T, s *testServer) {
 		t.Errorf("account throttle after a report = %q, want raised", out)
 	}
 	s.sql(t, `DELETE FROM throttles WHERE key = 'a:pat'`)
+	if out, err := s.gatehouse(t, "", "unfreeze", "--user=pat"); err != nil {
+		t.Fatalf("gatehouse unfreeze: %v %s", err, out)
+	}
 
 	// No push bombing: at most three unanswered at once.
 	codes := map[int]int{}

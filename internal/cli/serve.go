@@ -169,6 +169,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	jwks := func() []jose.JSONWebKey { return append(tr.JWKS(), approvals.Signer().JWKS().Keys...) }
 	frz := newFreeze(c, st, hasher)
 	frz.Sessions, frz.Keys = sessions, keys
+	svc.Freeze = frz.FromPhone // the phone's "This wasn't me"
 	api := httpapi.NewHandler(httpapi.Deps{SSF: tr, JWKS: jwks, Login: svc, Auth: &httpapi.Authenticator{Authenticator: auth, Origin: c.PublicOrigin, Cookies: cookies}, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
 		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL, Posture: pst, Approvals: approvals, Freeze: frz})
 	portal, err := web.NewHandler(web.Deps{Login: svc, Keys: keys, Posture: pst, Approvals: approvals, Freeze: frz, Auth: auth, Cookies: cookies, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now,

@@ -171,6 +171,17 @@ func (s *Service) Apply(ctx context.Context, tx store.Tx, userID, by, door, ip s
 	return s.apply(ctx, tx, userID, by, by, door, ip, now)
 }
 
+// FromPhone is [Service.Apply] in the shape [login.Service.Freeze]
+// takes: the freeze a push answered "This wasn't me" makes, from the
+// phone's door, and the cache forgetting to run once tx commits.
+func (s *Service) FromPhone(ctx context.Context, tx store.Tx, userID, by string, now time.Time) (func(), error) {
+	f, err := s.Apply(ctx, tx, userID, by, "mobile", "", now)
+	if err != nil {
+		return nil, err
+	}
+	return func() { s.Forget(f) }, nil
+}
+
 // Forget tells this instance's caches of what a freeze did.
 func (s *Service) Forget(f *Frozen) { s.forget(f.Sessions, f.Keys) }
 

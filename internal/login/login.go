@@ -81,6 +81,11 @@ type Service struct {
 	// Outcome, when set, is told the outcome of every login
 	// ("succeeded", "failed", "throttled") for metrics.
 	Outcome func(string)
+	// Freeze, when set, freezes userID ("This wasn't me") inside tx, the
+	// transaction of a push the phone reported as not the user's; by
+	// names the phone. It returns what to run once tx commits (telling
+	// this instance's caches). Nil records the report only.
+	Freeze func(ctx context.Context, tx store.Tx, userID, by string, now time.Time) (after func(), err error)
 
 	dummyOnce sync.Once
 	dummy     string

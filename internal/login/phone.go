@@ -51,7 +51,8 @@ func (s *Service) PhonePending(ctx context.Context, jkt string) ([]PhonePrompt, 
 
 // PhoneAnswer takes the phone's signed answer to a push. A wrong number
 // or a denial fails the login; "this was not me" also raises the
-// account's throttling and is kept in the audit trail.
+// account's throttling, is kept in the audit trail and, with
+// [Service.Freeze] set, freezes the account in the same transaction.
 func (s *Service) PhoneAnswer(ctx context.Context, jkt string, body []byte) (string, error) {
 	now := s.now()
 	f, err := s.phone(ctx, jkt)
@@ -93,6 +94,7 @@ func (s *Service) PhoneAnswer(ctx context.Context, jkt string, body []byte) (str
 		detail["reason"] = jerr.Error()
 	}
 	f.LastUsedAt = now
+	var frozen func()
 	err = s.Store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.AnswerPushRequest(ctx, p.ID, outcome, now); err != nil {
 			return err
@@ -100,13 +102,24 @@ func (s *Service) PhoneAnswer(ctx context.Context, jkt string, body []byte) (str
 		if err := tx.UpdateFactor(ctx, f); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: event, UserID: p.UserID, Actor: p.UserID, Interface: "mobile", Detail: detail})
+		if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: event, UserID: p.UserID, Actor: p.UserID, Interface: "mobile", Detail: detail}); err != nil {
+			return err
+		}
+		if outcome != factor.PushReported || s.Freeze == nil {
+			return nil
+		}
+		var err error
+		frozen, err = s.Freeze(ctx, tx, p.UserID, "phone:"+f.ID, now)
+		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return "", ErrFlow // answered already
 	}
 	if err != nil {
 		return "", err
+	}
+	if frozen != nil {
+		frozen()
 	}
 	if outcome == factor.PushReported {
 		s.raiseAccountThrottle(ctx, p.UserID, now)
