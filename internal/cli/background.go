@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -49,6 +50,9 @@ func runJanitor(ctx context.Context, st store.Purger, every time.Duration, log *
 // batching, revocations from other instances, dormant keys, and the
 // janitor that purges expired login state, and the outbox worker.
 type loops struct {
+	// extAuthz is forward-auth alone, which the gRPC ext_authz listener
+	// (authz.grpc_listen) puts Envoy's protocol in front of.
+	extAuthz http.Handler
 	sessions *authn.Sessions
 	keys     *authz.Keys
 	store    store.Store

@@ -21,6 +21,7 @@ import (
 	"gatehouse/internal/config"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/edge"
+	"gatehouse/internal/extauthz"
 	"gatehouse/internal/httpapi"
 	"gatehouse/internal/login"
 	"gatehouse/internal/password"
@@ -83,12 +84,23 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("listen on %s: %w (is another server there? see metrics.listen)", c.Metrics.Listen, err)
 		}
 	}
+	var gl net.Listener
+	if c.Authz.GRPCListen != "" {
+		if gl, err = net.Listen("tcp", c.Authz.GRPCListen); err != nil {
+			l.Close()
+			if ml != nil {
+				ml.Close()
+			}
+			return fmt.Errorf("listen on %s: %w (is another server there? see authz.grpc_listen)", c.Authz.GRPCListen, err)
+		}
+	}
 	reg := prometheus.NewRegistry()
 	h, sessions, err := buildServer(c, st, hasher, reg, log)
 	if err != nil {
-		l.Close()
-		if ml != nil {
-			ml.Close()
+		for _, x := range []net.Listener{l, ml, gl} {
+			if x != nil {
+				x.Close()
+			}
 		}
 		return err
 	}
@@ -99,18 +111,29 @@ func runServe(ctx context.Context, e *env, args []string) error {
 
 	log.Info("gatehouse serving", "addr", l.Addr().String(), "origin", c.PublicOrigin, "store", storeName(c), "demo", c.Demo)
 	fmt.Fprintf(e.stdout, "gatehouse listening on %s\n", l.Addr())
-	if ml == nil {
-		return server.Serve(ctx, l, h, c.TLS.Cert, c.TLS.Key, log)
-	}
-	// Two listeners, one lifetime: when either stops, both do.
-	log.Info("metrics serving", "addr", ml.Addr().String())
+	// Every listener, one lifetime: when one stops, all do.
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	merr := make(chan error, 1)
-	go func() { defer stop(); merr <- server.Serve(sctx, ml, server.Metrics(reg), "", "", log) }()
+	var others []chan error
+	run := func(serve func() error) {
+		errc := make(chan error, 1)
+		others = append(others, errc)
+		go func() { defer stop(); errc <- serve() }()
+	}
+	if ml != nil {
+		log.Info("metrics serving", "addr", ml.Addr().String())
+		run(func() error { return server.Serve(sctx, ml, server.Metrics(reg), "", "", log) })
+	}
+	if gl != nil {
+		log.Info("ext_authz gRPC serving", "addr", gl.Addr().String())
+		run(func() error { return extauthz.Serve(sctx, gl, extauthz.NewServer(sessions.extAuthz)) })
+	}
 	err = server.Serve(sctx, l, h, c.TLS.Cert, c.TLS.Key, log)
 	stop()
-	return errors.Join(err, <-merr)
+	for _, errc := range others {
+		err = errors.Join(err, <-errc)
+	}
+	return err
 }
 
 func storeName(c *config.Config) string {
@@ -170,8 +193,9 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	frz := newFreeze(c, st, hasher)
 	frz.Sessions, frz.Keys = sessions, keys
 	svc.Freeze = frz.FromPhone // the phone's "This wasn't me"
-	api := httpapi.NewHandler(httpapi.Deps{SSF: tr, JWKS: jwks, Login: svc, Auth: &httpapi.Authenticator{Authenticator: auth, Origin: c.PublicOrigin, Cookies: cookies}, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
-		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL, Posture: pst, Approvals: approvals, Freeze: frz})
+	apiDeps := httpapi.Deps{SSF: tr, JWKS: jwks, Login: svc, Auth: &httpapi.Authenticator{Authenticator: auth, Origin: c.PublicOrigin, Cookies: cookies}, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
+		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL, Posture: pst, Approvals: approvals, Freeze: frz}
+	api := httpapi.NewHandler(apiDeps)
 	portal, err := web.NewHandler(web.Deps{Login: svc, Keys: keys, Posture: pst, Approvals: approvals, Freeze: frz, Auth: auth, Cookies: cookies, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now,
 		ReturnHosts: c.ReturnHosts()})
 	if err != nil {
@@ -181,7 +205,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	if err != nil {
 		return nil, nil, err
 	}
-	return h, &loops{sessions: sessions, keys: keys, store: st, outbox: worker, hashes: hasher.Hashes, log: log}, nil
+	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, store: st, outbox: worker, hashes: hasher.Hashes, log: log}, nil
 }
 
 // activeSessions exports the number of live sessions per interface,

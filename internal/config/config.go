@@ -219,6 +219,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	}
 	set("GATEHOUSE_LISTEN", &c.Listen)
 	set("GATEHOUSE_METRICS_LISTEN", &c.Metrics.Listen)
+	set("GATEHOUSE_AUTHZ_GRPC_LISTEN", &c.Authz.GRPCListen)
 	set("GATEHOUSE_PUBLIC_ORIGIN", &c.PublicOrigin)
 	set("GATEHOUSE_DATA", &c.Data)
 	set("GATEHOUSE_DATABASE_URL", &c.DatabaseURL)

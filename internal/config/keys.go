@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"net"
 	"net/url"
 	"slices"
 	"time"
@@ -59,6 +60,11 @@ type Authz struct {
 	// is sent, with the URL it asked for in the "rd" query parameter;
 	// empty answers such a browser 401 like any other client.
 	LoginURL string `yaml:"login_url"`
+	// GRPCListen is the address of the gRPC listener that answers Envoy's
+	// ext_authz (envoy.service.auth.v3.Authorization/Check) with the
+	// decision of /v1/authz; empty serves none. It is plain gRPC and
+	// answers only trusted_proxies, as forward-auth does.
+	GRPCListen string `yaml:"grpc_listen"`
 }
 
 // Rules are forward-auth's route rules, as written in the configuration;
@@ -101,6 +107,13 @@ func (c *Config) validateKeys(bad func(format string, args ...any)) {
 	}
 	if c.Keys.DormantSweep < time.Minute || c.Keys.DormantSweep > 24*time.Hour {
 		bad("keys.dormant_sweep %v: want 1m to 24h", c.Keys.DormantSweep)
+	}
+	if a := c.Authz.GRPCListen; a != "" {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			bad("authz.grpc_listen %q: want HOST:PORT, e.g. 127.0.0.1:9191", a)
+		} else if a == c.Listen {
+			bad("authz.grpc_listen %q is the same as listen", a)
+		}
 	}
 	if c.Authz.LoginURL != "" {
 		if u, err := url.Parse(c.Authz.LoginURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {

@@ -19,7 +19,7 @@ import (
 
 // transports are the doors: they decode a request, call a flow and
 // render its answer.
-var transports = []string{"internal/httpapi", "internal/web"}
+var transports = []string{"internal/httpapi", "internal/web", "internal/extauthz"}
 
 // TestTransportsCallNoStore keeps the rules in the flows: the transports'
 // non-test code neither imports internal/store nor uses a method of its

@@ -27,7 +27,19 @@ func keyRoutes(rt router) {
 	rt.handle("POST /v1/accounts/{account}/keys", handleCreateKey(kd))
 	rt.handle("POST /v1/accounts/{account}/keys/{id}/rotate", handleRotateKey(kd))
 	rt.handle("DELETE /v1/accounts/{account}/keys/{id}", handleRevokeKey(kd))
-	rt.handle("GET /v1/authz", handleAuthz(authzDeps{svc: d.Authz, proxies: d.Proxies, cookie: d.Auth.Cookies.Session(), loginURL: d.LoginURL}))
+	rt.handle("GET /v1/authz", handleAuthz(newAuthzDeps(d)))
+}
+
+// AuthzHandler returns forward-auth alone, answering as GET /v1/authz
+// does (with the adapter's logging and metrics, under route), for a
+// transport that puts another protocol in front of it: Envoy's gRPC
+// ext_authz. d needs Auth, Authz and Proxies.
+func AuthzHandler(d Deps, route string) http.Handler {
+	return adapt(d.Log, d.Metrics, route, handleAuthz(newAuthzDeps(&d)))
+}
+
+func newAuthzDeps(d *Deps) authzDeps {
+	return authzDeps{svc: d.Authz, proxies: d.Proxies, cookie: d.Auth.Cookies.Session(), loginURL: d.LoginURL}
 }
 
 // authzDeps is what forward-auth needs.
@@ -48,6 +60,10 @@ const (
 	hdrScopes      = "X-Gatehouse-Scopes"
 	hdrCredential  = "X-Gatehouse-Credential"
 )
+
+// IdentityHeaders are the names of the identity headers an allowed
+// request is answered with, each present only when it has a value.
+var IdentityHeaders = [...]string{hdrUser, hdrAccount, hdrEnvironment, hdrScopes, hdrCredential}
 
 // The forwarded headers, canonical, so that reading them does not
 // allocate.
@@ -164,7 +180,7 @@ func writeIdentity(h http.Header, res *authz.Result) {
 		id = c.KeyID
 	}
 	vals := [...]string{c.UserID, c.AccountID, string(c.Environment), res.Scopes, id}
-	names := [...]string{hdrUser, hdrAccount, hdrEnvironment, hdrScopes, hdrCredential}
+	names := &IdentityHeaders
 	backing := make([]string, len(vals))
 	for i, v := range vals {
 		if v == "" {
