@@ -332,7 +332,7 @@ func testKeyAPI(t *testing.T, s *testServer) {
 	}
 
 	// Revoked with the command line (another process on the store): on
-	// SQLite refused on the very next request (the revocation log); on
+	// SQLite refused within the revocation log's 2 ms; on
 	// PostgreSQL within the cache bound (key fan-out is still to come).
 	if resp := faAsk(t, s, "GET", "http://live.localhost/api/orders", bearer(live.Secret)); resp.StatusCode != 200 {
 		t.Fatalf("live key before the CLI revocation = %d", resp.StatusCode)

@@ -186,9 +186,9 @@ func testSessionsAcrossInterfaces(t *testing.T, s *testServer) {
 	if resp := call(t, http.DefaultClient, "GET", s.URL+"/v1/me", nil, m.headers(t, "GET", "/v1/me"), nil); resp.StatusCode != 200 {
 		t.Errorf("alice's mobile session after bob's attempt = %d, want 200", resp.StatusCode)
 	}
-	// A revocation through the CLI on the same store: on SQLite refused on
-	// the very next request (the revocation log); on PostgreSQL within the
-	// cache bound, whatever NOTIFY's timing.
+	// A revocation through the CLI on the same store: on SQLite refused
+	// within the revocation log's 2 ms; on PostgreSQL within the cache
+	// bound, whatever NOTIFY's timing.
 	if out, err := s.gatehouse(t, "", "session", "revoke", mobileID); err != nil {
 		t.Fatalf("session revoke: %v %s", err, out)
 	}
