@@ -8,7 +8,7 @@ ARTIFACTS ?= $(CURDIR)/artifacts
 SHELL       := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run build test test-deps bench fuzz vet clean
+.PHONY: run build test test-deps bench bench-forward-auth fuzz vet clean
 
 build:
 	$(GO) build -o bin/gatehouse ./cmd/gatehouse
@@ -35,6 +35,10 @@ vet:
 ## bench: the benchmarks of docs/benchmarks.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=2s -timeout 30m ./internal/... | tee bench.out
+
+## bench-forward-auth: whole-process forward-auth under wrk against a no-op server (docs/benchmarks.md).
+bench-forward-auth:
+	@scripts/bench-forward-auth.sh
 
 ## fuzz: run each fuzz target for a short while.
 fuzz:
