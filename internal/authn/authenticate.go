@@ -9,6 +9,7 @@ import (
 
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/session"
+	"gatehouse/internal/store"
 )
 
 // Credential is what a request presents for a session, as its door read
@@ -45,6 +46,14 @@ type Authenticator struct {
 	// and login proofs have their own (anyone can mint those). Nil
 	// refuses every DPoP credential: the portal takes cookies only.
 	Replay *dpop.ReplayCache
+	// Shared, when set, is the store in which each proof Replay lets pass
+	// is spent as well (kind SharedKind, "dpop" when empty), so that a
+	// proof accepted by one instance is refused by every other on the
+	// same store. Replay answers first: only a proof this instance has
+	// not seen costs a write. Nil keeps proofs per instance, which is
+	// right for a store only one instance serves (SQLite).
+	Shared     store.Once
+	SharedKind string
 	// MaxAge is how old a proof's iat may be; zero means
 	// [dpop.DefaultMaxAge]. Replay must keep entries at least this long.
 	MaxAge time.Duration
@@ -139,6 +148,22 @@ func (a *Authenticator) proven(ctx context.Context, c *Credential) (*session.Ses
 	}
 	if a.Replay.Seen(p.JKT, p.ID, p.IssuedAt, now) {
 		return nil, false, ErrReplayed
+	}
+	if a.Shared != nil {
+		kind := a.SharedKind
+		if kind == "" {
+			kind = "dpop"
+		}
+		// A store that does not answer refuses the request (the error is
+		// the store's, not a refusal): accepting it unrecorded would let
+		// the proof through again elsewhere.
+		err := a.Shared.UseOnce(ctx, kind, dpop.ReplayID(p.JKT, p.ID), a.Replay.Expiry(p.IssuedAt), now)
+		if errors.Is(err, store.ErrConflict) {
+			return nil, false, ErrReplayed
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("authn: spend dpop proof: %w", err)
+		}
 	}
 	return s, frozen, nil
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,8 +38,9 @@ func (frozenError) Kind() fault.Kind { return fault.Frozen }
 func (frozenError) Unwrap() error    { return ErrUnauthenticated }
 
 // Sessions resolves session tokens. Create it with [New]; call Run in a
-// goroutine to flush last-seen times and follow revocations, and cancel
-// its context to stop it (it flushes once more on the way out).
+// goroutine to flush last-seen times, and cancel its context to stop it
+// (it flushes once more on the way out). Revocations by other instances
+// reach it through a [Watcher].
 type Sessions struct {
 	store  Store
 	maxAge time.Duration
@@ -61,7 +63,6 @@ type Store interface {
 	TouchSessions(ctx context.Context, seen map[string]time.Time) error
 	// InTx ends a session found past its end, with its audit event.
 	InTx(ctx context.Context, fn func(store.Tx) error) error
-	Revocations() <-chan string
 	// SessionsOfUser and SessionByID serve the own-session flows (own.go).
 	SessionsOfUser(ctx context.Context, userID string) ([]*session.Session, error)
 	SessionByID(ctx context.Context, id string) (*session.Session, error)
@@ -210,6 +211,30 @@ func (a *Sessions) Forget(ids ...string) {
 	}
 }
 
+// ForgetUsers drops every cached session of the users named (their
+// freeze changed on another instance, say). It walks the cache: the
+// changes that call it are rare.
+func (a *Sessions) ForgetUsers(ids ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for key, e := range a.byHash {
+		if slices.Contains(ids, e.s.UserID) {
+			delete(a.byHash, key)
+			delete(a.byID, e.s.ID)
+		}
+	}
+}
+
+// ForgetAll empties the cache, for when revocations may have been lost:
+// every session is read from the store again on its next request.
+// Pending last-seen times are kept, as they record real uses.
+func (a *Sessions) ForgetAll() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	clear(a.byHash)
+	clear(a.byID)
+}
+
 // Update replaces the cached copy of a session after a change this
 // instance made (a step-up).
 func (a *Sessions) Update(s *session.Session) {
@@ -238,12 +263,10 @@ func (a *Sessions) Flush(ctx context.Context) error {
 	return a.store.TouchSessions(ctx, batch)
 }
 
-// Run flushes last-seen times every interval and forgets sessions that
-// the store reports revoked elsewhere, until ctx ends.
+// Run flushes last-seen times every interval, until ctx ends.
 func (a *Sessions) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	revoked := a.store.Revocations()
 	for {
 		select {
 		case <-ctx.Done():
@@ -251,12 +274,6 @@ func (a *Sessions) Run(ctx context.Context, interval time.Duration) {
 				a.log.Error("flush last-seen", "err", err)
 			}
 			return
-		case id, ok := <-revoked:
-			if !ok {
-				revoked = nil
-				continue
-			}
-			a.Forget(id)
 		case <-t.C:
 			if err := a.Flush(ctx); err != nil {
 				a.log.Error("flush last-seen", "err", err)

@@ -13,6 +13,8 @@ import (
 // RevocationLog is what a [Watcher] reads; store.Store is one.
 type RevocationLog interface {
 	RevokedSince(ctx context.Context, seq int64, limit int) ([]store.Revocation, int64, error)
+	// Revocations is what [Watcher.Run] follows; nil for none.
+	Revocations() <-chan store.Revocation
 }
 
 // DefaultWatchEvery is how often a [Watcher] reads the revocation log at
@@ -36,8 +38,21 @@ const watchPage = 256
 // monotonic clock, not an injected Now: it paces reads of the store and
 // decides nothing about a session's time.
 //
-// A nil *Watcher follows nothing. It is safe for concurrent use.
+// Where the store notifies (PostgreSQL), [Watcher.Run] follows its
+// notifications, so that what any instance revokes is forgotten here as
+// soon as it commits, with no read on the request path.
+//
+// A nil *Watcher follows nothing. It is safe for concurrent use; set
+// Users and ForgetAll before Run.
 type Watcher struct {
+	// Users, when set, forgets what is cached per user (memberships) of
+	// the users a notification names; their sessions are forgotten anyway.
+	Users func(ids ...string)
+	// ForgetAll, when set, empties the caches other than sessions (keys,
+	// memberships) when notifications may have been lost; the session
+	// cache is emptied anyway.
+	ForgetAll func()
+
 	log      RevocationLog
 	every    time.Duration
 	sessions *Sessions
@@ -87,6 +102,59 @@ func (w *Watcher) Check(ctx context.Context) {
 	w.due.Store(int64(time.Since(w.start) + wait))
 }
 
+// Run follows the store's notifications until ctx ends or the store
+// closes them, and forgets in the caches whatever they name. It returns
+// at once for a store that sends none.
+func (w *Watcher) Run(ctx context.Context) {
+	if w == nil {
+		return
+	}
+	ch := w.log.Revocations()
+	if ch == nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r, ok := <-ch:
+			if !ok {
+				return
+			}
+			w.forget(r)
+		}
+	}
+}
+
+// forget drops from the caches what r names.
+func (w *Watcher) forget(r store.Revocation) {
+	switch {
+	case r.All:
+		w.logger.Warn("revocations may have been lost: emptying the caches")
+		if w.sessions != nil {
+			w.sessions.ForgetAll()
+		}
+		if w.ForgetAll != nil {
+			w.ForgetAll()
+		}
+	case r.Session != "":
+		if w.sessions != nil {
+			w.sessions.Forget(r.Session)
+		}
+	case r.Key != "":
+		if w.keys != nil {
+			w.keys(r.Key)
+		}
+	case r.User != "":
+		if w.sessions != nil {
+			w.sessions.ForgetUsers(r.User)
+		}
+		if w.Users != nil {
+			w.Users(r.User)
+		}
+	}
+}
+
 // read forgets what the log holds after w.seq. Called with w.mu held.
 func (w *Watcher) read(ctx context.Context) error {
 	for {
@@ -95,12 +163,7 @@ func (w *Watcher) read(ctx context.Context) error {
 			return err
 		}
 		for _, e := range entries {
-			if e.Session != "" && w.sessions != nil {
-				w.sessions.Forget(e.Session)
-			}
-			if e.Key != "" && w.keys != nil {
-				w.keys(e.Key)
-			}
+			w.forget(e)
 		}
 		w.seq = seq
 		if len(entries) < watchPage {

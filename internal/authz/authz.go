@@ -61,6 +61,10 @@ type Config struct {
 	// cache: a proof is made for one request, and forward-auth and the
 	// API each see their own requests.
 	Replay *dpop.ReplayCache
+	// Shared, when set, spends every proof forward-auth accepts in the
+	// store too (kind "dpop:authz"), so that no other instance accepts it
+	// again; see [authn.Authenticator.Shared].
+	Shared store.Once
 	// DPoPMaxAge is how old a proof's iat may be.
 	DPoPMaxAge time.Duration
 	// MaxAge bounds how long memberships are believed before they are
@@ -95,7 +99,7 @@ func New(c Config) *Service {
 		replay = &dpop.ReplayCache{Window: max(c.DPoPMaxAge, dpop.DefaultMaxAge)}
 	}
 	// Authorize consults the watcher itself, before either cache.
-	s.auth = &authn.Authenticator{Sessions: c.Sessions, Replay: replay, MaxAge: c.DPoPMaxAge, Now: s.now}
+	s.auth = &authn.Authenticator{Sessions: c.Sessions, Replay: replay, Shared: c.Shared, SharedKind: "dpop:authz", MaxAge: c.DPoPMaxAge, Now: s.now}
 	s.members.now = s.now
 	return s
 }
@@ -350,4 +354,25 @@ func (m *members) of(ctx context.Context, userID string) ([]policy.Membership, e
 	m.byUser[userID] = &memberEntry{ms: ms, fetched: now}
 	m.mu.Unlock()
 	return ms, nil
+}
+
+// ForgetUsers drops the cached memberships of the users named, so that a
+// change made on another instance is seen by the very next request.
+func (s *Service) ForgetUsers(ids ...string) {
+	s.members.mu.Lock()
+	defer s.members.mu.Unlock()
+	for _, id := range ids {
+		delete(s.members.byUser, id)
+	}
+}
+
+// ForgetAll empties the membership cache and the key cache, for when
+// revocations may have been lost.
+func (s *Service) ForgetAll() {
+	s.members.mu.Lock()
+	clear(s.members.byUser)
+	s.members.mu.Unlock()
+	if s.keys != nil {
+		s.keys.ForgetAll()
+	}
 }

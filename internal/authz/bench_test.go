@@ -32,6 +32,7 @@ import (
 	"gatehouse/internal/policy"
 	"gatehouse/internal/server"
 	"gatehouse/internal/session"
+	"gatehouse/internal/store"
 	"gatehouse/internal/store/storetest"
 	"gatehouse/internal/token"
 )
@@ -45,40 +46,35 @@ type benchStack struct {
 	cookHdr          http.Header  // the same with the session cookie
 	sessions         *authn.Sessions
 	svc              *authz.Service
+	keys             *authz.Keys
+	userID           string
 	keySecret, token string
 }
 
 func newBenchStack(b *testing.B) *benchStack {
 	b.Helper()
 	st := storetest.SQLite(b)
-	storetest.NewAccount(b, st, "ACC-L", account.Live)
-	u := storetest.NewUser(b, st, "trent")
-	if err := st.AddMember(ctx, &account.Membership{UserID: u.ID, AccountID: "ACC-L", Role: account.Trader, CreatedAt: storetest.T0}); err != nil {
-		b.Fatal(err)
-	}
+	s := buildStack(b, st, nil)
+	s.seed(b, st)
+	return s
+}
+
+// buildStack wires gatehouse's HTTP stack over st as serve does, with the
+// batchers running until b ends; shared is where DPoP proofs are spent
+// beyond the instance's own caches (nil: nowhere, as on SQLite). Several
+// stacks on one PostgreSQL database are several instances.
+func buildStack(b testing.TB, st store.Store, shared store.Once) *benchStack {
+	b.Helper()
 	log := slog.New(slog.DiscardHandler)
 	keys := authz.NewKeys(authz.KeysConfig{Store: st, Limits: apikey.DefaultLimits(), StepUpWindow: 5 * time.Minute, MaxAge: time.Second, Log: log})
-	iss, err := keys.Create(ctx, authz.Actor{}, "ACC-L", apikey.Request{Name: "bench", Scopes: []string{"orders:read", "orders:write"}, AllowIPs: []string{"127.0.0.0/8"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	tok, err := token.New(nil, 32)
-	if err != nil {
-		b.Fatal(err)
-	}
-	now := time.Now().UTC()
-	if err := st.CreateSession(ctx, &session.Session{ID: "ses_bench", UserID: u.ID, Interface: session.Web, TokenHash: token.Hash(tok), Assurance: session.AAL2,
-		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour), Idle: 15 * time.Minute}); err != nil {
-		b.Fatal(err)
-	}
 	sessions := authn.New(st, time.Second, nil, log)
 	// As serve wires it: the revocation log is read at most every 2 ms.
 	watch := authn.NewWatcher(st, 0, sessions, keys.Forget, log)
 	svc := authz.New(authz.Config{Rules: policy.ReferenceRules(), Keys: keys, Sessions: sessions, Members: st, Watch: watch,
-		Replay: &dpop.ReplayCache{Window: time.Minute}, DPoPMaxAge: time.Minute, MaxAge: time.Second})
+		Replay: &dpop.ReplayCache{Window: time.Minute}, Shared: shared, DPoPMaxAge: time.Minute, MaxAge: time.Second})
 	reg := prometheus.NewRegistry()
 	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-	auth := &httpapi.Authenticator{Authenticator: &authn.Authenticator{Sessions: sessions, Replay: &dpop.ReplayCache{Window: time.Minute}, MaxAge: time.Minute, Watch: watch, Now: time.Now},
+	auth := &httpapi.Authenticator{Authenticator: &authn.Authenticator{Sessions: sessions, Replay: &dpop.ReplayCache{Window: time.Minute}, Shared: shared, MaxAge: time.Minute, Watch: watch, Now: time.Now},
 		Origin: "http://localhost"}
 	api := httpapi.NewHandler(httpapi.Deps{Login: &login.Service{}, Auth: auth, Proxies: loopback, LoginReplay: &dpop.ReplayCache{Window: time.Minute},
 		Log: log, Metrics: httpapi.NewMetrics(reg), Now: time.Now, Keys: keys, Authz: svc})
@@ -86,17 +82,55 @@ func newBenchStack(b *testing.B) *benchStack {
 	if err != nil {
 		b.Fatal(err)
 	}
+	watch.Users, watch.ForgetAll = svc.ForgetUsers, svc.ForgetAll
 	bg, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { keys.Run(bg, time.Second) })
 	wg.Go(func() { sessions.Run(bg, time.Second) })
+	wg.Go(func() { watch.Run(bg) })
 	b.Cleanup(func() { stop(); wg.Wait() })
+	return &benchStack{h: h, api: api, sessions: sessions, svc: svc, keys: keys}
+}
 
-	target := http.Header{"X-Original-Method": {"POST"}, "X-Original-Url": {"http://live.localhost/api/orders"}, "X-Forwarded-For": {"127.0.0.1"}}
-	s := &benchStack{h: h, api: api, sessions: sessions, svc: svc, keySecret: iss.Secret, token: tok, keyHdr: target.Clone(), cookHdr: target.Clone()}
+// benchTarget is the request forward-auth is asked about: POST
+// http://live.localhost/api/orders, nginx style, from a loopback proxy.
+var benchTarget = http.Header{"X-Original-Method": {"POST"}, "X-Original-Url": {"http://live.localhost/api/orders"}, "X-Forwarded-For": {"127.0.0.1"}}
+
+// seed stores, through s, a trader on the live account ACC-L with one
+// key and one web session, and sets the headers that present them.
+func (s *benchStack) seed(b testing.TB, st store.Store) {
+	b.Helper()
+	storetest.NewAccount(b, st, "ACC-L", account.Live)
+	u := storetest.NewUser(b, st, "trent")
+	if err := st.AddMember(ctx, &account.Membership{UserID: u.ID, AccountID: "ACC-L", Role: account.Trader, CreatedAt: storetest.T0}); err != nil {
+		b.Fatal(err)
+	}
+	iss, err := s.keys.Create(ctx, authz.Actor{}, "ACC-L", apikey.Request{Name: "bench", Scopes: []string{"orders:read", "orders:write"}, AllowIPs: []string{"127.0.0.0/8"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.userID = u.ID
+	s.token = newBenchSession(b, st, u.ID, session.Web, "ses_bench", "")
+	s.keySecret = iss.Secret
+	s.keyHdr, s.cookHdr = benchTarget.Clone(), benchTarget.Clone()
 	s.keyHdr.Set("Authorization", "Bearer "+iss.Secret)
-	s.cookHdr.Set("Cookie", "gatehouse_session="+tok)
-	return s
+	s.cookHdr.Set("Cookie", "gatehouse_session="+s.token)
+}
+
+// newBenchSession stores a live AAL2 session of userID and returns its
+// token; jkt binds a key-bound one.
+func newBenchSession(b testing.TB, st store.Store, userID string, door session.Interface, id, jkt string) string {
+	b.Helper()
+	tok, err := token.New(nil, 32)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := st.CreateSession(ctx, &session.Session{ID: id, UserID: userID, Interface: door, TokenHash: token.Hash(tok), JKT: jkt, Assurance: session.AAL2,
+		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour), Idle: 15 * time.Minute}); err != nil {
+		b.Fatal(err)
+	}
+	return tok
 }
 
 // sink is a ResponseWriter that keeps nothing but the status, reused
@@ -266,14 +300,19 @@ func serveLoopback(b *testing.B, h http.Handler) string {
 // load sends n GET requests to url with hdr from loadConns goroutines and
 // returns each one's latency. Every answer must be 200.
 func load(b *testing.B, c *http.Client, url string, hdr http.Header, n int) []time.Duration {
+	return loadEach(b, c, n, func(int) (string, http.Header) { return url, hdr })
+}
+
+// loadEach sends n GET requests from loadConns goroutines, the i-th to
+// the URL and with the headers that req(i) gives, and returns each one's
+// latency. Every answer must be 200.
+func loadEach(b *testing.B, c *http.Client, n int, req func(i int) (string, http.Header)) []time.Duration {
 	lat := make([]time.Duration, n)
 	var next sync.Mutex
 	i := 0
 	var wg sync.WaitGroup
 	for range loadConns {
 		wg.Go(func() {
-			req, _ := http.NewRequest("GET", url, nil)
-			req.Header = hdr
 			for {
 				next.Lock()
 				j := i
@@ -282,8 +321,11 @@ func load(b *testing.B, c *http.Client, url string, hdr http.Header, n int) []ti
 				if j >= n {
 					return
 				}
+				url, hdr := req(j)
+				r, _ := http.NewRequest("GET", url, nil)
+				r.Header = hdr
 				start := time.Now()
-				resp, err := c.Do(req)
+				resp, err := c.Do(r)
 				if err != nil {
 					b.Error(err)
 					return

@@ -142,6 +142,14 @@ func (k *Keys) Forget(ids ...string) {
 	}
 }
 
+// ForgetAll empties the cache, for when revocations may have been lost.
+func (k *Keys) ForgetAll() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	clear(k.byID)
+	clear(k.missing)
+}
+
 // forgetCreator drops from the cache the keys userID created on
 // accountID, so that a change to the membership bounding them is seen by
 // the very next request.

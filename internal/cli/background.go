@@ -55,6 +55,7 @@ type loops struct {
 	extAuthz http.Handler
 	sessions *authn.Sessions
 	keys     *authz.Keys
+	watch    *authn.Watcher // follows other instances' revocations
 	store    store.Store
 	outbox   *outbox.Worker // nil: the outbox is not delivered from here
 	hashes   func() uint64  // the password hasher's count; nil: no release after bursts
@@ -67,6 +68,7 @@ func (l *loops) Run(ctx context.Context, interval time.Duration) {
 	var wg sync.WaitGroup
 	wg.Go(func() { l.sessions.Run(ctx, interval) })
 	wg.Go(func() { l.keys.Run(ctx, interval) })
+	wg.Go(func() { l.watch.Run(ctx) })
 	if l.store != nil {
 		wg.Go(func() { runJanitor(ctx, l.store, 10*time.Minute, l.log) })
 	}

@@ -157,7 +157,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	watch := authn.NewWatcher(st, 0, sessions, keys.Forget, log)
 	// One credential path for the API and the portal; forward-auth has
 	// its own, with its own replay cache.
-	auth := &authn.Authenticator{Sessions: sessions, Replay: &dpop.ReplayCache{Window: c.DPoP.MaxAge}, MaxAge: c.DPoP.MaxAge, Watch: watch, Now: now}
+	auth := &authn.Authenticator{Sessions: sessions, Replay: &dpop.ReplayCache{Window: c.DPoP.MaxAge}, Shared: sharedOnce(c, st), MaxAge: c.DPoP.MaxAge, Watch: watch, Now: now}
 	cookies := edge.Cookies{Secure: c.Secure()}
 	factors, mailer, err := buildFactors(c, log)
 	if err != nil {
@@ -176,6 +176,8 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	if err != nil {
 		return nil, nil, err
 	}
+	// What other instances revoke reaches the key and membership caches too.
+	watch.Users, watch.ForgetAll = decider.ForgetUsers, decider.ForgetAll
 	// One posture service for both doors: the same rules decide who reads
 	// which report and who changes which permissions.
 	pst := &assess.Service{Store: st, Platform: assess.Platform{Entities: c.Entities, SignInNotices: c.SignInNotices(), FactorRule: c.Throttle.Factor},
@@ -205,7 +207,18 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	if err != nil {
 		return nil, nil, err
 	}
-	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, store: st, outbox: worker, hashes: hasher.Hashes, log: log}, nil
+	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, watch: watch, store: st, outbox: worker, hashes: hasher.Hashes, log: log}, nil
+}
+
+// sharedOnce is where DPoP proofs are spent beyond the instance's own
+// replay caches: the store, when it is PostgreSQL (several instances may
+// serve it); none for SQLite, which one instance serves, so that a
+// DPoP-bound request costs it no write.
+func sharedOnce(c *config.Config, st store.Store) store.Once {
+	if c.DatabaseURL == "" {
+		return nil
+	}
+	return st
 }
 
 // activeSessions exports the number of live sessions per interface,

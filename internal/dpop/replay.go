@@ -1,6 +1,7 @@
 package dpop
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"hash/maphash"
 	"sync"
@@ -28,8 +29,10 @@ const fullSweepInterval = time.Second
 // not change them after.
 //
 // Each gatehouse instance has its own cache: behind a load balancer a proof
-// can be replayed once per instance unless the balancer keeps a client on one
-// instance. The short proof lifetime bounds that exposure.
+// could be replayed once per instance. Where several instances share a
+// store, the caller also spends [ReplayID] in the store once Seen lets a
+// proof pass (see authn.Authenticator.Shared): the cache then only spares
+// the store the replays it has seen itself.
 //
 // Keep separate caches for login and for authenticated requests: anyone can
 // mint valid login proofs with fresh keys, and a flood of them must not fill
@@ -134,6 +137,25 @@ func (c *ReplayCache) Seen(jkt, jti string, iat, now time.Time) bool {
 	}
 	sh.m[k] = exp
 	return false
+}
+
+// Expiry is when the entry of a proof issued at iat ends: the time until
+// which a shared store must remember it too.
+func (c *ReplayCache) Expiry(iat time.Time) time.Time {
+	c.init()
+	return iat.Add(time.Duration(c.window))
+}
+
+// ReplayID is the SHA-256 of the pair (jkt, jti), jkt length-prefixed so
+// that no two pairs give one input: what a shared store keeps of a proof.
+func ReplayID(jkt, jti string) []byte {
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(jkt)))
+	h.Write(n[:])
+	h.Write([]byte(jkt))
+	h.Write([]byte(jti))
+	return h.Sum(nil)
 }
 
 // Len returns the number of entries held, expired ones not yet swept

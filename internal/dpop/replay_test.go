@@ -1,6 +1,7 @@
 package dpop_test
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -155,4 +156,25 @@ func BenchmarkReplayCacheSeen(b *testing.B) {
 			c.Seen("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", ids[i%int64(len(ids))]+fmt.Sprint(i>>16), now, now)
 		}
 	})
+}
+
+// TestReplayID: the id a shared store keeps names one (jkt, jti) pair:
+// the same pair gives the same id, pairs that concatenate alike do not.
+func TestReplayID(t *testing.T) {
+	if !bytes.Equal(dpop.ReplayID("ab", "c"), dpop.ReplayID("ab", "c")) {
+		t.Error("ReplayID(ab, c) differs between calls")
+	}
+	for _, p := range [][2]string{{"a", "bc"}, {"", "abc"}, {"abc", ""}, {"ab", "d"}} {
+		if bytes.Equal(dpop.ReplayID(p[0], p[1]), dpop.ReplayID("ab", "c")) {
+			t.Errorf("ReplayID(%q, %q) = ReplayID(\"ab\", \"c\")", p[0], p[1])
+		}
+	}
+	c := &dpop.ReplayCache{Window: 90 * time.Second}
+	iat := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	if got, want := c.Expiry(iat), iat.Add(90*time.Second); !got.Equal(want) {
+		t.Errorf("Expiry(%v) = %v, want %v", iat, got, want)
+	}
+	if got, want := (&dpop.ReplayCache{}).Expiry(iat), iat.Add(dpop.DefaultMaxAge); !got.Equal(want) {
+		t.Errorf("zero cache: Expiry(%v) = %v, want %v", iat, got, want)
+	}
 }

@@ -146,7 +146,8 @@ type Throttles interface {
 // Purger deletes what has expired, for the janitor.
 type Purger interface {
 	// PurgeExpired deletes what can no longer be used: login flows,
-	// enrolment codes, approval and freeze links that expired before expired; and
+	// enrolment codes, approval and freeze links, single-use values
+	// ([Once]) that expired before expired; and
 	// what is too old to matter: push requests and transaction-bound
 	// approvals ([Approvals]) created, and throttle
 	// counters last failed, before old (which must lie beyond every
@@ -176,6 +177,7 @@ type Tx interface {
 	Notices
 	Streams
 	Approvals
+	Once
 }
 
 // Store is an open database.
@@ -186,10 +188,14 @@ type Store interface {
 	InTx(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
-	// Revocations delivers the ids of sessions ended by any instance, this
-	// one included, where the backend can tell (PostgreSQL LISTEN/NOTIFY);
-	// nil otherwise. Consumers must treat a repeated id as harmless.
-	Revocations() <-chan string
+	// Revocations delivers what any instance, this one included, revoked
+	// or changed where the backend can tell (PostgreSQL LISTEN/NOTIFY):
+	// sessions ended (or whose token changed, or whose assurance dropped),
+	// keys revoked, rotated, suspended or thawed, users frozen or whose
+	// memberships changed; and, when some may have been lost (a
+	// reconnection, a reader too slow), one entry with All set. nil where
+	// the backend cannot tell. Consumers must treat a repeat as harmless.
+	Revocations() <-chan Revocation
 	// RevokedSince returns the entries of the revocation log after seq,
 	// oldest first, at most limit of them, and the seq to ask after next
 	// time (seq itself when there are none); a seq below 0 asks only
@@ -201,9 +207,15 @@ type Store interface {
 	Close() error
 }
 
-// Revocation is an entry of the revocation log ([Store.RevokedSince]).
+// Revocation is an entry of the revocation log ([Store.RevokedSince]),
+// or a notification of [Store.Revocations].
 type Revocation struct {
-	Seq int64
-	// Session or Key is the id of what was revoked; the other is "".
-	Session, Key string
+	Seq int64 // in the log only
+	// Session, Key or User is the id of what was revoked or changed; the
+	// others are "". User names a user whose freeze or memberships
+	// changed: whatever is cached of that user must be read again.
+	Session, Key, User string
+	// All says that revocations may have been lost: nothing cached can be
+	// vouched for and every cache must be emptied. The ids are "".
+	All bool
 }

@@ -3,9 +3,12 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"gatehouse/internal/store"
 )
 
 // Bounds of the wait between attempts to re-establish the listening
@@ -32,7 +35,8 @@ func (s *DB) connectListener(ctx context.Context, cc *pgx.ConnConfig) (*pgx.Conn
 // listen is the DB's one goroutine. It owns c (already listening), and
 // the send side of s.revoked, which it closes when ctx ends and it returns.
 // A broken connection is replaced with backoff; notifications sent while
-// none listens are lost, which the bounded age of cache entries covers.
+// none listens are lost, so once a new connection listens, All goes out
+// before anything else.
 func (s *DB) listen(ctx context.Context, cc *pgx.ConnConfig, c *pgx.Conn) {
 	defer close(s.done)
 	defer close(s.revoked)
@@ -56,11 +60,13 @@ func (s *DB) listen(ctx context.Context, cc *pgx.ConnConfig, c *pgx.Conn) {
 			continue
 		}
 		wait = minBackoff
+		s.deliverAll(ctx)
 	}
 }
 
-// receive forwards notifications from c until c fails or ctx ends. It
-// never blocks on the channel: when the buffer is full the id is dropped.
+// receive forwards notifications from c until c fails or ctx ends. When
+// the buffer is full the entry is dropped and All is delivered as soon as
+// there is room.
 func (s *DB) receive(ctx context.Context, c *pgx.Conn) error {
 	for {
 		n, err := c.WaitForNotification(ctx)
@@ -71,10 +77,30 @@ func (s *DB) receive(ctx context.Context, c *pgx.Conn) error {
 			continue
 		}
 		select {
-		case s.revoked <- n.Payload:
+		case s.revoked <- parseRevocation(n.Payload):
 		default:
+			s.deliverAll(ctx)
 		}
 	}
+}
+
+// deliverAll waits for room to deliver All, or for ctx to end.
+func (s *DB) deliverAll(ctx context.Context) {
+	select {
+	case s.revoked <- store.Revocation{All: true}:
+	case <-ctx.Done():
+	}
+}
+
+// parseRevocation reads a notification's payload (see [DB.Revocations]).
+func parseRevocation(p string) store.Revocation {
+	if id, ok := strings.CutPrefix(p, "key:"); ok {
+		return store.Revocation{Key: id}
+	}
+	if id, ok := strings.CutPrefix(p, "user:"); ok {
+		return store.Revocation{User: id}
+	}
+	return store.Revocation{Session: p}
 }
 
 func closeConn(c *pgx.Conn) {

@@ -59,8 +59,8 @@ const (
 	lockAudit   int32 = 0x67680002 // "gh", 2: the audit chain's head
 )
 
-// revocationBuffer is how many revoked session ids [DB.Revocations] holds
-// for a slow reader before it drops new ones.
+// revocationBuffer is how many revocations [DB.Revocations] holds for a
+// slow reader; past it the listener waits for room to say All.
 const revocationBuffer = 256
 
 // DB is an open PostgreSQL store: a connection pool, plus one dedicated
@@ -77,7 +77,7 @@ type DB struct {
 	channel string // the NOTIFY channel of this schema's revocations
 	conn
 
-	revoked   chan string
+	revoked   chan store.Revocation
 	stop      context.CancelFunc
 	done      chan struct{} // closed when the listener has returned
 	closeOnce sync.Once
@@ -130,7 +130,7 @@ func (s *DB) start(ctx context.Context, cc *pgx.ConnConfig) error {
 	}
 	lctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.revoked = make(chan string, revocationBuffer)
+	s.revoked = make(chan store.Revocation, revocationBuffer)
 	s.done = make(chan struct{})
 	go s.listen(lctx, cc, lc)
 	return nil
@@ -314,30 +314,33 @@ func (s *DB) inTx(ctx context.Context, fn func(store.Tx) error) error {
 // Ping implements [store.Store].
 func (s *DB) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
-// Revocations implements [store.Store]: it delivers the id of every
-// session that any instance on this database and schema ends, this one
-// included, once the ending transaction commits (a rolled-back end
-// delivers nothing).
+// Revocations implements [store.Store]: it delivers every session that
+// any instance on this database and schema ends (or whose token changes,
+// or whose assurance drops), every key revoked, rotated, suspended or
+// thawed, and every user frozen, unfrozen or whose memberships change,
+// this instance's own included, once the transaction commits (a rolled
+// back one delivers nothing).
 //
-// Delivery is best effort, and the cache that reads it must still bound
-// the age of its entries. The channel holds a fixed number of ids; when a
-// reader falls that far behind, further ids are dropped rather than
-// blocking the listener, and ids sent while the listening connection is
-// being re-established are lost. An unread channel costs nothing beyond
-// its buffer. The channel is closed once [DB.Close] has stopped the
-// listener.
+// Nothing is lost silently. The channel holds a fixed number of entries;
+// when a reader falls that far behind, the entries that do not fit are
+// dropped and the listener then waits for room to deliver one entry with
+// All set; and after the listening connection is re-established (what
+// was sent meanwhile is lost) it delivers All before anything else. A
+// reader that empties its caches on All misses nothing; the caches'
+// bounded age stays as the net for a notification PostgreSQL itself
+// loses. An unread channel costs its buffer. The channel is closed once
+// [DB.Close] has stopped the listener.
 //
-// The ids travel on the NOTIFY channel "gatehouse_revoked:" followed by
-// the schema's name (or a hash of it, where the name would pass
+// The entries travel on the NOTIFY channel "gatehouse_revoked:" followed
+// by the schema's name (or a hash of it, where the name would pass
 // PostgreSQL's 63-byte limit), so deployments in separate schemas do not
-// hear each other. LISTEN needs a session of its own: a pooler between
+// hear each other: a session's id bare, "key:" or "user:" and an id
+// (migration 0011). LISTEN needs a session of its own: a pooler between
 // gatehouse and PostgreSQL must not be in transaction mode.
-func (s *DB) Revocations() <-chan string { return s.revoked }
+func (s *DB) Revocations() <-chan store.Revocation { return s.revoked }
 
-// RevokedSince implements [store.Store] with no log: session ends reach
-// every instance through [DB.Revocations], and key revocations made on
-// another instance (or by the command line) wait for the key cache's age
-// until they fan out too.
+// RevokedSince implements [store.Store] with no log: revocations reach
+// every instance, and the command line's too, through [DB.Revocations].
 func (s *DB) RevokedSince(ctx context.Context, seq int64, limit int) ([]store.Revocation, int64, error) {
 	return nil, max(seq, 0), nil
 }

@@ -134,7 +134,7 @@ func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Revocations implements [store.Store]. SQLite serves one instance, so
 // every revocation is local and there is nothing to deliver.
-func (s *DB) Revocations() <-chan string { return nil }
+func (s *DB) Revocations() <-chan store.Revocation { return nil }
 
 // RevokedSince implements [store.Store] from the revocations table, which
 // triggers fill (migration 0004): another process on the same file, such

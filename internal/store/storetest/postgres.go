@@ -24,7 +24,15 @@ const PostgresURLEnv = "GATEHOUSE_TEST_POSTGRES_URL"
 // [PostgresURL]), closed when the test ends.
 func Postgres(t testing.TB) *postgres.DB {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), PostgresURL(t))
+	return OpenPostgres(t, PostgresURL(t))
+}
+
+// OpenPostgres opens a PostgreSQL store on url (from [PostgresURL]),
+// closed when the test ends: called twice on one URL, it opens two
+// instances' stores on one schema.
+func OpenPostgres(t testing.TB, url string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

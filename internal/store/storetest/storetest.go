@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, noticeTests...)
 	tests = append(tests, ssfTests...)
 	tests = append(tests, approvalTests...)
+	tests = append(tests, onceTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open(t)) })
 	}

@@ -1,0 +1,98 @@
+package postgres_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"gatehouse/internal/account"
+	"gatehouse/internal/apikey"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/store/storetest"
+)
+
+// TestRevocationsFanout: every change that another instance's caches
+// must see reaches that instance as a notification naming it: keys
+// revoked, rotated, suspended by a freeze and thawed, memberships changed
+// (the user, and the keys the membership bounds), users frozen, session
+// tokens replaced and assurance lowered.
+func TestRevocationsFanout(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	a, b := open(t, url), open(t, url)
+	alice := storetest.NewUser(t, a, "alice")
+	storetest.NewAccount(t, a, "acc-live", account.Live)
+	if err := a.AddMember(ctx, &account.Membership{UserID: alice.ID, AccountID: "acc-live", Role: account.Trader, CreatedAt: storetest.T0}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"aaaaaaaaaaaaaaa1", "aaaaaaaaaaaaaaa2", "aaaaaaaaaaaaaaa3"} {
+		k := storetest.NewKey(id, "acc-live", account.Live, storetest.T0)
+		k.CreatedBy = alice.ID
+		if err := a.CreateKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := storetest.NewSession(t, a, alice, "ses_1", storetest.T0)
+	// What came before is not what this test looks at.
+	drain(b.Revocations())
+
+	at := storetest.T0.Add(time.Hour)
+	key := func(id string) store.Revocation { return store.Revocation{Key: id} }
+	usr := store.Revocation{User: alice.ID}
+	ses := store.Revocation{Session: s.ID}
+	for _, c := range []struct {
+		name   string
+		change func() error
+		want   []store.Revocation
+	}{
+		{"RevokeKey", func() error { return a.RevokeKey(ctx, "aaaaaaaaaaaaaaa1", at, apikey.RevokedByUser) }, []store.Revocation{key("aaaaaaaaaaaaaaa1")}},
+		{"SetKeySuccessor", func() error { return a.SetKeySuccessor(ctx, "aaaaaaaaaaaaaaa2", "aaaaaaaaaaaaaaa3", at) }, []store.Revocation{key("aaaaaaaaaaaaaaa2")}},
+		{"FreezeKeysOf", func() error { _, err := a.FreezeKeysOf(ctx, alice.ID, at); return err }, []store.Revocation{key("aaaaaaaaaaaaaaa2"), key("aaaaaaaaaaaaaaa3")}},
+		{"ThawKeysOf", func() error { _, err := a.ThawKeysOf(ctx, alice.ID); return err }, []store.Revocation{key("aaaaaaaaaaaaaaa2"), key("aaaaaaaaaaaaaaa3")}},
+		{"FreezeUser", func() error { return a.FreezeUser(ctx, alice.ID, at, "link") }, []store.Revocation{usr}},
+		{"UnfreezeUser", func() error { return a.UnfreezeUser(ctx, alice.ID) }, []store.Revocation{usr}},
+		{"AddMember", func() error {
+			return a.AddMember(ctx, &account.Membership{UserID: alice.ID, AccountID: "acc-live", Role: account.Viewer, CreatedAt: at})
+		}, []store.Revocation{usr, key("aaaaaaaaaaaaaaa2"), key("aaaaaaaaaaaaaaa3")}},
+		{"RemoveMember", func() error { return a.RemoveMember(ctx, alice.ID, "acc-live") }, []store.Revocation{usr, key("aaaaaaaaaaaaaaa2"), key("aaaaaaaaaaaaaaa3")}},
+		{"RaiseSession", func() error { return a.RaiseSession(ctx, s.ID, session.AAL2, "pwd otp", at, []byte("new token hash, 32 bytes long!!!")) }, []store.Revocation{ses}},
+		{"LowerAssurance", func() error { return a.SetSessionAssurance(ctx, s.ID, session.AAL1, at) }, []store.Revocation{ses}},
+	} {
+		if err := c.change(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		want := map[store.Revocation]bool{}
+		for _, r := range c.want {
+			want[r] = true
+		}
+		for len(want) > 0 {
+			got := receiveAny(t, b.Revocations())
+			if !want[got] {
+				t.Fatalf("%s: revocation %+v, want one of %v", c.name, got, want)
+			}
+			delete(want, got)
+		}
+	}
+	// A change the caches need not see (a key's use) sends nothing: the
+	// next thing heard is the end of the session.
+	if _, err := a.TouchKey(ctx, "aaaaaaaaaaaaaaa3", netip.MustParseAddr("127.0.0.1"), at); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.EndSession(ctx, s.ID, at, session.EndRevoked); err != nil {
+		t.Fatal(err)
+	}
+	if got := receiveAny(t, b.Revocations()); got != ses {
+		t.Errorf("after a key's use and a session's end: %+v, want %+v", got, ses)
+	}
+}
+
+// drain empties ch of what it holds now.
+func drain(ch <-chan store.Revocation) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
