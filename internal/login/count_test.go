@@ -86,9 +86,9 @@ func (c *countingStore) InTx(ctx context.Context, fn func(store.Tx) error) error
 	return c.st.InTx(ctx, func(tx store.Tx) error { return fn(countingTx{Tx: tx, n: c.n}) })
 }
 
-func (c *countingStore) Ping(ctx context.Context) error { return c.st.Ping(ctx) }
+func (c *countingStore) Ping(ctx context.Context) error       { return c.st.Ping(ctx) }
 func (c *countingStore) Revocations() <-chan store.Revocation { return c.st.Revocations() }
-func (c *countingStore) Close() error                   { return c.st.Close() }
+func (c *countingStore) Close() error                         { return c.st.Close() }
 func (c *countingStore) RevokedSince(ctx context.Context, seq int64, limit int) ([]store.Revocation, int64, error) {
 	return c.st.RevokedSince(ctx, seq, limit)
 }

@@ -55,7 +55,9 @@ func TestRevocationsFanout(t *testing.T) {
 			return a.AddMember(ctx, &account.Membership{UserID: alice.ID, AccountID: "acc-live", Role: account.Viewer, CreatedAt: at})
 		}, []store.Revocation{usr, key("aaaaaaaaaaaaaaa2"), key("aaaaaaaaaaaaaaa3")}},
 		{"RemoveMember", func() error { return a.RemoveMember(ctx, alice.ID, "acc-live") }, []store.Revocation{usr, key("aaaaaaaaaaaaaaa2"), key("aaaaaaaaaaaaaaa3")}},
-		{"RaiseSession", func() error { return a.RaiseSession(ctx, s.ID, session.AAL2, "pwd otp", at, []byte("new token hash, 32 bytes long!!!")) }, []store.Revocation{ses}},
+		{"RaiseSession", func() error {
+			return a.RaiseSession(ctx, s.ID, session.AAL2, "pwd otp", at, []byte("new token hash, 32 bytes long!!!"))
+		}, []store.Revocation{ses}},
 		{"LowerAssurance", func() error { return a.SetSessionAssurance(ctx, s.ID, session.AAL1, at) }, []store.Revocation{ses}},
 	} {
 		if err := c.change(); err != nil {
