@@ -54,7 +54,7 @@ type benchStack struct {
 func newBenchStack(b *testing.B) *benchStack {
 	b.Helper()
 	st := storetest.SQLite(b)
-	s := buildStack(b, st, nil)
+	s := buildStack(b, st, nil, time.Second)
 	s.seed(b, st)
 	return s
 }
@@ -62,16 +62,17 @@ func newBenchStack(b *testing.B) *benchStack {
 // buildStack wires gatehouse's HTTP stack over st as serve does, with the
 // batchers running until b ends; shared is where DPoP proofs are spent
 // beyond the instance's own caches (nil: nowhere, as on SQLite). Several
-// stacks on one PostgreSQL database are several instances.
-func buildStack(b testing.TB, st store.Store, shared store.Once) *benchStack {
+// stacks on one PostgreSQL database are several instances. The caches
+// believe an entry for maxAge.
+func buildStack(b testing.TB, st store.Store, shared store.Once, maxAge time.Duration) *benchStack {
 	b.Helper()
 	log := slog.New(slog.DiscardHandler)
-	keys := authz.NewKeys(authz.KeysConfig{Store: st, Limits: apikey.DefaultLimits(), StepUpWindow: 5 * time.Minute, MaxAge: time.Second, Log: log})
-	sessions := authn.New(st, time.Second, nil, log)
+	keys := authz.NewKeys(authz.KeysConfig{Store: st, Limits: apikey.DefaultLimits(), StepUpWindow: 5 * time.Minute, MaxAge: maxAge, Log: log})
+	sessions := authn.New(st, maxAge, nil, log)
 	// As serve wires it: the revocation log is read at most every 2 ms.
 	watch := authn.NewWatcher(st, 0, sessions, keys.Forget, log)
 	svc := authz.New(authz.Config{Rules: policy.ReferenceRules(), Keys: keys, Sessions: sessions, Members: st, Watch: watch,
-		Replay: &dpop.ReplayCache{Window: time.Minute}, Shared: shared, DPoPMaxAge: time.Minute, MaxAge: time.Second})
+		Replay: &dpop.ReplayCache{Window: time.Minute}, Shared: shared, DPoPMaxAge: time.Minute, MaxAge: maxAge})
 	reg := prometheus.NewRegistry()
 	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	auth := &httpapi.Authenticator{Authenticator: &authn.Authenticator{Sessions: sessions, Replay: &dpop.ReplayCache{Window: time.Minute}, Shared: shared, MaxAge: time.Minute, Watch: watch, Now: time.Now},

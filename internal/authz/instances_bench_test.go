@@ -33,7 +33,7 @@ import (
 func BenchmarkAuthzInstances(b *testing.B) {
 	url := storetest.PostgresURL(b)
 	stA, stB := storetest.OpenPostgres(b, url), storetest.OpenPostgres(b, url)
-	one := buildStack(b, stA, nil)
+	one := buildStack(b, stA, nil, time.Second)
 	one.seed(b, stA)
 	key, err := dpop.GenerateKey()
 	if err != nil {
@@ -44,8 +44,8 @@ func BenchmarkAuthzInstances(b *testing.B) {
 		b.Fatal(err)
 	}
 	tok := newBenchSession(b, stA, one.userID, session.Desktop, "ses_desk", signer.JKT())
-	shared := buildStack(b, stA, stA)
-	twoA, twoB := buildStack(b, stA, stA), buildStack(b, stB, stB)
+	shared := buildStack(b, stA, stA, time.Second)
+	twoA, twoB := buildStack(b, stA, stA, time.Second), buildStack(b, stB, stB, time.Second)
 
 	kinds := []struct {
 		name string
