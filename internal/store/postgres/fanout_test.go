@@ -1,7 +1,9 @@
 package postgres_test
 
 import (
+	"fmt"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,6 +97,65 @@ func drain(ch <-chan store.Revocation) {
 		case <-ch:
 		default:
 			return
+		}
+	}
+}
+
+// TestOutboxClaimsAcrossInstances: three instances' stores on one schema,
+// two workers each, claim and deliver one outbox: every message is
+// claimed by exactly one worker, none twice and none left.
+func TestOutboxClaimsAcrossInstances(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	stores := []store.Store{open(t, url), open(t, url), open(t, url)}
+	alice := storetest.NewUser(t, stores[0], "alice")
+	const n = 300
+	err := stores[0].InTx(ctx, func(tx store.Tx) error {
+		for i := range n {
+			if err := tx.EnqueueMessage(ctx, storetest.NewMessage(fmt.Sprintf("msg_%03d", i), alice.ID, storetest.T0)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := storetest.T0.Add(time.Second)
+	var mu sync.Mutex
+	claims := map[string]int{}
+	var wg sync.WaitGroup
+	for _, st := range stores {
+		for range 2 {
+			wg.Go(func() {
+				for {
+					ms, err := st.ClaimMessages(ctx, now, time.Hour, 7)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(ms) == 0 {
+						return
+					}
+					for _, m := range ms {
+						mu.Lock()
+						claims[m.ID]++
+						mu.Unlock()
+						if err := st.MarkDelivered(ctx, m.ID, now); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if len(claims) != n {
+		t.Errorf("%d messages claimed, want %d", len(claims), n)
+	}
+	for id, c := range claims {
+		if c != 1 {
+			t.Errorf("%s claimed %d times, want 1", id, c)
 		}
 	}
 }
