@@ -69,6 +69,11 @@ type Key struct {
 	// [ErrFrozen]) until the creator unfreezes; unlike a revocation, the
 	// suspension is lifted then.
 	FrozenAt time.Time
+	// ApprovalRequired makes every transfer of the key wait for its
+	// owner's approval (docs/approvals.md), whatever the route rule says:
+	// a bot may place orders within its scopes, but money leaves only
+	// with the owner's phone or security key. Rotation keeps it.
+	ApprovalRequired bool
 
 	// SuccessorID is set on a key that was rotated, PredecessorID on the
 	// key that replaced it. OverlapEndsAt, set with SuccessorID, is when
@@ -181,6 +186,8 @@ func (k *Key) Rotate(tok Token, by string, aal int, l Limits, now time.Time) (Ke
 		CreatedAt:     now,
 		ExpiresAt:     now.Add(ttl),
 		PredecessorID: k.ID,
+
+		ApprovalRequired: k.ApprovalRequired,
 	}
 	end := now.Add(max(l.RotationOverlap, 0))
 	if end.After(k.ExpiresAt) {

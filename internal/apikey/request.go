@@ -112,6 +112,9 @@ type Request struct {
 	AllowIPs []string
 	// ExpiresIn is the wanted lifetime; zero means [Limits.DefaultTTL].
 	ExpiresIn time.Duration
+	// Approval is "required" for a key whose transfers wait for the
+	// owner's approval ([Key.ApprovalRequired]), or "".
+	Approval string
 }
 
 // Spec is a validated [Request]: everything needed to make the key but its
@@ -125,6 +128,8 @@ type Spec struct {
 	// Shortened reports that TTL is less than asked because the key can
 	// trade live without an allowlist; tell the owner why.
 	Shortened bool
+	// ApprovalRequired is [Key.ApprovalRequired].
+	ApprovalRequired bool
 }
 
 // NewKey returns the key that s describes, for accountID, created by the
@@ -149,6 +154,8 @@ func (s Spec) NewKey(tok Token, accountID, by string, now time.Time) (Key, error
 		CreatedBy:   by,
 		CreatedAt:   now,
 		ExpiresAt:   now.Add(s.TTL),
+
+		ApprovalRequired: s.ApprovalRequired,
 	}, nil
 }
 
@@ -289,6 +296,10 @@ func (r Request) Validate(l Limits, acct account.Environment, aal int) (Spec, er
 		add("expires_in", "%s exceeds the maximum of %s", days(r.ExpiresIn), days(l.MaxTTL))
 	}
 
+	if r.Approval != "" && r.Approval != "required" {
+		add("approval", "want required, or leave it out")
+	}
+
 	if len(probs) > 0 {
 		return Spec{}, &RequestError{Problems: probs}
 	}
@@ -300,6 +311,8 @@ func (r Request) Validate(l Limits, acct account.Environment, aal int) (Spec, er
 		AllowIPs:    allow,
 		TTL:         ttl,
 		Shortened:   shortened,
+
+		ApprovalRequired: r.Approval == "required",
 	}, nil
 }
 

@@ -8,13 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"net/netip"
+
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/approval"
+	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/push"
 	"gatehouse/internal/fault"
+	"gatehouse/internal/policy"
 	"gatehouse/internal/user"
 )
 
@@ -210,5 +214,74 @@ func TestApprovalRefusals(t *testing.T) {
 	forged, _ := otherSigner.Sign(approval.Claims{Subject: f.owner.ID, ID: b.ID, Expiry: f.clock.Now().Add(time.Minute).Unix(), Account: "ACC-L", Kind: approval.Transfer, Hash: b.Hash})
 	if _, err := f.appr.Use(ctx, forged, authz.Binding{UserID: f.owner.ID, AccountID: "ACC-L", Kind: approval.Transfer}); !errors.Is(err, authz.ErrApprovalToken) {
 		t.Errorf("Use of a token signed by another key = %v, want ErrApprovalToken", err)
+	}
+}
+
+// TestKeyApprovalRequired: a key made with approval required places
+// orders within its scopes, but its transfers, on a rule that asks for
+// transfers:write and says nothing of approvals, wait for the owner's
+// approval; a key without it is not asked.
+func TestKeyApprovalRequired(t *testing.T) {
+	f := newApprovalFixture(t)
+	sessions := authn.New(f.st, maxAge, f.clock.Now, nil)
+	svc := authz.New(authz.Config{Rules: policy.ReferenceRules(), Keys: f.keys, Sessions: sessions, Members: f.st,
+		Replay: &dpop.ReplayCache{Window: time.Minute}, DPoPMaxAge: time.Minute, MaxAge: maxAge, Now: f.clock.Now, Approvals: f.appr})
+	mk := func(name, approval string) *authz.Issued {
+		iss, err := f.keys.Create(ctx, f.session(f.owner, 3, f.clock.Now()), "ACC-L", apikey.Request{Name: name, Scopes: []string{"orders:write", "transfers:write"},
+			AllowIPs: []string{"192.0.2.0/24"}, Approval: approval})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return iss
+	}
+	if _, err := f.keys.Create(ctx, authz.Actor{}, "ACC-L", apikey.Request{Name: "bad", Scopes: []string{"orders:write"}, Approval: "sometimes"}); fault.Of(err) != fault.Invalid {
+		t.Errorf("Create with approval %q = %v, want Invalid", "sometimes", err)
+	}
+	strict, plain := mk("strict bot", "required"), mk("plain bot", "")
+	if !strict.Key.ApprovalRequired || plain.Key.ApprovalRequired {
+		t.Fatalf("ApprovalRequired = %v and %v", strict.Key.ApprovalRequired, plain.Key.ApprovalRequired)
+	}
+	if k, _ := f.st.KeyByID(ctx, strict.Key.ID); k == nil || !k.ApprovalRequired {
+		t.Fatalf("stored key lost ApprovalRequired: %+v", k)
+	}
+	client := netip.MustParseAddr("192.0.2.7")
+	ask := func(iss *authz.Issued, path, tok string) authz.Result {
+		res, err := svc.Authorize(ctx, &authz.Request{Target: target("POST", "http://live.localhost"+path), Client: client,
+			Authorization: "Bearer " + iss.Secret, Approval: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := ask(strict, "/api/orders", ""); !res.Allow {
+		t.Errorf("order by the strict key = %v %v, want allowed", res.Kind, res.Missing)
+	}
+	if res := ask(plain, "/api/transfers", ""); !res.Allow {
+		t.Errorf("transfer by the plain key = %v %v, want allowed", res.Kind, res.Missing)
+	}
+	res := ask(strict, "/api/transfers", "")
+	if res.Kind != policy.ApprovalRequired || res.ApprovalKind != approval.Transfer {
+		t.Fatalf("transfer by the strict key without a token = %v %q, want approval_required for a transfer", res.Kind, res.ApprovalKind)
+	}
+
+	// The key asks; its creator, the owner, approves on the phone; the
+	// token lets one transfer through, with the approved hash.
+	k, jkt, _ := f.phone(t, f.owner, "fac_phone")
+	a, err := f.appr.Create(ctx, authz.Requester{Key: &strict.Key}, "ACC-L", approval.Transfer, []byte(transferDetails))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.answer(t, k, jkt, approval.Answer{ApprovalID: a.ID, Decision: approval.Approve, Hash: a.Hash}); err != nil {
+		t.Fatal(err)
+	}
+	_, tok, err := f.appr.Get(ctx, authz.Requester{Key: &strict.Key}, a.ID)
+	if err != nil || tok == "" {
+		t.Fatalf("Get by the key = %q, %v", tok, err)
+	}
+	if res := ask(strict, "/api/transfers", tok); !res.Allow || res.ApprovedHash != a.Hash {
+		t.Errorf("transfer by the strict key with its token = %v %v hash %q", res.Kind, res.Missing, res.ApprovedHash)
+	}
+	if res := ask(strict, "/api/transfers", tok); res.Kind != policy.ApprovalRequired {
+		t.Errorf("the token again = %v, want approval_required", res.Kind)
 	}
 }

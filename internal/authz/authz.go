@@ -34,6 +34,7 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/apikey"
+	"gatehouse/internal/approval"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/policy"
@@ -142,11 +143,15 @@ type Result struct {
 	// ApprovedHash is the hash of the details an approval token approved,
 	// for X-Gatehouse-Approved-Hash; "" when the rule needs none.
 	ApprovedHash string
+	// ApprovalKind is the kind of approval a refused request needed.
+	ApprovalKind approval.Kind
 	// ApprovalWaived says the rule's approval_over threshold let the
 	// request through without an approval, on its declared amount.
 	ApprovalWaived bool
 
 	decided bool // the credential was refused before Decide
+	// keyApproval is set for a key whose transfers wait for an approval.
+	keyApproval bool
 }
 
 // Authorize decides req. The error is for failures of the store; every
@@ -180,7 +185,7 @@ func (s *Service) Authorize(ctx context.Context, req *Request) (Result, error) {
 		return res, nil
 	}
 	res.Decision = policy.Decide(rule, params, &res.Credential, now)
-	if res.Allow && rule.ApprovalKind() != "" {
+	if res.Allow && (rule.ApprovalKind() != "" || res.keyApproval && rule.Scopes().Has(apikey.TransfersWrite)) {
 		return res, s.approve(ctx, req, rule, &res)
 	}
 	return res, nil
@@ -189,14 +194,21 @@ func (s *Service) Authorize(ctx context.Context, req *Request) (Result, error) {
 // approve checks and spends the approval a rule asks for, after
 // everything else allowed the request: a token is spent only by a
 // request that would otherwise pass.
+//
+// A key with approval required ([apikey.Key.ApprovalRequired]) needs a
+// transfer's approval on every rule that asks for transfers:write, and
+// no threshold waives it.
 func (s *Service) approve(ctx context.Context, req *Request, rule *policy.Rule, res *Result) error {
-	if rule.ApprovalWaived(req.Amount) {
+	kind := rule.ApprovalKind()
+	if kind == "" {
+		kind = approval.Transfer // the key's own rule
+	} else if rule.ApprovalWaived(req.Amount) && !res.keyApproval {
 		res.ApprovalWaived = true
 		return nil
 	}
 	refuse := func(why error) {
-		res.Decision = policy.Decision{Kind: policy.ApprovalRequired, Missing: []string{"approval " + string(rule.ApprovalKind())}, Rule: rule}
-		res.Why = why
+		res.Decision = policy.Decision{Kind: policy.ApprovalRequired, Missing: []string{"approval " + string(kind)}, Rule: rule}
+		res.Why, res.ApprovalKind = why, kind
 	}
 	if req.Approval == "" {
 		refuse(errors.New("authz: no approval token"))
@@ -207,7 +219,7 @@ func (s *Service) approve(ctx context.Context, req *Request, rule *policy.Rule, 
 		return nil
 	}
 	c := &res.Credential
-	claims, err := s.appr.Use(ctx, req.Approval, Binding{UserID: c.UserID, AccountID: c.AccountID, Kind: rule.ApprovalKind(),
+	claims, err := s.appr.Use(ctx, req.Approval, Binding{UserID: c.UserID, AccountID: c.AccountID, Kind: kind,
 		Rule: rule.String(), IP: req.Client.String()})
 	if errors.Is(err, ErrApprovalToken) {
 		refuse(err)
@@ -258,6 +270,7 @@ func (s *Service) apiKey(ctx context.Context, req *Request, cred string, rule *p
 		res.Credential.Unresolved = "account " + req.Account
 	}
 	res.Scopes = scopes
+	res.keyApproval = key.ApprovalRequired
 	return nil
 }
 

@@ -156,7 +156,7 @@ func printJSON(e *env, v any) error {
 }
 
 func runKeyCreate(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "key create", "key create --account ID --name N --environment paper|live --scope S … [--allow-ip CIDR …] [--expires DURATION] [--json]")
+	fs := newFlagSet(e, "key create", "key create --account ID --name N --environment paper|live --scope S … [--allow-ip CIDR …] [--expires DURATION] [--approval required] [--json]")
 	var sf storeFlags
 	sf.register(fs)
 	acct := fs.String("account", "", "the `account` the key acts on")
@@ -167,13 +167,14 @@ func runKeyCreate(ctx context.Context, e *env, args []string) error {
 	fs.Var(&allow, "allow-ip", "a `CIDR` or address the key may be used from (repeat); none allows any address")
 	expires := fs.String("expires", "", "the key's life, e.g. 30d or 720h (default: the configured default, 90 days)")
 	asJSON := fs.Bool("json", false, "print the key as JSON, its secret in \"secret\" and its identifier in \"id\"")
+	approvalFlag := fs.String("approval", "", "required: every transfer of the key waits for the owner's approval (docs/approvals.md)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *acct == "" || *name == "" || *environment == "" || len(scopes) == 0 {
 		return usageError("key create needs --account, --name, --environment and at least one --scope")
 	}
-	req := apikey.Request{Name: *name, Environment: *environment, Scopes: scopes, AllowIPs: allow}
+	req := apikey.Request{Name: *name, Environment: *environment, Scopes: scopes, AllowIPs: allow, Approval: *approvalFlag}
 	if *expires != "" {
 		d, err := parseDuration(*expires)
 		if err != nil {

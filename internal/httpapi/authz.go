@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/approval"
 	"gatehouse/internal/approvalcheck"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/edge"
@@ -161,7 +162,7 @@ func handleAuthz(d authzDeps) handlerFunc {
 		case policy.StepUp:
 			return errStepUpRoute(res.Rule, res.Missing)
 		case policy.ApprovalRequired:
-			return errApprovalRequired(res.Rule, &res.Credential, res.Why)
+			return errApprovalRequired(res.ApprovalKind, &res.Credential, res.Why)
 		}
 		return errForbidden(res.Missing)
 	}
@@ -295,11 +296,11 @@ func errStepUpRoute(rule *policy.Rule, missing []string) *Error {
 // errApprovalRequired refuses a request that needs an approval it did not
 // bring, and says where to start one. The reason a token was refused
 // (used, expired, another account) is for the log only.
-func errApprovalRequired(rule *policy.Rule, c *policy.Credential, why error) *Error {
+func errApprovalRequired(kind approval.Kind, c *policy.Credential, why error) *Error {
 	e := problem(http.StatusForbidden, "approval-required", "Approval required",
 		"This request needs the account owner's approval of this very transaction: POST /v1/approvals with its account, kind and details, have the owner approve it on their phone or security key, then retry with the token in the "+policy.ApprovalHeader+" header. A token is good for one request.")
 	e.Err = why
-	e.Problem.Extra = map[string]any{"kind": string(rule.ApprovalKind()), "start": "/v1/approvals"}
+	e.Problem.Extra = map[string]any{"kind": string(kind), "start": "/v1/approvals"}
 	if c.AccountID != "" {
 		e.Problem.Extra["account"] = c.AccountID
 	}

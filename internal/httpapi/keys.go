@@ -29,6 +29,9 @@ type createKeyRequest struct {
 	// ExpiresIn is the wanted lifetime in seconds; 0 or absent means the
 	// configured default.
 	ExpiresIn int64 `json:"expires_in"`
+	// Approval "required" makes the key's transfers wait for the owner's
+	// approval.
+	Approval string `json:"approval"`
 }
 
 // maxExpiresIn keeps the seconds from overflowing a time.Duration; the
@@ -82,6 +85,9 @@ type keyView struct {
 	// SessionID is the session that minted the key; absent for an
 	// operator's keys and keys older than the record.
 	SessionID string `json:"session_id,omitempty"`
+	// Approval is "required" for a key whose transfers wait for the
+	// owner's approval.
+	Approval string `json:"approval,omitempty"`
 }
 
 // issuedView is the answer to create and rotate: the only time the
@@ -98,6 +104,9 @@ func viewKey(k *apikey.Key, now time.Time) keyView {
 	v := keyView{ID: k.ID, Account: k.AccountID, Name: k.Name, Environment: string(k.Environment), Scopes: k.Scopes.Names(),
 		AllowIPs: []string{}, Status: authz.KeyStatus(k, now), CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt,
 		RevokeReason: string(k.RevokeReason), SuccessorID: k.SuccessorID, PredecessorID: k.PredecessorID, SessionID: k.SessionID}
+	if k.ApprovalRequired {
+		v.Approval = "required"
+	}
 	for _, p := range k.AllowIPs {
 		v.AllowIPs = append(v.AllowIPs, p.String())
 	}
@@ -155,7 +164,7 @@ func handleCreateKey(d keyDeps) handlerFunc {
 			return err
 		}
 		req := apikey.Request{Name: body.Name, Environment: body.Environment, Scopes: body.Scopes, AllowIPs: body.AllowIPs,
-			ExpiresIn: time.Duration(body.ExpiresIn) * time.Second}
+			ExpiresIn: time.Duration(body.ExpiresIn) * time.Second, Approval: body.Approval}
 		iss, err := d.keys.Create(r.Context(), a, r.PathValue("account"), req)
 		if err != nil {
 			return err
