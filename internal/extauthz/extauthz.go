@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 
+	"gatehouse/internal/approvalcheck"
 	"gatehouse/internal/httpapi"
 )
 
@@ -58,7 +59,13 @@ var passed = [...][2]string{
 	{"dpop", "Dpop"},
 	{"accept", "Accept"},
 	{"gatehouse-account", "Gatehouse-Account"},
+	{"gatehouse-approval", "Gatehouse-Approval"},
+	{"gatehouse-amount", "Gatehouse-Amount"},
 }
+
+// answered are the headers an allowed request carries to the upstream:
+// the identity, and what an approval approved or waived.
+var answered = append(httpapi.IdentityHeaders[:], approvalcheck.HashHeader, approvalcheck.WaivedHeader)
 
 // Check answers one CheckRequest.
 func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
@@ -126,7 +133,7 @@ func toCheck(w *recorder) *authv3.CheckResponse {
 	}
 	if status == http.StatusOK {
 		ok := &authv3.OkHttpResponse{}
-		for _, name := range httpapi.IdentityHeaders {
+		for _, name := range answered {
 			if v := w.header.Get(name); v != "" {
 				ok.Headers = append(ok.Headers, &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: name, Value: v},
 					AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD})
