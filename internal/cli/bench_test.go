@@ -33,12 +33,15 @@ import (
 
 	"gatehouse/internal/config"
 	"gatehouse/internal/edge"
+	"gatehouse/internal/emit"
+	"gatehouse/internal/notify/notifytest"
 	"gatehouse/internal/password"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/sqlite"
 	"gatehouse/internal/token"
 	"gatehouse/internal/user"
+	"gatehouse/internal/webhook"
 )
 
 // benchSessions is the large store's size in BenchmarkSessionCheck. Lower
@@ -120,10 +123,40 @@ type loginBench struct {
 	n      int // logins so far, for clientAddr
 }
 
-func newLoginBench(b testing.TB) *loginBench {
+func newLoginBench(b testing.TB) *loginBench { return newLoginBenchWith(b, false) }
+
+// newLoginBenchWith is newLoginBench, with notices on when notices is
+// set: mail to a real SMTP relay on loopback and one webhook endpoint
+// that wants every event, through the store every verb opens (each audit
+// event derives its outbox messages in its transaction), and the worker
+// delivering them meanwhile, as serve runs it.
+func newLoginBenchWith(b testing.TB, notices bool) *loginBench {
 	b.Helper()
 	c := benchConfig(b)
-	st := openBenchStore(b)
+	var st store.Store = openBenchStore(b)
+	if notices {
+		relay := notifytest.Start(b, notifytest.Options{})
+		go func() {
+			for range relay.Messages {
+			}
+		}()
+		hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+		b.Cleanup(hook.Close)
+		secret, err := webhook.NewSecret(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Mail = config.Mail{Addr: relay.Addr, TLS: "none", From: "gatehouse@example.com", NotifySignIns: true}
+		c.Webhooks = []config.Webhook{{URL: hook.URL + "/hook", Secret: secret, Events: []string{"*"}}}
+		if err := c.Validate(); err != nil {
+			b.Fatal(err)
+		}
+		ds, err := derivers(c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st = emit.Wrap(st, ds...)
+	}
 	hasher := &password.Hasher{Params: c.Password.Argon2id}
 	if _, err := createUser(context.Background(), st, hasher, "alice", "alice@example.com", user.Professional, benchPassword, "bench", time.Now()); err != nil {
 		b.Fatal(err)
@@ -218,8 +251,10 @@ func BenchmarkArgon2idHash(b *testing.B) {
 // iteration, alternating which goes first, so that the machine's noise
 // falls on both alike; login/hash is the ratio of their medians, the
 // figure the core issue sets a target for (≤ 1.15). ns/op is one pair.
-func BenchmarkLoginVsHash(b *testing.B) {
-	lb := newLoginBench(b)
+func BenchmarkLoginVsHash(b *testing.B) { loginVsHash(b, newLoginBench(b)) }
+
+// loginVsHash times lb's logins against bare hashes, interleaved.
+func loginVsHash(b *testing.B, lb *loginBench) {
 	h := password.Hasher{Params: lb.params}
 	hash := func() {
 		if _, err := h.Hash(benchPassword); err != nil {
@@ -241,6 +276,11 @@ func BenchmarkLoginVsHash(b *testing.B) {
 	b.ReportMetric(ms(hh), "hash-ms/median")
 	b.ReportMetric(float64(l)/float64(hh), "login/hash")
 }
+
+// BenchmarkLoginVsHashNotices is BenchmarkLoginVsHash with notices on:
+// each login also writes its sign-in notice (a mail with its freeze link,
+// a webhook) into the outbox, and the worker sends them as the logins go.
+func BenchmarkLoginVsHashNotices(b *testing.B) { loginVsHash(b, newLoginBenchWith(b, true)) }
 
 // seededStore is a SQLite data directory holding n live web sessions,
 // closed, for worker processes to serve.
