@@ -205,7 +205,7 @@ func (c *Config) validateMail(bad func(string, ...any)) {
 	m := c.Mail
 	mode, err := notify.ParseTLSMode(m.TLS)
 	if err != nil {
-		bad("mail.tls %q: want starttls, implicit or none (empty: implicit on port 465, starttls otherwise)", m.TLS)
+		bad("mail.tls %q: want starttls, implicit or none-loopback-only (empty: implicit on port 465, starttls otherwise)", m.TLS)
 	}
 	if m.Addr == "" {
 		return

@@ -54,13 +54,17 @@ const (
 	NoTLS TLSMode = "none"
 )
 
-// ParseTLSMode returns the mode named s: "", starttls, implicit or none.
+// ParseTLSMode returns the mode named s: "", starttls, implicit, or none
+// (also spelt none-loopback-only, which says what it allows).
 func ParseTLSMode(s string) (TLSMode, error) {
+	if s == "none-loopback-only" {
+		return NoTLS, nil
+	}
 	switch m := TLSMode(s); m {
 	case TLSAuto, StartTLS, ImplicitTLS, NoTLS:
 		return m, nil
 	}
-	return "", fmt.Errorf("notify: TLS mode %q: want starttls, implicit or none", s)
+	return "", fmt.Errorf("notify: TLS mode %q: want starttls, implicit or none-loopback-only", s)
 }
 
 // For returns the mode used with a relay on port: m itself, or for

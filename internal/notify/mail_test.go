@@ -195,6 +195,9 @@ func TestParseTLSMode(t *testing.T) {
 			t.Errorf("ParseTLSMode(%q) = %v", s, err)
 		}
 	}
+	if m, err := notify.ParseTLSMode("none-loopback-only"); m != notify.NoTLS || err != nil {
+		t.Errorf("ParseTLSMode(none-loopback-only) = %q, %v; want %q", m, err, notify.NoTLS)
+	}
 	for _, s := range []string{"tls", "STARTTLS", "off", "ssl"} {
 		if _, err := notify.ParseTLSMode(s); err == nil {
 			t.Errorf("ParseTLSMode(%q) = nil error", s)
