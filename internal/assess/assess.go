@@ -159,7 +159,7 @@ func Snapshot(ctx context.Context, st Reader, userID string, p Platform, now tim
 			continue
 		}
 		snap.Sessions = append(snap.Sessions, posture.Session{
-			ID: s.ID, Interface: string(s.Interface), Device: s.DeviceName,
+			ID: s.ID, Interface: string(s.Door), Device: s.DeviceName,
 			Created: s.CreatedAt, LastSeen: s.LastSeenAt, Expires: s.ExpiresAt,
 			Assurance: min(max(int(s.Assurance), 1), 3),
 		})

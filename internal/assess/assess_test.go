@@ -132,8 +132,8 @@ func TestSnapshotMapsTheStore(t *testing.T) {
 	}
 
 	// Sessions: only those usable at now.
-	mk := func(id string, iface session.Interface, aal session.Assurance, created time.Time, life, idle time.Duration) *session.Session {
-		s := &session.Session{ID: id, UserID: u.ID, Interface: iface, TokenHash: []byte("hash-" + id), DeviceName: "dev " + id, IP: "192.0.2.1",
+	mk := func(id string, iface session.Door, aal session.Assurance, created time.Time, life, idle time.Duration) *session.Session {
+		s := &session.Session{ID: id, UserID: u.ID, Door: iface, TokenHash: []byte("hash-" + id), DeviceName: "dev " + id, IP: "192.0.2.1",
 			Assurance: aal, AuthTime: created, CreatedAt: created, LastSeenAt: created, ExpiresAt: created.Add(life), Idle: idle}
 		if iface != session.Web {
 			s.JKT = "jkt-" + id

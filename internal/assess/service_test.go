@@ -31,7 +31,7 @@ func TestSetPermissionsDecidesWhoMay(t *testing.T) {
 	svc := &assess.Service{Store: f.st, Admins: []string{"Ada"}, StepUpWindow: 5 * time.Minute, Now: func() time.Time { return now }}
 
 	fresh := func(u *user.User, aal session.Assurance) session.Actor {
-		return session.Actor{Session: &session.Session{ID: "ses_" + u.Username, UserID: u.ID, Interface: session.Web, Assurance: aal, AuthTime: now.Add(-time.Minute)}, IP: "192.0.2.7"}
+		return session.Actor{Session: &session.Session{ID: "ses_" + u.Username, UserID: u.ID, Door: session.Web, Assurance: aal, AuthTime: now.Add(-time.Minute)}, IP: "192.0.2.7"}
 	}
 	stale := func(u *user.User) session.Actor {
 		a := fresh(u, session.AAL2)

@@ -99,7 +99,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, c *Credential) (*sessi
 		s, frozen, err = a.proven(ctx, c)
 	case c.Cookie != "":
 		s, frozen, err = a.Sessions.resolve(ctx, c.Cookie)
-		if err == nil && s.Interface != session.Web {
+		if err == nil && s.Door != session.Web {
 			err = ErrWrongDoor
 		}
 	default:
@@ -136,7 +136,7 @@ func (a *Authenticator) proven(ctx context.Context, c *Credential) (*session.Ses
 	if err != nil {
 		return nil, false, err
 	}
-	if !s.Interface.KeyBound() || s.JKT == "" {
+	if !s.Door.KeyBound() || s.JKT == "" {
 		return nil, false, ErrWrongDoor
 	}
 	now := time.Now()

@@ -189,7 +189,7 @@ func (a *Sessions) expire(ctx context.Context, s *session.Session, why error, no
 		if err := tx.EndSession(ctx, s.ID, now, reason); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionEnded, UserID: s.UserID, Actor: "system", Interface: string(s.Interface),
+		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionEnded, UserID: s.UserID, Actor: "system", Interface: string(s.Door),
 			Detail: map[string]string{"session": s.ID, "reason": reason}})
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

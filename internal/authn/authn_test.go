@@ -59,7 +59,7 @@ func newDesk(t *testing.T) *desk {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &session.Session{ID: "ses_desk", UserID: u.ID, Interface: session.Desktop, TokenHash: token.Hash(tok), JKT: signer.JKT(), Assurance: session.AAL2,
+	s := &session.Session{ID: "ses_desk", UserID: u.ID, Door: session.Desktop, TokenHash: token.Hash(tok), JKT: signer.JKT(), Assurance: session.AAL2,
 		AuthTime: clk.Now(), CreatedAt: clk.Now(), LastSeenAt: clk.Now(), ExpiresAt: clk.Now().Add(12 * time.Hour), Idle: idle}
 	if err := st.CreateSession(ctx, s); err != nil {
 		t.Fatal(err)
@@ -177,7 +177,7 @@ func TestAuthenticateDoors(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := d.clock.Now()
-	web := &session.Session{ID: "ses_web", UserID: d.s.UserID, Interface: session.Web, TokenHash: token.Hash(webTok), Assurance: session.AAL2,
+	web := &session.Session{ID: "ses_web", UserID: d.s.UserID, Door: session.Web, TokenHash: token.Hash(webTok), Assurance: session.AAL2,
 		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour), Idle: idle}
 	if err := d.st.CreateSession(ctx, web); err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ var ctx = context.Background()
 // signIn stores a live web session of u whose token is "tok-"+id.
 func signIn(t *testing.T, st store.Store, u *user.User, id string, created time.Time) *session.Session {
 	t.Helper()
-	s := &session.Session{ID: id, UserID: u.ID, Interface: session.Web, TokenHash: token.Hash("tok-" + id), IP: "192.0.2.1",
+	s := &session.Session{ID: id, UserID: u.ID, Door: session.Web, TokenHash: token.Hash("tok-" + id), IP: "192.0.2.1",
 		Assurance: session.AAL2, AuthTime: created, CreatedAt: created, LastSeenAt: created,
 		ExpiresAt: created.Add(12 * time.Hour), Idle: 15 * time.Minute}
 	if err := st.CreateSession(ctx, s); err != nil {

@@ -43,7 +43,7 @@ func TestReplayAcrossInstances(t *testing.T) {
 				t.Fatal(err)
 			}
 			now := time.Now().UTC().Truncate(time.Second)
-			if err := stA.CreateSession(ctx, &session.Session{ID: "ses_desk", UserID: u.ID, Interface: session.Desktop, TokenHash: token.Hash(tok), JKT: signer.JKT(),
+			if err := stA.CreateSession(ctx, &session.Session{ID: "ses_desk", UserID: u.ID, Door: session.Desktop, TokenHash: token.Hash(tok), JKT: signer.JKT(),
 				Assurance: session.AAL2, AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour), Idle: idle}); err != nil {
 				t.Fatal(err)
 			}

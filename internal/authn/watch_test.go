@@ -41,7 +41,7 @@ func TestRevocationByAnotherProcessRefusedOnNextRequest(t *testing.T) {
 			t.Fatal(err)
 		}
 		now := time.Now().UTC()
-		s := &session.Session{ID: "ses_web", UserID: u.ID, Interface: session.Web, TokenHash: token.Hash(tok), Assurance: session.AAL2,
+		s := &session.Session{ID: "ses_web", UserID: u.ID, Door: session.Web, TokenHash: token.Hash(tok), Assurance: session.AAL2,
 			AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour), Idle: time.Hour}
 		if err := server.CreateSession(ctx, s); err != nil {
 			t.Fatal(err)

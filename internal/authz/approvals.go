@@ -119,7 +119,7 @@ func (r Requester) door() string {
 	if r.Key != nil {
 		return "api"
 	}
-	return string(r.Session.Interface)
+	return string(r.Session.Door)
 }
 
 // Create asks the owner to approve one transaction of kind on accountID

@@ -52,14 +52,14 @@ func newDeciderOn(t *testing.T, st store.Store) *decider {
 }
 
 // newSession stores a live session of u on iface and returns its token.
-func (d *decider) newSession(t *testing.T, u *user.User, iface session.Interface, aal session.Assurance, jkt string) (string, *session.Session) {
+func (d *decider) newSession(t *testing.T, u *user.User, iface session.Door, aal session.Assurance, jkt string) (string, *session.Session) {
 	t.Helper()
 	tok, err := token.New(nil, 32)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := d.clock.Now()
-	s := &session.Session{ID: "ses_" + tok[:8], UserID: u.ID, Interface: iface, TokenHash: token.Hash(tok), JKT: jkt, Assurance: aal,
+	s := &session.Session{ID: "ses_" + tok[:8], UserID: u.ID, Door: iface, TokenHash: token.Hash(tok), JKT: jkt, Assurance: aal,
 		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour), Idle: 15 * time.Minute}
 	if err := d.st.CreateSession(ctx, s); err != nil {
 		t.Fatal(err)

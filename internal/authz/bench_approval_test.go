@@ -44,7 +44,7 @@ func BenchmarkAuthzApproval(b *testing.B) {
 	log := slog.New(slog.DiscardHandler)
 	tok, _ := token.New(nil, 32)
 	now := time.Now().UTC()
-	sess := &session.Session{ID: "ses_bench", UserID: u.ID, Interface: session.Web, TokenHash: token.Hash(tok), Assurance: session.AAL2,
+	sess := &session.Session{ID: "ses_bench", UserID: u.ID, Door: session.Web, TokenHash: token.Hash(tok), Assurance: session.AAL2,
 		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour), Idle: time.Hour}
 	if err := st.CreateSession(ctx, sess); err != nil {
 		b.Fatal(err)

@@ -120,14 +120,14 @@ func (s *benchStack) seed(b testing.TB, st store.Store) {
 
 // newBenchSession stores a live AAL2 session of userID and returns its
 // token; jkt binds a key-bound one.
-func newBenchSession(b testing.TB, st store.Store, userID string, door session.Interface, id, jkt string) string {
+func newBenchSession(b testing.TB, st store.Store, userID string, door session.Door, id, jkt string) string {
 	b.Helper()
 	tok, err := token.New(nil, 32)
 	if err != nil {
 		b.Fatal(err)
 	}
 	now := time.Now().UTC()
-	if err := st.CreateSession(ctx, &session.Session{ID: id, UserID: userID, Interface: door, TokenHash: token.Hash(tok), JKT: jkt, Assurance: session.AAL2,
+	if err := st.CreateSession(ctx, &session.Session{ID: id, UserID: userID, Door: door, TokenHash: token.Hash(tok), JKT: jkt, Assurance: session.AAL2,
 		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour), Idle: 15 * time.Minute}); err != nil {
 		b.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func TestRevokedOnOneInstanceRefusedOnAnother(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stA.CreateSession(ctx, &session.Session{ID: "ses_on_dev", UserID: a.userID, Interface: session.Web, TokenHash: token.Hash(tokD), DeviceID: "dev_1", Assurance: session.AAL2,
+	if err := stA.CreateSession(ctx, &session.Session{ID: "ses_on_dev", UserID: a.userID, Door: session.Web, TokenHash: token.Hash(tokD), DeviceID: "dev_1", Assurance: session.AAL2,
 		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour), Idle: 15 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}

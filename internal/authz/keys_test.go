@@ -84,7 +84,7 @@ func newFixtureOn(t *testing.T, st store.Store) *fixture {
 
 // session returns a session of u at aal, proven at authTime.
 func (f *fixture) session(u *user.User, aal session.Assurance, authTime time.Time) authz.Actor {
-	return authz.Actor{Session: &session.Session{ID: "ses_" + u.Username, UserID: u.ID, Interface: session.Web, Assurance: aal, AuthTime: authTime}, IP: "192.0.2.1"}
+	return authz.Actor{Session: &session.Session{ID: "ses_" + u.Username, UserID: u.ID, Door: session.Web, Assurance: aal, AuthTime: authTime}, IP: "192.0.2.1"}
 }
 
 // create makes a key as the operator and fails the test on error.

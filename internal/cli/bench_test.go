@@ -369,7 +369,7 @@ func seedSessions(b testing.TB, c *config.Config, n, sample int) *seededStore {
 				}
 				created := now.Add(-span * time.Duration(n-i) / time.Duration(n))
 				u := i % nUsers
-				s := &session.Session{ID: "ses_" + id, UserID: userIDs[u], Interface: session.Web, TokenHash: token.Hash(tok),
+				s := &session.Session{ID: "ses_" + id, UserID: userIDs[u], Door: session.Web, TokenHash: token.Hash(tok),
 					DeviceID: fmt.Sprintf("dev_bench%07d", u), DeviceName: "Firefox on Linux",
 					IP: fmt.Sprintf("198.51.100.%d", i%250+1), UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
 					Assurance: session.AAL1, AuthTime: created, CreatedAt: created, LastSeenAt: now, ExpiresAt: created.Add(life.Absolute), Idle: life.Idle}

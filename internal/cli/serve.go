@@ -238,7 +238,7 @@ func (a activeSessions) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for _, i := range []string{"web", "desktop", "mobile"} {
-		ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, float64(counts[session.Interface(i)]), i)
+		ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, float64(counts[session.Door(i)]), i)
 	}
 }
 

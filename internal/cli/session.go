@@ -55,7 +55,7 @@ func runSessionList(ctx context.Context, e *env, args []string) error {
 		if !s.Active(now) {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.UserID, s.Interface, s.DeviceName, s.IP, s.Assurance,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.UserID, s.Door, s.DeviceName, s.IP, s.Assurance,
 			s.CreatedAt.Format(time.RFC3339), s.LastSeenAt.Format(time.RFC3339))
 	}
 	return tw.Flush()
@@ -83,7 +83,7 @@ func runSessionRevoke(ctx context.Context, e *env, args []string) error {
 		if err := tx.EndSession(ctx, id, now, session.EndRevoked); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionEnded, UserID: s.UserID, Actor: "admin", Interface: string(s.Interface),
+		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.SessionEnded, UserID: s.UserID, Actor: "admin", Interface: string(s.Door),
 			Detail: map[string]string{"session": id, "reason": session.EndRevoked}})
 	})
 	if errors.Is(err, store.ErrNotFound) {

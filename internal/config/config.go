@@ -50,10 +50,10 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	Log            Log      `yaml:"log"`
 	// Sessions are the lifetimes of each interface's sessions.
-	Sessions map[session.Interface]session.Lifetime `yaml:"sessions"`
-	Password Password                               `yaml:"password"`
-	Throttle throttle.Policy                        `yaml:"throttle"`
-	DPoP     DPoP                                   `yaml:"dpop"`
+	Sessions map[session.Door]session.Lifetime `yaml:"sessions"`
+	Password Password                          `yaml:"password"`
+	Throttle throttle.Policy                   `yaml:"throttle"`
+	DPoP     DPoP                              `yaml:"dpop"`
 	// Cache bounds how long a session looked up once is believed without
 	// asking the store again, so a revocation made elsewhere (the CLI,
 	// another instance) takes effect within it.
@@ -290,7 +290,7 @@ func (c *Config) validate(serving bool) error {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format %q: want text or json", c.Log.Format)
 	}
-	for _, i := range session.Interfaces {
+	for _, i := range session.Doors {
 		l, ok := c.Sessions[i]
 		switch {
 		case !ok:
@@ -304,7 +304,7 @@ func (c *Config) validate(serving bool) error {
 		}
 	}
 	for k := range c.Sessions {
-		if _, err := session.ParseInterface(string(k)); err != nil {
+		if _, err := session.ParseDoor(string(k)); err != nil {
 			bad("sessions: unknown interface %q", k)
 		}
 	}

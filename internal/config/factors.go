@@ -58,8 +58,8 @@ type SMS struct {
 
 // ProfilePolicy is the factor policy of one trader profile.
 type ProfilePolicy struct {
-	Forbid       []factor.Kind                           `yaml:"forbid"`
-	MinAssurance map[session.Interface]session.Assurance `yaml:"min_assurance"`
+	Forbid       []factor.Kind                      `yaml:"forbid"`
+	MinAssurance map[session.Door]session.Assurance `yaml:"min_assurance"`
 }
 
 // Allows reports whether the profile may use kind.
@@ -108,7 +108,7 @@ type Mail struct {
 func (c *Config) SignInNotices() bool { return c.Mail.NotifySignIns && (c.Mail.Addr != "" || c.Demo) }
 
 func defaultFactors() Factors {
-	aal2 := map[session.Interface]session.Assurance{session.Web: session.AAL2, session.Desktop: session.AAL2, session.Mobile: session.AAL2}
+	aal2 := map[session.Door]session.Assurance{session.Web: session.AAL2, session.Desktop: session.AAL2, session.Mobile: session.AAL2}
 	return Factors{
 		Issuer:         "gatehouse",
 		WebAuthn:       WebAuthn{RPName: "gatehouse", UserVerification: "preferred"},
@@ -119,7 +119,7 @@ func defaultFactors() Factors {
 		Policy: map[user.Profile]ProfilePolicy{
 			// Professionals trade from a workstation that hosts automation:
 			// no SMS, and a device-bound key on the desktop.
-			user.Professional: {Forbid: []factor.Kind{factor.SMS}, MinAssurance: map[session.Interface]session.Assurance{
+			user.Professional: {Forbid: []factor.Kind{factor.SMS}, MinAssurance: map[session.Door]session.Assurance{
 				session.Web: session.AAL2, session.Desktop: session.AAL3, session.Mobile: session.AAL2}},
 			user.Occasional: {MinAssurance: aal2},
 			user.Mobile:     {MinAssurance: aal2},
@@ -191,7 +191,7 @@ func (c *Config) validateFactors(bad func(string, ...any), serving bool) {
 				bad("factors.policy.%s.forbid: %v", p, err)
 			}
 		}
-		for _, i := range session.Interfaces {
+		for _, i := range session.Doors {
 			a := pp.MinAssurance[i]
 			if a < session.AAL1 || a > session.AAL3 {
 				bad("factors.policy.%s.min_assurance.%s: want 1 to 3", p, i)

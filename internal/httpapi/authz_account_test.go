@@ -29,7 +29,7 @@ func TestAuthzSessionMustNameItsAccount(t *testing.T) {
 		}
 	}
 	now := time.Now()
-	s := &session.Session{ID: "ses_maya", UserID: u.ID, Interface: session.Web, TokenHash: token.Hash("tok-maya"), Assurance: session.AAL2,
+	s := &session.Session{ID: "ses_maya", UserID: u.ID, Door: session.Web, TokenHash: token.Hash("tok-maya"), Assurance: session.AAL2,
 		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour), Idle: 15 * time.Minute}
 	if err := st.CreateSession(context.Background(), s); err != nil {
 		t.Fatal(err)

@@ -52,7 +52,7 @@ func FuzzDecodeLogin(f *testing.F) {
 				t.Fatalf("accepted key %q twice in %q", k, body)
 			}
 		}
-		if _, err := session.ParseInterface(got.Interface); err != nil {
+		if _, err := session.ParseDoor(got.Interface); err != nil {
 			t.Fatalf("accepted interface %q", got.Interface)
 		}
 		if got.Username == "" || len(got.Username) > 256 || got.Password == "" || len(got.Password) > 1024 || len(got.Device.Name) > 64 {

@@ -435,7 +435,7 @@ func handleStepUp(d sessionDeps, ld loginDeps) handlerFunc {
 			d.auth.Sessions.Forget(s.ID)
 			out["session"] = viewSession(res.Session, res.Session.ID)
 			out["assurance"] = res.Session.Assurance.String()
-			if res.Session.Interface.KeyBound() {
+			if res.Session.Door.KeyBound() {
 				out["token"], out["token_type"] = res.Token, "DPoP"
 			} else {
 				d.auth.Cookies.Set(w, d.auth.Cookies.Session(), res.Token, time.Until(res.Session.ExpiresAt))

@@ -81,7 +81,7 @@ func handleFreeze(d freezeDeps) handlerFunc {
 			if f, err = d.svc.Freeze(r.Context(), a, a.Session.UserID); err != nil {
 				return err
 			}
-			if a.Session.Interface == session.Web {
+			if a.Session.Door == session.Web {
 				d.auth.Cookies.Clear(w, d.auth.Cookies.Session())
 			}
 		}

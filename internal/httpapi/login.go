@@ -50,7 +50,7 @@ func (b loginRequest) Valid(context.Context) []FieldError {
 	if b.Password == "" || len(b.Password) > 1024 {
 		errs = append(errs, FieldError{"password", "required; at most 1024 bytes"})
 	}
-	if _, err := session.ParseInterface(b.Interface); err != nil {
+	if _, err := session.ParseDoor(b.Interface); err != nil {
 		errs = append(errs, FieldError{"interface", "one of web, desktop, mobile"})
 	}
 	if !printable(b.Device.Name, 64) {
@@ -75,7 +75,7 @@ type sessionView struct {
 }
 
 func viewSession(s *session.Session, currentID string) sessionView {
-	return sessionView{ID: s.ID, Interface: string(s.Interface), DeviceName: s.DeviceName, IP: s.IP, UserAgent: s.UserAgent,
+	return sessionView{ID: s.ID, Interface: string(s.Door), DeviceName: s.DeviceName, IP: s.IP, UserAgent: s.UserAgent,
 		Assurance: s.Assurance.String(), AuthTime: s.AuthTime, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt, Current: s.ID == currentID}
 }
 
@@ -140,8 +140,8 @@ func handleLogin(d loginDeps) handlerFunc {
 		if err != nil {
 			return err
 		}
-		iface, _ := session.ParseInterface(body.Interface)
-		req := login.Request{Username: body.Username, Password: body.Password, Interface: iface, DeviceName: body.Device.Name,
+		iface, _ := session.ParseDoor(body.Interface)
+		req := login.Request{Username: body.Username, Password: body.Password, Door: iface, DeviceName: body.Device.Name,
 			IP: edge.ClientAddr(r, d.proxies), UserAgent: r.UserAgent()}
 		if iface.KeyBound() {
 			jkt, err := d.loginProof(r)
@@ -183,7 +183,7 @@ func (d loginDeps) writeResult(w http.ResponseWriter, res *login.Result, state s
 	if res.Session != nil {
 		v := viewSession(res.Session, res.Session.ID)
 		out.Session = &v
-		if res.Session.Interface.KeyBound() {
+		if res.Session.Door.KeyBound() {
 			out.Token, out.TokenType = res.Token, "DPoP"
 		} else {
 			d.cookies.Set(w, d.cookies.Session(), res.Token, time.Until(res.Session.ExpiresAt))

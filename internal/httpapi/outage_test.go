@@ -135,7 +135,7 @@ func TestStoreFailureDuringLoginAnswerIs503AndCountsNothing(t *testing.T) {
 	if err := st.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	first, err := svc.Login(ctx, login.Request{Username: "maya", Password: pw, Interface: session.Web})
+	first, err := svc.Login(ctx, login.Request{Username: "maya", Password: pw, Door: session.Web})
 	if err != nil {
 		t.Fatal(err)
 	}

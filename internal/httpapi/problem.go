@@ -147,7 +147,7 @@ var answers = map[fault.Kind]answer{
 	fault.AssuranceUnreachable: {http.StatusForbidden, "assurance-unreachable", "Stronger factor needed", "", func(err error, e *Error) {
 		var ae *login.AssuranceError
 		if errors.As(err, &ae) {
-			e.Problem.Detail = fmt.Sprintf("%s logins need %v for the %s profile; enrol a device-bound security key from a session that has one.", ae.Interface, ae.Need, ae.Profile)
+			e.Problem.Detail = fmt.Sprintf("%s logins need %v for the %s profile; enrol a device-bound security key from a session that has one.", ae.Door, ae.Need, ae.Profile)
 			e.Problem.Extra = map[string]any{"required_assurance": ae.Need.String()}
 		}
 	}},

@@ -170,7 +170,7 @@ func handleLogout(d sessionDeps) handlerFunc {
 		if err := d.auth.Sessions.Logout(r.Context(), a); err != nil {
 			return err
 		}
-		if a.Session.Interface == session.Web {
+		if a.Session.Door == session.Web {
 			d.auth.Cookies.Clear(w, d.auth.Cookies.Session())
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -37,7 +37,7 @@ func newAPIUser(t *testing.T) apiUser {
 	st := storetest.SQLite(t)
 	now := func() time.Time { return storetest.T0.Add(time.Minute) }
 	u := storetest.NewUser(t, st, "alice")
-	s := &session.Session{ID: "ses_alice", UserID: u.ID, Interface: session.Web, TokenHash: token.Hash("tok-alice"), IP: "192.0.2.1",
+	s := &session.Session{ID: "ses_alice", UserID: u.ID, Door: session.Web, TokenHash: token.Hash("tok-alice"), IP: "192.0.2.1",
 		Assurance: session.AAL2, AuthTime: storetest.T0, CreatedAt: storetest.T0, LastSeenAt: storetest.T0,
 		ExpiresAt: storetest.T0.Add(12 * time.Hour), Idle: 15 * time.Minute}
 	if err := st.CreateSession(context.Background(), s); err != nil {

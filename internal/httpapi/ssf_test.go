@@ -247,7 +247,7 @@ func newSSFAPI(t *testing.T, raw store.Store) *ssfAPI {
 
 	u := storetest.NewUser(t, st, "alice")
 	for _, id := range []string{"ses_alice", "ses_other"} {
-		s := &session.Session{ID: id, UserID: u.ID, Interface: session.Web, TokenHash: token.Hash("tok-" + strings.TrimPrefix(id, "ses_")), IP: "192.0.2.1",
+		s := &session.Session{ID: id, UserID: u.ID, Door: session.Web, TokenHash: token.Hash("tok-" + strings.TrimPrefix(id, "ses_")), IP: "192.0.2.1",
 			Assurance: session.AAL2, AuthTime: storetest.T0, CreatedAt: storetest.T0, LastSeenAt: storetest.T0, ExpiresAt: storetest.T0.Add(12 * time.Hour), Idle: time.Hour}
 		if err := st.CreateSession(context.Background(), s); err != nil {
 			t.Fatal(err)

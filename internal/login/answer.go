@@ -36,7 +36,7 @@ type guess struct {
 // wrong tells the user, once a run of wrong answers reaches the notice
 // count, and again when it closes the counter: a log line and a
 // factor.guessing event (the user's notice channels take it from there).
-func (s *Service) wrong(ctx context.Context, g guess, iface session.Interface, ip string, now time.Time) {
+func (s *Service) wrong(ctx context.Context, g guess, iface session.Door, ip string, now time.Time) {
 	limit := s.Factors.Throttle.Limit
 	closed := limit > 0 && g.n >= limit
 	if g.n != limit && (s.Factors.GuessNotice == 0 || g.n != s.Factors.GuessNotice) {
@@ -66,7 +66,7 @@ func (s *Service) AnswerTOTP(ctx context.Context, flowID, binding, code string) 
 	p, reason := s.verifyTOTP(ctx, fs, code, now)
 	if p == nil {
 		held = nil // a wrong code counts
-		s.wrong(ctx, g, in.fl.Interface, in.fl.IP, now)
+		s.wrong(ctx, g, in.fl.Door, in.fl.IP, now)
 		return nil, s.failAnswer(ctx, in.fl, factor.TOTP, reason, now)
 	}
 	return s.accept(ctx, in, p, now)
@@ -103,7 +103,7 @@ func (s *Service) AnswerRecovery(ctx context.Context, flowID, binding, code stri
 	i, ok := recovery.Match(code, hashes)
 	if !ok {
 		held = nil // a wrong code counts
-		s.wrong(ctx, g, in.fl.Interface, in.fl.IP, now)
+		s.wrong(ctx, g, in.fl.Door, in.fl.IP, now)
 		return nil, s.failAnswer(ctx, in.fl, factor.Recovery, "wrong_code", now)
 	}
 	fl := in.fl
@@ -172,13 +172,13 @@ func (s *Service) FinishWebAuthn(ctx context.Context, flowID, binding string, re
 	}
 	held = []string{throttle.FactorKey(in.u.ID)}
 	fl.Challenge = nil // one ceremony, one answer
-	p, reason, err := s.verifyAssertion(ctx, in.u, fs, ch.Session, response, fl.Interface, fl.IP, now)
+	p, reason, err := s.verifyAssertion(ctx, in.u, fs, ch.Session, response, fl.Door, fl.IP, now)
 	if err != nil {
 		return nil, err
 	}
 	if p == nil {
 		held = nil // a wrong answer counts
-		s.wrong(ctx, g, fl.Interface, fl.IP, now)
+		s.wrong(ctx, g, fl.Door, fl.IP, now)
 		return nil, s.failAnswer(ctx, fl, factor.WebAuthn, reason, now)
 	}
 	return s.accept(ctx, in, p, now)
@@ -237,7 +237,7 @@ func (s *Service) newPush(ctx context.Context, userID, purpose string, fl *sessi
 	if max := s.Factors.MaxPendingPush; max > 0 && len(pending) >= max {
 		return nil, ErrTooManyPushes
 	}
-	ch, err := push.NewChallenge(s.Rand, push.Login{UserID: userID, Interface: string(fl.Interface), IP: fl.IP, DeviceName: fl.DeviceName}, s.Factors.PushLifetime, now)
+	ch, err := push.NewChallenge(s.Rand, push.Login{UserID: userID, Interface: string(fl.Door), IP: fl.IP, DeviceName: fl.DeviceName}, s.Factors.PushLifetime, now)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +318,7 @@ func (s *Service) VerifySMS(ctx context.Context, flowID, binding, code string) (
 	for try := 0; ; try++ {
 		res, err := s.verifySMS(ctx, in, fs[0], code, now)
 		if errors.Is(err, ErrInvalidCode) {
-			s.wrong(ctx, g, in.fl.Interface, in.fl.IP, now)
+			s.wrong(ctx, g, in.fl.Door, in.fl.IP, now)
 		}
 		if !errors.Is(err, errRaced) || try == smsRetries {
 			return res, err

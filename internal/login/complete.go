@@ -207,9 +207,9 @@ func (s *Service) newDevice(ctx context.Context, tx store.Tx, fl *session.Flow, 
 	if err != nil {
 		return nil, "", err
 	}
-	d := &device.Device{ID: "dev_" + id, UserID: fl.UserID, Interface: string(fl.Interface), Name: fl.DeviceName, Status: status, CreatedAt: now, LastSeenAt: now}
+	d := &device.Device{ID: "dev_" + id, UserID: fl.UserID, Interface: string(fl.Door), Name: fl.DeviceName, Status: status, CreatedAt: now, LastSeenAt: now}
 	var cookie string
-	if fl.Interface.KeyBound() {
+	if fl.Door.KeyBound() {
 		d.Fingerprint = "jkt:" + flowJKT(fl)
 	} else {
 		if cookie, err = token.New(s.Rand, 32); err != nil {
@@ -234,9 +234,9 @@ func (s *Service) mint(ctx context.Context, tx store.Tx, fl *session.Flow, dev *
 	if err != nil {
 		return nil, "", err
 	}
-	life := s.Lifetimes[fl.Interface]
+	life := s.Lifetimes[fl.Door]
 	ss := &session.Session{
-		ID: "ses_" + id, UserID: fl.UserID, Interface: fl.Interface, TokenHash: token.Hash(tok),
+		ID: "ses_" + id, UserID: fl.UserID, Door: fl.Door, TokenHash: token.Hash(tok),
 		JKT: flowJKT(fl), DeviceID: dev.ID, DeviceName: dev.Name, IP: fl.IP, UserAgent: fl.UserAgent,
 		Assurance: fl.Assurance, AMR: fl.AMR, AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(life.Absolute), Idle: life.Idle,
 	}

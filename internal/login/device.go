@@ -64,7 +64,7 @@ func (s *Service) mailApproval(ctx context.Context, tx store.Tx, u *user.User, f
 		return err
 	}
 	m, err := notify.ApprovalMessage(s.Factors.Seal, s.Rand, notify.Approval{UserID: u.ID, To: u.Email, Device: dev.Name,
-		Interface: string(fl.Interface), IP: fl.IP, Time: now, Token: tok})
+		Interface: string(fl.Door), IP: fl.IP, Time: now, Token: tok})
 	if err != nil {
 		return err
 	}

@@ -322,7 +322,7 @@ func (s *Service) activate(ctx context.Context, sess *session.Session, f *factor
 	}
 	iface, ip, actor := "", "", f.UserID
 	if sess != nil {
-		iface, ip = string(sess.Interface), sess.IP
+		iface, ip = string(sess.Door), sess.IP
 	}
 	err = s.Store.InTx(ctx, func(tx store.Tx) error {
 		var err error

@@ -24,19 +24,19 @@ func details(kv []string) map[string]string {
 // flowEvent is an event of a login flow: its user is the actor, on its
 // door and address; kv are detail key, value pairs.
 func flowEvent(fl *session.Flow, now time.Time, typ string, kv ...string) *audit.Event {
-	return &audit.Event{Time: now, Type: typ, UserID: fl.UserID, Actor: fl.UserID, Interface: string(fl.Interface), IP: fl.IP, Detail: details(kv)}
+	return &audit.Event{Time: now, Type: typ, UserID: fl.UserID, Actor: fl.UserID, Interface: string(fl.Door), IP: fl.IP, Detail: details(kv)}
 }
 
 // attemptEvent is an event of a login attempt by u (nil: unknown) before
 // any flow exists; kv are detail key, value pairs.
 func attemptEvent(req Request, u *user.User, now time.Time, typ string, kv ...string) *audit.Event {
-	return &audit.Event{Time: now, Type: typ, UserID: userID(u), Actor: userID(u), Interface: string(req.Interface), IP: req.IP.String(), Detail: details(kv)}
+	return &audit.Event{Time: now, Type: typ, UserID: userID(u), Actor: userID(u), Interface: string(req.Door), IP: req.IP.String(), Detail: details(kv)}
 }
 
 // sessionEvent is an event the session's user caused through it, about
 // their own user; kv are detail key, value pairs.
 func sessionEvent(sess *session.Session, now time.Time, typ string, kv ...string) *audit.Event {
-	return &audit.Event{Time: now, Type: typ, UserID: sess.UserID, Actor: sess.UserID, Interface: string(sess.Interface), IP: sess.IP, Detail: details(kv)}
+	return &audit.Event{Time: now, Type: typ, UserID: sess.UserID, Actor: sess.UserID, Interface: string(sess.Door), IP: sess.IP, Detail: details(kv)}
 }
 
 // audit records an event outside a change (a refused login changes

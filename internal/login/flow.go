@@ -52,7 +52,7 @@ type Factors struct {
 // FactorPolicy is one trader profile's factor policy.
 type FactorPolicy struct {
 	Forbid       []factor.Kind
-	MinAssurance map[session.Interface]session.Assurance
+	MinAssurance map[session.Door]session.Assurance
 }
 
 // Allows reports whether the policy permits kind.
@@ -81,13 +81,13 @@ var (
 
 // AssuranceError refuses a login whose factors cannot reach what the door needs.
 type AssuranceError struct {
-	Interface session.Interface
-	Profile   user.Profile
-	Need      session.Assurance
+	Door    session.Door
+	Profile user.Profile
+	Need    session.Assurance
 }
 
 func (e *AssuranceError) Error() string {
-	return fmt.Sprintf("login: %s logins need %v for the %s profile", e.Interface, e.Need, e.Profile)
+	return fmt.Sprintf("login: %s logins need %v for the %s profile", e.Door, e.Need, e.Profile)
 }
 
 // Kind is [fault.AssuranceUnreachable].
@@ -123,13 +123,13 @@ func (s *Service) policy(u *user.User) FactorPolicy {
 	if p, ok := s.Factors.Policy[u.Profile]; ok {
 		return p
 	}
-	return FactorPolicy{MinAssurance: map[session.Interface]session.Assurance{session.Web: session.AAL2, session.Desktop: session.AAL2, session.Mobile: session.AAL2}}
+	return FactorPolicy{MinAssurance: map[session.Door]session.Assurance{session.Web: session.AAL2, session.Desktop: session.AAL2, session.Mobile: session.AAL2}}
 }
 
 // offers lists the factors among fs (all of u's) that can take u through
 // iface, and whether u has any strong factor at all. Recovery is offered
 // beside a strong factor while an unused code is left.
-func (s *Service) offers(ctx context.Context, u *user.User, fs []*factor.Factor, iface session.Interface) ([]Offer, bool, error) {
+func (s *Service) offers(ctx context.Context, u *user.User, fs []*factor.Factor, iface session.Door) ([]Offer, bool, error) {
 	usable, strong := s.candidates(u, fs, iface)
 	var out []Offer
 	for _, f := range usable {
@@ -153,7 +153,7 @@ func (s *Service) offers(ctx context.Context, u *user.User, fs []*factor.Factor,
 // candidates returns the factors among fs (all of u's) that are usable,
 // that the profile's policy allows on iface and that reach its minimum
 // assurance, and whether u has any usable strong factor at all.
-func (s *Service) candidates(u *user.User, fs []*factor.Factor, iface session.Interface) ([]*factor.Factor, bool) {
+func (s *Service) candidates(u *user.User, fs []*factor.Factor, iface session.Door) ([]*factor.Factor, bool) {
 	pol := s.policy(u)
 	need := pol.MinAssurance[iface]
 	var out []*factor.Factor
@@ -179,7 +179,7 @@ func anyStrong(fs []*factor.Factor) bool {
 // user's usable factors the profile's policy allows there and that reach
 // its minimum assurance, and recovery codes when some are left — for a
 // client to show. Answers are checked against the same rule again.
-func (s *Service) Offers(ctx context.Context, userID string, iface session.Interface) ([]Offer, error) {
+func (s *Service) Offers(ctx context.Context, userID string, iface session.Door) ([]Offer, error) {
 	u, err := s.Store.UserByID(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -219,10 +219,10 @@ func (s *Service) afterPassword(ctx context.Context, u *user.User, req Request, 
 	if err != nil {
 		return nil, err
 	}
-	fl := &session.Flow{ID: "flw_" + id, UserID: u.ID, Interface: req.Interface, IP: req.IP.String(), UserAgent: truncate(req.UserAgent, 256),
+	fl := &session.Flow{ID: "flw_" + id, UserID: u.ID, Door: req.Door, IP: req.IP.String(), UserAgent: truncate(req.UserAgent, 256),
 		DeviceName: deviceName(req), State: session.FlowFactor, Assurance: session.AAL1, AMR: "pwd", CreatedAt: now, ExpiresAt: now.Add(s.flowLifetime())}
 	var secret string
-	if req.Interface.KeyBound() {
+	if req.Door.KeyBound() {
 		fl.Binding = BindingForKey(req.JKT)
 	} else {
 		if secret, err = token.New(s.Rand, 32); err != nil {
@@ -238,7 +238,7 @@ func (s *Service) afterPassword(ctx context.Context, u *user.User, req Request, 
 	if err != nil {
 		return nil, err
 	}
-	offers, strong, err := s.offers(ctx, u, fs, req.Interface)
+	offers, strong, err := s.offers(ctx, u, fs, req.Door)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +250,7 @@ func (s *Service) afterPassword(ctx context.Context, u *user.User, req Request, 
 		return &Result{Status: "factor_required", User: u, Flow: fl, FlowSecret: secret, Offers: offers}, nil
 	case strong:
 		s.audit(ctx, flowEvent(fl, now, audit.LoginFailed, "reason", "assurance_unreachable"))
-		return nil, &AssuranceError{Interface: req.Interface, Profile: u.Profile, Need: s.policy(u).MinAssurance[req.Interface]}
+		return nil, &AssuranceError{Door: req.Door, Profile: u.Profile, Need: s.policy(u).MinAssurance[req.Door]}
 	}
 	// No second factor yet: an AAL1 session for enrolment, through device
 	// validation like any other.
@@ -339,7 +339,7 @@ func (s *Service) loadFor(ctx context.Context, fl *session.Flow, kind factor.Kin
 	if kind == factor.Recovery || kind == "" {
 		return in, nil, nil
 	}
-	usable, _ := s.candidates(u, fs, fl.Interface)
+	usable, _ := s.candidates(u, fs, fl.Door)
 	var out []*factor.Factor
 	for _, f := range usable {
 		if f.Kind == kind {

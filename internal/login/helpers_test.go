@@ -122,13 +122,13 @@ func (f *fixture) addUser(t testing.TB, name string, prof user.Profile) *user.Us
 
 // webLogin is a browser's password login; cookie is its device cookie.
 func webLogin(name, password, cookie string) login.Request {
-	return login.Request{Username: name, Password: password, Interface: session.Web, DeviceCookie: cookie,
+	return login.Request{Username: name, Password: password, Door: session.Web, DeviceCookie: cookie,
 		IP: netip.MustParseAddr("192.0.2.10"), UserAgent: "Firefox"}
 }
 
 // keyLogin is a desktop or mobile login proving the key jkt.
-func keyLogin(name, password string, iface session.Interface, jkt string) login.Request {
-	return login.Request{Username: name, Password: password, Interface: iface, JKT: jkt, DeviceName: "Desk",
+func keyLogin(name, password string, iface session.Door, jkt string) login.Request {
+	return login.Request{Username: name, Password: password, Door: iface, JKT: jkt, DeviceName: "Desk",
 		IP: netip.MustParseAddr("192.0.2.20"), UserAgent: "gatehouse-desktop"}
 }
 
@@ -137,7 +137,7 @@ func (f *fixture) mustLogin(t testing.TB, req login.Request) *login.Result {
 	t.Helper()
 	r, err := f.svc.Login(ctx, req)
 	if err != nil {
-		t.Fatalf("Login(%s, %s) = %v", req.Username, req.Interface, err)
+		t.Fatalf("Login(%s, %s) = %v", req.Username, req.Door, err)
 	}
 	return r
 }

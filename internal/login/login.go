@@ -73,7 +73,7 @@ type Service struct {
 	Hasher    *password.Hasher
 	Rules     password.Rules
 	Throttle  throttle.Policy
-	Lifetimes map[session.Interface]session.Lifetime
+	Lifetimes map[session.Door]session.Lifetime
 	Factors   Factors
 	Log       *slog.Logger
 	Now       func() time.Time // nil means time.Now
@@ -100,9 +100,9 @@ func (s *Service) now() time.Time {
 
 // Request is one login attempt.
 type Request struct {
-	Username  string
-	Password  string
-	Interface session.Interface
+	Username string
+	Password string
+	Door     session.Door
 	// DeviceName is how the client names itself ("Trading desk", "iPhone").
 	DeviceName string
 	// JKT is the thumbprint of the key a desktop or mobile client proved
@@ -146,7 +146,7 @@ type Result struct {
 // that needs more proof. What it reads (the user, the device, the
 // factors) is carried down the flow, never read again.
 func (s *Service) Login(ctx context.Context, req Request) (_ *Result, err error) {
-	if req.Interface.KeyBound() && req.JKT == "" {
+	if req.Door.KeyBound() && req.JKT == "" {
 		return nil, ErrKeyRequired
 	}
 	now := s.now()
@@ -300,7 +300,7 @@ func (s *Service) reserveLogin(ctx context.Context, name, ip string, knownDevice
 // fingerprint names the device a request comes from, if it can tell.
 func (s *Service) fingerprint(req Request) string {
 	switch {
-	case req.Interface.KeyBound():
+	case req.Door.KeyBound():
 		return "jkt:" + req.JKT
 	case req.DeviceCookie != "":
 		return DeviceCookieFingerprint(req.DeviceCookie)
@@ -321,7 +321,7 @@ func deviceName(req Request) string {
 	if req.UserAgent != "" {
 		return truncate(req.UserAgent, 64)
 	}
-	return string(req.Interface)
+	return string(req.Door)
 }
 
 func truncate(s string, n int) string {

@@ -47,13 +47,13 @@ func TestLoginPerDoor(t *testing.T) {
 				t.Fatalf("status %q, enrolment required %v; want authenticated, true", r.Status, r.EnrolmentRequired)
 			}
 			s := r.Session
-			if s.UserID != u.ID || s.Interface != tt.req.Interface || s.Assurance != session.AAL1 || s.AMR != "pwd" {
-				t.Errorf("session %s %s %v %q, want %s %s AAL1 \"pwd\"", s.UserID, s.Interface, s.Assurance, s.AMR, u.ID, tt.req.Interface)
+			if s.UserID != u.ID || s.Door != tt.req.Door || s.Assurance != session.AAL1 || s.AMR != "pwd" {
+				t.Errorf("session %s %s %v %q, want %s %s AAL1 \"pwd\"", s.UserID, s.Door, s.Assurance, s.AMR, u.ID, tt.req.Door)
 			}
 			if got, want := s.JKT, tt.req.JKT; got != want {
 				t.Errorf("session key %q, want %q", got, want)
 			}
-			if got, want := r.DeviceCookie != "", tt.req.Interface == session.Web; got != want {
+			if got, want := r.DeviceCookie != "", tt.req.Door == session.Web; got != want {
 				t.Errorf("device cookie given: %v, want %v", got, want)
 			}
 			if r.Token == "" {

@@ -55,7 +55,7 @@ func (s *Service) Step(ctx context.Context, sess *session.Session, req StepUp) (
 		p, reason := s.verifyTOTP(ctx, fs, req.Code, now)
 		if p == nil {
 			held = nil // a wrong code counts
-			s.wrong(ctx, g, sess.Interface, sess.IP, now)
+			s.wrong(ctx, g, sess.Door, sess.IP, now)
 			return nil, s.failStep(ctx, sess, factor.TOTP, reason, now)
 		}
 		return s.raise(ctx, sess, p, p.spend, now)
@@ -103,13 +103,13 @@ func (s *Service) Step(ctx context.Context, sess *session.Session, req StepUp) (
 		} else if err != nil {
 			return nil, err
 		}
-		p, reason, err := s.verifyAssertion(ctx, in.u, fs, ch.Session, req.Response, sess.Interface, sess.IP, now)
+		p, reason, err := s.verifyAssertion(ctx, in.u, fs, ch.Session, req.Response, sess.Door, sess.IP, now)
 		if err != nil {
 			return nil, err
 		}
 		if p == nil {
 			held = nil // a wrong answer counts
-			s.wrong(ctx, g, sess.Interface, sess.IP, now)
+			s.wrong(ctx, g, sess.Door, sess.IP, now)
 			return nil, s.failStep(ctx, sess, factor.WebAuthn, reason, now)
 		}
 		return s.raise(ctx, sess, p, p.spend, now)
@@ -125,7 +125,7 @@ func (s *Service) failStep(ctx context.Context, sess *session.Session, kind fact
 
 // stepFlow is the in-memory flow a step-up of sess is checked against.
 func (s *Service) stepFlow(sess *session.Session, now time.Time) *session.Flow {
-	return &session.Flow{UserID: sess.UserID, Interface: sess.Interface, Binding: "session:" + sess.ID, IP: sess.IP, DeviceName: sess.DeviceName,
+	return &session.Flow{UserID: sess.UserID, Door: sess.Door, Binding: "session:" + sess.ID, IP: sess.IP, DeviceName: sess.DeviceName,
 		State: session.FlowFactor, Assurance: sess.Assurance, AMR: sess.AMR, CreatedAt: now, ExpiresAt: now.Add(s.flowLifetime())}
 }
 

@@ -76,7 +76,7 @@ type webauthnChallenge struct {
 // (sess) and the credentials among fs. Its spend stores the credential's
 // new counter. A counter that went backwards flags the credential as a
 // possible clone, with its event, at once: that is no answer to spend.
-func (s *Service) verifyAssertion(ctx context.Context, u *user.User, fs []*factor.Factor, sess, response []byte, iface session.Interface, ip string, now time.Time) (*proof, string, error) {
+func (s *Service) verifyAssertion(ctx context.Context, u *user.User, fs []*factor.Factor, sess, response []byte, iface session.Door, ip string, now time.Time) (*proof, string, error) {
 	wu, byID := webauthnUser(u, fs)
 	cred, err := s.Factors.WebAuthn.FinishLogin(wu, sess, response)
 	f := byID[string(cred.ID)]

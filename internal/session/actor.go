@@ -25,7 +25,7 @@ func (a Actor) Door() string {
 	if a.Session == nil {
 		return ""
 	}
-	return string(a.Session.Interface)
+	return string(a.Session.Door)
 }
 
 // SessionID is the actor's session id; empty for an operator.

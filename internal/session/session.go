@@ -9,31 +9,31 @@ import (
 	"time"
 )
 
-// Interface is the door a session came through.
-type Interface string
+// Door is the way a session came in: the web portal, the desktop workstation or the mobile app. Its wire name is "interface".
+type Door string
 
 // The session interfaces. API keys are not sessions; see package apikey.
 const (
-	Web     Interface = "web"
-	Desktop Interface = "desktop"
-	Mobile  Interface = "mobile"
+	Web     Door = "web"
+	Desktop Door = "desktop"
+	Mobile  Door = "mobile"
 )
 
-// Interfaces lists the session interfaces in a stable order.
-var Interfaces = []Interface{Web, Desktop, Mobile}
+// Doors lists the session doors in a stable order.
+var Doors = []Door{Web, Desktop, Mobile}
 
-// ParseInterface returns the interface named s.
-func ParseInterface(s string) (Interface, error) {
-	switch Interface(s) {
+// ParseDoor returns the door named s.
+func ParseDoor(s string) (Door, error) {
+	switch Door(s) {
 	case Web, Desktop, Mobile:
-		return Interface(s), nil
+		return Door(s), nil
 	}
 	return "", fmt.Errorf("session: unknown interface %q (want web, desktop or mobile)", s)
 }
 
 // KeyBound reports whether sessions of this interface are bound to a
 // device key by DPoP (RFC 9449). Web sessions live behind a cookie instead.
-func (i Interface) KeyBound() bool { return i == Desktop || i == Mobile }
+func (i Door) KeyBound() bool { return i == Desktop || i == Mobile }
 
 // Assurance is an authenticator assurance level of NIST SP 800-63B.
 type Assurance int
@@ -61,8 +61,8 @@ type Lifetime struct {
 // token is useless on its own. The web portal and the phone get the AAL3
 // bounds (12 hours, 15 minutes), tighter because browsers are shared and
 // phones are lost.
-func DefaultLifetimes() map[Interface]Lifetime {
-	return map[Interface]Lifetime{
+func DefaultLifetimes() map[Door]Lifetime {
+	return map[Door]Lifetime{
 		Desktop: {Absolute: 24 * time.Hour, Idle: time.Hour},
 		Web:     {Absolute: 12 * time.Hour, Idle: 15 * time.Minute},
 		Mobile:  {Absolute: 12 * time.Hour, Idle: 15 * time.Minute},
@@ -71,9 +71,9 @@ func DefaultLifetimes() map[Interface]Lifetime {
 
 // Session is a signed-in client on one interface.
 type Session struct {
-	ID        string // public identifier, shown in lists and used to revoke
-	UserID    string
-	Interface Interface
+	ID     string // public identifier, shown in lists and used to revoke
+	UserID string
+	Door   Door
 	// TokenHash is the SHA-256 of the bearer token. The token is shown to
 	// the client once; only its hash is stored.
 	TokenHash []byte
@@ -177,9 +177,9 @@ const (
 // Flow is a login in progress: the password was right, and more proof is
 // needed before a session is minted.
 type Flow struct {
-	ID        string // public; the client also proves its Binding
-	UserID    string
-	Interface Interface
+	ID     string // public; the client also proves its Binding
+	UserID string
+	Door   Door
 	// Binding ties the flow to the client that started it: "cookie:" and
 	// the hash of a flow cookie (web), or "jkt:" and the key thumbprint
 	// (desktop, mobile). No other client can answer its challenges.

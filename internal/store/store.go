@@ -88,7 +88,7 @@ type Sessions interface {
 	// EndSessionsOfDevice ends every live session of a device and returns their ids.
 	EndSessionsOfDevice(ctx context.Context, deviceID string, now time.Time, reason string) ([]string, error)
 	// CountActiveSessions counts sessions not ended and not past their absolute end.
-	CountActiveSessions(ctx context.Context, now time.Time) (map[session.Interface]int, error)
+	CountActiveSessions(ctx context.Context, now time.Time) (map[session.Door]int, error)
 }
 
 // Devices persists the clients a user has signed in from.

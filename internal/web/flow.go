@@ -177,7 +177,7 @@ var methodLabels = map[factor.Kind]string{
 // offeredKinds lists the kinds of second factor the flow's user can
 // answer it with here (login.Service.Offers), in methodOrder.
 func (d *deps) offeredKinds(ctx context.Context, fl *session.Flow) ([]factor.Kind, error) {
-	offers, err := d.Login.Offers(ctx, fl.UserID, fl.Interface)
+	offers, err := d.Login.Offers(ctx, fl.UserID, fl.Door)
 	if err != nil {
 		return nil, err
 	}

@@ -258,13 +258,13 @@ func (e *env) addSession(t *testing.T, u *user.User, s session.Session) string {
 	if s.LastSeenAt.IsZero() {
 		s.LastSeenAt = s.CreatedAt
 	}
-	life := session.DefaultLifetimes()[s.Interface]
+	life := session.DefaultLifetimes()[s.Door]
 	s.ExpiresAt, s.Idle = s.CreatedAt.Add(life.Absolute), life.Idle
 	err = e.st.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateSession(ctx, &s); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &audit.Event{Time: s.CreatedAt, Type: audit.SessionStarted, UserID: u.ID, Actor: u.ID, Interface: string(s.Interface), IP: s.IP,
+		return tx.AppendAudit(ctx, &audit.Event{Time: s.CreatedAt, Type: audit.SessionStarted, UserID: u.ID, Actor: u.ID, Interface: string(s.Door), IP: s.IP,
 			Detail: map[string]string{"session": s.ID}})
 	})
 	if err != nil {
@@ -277,7 +277,7 @@ func (e *env) addSession(t *testing.T, u *user.User, s session.Session) string {
 // it had signed in on a device of its own.
 func (e *env) signedInBrowser(t *testing.T, u *user.User, s session.Session, ua string) *browser {
 	t.Helper()
-	s.Interface, s.UserAgent = session.Web, ua
+	s.Door, s.UserAgent = session.Web, ua
 	tok := e.addSession(t, u, s)
 	b := e.browser(ua)
 	addr, _ := url.Parse(e.srv.URL)

@@ -184,7 +184,7 @@ func TestEndOthersShowsKeysTheyMinted(t *testing.T) {
 	e := newEnv(t)
 	alice := e.addUser(t, "alice", alicePW, user.Occasional)
 	addAccount(t, e, alice, "ACC-L", account.Live, account.Owner)
-	thief := session.Session{ID: "ses_thief", Interface: session.Web, UserID: alice.ID, Assurance: session.AAL2, AuthTime: e.clock.Now(), CreatedAt: e.clock.Now()}
+	thief := session.Session{ID: "ses_thief", Door: session.Web, UserID: alice.ID, Assurance: session.AAL2, AuthTime: e.clock.Now(), CreatedAt: e.clock.Now()}
 	e.addSession(t, alice, thief)
 	iss, err := e.keys.Create(ctx, authz.Actor{Session: &thief}, "ACC-L", apikey.Request{Name: "not mine", Scopes: []string{"orders:read"}})
 	if err != nil {
@@ -217,7 +217,7 @@ func TestPasswordChangeLeadsToKeysTheEndedSessionsMinted(t *testing.T) {
 	e := newEnv(t)
 	alice := e.addUser(t, "alice", alicePW, user.Occasional)
 	addAccount(t, e, alice, "ACC-L", account.Live, account.Owner)
-	other := session.Session{ID: "ses_other", Interface: session.Web, UserID: alice.ID, Assurance: session.AAL2, AuthTime: e.clock.Now(), CreatedAt: e.clock.Now()}
+	other := session.Session{ID: "ses_other", Door: session.Web, UserID: alice.ID, Assurance: session.AAL2, AuthTime: e.clock.Now(), CreatedAt: e.clock.Now()}
 	e.addSession(t, alice, other)
 	iss, err := e.keys.Create(ctx, authz.Actor{Session: &other}, "ACC-L", apikey.Request{Name: "from the other session", Scopes: []string{"orders:read"}})
 	if err != nil {

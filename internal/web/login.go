@@ -114,7 +114,7 @@ func handleLogin(d *deps) handlerFunc {
 			data.Username = ""
 			return again(http.StatusUnprocessableEntity, msgBadCredentials)
 		}
-		req := login.Request{Username: data.Username, Password: pw, Interface: session.Web, DeviceName: browserName(r.UserAgent()),
+		req := login.Request{Username: data.Username, Password: pw, Door: session.Web, DeviceName: browserName(r.UserAgent()),
 			IP: edge.ClientAddr(r, d.Proxies), UserAgent: r.UserAgent()}
 		if c, err := r.Cookie(d.Cookies.Device()); err == nil && len(c.Value) <= 128 {
 			req.DeviceCookie = c.Value

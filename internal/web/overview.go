@@ -15,7 +15,7 @@ type overviewData struct {
 	// holds the page's h1. Empty when the report could not be made: the
 	// summary stands alone then.
 	Posture template.HTML
-	// Doors counts live sessions per interface, in [session.Interfaces] order.
+	// Doors counts live sessions per interface, in [session.Doors] order.
 	Doors    []doorCount
 	Sessions int
 	// Recent are the newest events of the audit trail.
@@ -44,7 +44,7 @@ func handleOverview(d *deps) signedInFunc {
 			count[s.Door]++
 		}
 		data := overviewData{Sessions: len(rows)}
-		for _, i := range session.Interfaces {
+		for _, i := range session.Doors {
 			name := doorName(string(i))
 			data.Doors = append(data.Doors, doorCount{Door: name, N: count[name]})
 		}

@@ -36,10 +36,10 @@ func scenario(t *testing.T) (*env, *browser) {
 	e := newEnv(t)
 	alice := e.addUser(t, "alice", alicePW, user.Professional)
 	e.clock.Set(at(2))
-	e.addSession(t, alice, session.Session{ID: "ses_desktop", Interface: session.Desktop, JKT: "desk-key", DeviceName: "Trading desk", IP: "203.0.113.7",
+	e.addSession(t, alice, session.Session{ID: "ses_desktop", Door: session.Desktop, JKT: "desk-key", DeviceName: "Trading desk", IP: "203.0.113.7",
 		UserAgent: "gatehouse-desktop/1.4 (Windows 11)", Assurance: session.AAL1, CreatedAt: at(2)})
 	e.clock.Set(at(3))
-	e.addSession(t, alice, session.Session{ID: "ses_phone", Interface: session.Mobile, JKT: "phone-key", DeviceName: "Alice's iPhone", IP: "198.51.100.23",
+	e.addSession(t, alice, session.Session{ID: "ses_phone", Door: session.Mobile, JKT: "phone-key", DeviceName: "Alice's iPhone", IP: "198.51.100.23",
 		UserAgent: "gatehouse-mobile/2.0 (iOS 18.5)", Assurance: session.AAL1, CreatedAt: at(3)})
 	b := e.browser(firefoxUA)
 	e.clock.Set(at(4))
@@ -235,7 +235,7 @@ func TestActivityPages(t *testing.T) {
 	alice := e.addUser(t, "alice", alicePW, user.Professional)
 	for i := range 30 {
 		e.clock.Set(at(i + 1))
-		e.addSession(t, alice, session.Session{ID: "ses_old" + string(rune('a'+i)), Interface: session.Desktop, JKT: "k", DeviceName: "Desk", IP: "192.0.2.1",
+		e.addSession(t, alice, session.Session{ID: "ses_old" + string(rune('a'+i)), Door: session.Desktop, JKT: "k", DeviceName: "Desk", IP: "192.0.2.1",
 			Assurance: session.AAL1, CreatedAt: e.clock.Now()})
 	}
 	e.clock.Set(at(40))

@@ -120,7 +120,7 @@ func factorName(f *factor.Factor) string {
 
 // doorName is how the portal names an interface to a trader.
 func doorName(iface string) string {
-	switch session.Interface(iface) {
+	switch session.Door(iface) {
 	case session.Web:
 		return "Browser"
 	case session.Desktop:

@@ -38,7 +38,7 @@ func (d *deps) activeSessions(r *http.Request, v *visitor) ([]sessionRow, error)
 }
 
 func viewSession(s *session.Session, current bool) sessionRow {
-	return sessionRow{ID: s.ID, Door: doorName(string(s.Interface)), Device: s.DeviceName, IP: s.IP, Client: s.UserAgent,
+	return sessionRow{ID: s.ID, Door: doorName(string(s.Door)), Device: s.DeviceName, IP: s.IP, Client: s.UserAgent,
 		Assurance: s.Assurance, Started: s.CreatedAt, LastSeen: s.LastSeenAt, Current: current}
 }
 

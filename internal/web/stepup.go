@@ -53,7 +53,7 @@ func validBack(back string) string {
 // stepUp renders the step-up page for an action that needs need.
 func (d *deps) stepUp(w http.ResponseWriter, r *http.Request, v *visitor, status int, need session.Assurance, reason, back, errMsg string) error {
 	data := stepUpData{Need: max(need, session.AAL2), Reason: reason, Back: validBack(back), Error: errMsg}
-	kinds, err := d.offeredKinds(r.Context(), &session.Flow{UserID: v.User.ID, Interface: session.Web})
+	kinds, err := d.offeredKinds(r.Context(), &session.Flow{UserID: v.User.ID, Door: session.Web})
 	if err != nil {
 		return err
 	}

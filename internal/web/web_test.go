@@ -139,7 +139,7 @@ func TestSignedOut(t *testing.T) {
 		t.Errorf("signed out: POST /logout = %d → %q, want 303 → /login", a.Code, a.Location())
 	}
 	// A desktop token is bound to its key: as a cookie it opens nothing.
-	tok := e.addSession(t, alice, session.Session{ID: "ses_desk", Interface: session.Desktop, JKT: "k", DeviceName: "Desk", IP: "192.0.2.1",
+	tok := e.addSession(t, alice, session.Session{ID: "ses_desk", Door: session.Desktop, JKT: "k", DeviceName: "Desk", IP: "192.0.2.1",
 		Assurance: session.AAL2, CreatedAt: e.clock.Now()})
 	u, _ := url.Parse(e.srv.URL)
 	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: "gatehouse_session", Value: tok}})
@@ -164,7 +164,7 @@ func TestRefusedCookieDoesNotExtendDesktopSession(t *testing.T) {
 	e := newEnv(t)
 	alice := e.addUser(t, "alice", alicePW, user.Professional)
 	start := e.clock.Now()
-	tok := e.addSession(t, alice, session.Session{ID: "ses_desk", Interface: session.Desktop, JKT: "k", DeviceName: "Desk", IP: "192.0.2.1",
+	tok := e.addSession(t, alice, session.Session{ID: "ses_desk", Door: session.Desktop, JKT: "k", DeviceName: "Desk", IP: "192.0.2.1",
 		Assurance: session.AAL2, CreatedAt: start})
 	idle := session.DefaultLifetimes()[session.Desktop].Idle
 	b := e.browser(firefoxUA)
@@ -219,7 +219,7 @@ func TestLoginCookies(t *testing.T) {
 	req.AddCookie(&http.Cookie{Name: "gatehouse_session", Value: s.Value})
 	auth := &httpapi.Authenticator{Authenticator: &authn.Authenticator{Sessions: e.sessions, Now: e.clock.Now}}
 	sess, err := auth.Session(req)
-	if err != nil || sess.Interface != session.Web || sess.DeviceName != "Firefox on Linux" || sess.UserAgent != firefoxUA || sess.IP != "127.0.0.1" {
+	if err != nil || sess.Door != session.Web || sess.DeviceName != "Firefox on Linux" || sess.UserAgent != firefoxUA || sess.IP != "127.0.0.1" {
 		t.Errorf("the API's view of the portal's session: %+v, %v", sess, err)
 	}
 }
@@ -379,9 +379,9 @@ func TestEndSession(t *testing.T) {
 	e := newEnv(t)
 	alice := e.addUser(t, "alice", alicePW, user.Professional)
 	bob := e.addUser(t, "bob", "bob's own long passphrase", user.Occasional)
-	deskTok := e.addSession(t, alice, session.Session{ID: "ses_desk", Interface: session.Desktop, JKT: "k", DeviceName: "Desk", IP: "192.0.2.1",
+	deskTok := e.addSession(t, alice, session.Session{ID: "ses_desk", Door: session.Desktop, JKT: "k", DeviceName: "Desk", IP: "192.0.2.1",
 		Assurance: session.AAL1, CreatedAt: e.clock.Now()})
-	e.addSession(t, bob, session.Session{ID: "ses_bobs", Interface: session.Web, DeviceName: "Bob's browser", IP: "192.0.2.2",
+	e.addSession(t, bob, session.Session{ID: "ses_bobs", Door: session.Web, DeviceName: "Bob's browser", IP: "192.0.2.2",
 		Assurance: session.AAL1, CreatedAt: e.clock.Now()})
 	// The desktop session is in the resolver's cache, as after a request.
 	if _, err := e.sessions.Resolve(ctx, deskTok); err != nil {
@@ -431,8 +431,8 @@ func TestEndOtherSessions(t *testing.T) {
 	e := newEnv(t)
 	alice := e.addUser(t, "alice", alicePW, user.Professional)
 	for _, s := range []session.Session{
-		{ID: "ses_desk", Interface: session.Desktop, JKT: "k", DeviceName: "Desk", IP: "192.0.2.1", Assurance: session.AAL1, CreatedAt: e.clock.Now()},
-		{ID: "ses_phone", Interface: session.Mobile, JKT: "p", DeviceName: "Phone", IP: "192.0.2.3", Assurance: session.AAL1, CreatedAt: e.clock.Now()},
+		{ID: "ses_desk", Door: session.Desktop, JKT: "k", DeviceName: "Desk", IP: "192.0.2.1", Assurance: session.AAL1, CreatedAt: e.clock.Now()},
+		{ID: "ses_phone", Door: session.Mobile, JKT: "p", DeviceName: "Phone", IP: "192.0.2.3", Assurance: session.AAL1, CreatedAt: e.clock.Now()},
 	} {
 		e.addSession(t, alice, s)
 	}
@@ -481,7 +481,7 @@ func TestChangePassword(t *testing.T) {
 	const next = "a brand new passphrase"
 	e := newEnv(t)
 	alice := e.addUser(t, "alice", alicePW, user.Professional)
-	deskTok := e.addSession(t, alice, session.Session{ID: "ses_desk", Interface: session.Desktop, JKT: "k", DeviceName: "Desk", IP: "192.0.2.1",
+	deskTok := e.addSession(t, alice, session.Session{ID: "ses_desk", Door: session.Desktop, JKT: "k", DeviceName: "Desk", IP: "192.0.2.1",
 		Assurance: session.AAL1, CreatedAt: e.clock.Now()})
 
 	// A password-only session may not change the password.

@@ -13,7 +13,7 @@ const flowCols = `id, user_id, interface, binding, ip, user_agent, device_name, 
 func scanFlow(row scanner) (*session.Flow, error) {
 	var f session.Flow
 	var created, expires time.Time
-	if err := row.Scan(&f.ID, &f.UserID, &f.Interface, &f.Binding, &f.IP, &f.UserAgent, &f.DeviceName, &f.DeviceID, &f.NewDevice, &f.State, &f.Assurance, &f.AMR,
+	if err := row.Scan(&f.ID, &f.UserID, &f.Door, &f.Binding, &f.IP, &f.UserAgent, &f.DeviceName, &f.DeviceID, &f.NewDevice, &f.State, &f.Assurance, &f.AMR,
 		&f.Challenge, &f.Attempts, &f.Version, &f.SessionID, &created, &expires); err != nil {
 		return nil, mapErr(err)
 	}
@@ -24,7 +24,7 @@ func scanFlow(row scanner) (*session.Flow, error) {
 func (q *conn) CreateFlow(ctx context.Context, f *session.Flow) error {
 	store.CleanFlow(f)
 	return q.write(ctx, `INSERT INTO login_flows (`+flowCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-		f.ID, f.UserID, string(f.Interface), f.Binding, f.IP, f.UserAgent, f.DeviceName, f.DeviceID, f.NewDevice, string(f.State), int(f.Assurance), f.AMR,
+		f.ID, f.UserID, string(f.Door), f.Binding, f.IP, f.UserAgent, f.DeviceName, f.DeviceID, f.NewDevice, string(f.State), int(f.Assurance), f.AMR,
 		nullBytes(f.Challenge), f.Attempts, f.Version, f.SessionID, ts(f.CreatedAt), ts(f.ExpiresAt))
 }
 

@@ -21,7 +21,7 @@ func scanSession(row scanner) (*session.Session, error) {
 	var authTime, created, seen, expires time.Time
 	var idle int64
 	var ended *time.Time
-	if err := row.Scan(&s.ID, &s.UserID, &s.Interface, &s.TokenHash, &s.JKT, &s.DeviceID, &s.DeviceName, &s.IP, &s.UserAgent,
+	if err := row.Scan(&s.ID, &s.UserID, &s.Door, &s.TokenHash, &s.JKT, &s.DeviceID, &s.DeviceName, &s.IP, &s.UserAgent,
 		&s.Assurance, &authTime, &created, &seen, &expires, &idle, &ended, &s.EndReason, &s.AMR); err != nil {
 		return nil, mapErr(err)
 	}
@@ -34,7 +34,7 @@ func scanSession(row scanner) (*session.Session, error) {
 func (q *conn) CreateSession(ctx context.Context, s *session.Session) error {
 	store.CleanSession(s)
 	return q.write(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, '', $16)`,
-		s.ID, s.UserID, string(s.Interface), s.TokenHash, s.JKT, s.DeviceID, s.DeviceName, s.IP, s.UserAgent,
+		s.ID, s.UserID, string(s.Door), s.TokenHash, s.JKT, s.DeviceID, s.DeviceName, s.IP, s.UserAgent,
 		int(s.Assurance), ts(s.AuthTime), ts(s.CreatedAt), ts(s.LastSeenAt), ts(s.ExpiresAt), s.Idle.Microseconds(), s.AMR)
 }
 
@@ -127,15 +127,15 @@ func (q *conn) EndSessionsOfDevice(ctx context.Context, deviceID string, now tim
 	return q.endSessions(ctx, `device_id = $3`, now, reason, deviceID)
 }
 
-func (q *conn) CountActiveSessions(ctx context.Context, now time.Time) (map[session.Interface]int, error) {
+func (q *conn) CountActiveSessions(ctx context.Context, now time.Time) (map[session.Door]int, error) {
 	rows, err := q.x.Query(ctx, `SELECT interface, COUNT(*) FROM sessions WHERE ended_at IS NULL AND expires_at > $1 GROUP BY interface`, ts(now))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[session.Interface]int{}
+	out := map[session.Door]int{}
 	for rows.Next() {
-		var i session.Interface
+		var i session.Door
 		var n int
 		if err := rows.Scan(&i, &n); err != nil {
 			return nil, err

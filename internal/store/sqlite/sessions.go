@@ -16,7 +16,7 @@ func scanSession(row interface{ Scan(...any) error }) (*session.Session, error) 
 	var s session.Session
 	var authTime, created, seen, expires, idle int64
 	var ended sql.NullInt64
-	if err := row.Scan(&s.ID, &s.UserID, &s.Interface, &s.TokenHash, &s.JKT, &s.DeviceID, &s.DeviceName, &s.IP, &s.UserAgent,
+	if err := row.Scan(&s.ID, &s.UserID, &s.Door, &s.TokenHash, &s.JKT, &s.DeviceID, &s.DeviceName, &s.IP, &s.UserAgent,
 		&s.Assurance, &authTime, &created, &seen, &expires, &idle, &ended, &s.EndReason, &s.AMR); err != nil {
 		return nil, mapErr(err)
 	}
@@ -46,7 +46,7 @@ func (q *conn) sessions(ctx context.Context, query string, args ...any) ([]*sess
 func (q *conn) CreateSession(ctx context.Context, s *session.Session) error {
 	store.CleanSession(s)
 	_, err := q.x.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '', ?)`,
-		s.ID, s.UserID, string(s.Interface), s.TokenHash, s.JKT, s.DeviceID, s.DeviceName, s.IP, s.UserAgent,
+		s.ID, s.UserID, string(s.Door), s.TokenHash, s.JKT, s.DeviceID, s.DeviceName, s.IP, s.UserAgent,
 		int(s.Assurance), us(s.AuthTime), us(s.CreatedAt), us(s.LastSeenAt), us(s.ExpiresAt), s.Idle.Microseconds(), s.AMR)
 	return mapErr(err)
 }
@@ -126,15 +126,15 @@ func (q *conn) EndSessionsOfDevice(ctx context.Context, deviceID string, now tim
 	return q.endSessions(ctx, `device_id = ?`, now, reason, deviceID)
 }
 
-func (q *conn) CountActiveSessions(ctx context.Context, now time.Time) (map[session.Interface]int, error) {
+func (q *conn) CountActiveSessions(ctx context.Context, now time.Time) (map[session.Door]int, error) {
 	rows, err := q.x.QueryContext(ctx, `SELECT interface, COUNT(*) FROM sessions WHERE ended_at IS NULL AND expires_at > ? GROUP BY interface`, us(now))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[session.Interface]int{}
+	out := map[session.Door]int{}
 	for rows.Next() {
-		var i session.Interface
+		var i session.Door
 		var n int
 		if err := rows.Scan(&i, &n); err != nil {
 			return nil, err

@@ -131,7 +131,7 @@ func testRaiseAndDeviceSessions(t *testing.T, s store.Store) {
 	}
 	a := NewSession(t, s, u, "ses_a", T0)
 	a.DeviceID = "dev_1"
-	b := &session.Session{ID: "ses_b", UserID: u.ID, Interface: session.Web, TokenHash: []byte("hb"), DeviceID: "dev_1", Assurance: session.AAL1, AMR: "pwd",
+	b := &session.Session{ID: "ses_b", UserID: u.ID, Door: session.Web, TokenHash: []byte("hb"), DeviceID: "dev_1", Assurance: session.AAL1, AMR: "pwd",
 		AuthTime: T0, CreatedAt: T0, LastSeenAt: T0, ExpiresAt: T0.Add(time.Hour), Idle: time.Minute}
 	s.CreateSession(ctx, b)
 	if got, _ := s.SessionByID(ctx, "ses_b"); got.AMR != "pwd" {

@@ -200,7 +200,7 @@ func testHostileTextStoredClean(t *testing.T, s store.Store) {
 		}
 		id := func(prefix string) string { return fmt.Sprintf("%s_%d", prefix, i) }
 
-		ses := &session.Session{ID: id("ses"), UserID: u.ID, Interface: session.Web, TokenHash: []byte(id("hash")), DeviceName: h, IP: h, UserAgent: h,
+		ses := &session.Session{ID: id("ses"), UserID: u.ID, Door: session.Web, TokenHash: []byte(id("hash")), DeviceName: h, IP: h, UserAgent: h,
 			Assurance: session.AAL1, AuthTime: T0, CreatedAt: T0, LastSeenAt: T0, ExpiresAt: T0.Add(time.Hour), Idle: time.Minute}
 		if err := s.CreateSession(ctx, ses); err != nil {
 			t.Fatalf("CreateSession with %s: %v", short(h), err)
@@ -214,7 +214,7 @@ func testHostileTextStoredClean(t *testing.T, s store.Store) {
 			check("session user agent", got.UserAgent)
 		}
 
-		fl := &session.Flow{ID: id("flw"), UserID: u.ID, Interface: session.Web, Binding: "cookie:b", IP: h, UserAgent: h, DeviceName: h,
+		fl := &session.Flow{ID: id("flw"), UserID: u.ID, Door: session.Web, Binding: "cookie:b", IP: h, UserAgent: h, DeviceName: h,
 			State: session.FlowFactor, Assurance: session.AAL1, AMR: "pwd", CreatedAt: T0, ExpiresAt: T0.Add(time.Hour)}
 		if err := s.CreateFlow(ctx, fl); err != nil {
 			t.Fatalf("CreateFlow with %s: %v", short(h), err)

@@ -83,7 +83,7 @@ func NewUser(t testing.TB, s store.Tx, name string) *user.User {
 // NewSession stores an active web session of u and returns it.
 func NewSession(t testing.TB, s store.Tx, u *user.User, id string, created time.Time) *session.Session {
 	t.Helper()
-	ss := &session.Session{ID: id, UserID: u.ID, Interface: session.Web, TokenHash: []byte("hash-" + id), DeviceName: "Firefox", IP: "192.0.2.1", UserAgent: "test",
+	ss := &session.Session{ID: id, UserID: u.ID, Door: session.Web, TokenHash: []byte("hash-" + id), DeviceName: "Firefox", IP: "192.0.2.1", UserAgent: "test",
 		Assurance: session.AAL2, AuthTime: created, CreatedAt: created, LastSeenAt: created, ExpiresAt: created.Add(12 * time.Hour), Idle: 15 * time.Minute}
 	if err := s.CreateSession(ctx, ss); err != nil {
 		t.Fatal(err)
