@@ -19,7 +19,7 @@ const module = "gatehouse/"
 var leaves = []string{
 	"internal/account", "internal/apikey", "internal/audit", "internal/device", "internal/dpop",
 	"internal/password", "internal/policy", "internal/posture", "internal/session", "internal/throttle",
-	"internal/token", "internal/user", "internal/seal", "internal/webhook", "internal/fault",
+	"internal/token", "internal/user", "internal/flow", "internal/seal", "internal/webhook", "internal/fault",
 	"internal/strictjson", "internal/clienttext", "internal/notice", "internal/secevent",
 	"internal/factor", "internal/factor/totp", "internal/factor/recovery", "internal/factor/push", "internal/factor/sms",
 	"internal/approval",

@@ -21,6 +21,7 @@ import (
 	"gatehouse/internal/config"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/totp"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/httpapi"
 	"gatehouse/internal/login"
 	"gatehouse/internal/password"
@@ -222,7 +223,7 @@ func TestStoreFailureDuringLoginAnswerIs503AndCountsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fl.Attempts != 0 || fl.State != session.FlowFactor {
+	if fl.Attempts != 0 || fl.State != flow.Factor {
 		t.Errorf("flow after the outage: %d wrong answers, state %v; want 0, still waiting for a factor", fl.Attempts, fl.State)
 	}
 	eventsAfter, err := st.AuditOfUser(ctx, u.ID, 0, 1000)

@@ -12,6 +12,7 @@ import (
 	"gatehouse/internal/factor/push"
 	"gatehouse/internal/factor/recovery"
 	"gatehouse/internal/factor/sms"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/throttle"
@@ -212,7 +213,7 @@ func (s *Service) StartPush(ctx context.Context, flowID, binding string) (_ int,
 // challenge; while the flow's push is unanswered it returns that push's
 // number and no challenge: the same push, not a new one, so reloading is
 // no way to bomb the phone.
-func (s *Service) pushFor(ctx context.Context, fl *session.Flow, now time.Time) (int, []byte, error) {
+func (s *Service) pushFor(ctx context.Context, fl *flow.Flow, now time.Time) (int, []byte, error) {
 	var old pushChallenge
 	if json.Unmarshal(fl.Challenge, &old) == nil && old.PushID != "" {
 		if p, err := s.Store.PushRequestByID(ctx, old.PushID); err == nil && p.Outcome == factor.PushPending && now.Before(p.ExpiresAt) {
@@ -229,7 +230,7 @@ func (s *Service) pushFor(ctx context.Context, fl *session.Flow, now time.Time) 
 
 // newPush stores a push request for the user's phone, refusing when too
 // many are unanswered.
-func (s *Service) newPush(ctx context.Context, userID, purpose string, fl *session.Flow, deviceID string, now time.Time) (*factor.PushRequest, error) {
+func (s *Service) newPush(ctx context.Context, userID, purpose string, fl *flow.Flow, deviceID string, now time.Time) (*factor.PushRequest, error) {
 	pending, err := s.Store.PendingPushRequests(ctx, userID, now)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/push"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
 	"gatehouse/internal/user"
@@ -92,7 +93,7 @@ func TestFactorVerifiedCommitsWithItsEvent(t *testing.T) {
 		t.Fatalf("AnswerTOTP with the event failing = %v, want the store's error", err)
 	}
 	fl, err := f.st.FlowByID(ctx, r.Flow.ID)
-	if err != nil || fl.State != session.FlowFactor || fl.Assurance != session.AAL1 {
+	if err != nil || fl.State != flow.Factor || fl.Assurance != session.AAL1 {
 		t.Fatalf("flow after the failed event = %+v, %v; want still waiting at AAL1", fl, err)
 	}
 	f.count.failAudit("")

@@ -9,6 +9,7 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/device"
 	"gatehouse/internal/factor"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/throttle"
@@ -54,7 +55,7 @@ func (p *proof) factorID() string {
 
 // flowDevice reads the device a flow logs in from, nil when it is new.
 // It is read again at each step: it may have been revoked meanwhile.
-func (s *Service) flowDevice(ctx context.Context, fl *session.Flow) (*device.Device, error) {
+func (s *Service) flowDevice(ctx context.Context, fl *flow.Flow) (*device.Device, error) {
 	if fl.DeviceID == "" {
 		return nil, nil
 	}
@@ -69,7 +70,7 @@ func (s *Service) accept(ctx context.Context, in *signIn, p *proof, now time.Tim
 	if in.dev, err = s.flowDevice(ctx, in.fl); err != nil {
 		return nil, err
 	}
-	res, err := s.finish(ctx, in, func(tx store.Tx, fl *session.Flow) error {
+	res, err := s.finish(ctx, in, func(tx store.Tx, fl *flow.Flow) error {
 		if p.spend != nil {
 			if err := p.spend(ctx, tx); err != nil {
 				return err
@@ -96,9 +97,9 @@ func (s *Service) accept(ctx context.Context, in *signIn, p *proof, now time.Tim
 // A flow marked NewDevice from the start (an account closed to new
 // devices) is validated only from a trusted device: no trust on first use,
 // no e-mailed link.
-func (s *Service) finish(ctx context.Context, in *signIn, proven func(store.Tx, *session.Flow) error, now time.Time) (*Result, error) {
+func (s *Service) finish(ctx context.Context, in *signIn, proven func(store.Tx, *flow.Flow) error, now time.Time) (*Result, error) {
 	status := device.Trusted
-	closed := in.fl.NewDevice && in.fl.State != session.FlowDevice
+	closed := in.fl.NewDevice && in.fl.State != flow.Device
 	if in.dev == nil || in.dev.Status != device.Trusted {
 		devices, err := s.Store.DevicesOfUser(ctx, in.u.ID)
 		if err != nil {
@@ -194,7 +195,7 @@ func (s *Service) finish(ctx context.Context, in *signIn, proven func(store.Tx, 
 
 // storeFlow stores a flow: once, when it has never been stored (a login
 // that waits only now), else as an update of the stored version.
-func (s *Service) storeFlow(ctx context.Context, tx store.Tx, fl *session.Flow, stored bool) error {
+func (s *Service) storeFlow(ctx context.Context, tx store.Tx, fl *flow.Flow, stored bool) error {
 	if stored {
 		return tx.UpdateFlow(ctx, fl)
 	}
@@ -202,7 +203,7 @@ func (s *Service) storeFlow(ctx context.Context, tx store.Tx, fl *session.Flow, 
 }
 
 // newDevice stores the device a flow logs in from, with status.
-func (s *Service) newDevice(ctx context.Context, tx store.Tx, fl *session.Flow, status device.Status, now time.Time) (*device.Device, string, error) {
+func (s *Service) newDevice(ctx context.Context, tx store.Tx, fl *flow.Flow, status device.Status, now time.Time) (*device.Device, string, error) {
 	id, err := token.New(s.Rand, 12)
 	if err != nil {
 		return nil, "", err
@@ -225,7 +226,7 @@ func (s *Service) newDevice(ctx context.Context, tx store.Tx, fl *session.Flow, 
 
 // mint creates the session a flow earned, and records the device's use.
 // The token is 256 bits from crypto/rand; only its SHA-256 is stored.
-func (s *Service) mint(ctx context.Context, tx store.Tx, fl *session.Flow, dev *device.Device, now time.Time) (*session.Session, string, error) {
+func (s *Service) mint(ctx context.Context, tx store.Tx, fl *flow.Flow, dev *device.Device, now time.Time) (*session.Session, string, error) {
 	tok, err := token.New(s.Rand, 32)
 	if err != nil {
 		return nil, "", err

@@ -12,6 +12,7 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/device"
 	"gatehouse/internal/factor"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/throttle"
@@ -145,7 +146,7 @@ func (c countingTx) CreateFactor(ctx context.Context, f *factor.Factor) error {
 	return c.Tx.CreateFactor(ctx, f)
 }
 
-func (c countingTx) CreateFlow(ctx context.Context, f *session.Flow) error {
+func (c countingTx) CreateFlow(ctx context.Context, f *flow.Flow) error {
 	c.n.add("CreateFlow")
 	return c.Tx.CreateFlow(ctx, f)
 }
@@ -215,7 +216,7 @@ func (c countingTx) FactorsOfUser(ctx context.Context, userID string) ([]*factor
 	return c.Tx.FactorsOfUser(ctx, userID)
 }
 
-func (c countingTx) FlowByID(ctx context.Context, id string) (*session.Flow, error) {
+func (c countingTx) FlowByID(ctx context.Context, id string) (*flow.Flow, error) {
 	c.n.add("FlowByID")
 	return c.Tx.FlowByID(ctx, id)
 }
@@ -285,7 +286,7 @@ func (c countingTx) UpdateFactor(ctx context.Context, f *factor.Factor) error {
 	return c.Tx.UpdateFactor(ctx, f)
 }
 
-func (c countingTx) UpdateFlow(ctx context.Context, f *session.Flow) error {
+func (c countingTx) UpdateFlow(ctx context.Context, f *flow.Flow) error {
 	c.n.add("UpdateFlow")
 	return c.Tx.UpdateFlow(ctx, f)
 }

@@ -9,6 +9,7 @@ import (
 	"gatehouse/internal/device"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/fault"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/notify"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -29,7 +30,7 @@ const deviceLinkLifetime = 30 * time.Minute
 //
 // It returns the number to show beside a push, or 0.
 // fs are all the user's factors, as the flow read them.
-func (s *Service) requestApproval(ctx context.Context, u *user.User, fl *session.Flow, dev *device.Device, fs []*factor.Factor, now time.Time) int {
+func (s *Service) requestApproval(ctx context.Context, u *user.User, fl *flow.Flow, dev *device.Device, fs []*factor.Factor, now time.Time) int {
 	if !hasPush(fs) {
 		return 0
 	}
@@ -55,7 +56,7 @@ func hasPush(fs []*factor.Factor) bool {
 // transaction, the outbox message that mails it: the link exists exactly
 // when its mail will be sent. Only the token's hash is stored as the
 // link; the message holds it sealed.
-func (s *Service) mailApproval(ctx context.Context, tx store.Tx, u *user.User, fl *session.Flow, dev *device.Device, now time.Time) error {
+func (s *Service) mailApproval(ctx context.Context, tx store.Tx, u *user.User, fl *flow.Flow, dev *device.Device, now time.Time) error {
 	tok, err := token.New(s.Rand, 32)
 	if err != nil {
 		return err

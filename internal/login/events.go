@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/session"
 	"gatehouse/internal/user"
 )
@@ -23,7 +24,7 @@ func details(kv []string) map[string]string {
 
 // flowEvent is an event of a login flow: its user is the actor, on its
 // door and address; kv are detail key, value pairs.
-func flowEvent(fl *session.Flow, now time.Time, typ string, kv ...string) *audit.Event {
+func flowEvent(fl *flow.Flow, now time.Time, typ string, kv ...string) *audit.Event {
 	return &audit.Event{Time: now, Type: typ, UserID: fl.UserID, Actor: fl.UserID, Interface: string(fl.Door), IP: fl.IP, Detail: details(kv)}
 }
 

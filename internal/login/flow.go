@@ -12,6 +12,7 @@ import (
 	"gatehouse/internal/device"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/fault"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/seal"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -112,7 +113,7 @@ func BindingForSecret(secret string) string { return fmt.Sprintf("cookie:%x", to
 // BindingForKey is the binding of a desktop or mobile flow proved by jkt.
 func BindingForKey(jkt string) string { return "jkt:" + jkt }
 
-func flowJKT(fl *session.Flow) string {
+func flowJKT(fl *flow.Flow) string {
 	if jkt, ok := strings.CutPrefix(fl.Binding, "jkt:"); ok {
 		return jkt
 	}
@@ -219,8 +220,8 @@ func (s *Service) afterPassword(ctx context.Context, u *user.User, req Request, 
 	if err != nil {
 		return nil, err
 	}
-	fl := &session.Flow{ID: "flw_" + id, UserID: u.ID, Door: req.Door, IP: req.IP.String(), UserAgent: truncate(req.UserAgent, 256),
-		DeviceName: deviceName(req), State: session.FlowFactor, Assurance: session.AAL1, AMR: "pwd", CreatedAt: now, ExpiresAt: now.Add(s.flowLifetime())}
+	fl := &flow.Flow{ID: "flw_" + id, UserID: u.ID, Door: req.Door, IP: req.IP.String(), UserAgent: truncate(req.UserAgent, 256),
+		DeviceName: deviceName(req), State: flow.Factor, Assurance: session.AAL1, AMR: "pwd", CreatedAt: now, ExpiresAt: now.Add(s.flowLifetime())}
 	var secret string
 	if req.Door.KeyBound() {
 		fl.Binding = BindingForKey(req.JKT)
@@ -271,7 +272,7 @@ func (s *Service) flowLifetime() time.Duration {
 
 // flow loads a flow for the client holding binding. A flow that is
 // unknown, not bound to this client or expired is ErrFlow, all alike.
-func (s *Service) flow(ctx context.Context, id, binding string) (*session.Flow, error) {
+func (s *Service) flow(ctx context.Context, id, binding string) (*flow.Flow, error) {
 	if id == "" || len(id) > 64 {
 		return nil, ErrFlow
 	}
@@ -289,7 +290,7 @@ func (s *Service) flow(ctx context.Context, id, binding string) (*session.Flow, 
 }
 
 // pendingFlow is flow, refusing flows that cannot take an answer.
-func (s *Service) pendingFlow(ctx context.Context, id, binding string, now time.Time) (*session.Flow, error) {
+func (s *Service) pendingFlow(ctx context.Context, id, binding string, now time.Time) (*flow.Flow, error) {
 	fl, err := s.flow(ctx, id, binding)
 	if err != nil {
 		return nil, err
@@ -304,7 +305,7 @@ func (s *Service) pendingFlow(ctx context.Context, id, binding string, now time.
 // nothing is read twice.
 type signIn struct {
 	u  *user.User
-	fl *session.Flow
+	fl *flow.Flow
 	// dev is the device the flow logs in from, nil when it is new.
 	dev *device.Device
 	// fs are all the user's factors.
@@ -326,7 +327,7 @@ func (s *Service) answering(ctx context.Context, id, binding string, kind factor
 }
 
 // loadFor is answering for a flow already loaded (or in memory, a step-up's).
-func (s *Service) loadFor(ctx context.Context, fl *session.Flow, kind factor.Kind) (*signIn, []*factor.Factor, error) {
+func (s *Service) loadFor(ctx context.Context, fl *flow.Flow, kind factor.Kind) (*signIn, []*factor.Factor, error) {
 	u, err := s.Store.UserByID(ctx, fl.UserID)
 	if err != nil {
 		return nil, nil, err
@@ -365,7 +366,7 @@ func (s *Service) Poll(ctx context.Context, flowID, binding string) (_ *Result, 
 		return nil, st, nil
 	}
 	switch fl.State {
-	case session.FlowReady:
+	case flow.Ready:
 		in, _, err := s.loadFor(ctx, fl, "")
 		if err != nil {
 			return nil, "", err
@@ -381,7 +382,7 @@ func (s *Service) Poll(ctx context.Context, flowID, binding string) (_ *Result, 
 			return nil, "", err
 		}
 		return res, statusOf(res), nil
-	case session.FlowDevice:
+	case flow.Device:
 		dev, err := s.Store.DeviceByID(ctx, fl.DeviceID)
 		if err != nil {
 			return nil, "", err
@@ -419,13 +420,13 @@ func statusOf(r *Result) string {
 
 // deny ends a flow as denied, with its event. A flow another request
 // changed meanwhile (finished, or denied already) is left as it is.
-func (s *Service) deny(ctx context.Context, fl *session.Flow, reason string, now time.Time) {
+func (s *Service) deny(ctx context.Context, fl *flow.Flow, reason string, now time.Time) {
 	s.denyWith(ctx, fl, reason, now, nil)
 }
 
 // denyWith is deny with more changes (and their events) in the same
 // transaction.
-func (s *Service) denyWith(ctx context.Context, fl *session.Flow, reason string, now time.Time, also func(store.Tx) error) {
+func (s *Service) denyWith(ctx context.Context, fl *flow.Flow, reason string, now time.Time, also func(store.Tx) error) {
 	next := *fl
 	next.Deny()
 	err := s.Store.InTx(ctx, func(tx store.Tx) error {
@@ -452,7 +453,7 @@ func (s *Service) denyWith(ctx context.Context, fl *session.Flow, reason string,
 // transaction; a flow with too many wrong answers is denied. When another
 // answer changed the flow first, the failure is still audited (the
 // per-user factor counter has counted it).
-func (s *Service) failAnswer(ctx context.Context, fl *session.Flow, kind factor.Kind, reason string, now time.Time) error {
+func (s *Service) failAnswer(ctx context.Context, fl *flow.Flow, kind factor.Kind, reason string, now time.Time) error {
 	if err := s.recordFailure(ctx, fl, kind, reason, now); errors.Is(err, errRaced) {
 		s.outcome("failed")
 		s.audit(ctx, flowEvent(fl, now, audit.FactorFailed, "factor", string(kind), "reason", reason, "flow", fl.ID))
@@ -464,7 +465,7 @@ func (s *Service) failAnswer(ctx context.Context, fl *session.Flow, kind factor.
 
 // recordFailure is failAnswer's transaction: errRaced, with nothing
 // stored, when another answer changed the flow first.
-func (s *Service) recordFailure(ctx context.Context, fl *session.Flow, kind factor.Kind, reason string, now time.Time) error {
+func (s *Service) recordFailure(ctx context.Context, fl *flow.Flow, kind factor.Kind, reason string, now time.Time) error {
 	next := *fl
 	next.Fail(maxFlowAttempts)
 	err := s.Store.InTx(ctx, func(tx store.Tx) error {

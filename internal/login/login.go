@@ -30,6 +30,7 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/device"
 	"gatehouse/internal/fault"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/password"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -131,7 +132,7 @@ type Result struct {
 	// session holds AAL1 only.
 	EnrolmentRequired bool
 	// Flow is the login in progress when more proof is needed.
-	Flow *session.Flow
+	Flow *flow.Flow
 	// FlowSecret binds a web client to its flow (a cookie); shown once.
 	FlowSecret string
 	// Offers are the factors that can answer the flow.

@@ -10,7 +10,7 @@ import (
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/push"
-	"gatehouse/internal/session"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/store"
 	"gatehouse/internal/throttle"
 	"gatehouse/internal/token"
@@ -152,7 +152,7 @@ func (s *Service) PhoneAnswer(ctx context.Context, jkt string, body []byte) (str
 				return "", err
 			}
 		}
-	case fl.State == session.FlowFactor:
+	case fl.State == flow.Factor:
 		fl.Ready(f.Assurance(), factor.Push.AMR(false))
 		err := s.Store.InTx(ctx, func(tx store.Tx) error {
 			if err := tx.UpdateFlow(ctx, fl); err != nil {

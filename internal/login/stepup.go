@@ -8,6 +8,7 @@ import (
 
 	"gatehouse/internal/audit"
 	"gatehouse/internal/factor"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/throttle"
@@ -67,14 +68,14 @@ func (s *Service) Step(ctx context.Context, sess *session.Session, req StepUp) (
 		if err != nil {
 			return nil, err
 		}
-		if fl.State == session.FlowDenied {
+		if fl.State == flow.Denied {
 			return &StepUpResult{Status: "denied"}, nil
 		}
 		if fl.Expired(now) {
 			return nil, ErrFlow
 		}
 		if req.Factor == factor.Push {
-			if fl.State != session.FlowReady {
+			if fl.State != flow.Ready {
 				return &StepUpResult{Status: "pending", Flow: fl.ID}, nil
 			}
 			// The flow's assurance is what the approved push proved.
@@ -82,7 +83,7 @@ func (s *Service) Step(ctx context.Context, sess *session.Session, req StepUp) (
 			return s.raiseTo(ctx, sess, fl.Assurance, factor.Push.AMR(false), func(ctx context.Context, tx store.Tx) error { return tx.UpdateFlow(ctx, fl) }, now)
 		}
 		var ch webauthnChallenge
-		if fl.State != session.FlowFactor || json.Unmarshal(fl.Challenge, &ch) != nil || len(ch.Session) == 0 {
+		if fl.State != flow.Factor || json.Unmarshal(fl.Challenge, &ch) != nil || len(ch.Session) == 0 {
 			return nil, ErrFlow
 		}
 		in, fs, err := s.loadFor(ctx, fl, factor.WebAuthn)
@@ -124,9 +125,9 @@ func (s *Service) failStep(ctx context.Context, sess *session.Session, kind fact
 }
 
 // stepFlow is the in-memory flow a step-up of sess is checked against.
-func (s *Service) stepFlow(sess *session.Session, now time.Time) *session.Flow {
-	return &session.Flow{UserID: sess.UserID, Door: sess.Door, Binding: "session:" + sess.ID, IP: sess.IP, DeviceName: sess.DeviceName,
-		State: session.FlowFactor, Assurance: sess.Assurance, AMR: sess.AMR, CreatedAt: now, ExpiresAt: now.Add(s.flowLifetime())}
+func (s *Service) stepFlow(sess *session.Session, now time.Time) *flow.Flow {
+	return &flow.Flow{UserID: sess.UserID, Door: sess.Door, Binding: "session:" + sess.ID, IP: sess.IP, DeviceName: sess.DeviceName,
+		State: flow.Factor, Assurance: sess.Assurance, AMR: sess.AMR, CreatedAt: now, ExpiresAt: now.Add(s.flowLifetime())}
 }
 
 // beginStep starts a WebAuthn or push step-up in a flow bound to the

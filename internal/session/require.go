@@ -37,3 +37,13 @@ func (s *Session) RequireLevel(need Assurance, window time.Duration) error {
 func (s *Session) Proved(m string) bool {
 	return strings.Contains(" "+s.AMR+" ", " "+m+" ")
 }
+
+// AddAMR adds the method m to the space-separated list amr, once.
+func AddAMR(amr, m string) string {
+	for _, x := range strings.Fields(amr) {
+		if x == m {
+			return amr
+		}
+	}
+	return strings.TrimSpace(amr + " " + m)
+}

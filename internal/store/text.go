@@ -8,6 +8,7 @@ import (
 	"gatehouse/internal/clienttext"
 	"gatehouse/internal/device"
 	"gatehouse/internal/factor"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/session"
 )
 
@@ -26,7 +27,7 @@ func CleanSession(s *session.Session) {
 }
 
 // CleanFlow cleans the client's text of a login flow.
-func CleanFlow(f *session.Flow) {
+func CleanFlow(f *flow.Flow) {
 	clean(&f.IP, &f.UserAgent, &f.DeviceName)
 }
 

@@ -10,8 +10,8 @@ import (
 
 	"gatehouse/internal/factor"
 	"gatehouse/internal/fault"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/login"
-	"gatehouse/internal/session"
 )
 
 // A sign-in in progress: the password was right, and a second factor or
@@ -176,7 +176,7 @@ var methodLabels = map[factor.Kind]string{
 
 // offeredKinds lists the kinds of second factor the flow's user can
 // answer it with here (login.Service.Offers), in methodOrder.
-func (d *deps) offeredKinds(ctx context.Context, fl *session.Flow) ([]factor.Kind, error) {
+func (d *deps) offeredKinds(ctx context.Context, fl *flow.Flow) ([]factor.Kind, error) {
 	offers, err := d.Login.Offers(ctx, fl.UserID, fl.Door)
 	if err != nil {
 		return nil, err

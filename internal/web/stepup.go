@@ -6,6 +6,7 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/factor"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
 )
@@ -53,7 +54,7 @@ func validBack(back string) string {
 // stepUp renders the step-up page for an action that needs need.
 func (d *deps) stepUp(w http.ResponseWriter, r *http.Request, v *visitor, status int, need session.Assurance, reason, back, errMsg string) error {
 	data := stepUpData{Need: max(need, session.AAL2), Reason: reason, Back: validBack(back), Error: errMsg}
-	kinds, err := d.offeredKinds(r.Context(), &session.Flow{UserID: v.User.ID, Door: session.Web})
+	kinds, err := d.offeredKinds(r.Context(), &flow.Flow{UserID: v.User.ID, Door: session.Web})
 	if err != nil {
 		return err
 	}

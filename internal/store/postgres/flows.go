@@ -4,14 +4,14 @@ import (
 	"context"
 	"time"
 
-	"gatehouse/internal/session"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/store"
 )
 
 const flowCols = `id, user_id, interface, binding, ip, user_agent, device_name, device_id, new_device, state, aal, amr, challenge, attempts, version, session_id, created_at, expires_at`
 
-func scanFlow(row scanner) (*session.Flow, error) {
-	var f session.Flow
+func scanFlow(row scanner) (*flow.Flow, error) {
+	var f flow.Flow
 	var created, expires time.Time
 	if err := row.Scan(&f.ID, &f.UserID, &f.Door, &f.Binding, &f.IP, &f.UserAgent, &f.DeviceName, &f.DeviceID, &f.NewDevice, &f.State, &f.Assurance, &f.AMR,
 		&f.Challenge, &f.Attempts, &f.Version, &f.SessionID, &created, &expires); err != nil {
@@ -21,18 +21,18 @@ func scanFlow(row scanner) (*session.Flow, error) {
 	return &f, nil
 }
 
-func (q *conn) CreateFlow(ctx context.Context, f *session.Flow) error {
+func (q *conn) CreateFlow(ctx context.Context, f *flow.Flow) error {
 	store.CleanFlow(f)
 	return q.write(ctx, `INSERT INTO login_flows (`+flowCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		f.ID, f.UserID, string(f.Door), f.Binding, f.IP, f.UserAgent, f.DeviceName, f.DeviceID, f.NewDevice, string(f.State), int(f.Assurance), f.AMR,
 		nullBytes(f.Challenge), f.Attempts, f.Version, f.SessionID, ts(f.CreatedAt), ts(f.ExpiresAt))
 }
 
-func (q *conn) FlowByID(ctx context.Context, id string) (*session.Flow, error) {
+func (q *conn) FlowByID(ctx context.Context, id string) (*flow.Flow, error) {
 	return scanFlow(q.x.QueryRow(ctx, `SELECT `+flowCols+` FROM login_flows WHERE id = $1`, id))
 }
 
-func (q *conn) UpdateFlow(ctx context.Context, f *session.Flow) error {
+func (q *conn) UpdateFlow(ctx context.Context, f *flow.Flow) error {
 	res, err := q.x.Exec(ctx, `UPDATE login_flows SET device_id = $1, new_device = $2, state = $3, aal = $4, amr = $5, challenge = $6, attempts = $7, session_id = $8, version = version + 1
 		WHERE id = $9 AND version = $10`,
 		f.DeviceID, f.NewDevice, string(f.State), int(f.Assurance), f.AMR, nullBytes(f.Challenge), f.Attempts, f.SessionID, f.ID, f.Version)

@@ -4,14 +4,14 @@ import (
 	"context"
 	"time"
 
-	"gatehouse/internal/session"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/store"
 )
 
 const flowCols = `id, user_id, interface, binding, ip, user_agent, device_name, device_id, new_device, state, aal, amr, challenge, attempts, version, session_id, created_at, expires_at`
 
-func scanFlow(row interface{ Scan(...any) error }) (*session.Flow, error) {
-	var f session.Flow
+func scanFlow(row interface{ Scan(...any) error }) (*flow.Flow, error) {
+	var f flow.Flow
 	var created, expires int64
 	if err := row.Scan(&f.ID, &f.UserID, &f.Door, &f.Binding, &f.IP, &f.UserAgent, &f.DeviceName, &f.DeviceID, &f.NewDevice, &f.State, &f.Assurance, &f.AMR,
 		&f.Challenge, &f.Attempts, &f.Version, &f.SessionID, &created, &expires); err != nil {
@@ -21,7 +21,7 @@ func scanFlow(row interface{ Scan(...any) error }) (*session.Flow, error) {
 	return &f, nil
 }
 
-func (q *conn) CreateFlow(ctx context.Context, f *session.Flow) error {
+func (q *conn) CreateFlow(ctx context.Context, f *flow.Flow) error {
 	store.CleanFlow(f)
 	_, err := q.x.ExecContext(ctx, `INSERT INTO login_flows (`+flowCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.UserID, string(f.Door), f.Binding, f.IP, f.UserAgent, f.DeviceName, f.DeviceID, f.NewDevice, string(f.State), int(f.Assurance), f.AMR,
@@ -29,11 +29,11 @@ func (q *conn) CreateFlow(ctx context.Context, f *session.Flow) error {
 	return mapErr(err)
 }
 
-func (q *conn) FlowByID(ctx context.Context, id string) (*session.Flow, error) {
+func (q *conn) FlowByID(ctx context.Context, id string) (*flow.Flow, error) {
 	return scanFlow(q.x.QueryRowContext(ctx, `SELECT `+flowCols+` FROM login_flows WHERE id = ?`, id))
 }
 
-func (q *conn) UpdateFlow(ctx context.Context, f *session.Flow) error {
+func (q *conn) UpdateFlow(ctx context.Context, f *flow.Flow) error {
 	res, err := q.x.ExecContext(ctx, `UPDATE login_flows SET device_id = ?, new_device = ?, state = ?, aal = ?, amr = ?, challenge = ?, attempts = ?, session_id = ?, version = version + 1
 		WHERE id = ? AND version = ?`,
 		f.DeviceID, f.NewDevice, string(f.State), int(f.Assurance), f.AMR, nullBytes(f.Challenge), f.Attempts, f.SessionID, f.ID, f.Version)

@@ -7,6 +7,7 @@ import (
 
 	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/push"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/throttle"
@@ -23,7 +24,7 @@ var flowTests = []suiteTest{
 
 func testFlows(t *testing.T, s store.Store) {
 	u := NewUser(t, s, "alice")
-	f := &session.Flow{ID: "flw_1", UserID: u.ID, Door: session.Web, Binding: "cookie:ab", IP: "192.0.2.1", State: session.FlowFactor,
+	f := &flow.Flow{ID: "flw_1", UserID: u.ID, Door: session.Web, Binding: "cookie:ab", IP: "192.0.2.1", State: flow.Factor,
 		Assurance: session.AAL1, AMR: "pwd", CreatedAt: T0, ExpiresAt: T0.Add(5 * time.Minute)}
 	if err := s.CreateFlow(ctx, f); err != nil {
 		t.Fatal(err)
@@ -103,7 +104,7 @@ func testOneTimeTokens(t *testing.T, s store.Store) {
 func testPurgeExpired(t *testing.T, s store.Store) {
 	u := NewUser(t, s, "alice")
 	flow := func(id string, expires time.Time) {
-		if err := s.CreateFlow(ctx, &session.Flow{ID: id, UserID: u.ID, Door: session.Web, Binding: "b", State: session.FlowFactor,
+		if err := s.CreateFlow(ctx, &flow.Flow{ID: id, UserID: u.ID, Door: session.Web, Binding: "b", State: flow.Factor,
 			Assurance: session.AAL1, CreatedAt: T0, ExpiresAt: expires}); err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"gatehouse/internal/device"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/push"
+	"gatehouse/internal/flow"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/throttle"
@@ -155,7 +156,7 @@ func probeHostileKey(t *testing.T, s store.Tx, userID, h string) {
 
 	_, err = s.FlowByID(ctx, h)
 	notFound("FlowByID", err)
-	conflict("UpdateFlow", s.UpdateFlow(ctx, &session.Flow{ID: h}))
+	conflict("UpdateFlow", s.UpdateFlow(ctx, &flow.Flow{ID: h}))
 
 	_, err = s.PushRequestByID(ctx, h)
 	notFound("PushRequestByID", err)
@@ -214,8 +215,8 @@ func testHostileTextStoredClean(t *testing.T, s store.Store) {
 			check("session user agent", got.UserAgent)
 		}
 
-		fl := &session.Flow{ID: id("flw"), UserID: u.ID, Door: session.Web, Binding: "cookie:b", IP: h, UserAgent: h, DeviceName: h,
-			State: session.FlowFactor, Assurance: session.AAL1, AMR: "pwd", CreatedAt: T0, ExpiresAt: T0.Add(time.Hour)}
+		fl := &flow.Flow{ID: id("flw"), UserID: u.ID, Door: session.Web, Binding: "cookie:b", IP: h, UserAgent: h, DeviceName: h,
+			State: flow.Factor, Assurance: session.AAL1, AMR: "pwd", CreatedAt: T0, ExpiresAt: T0.Add(time.Hour)}
 		if err := s.CreateFlow(ctx, fl); err != nil {
 			t.Fatalf("CreateFlow with %s: %v", short(h), err)
 		}
