@@ -29,6 +29,7 @@ package approvalcheck
 import (
 	"crypto/subtle"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -84,5 +85,8 @@ func WaivedBelow(h http.Header) (float64, bool) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(v[0], 64)
-	return f, err == nil
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false // "Inf" would waive every amount
+	}
+	return f, true
 }
