@@ -150,7 +150,12 @@ func testExtAuthz(t *testing.T, s *testServer, c authv3.AuthorizationClient) {
 	}
 
 	// 401: no credential, a bad one.
-	for name, hdr := range map[string]map[string]string{"none": nil, "mistyped": {"authorization": "Bearer " + reader.Secret[:len(reader.Secret)-1] + "x"}} {
+	// Mistyped: the last character changed (to one it is not already).
+	typo := "x"
+	if strings.HasSuffix(reader.Secret, typo) {
+		typo = "y"
+	}
+	for name, hdr := range map[string]map[string]string{"none": nil, "mistyped": {"authorization": "Bearer " + reader.Secret[:len(reader.Secret)-1] + typo}} {
 		r := check(t, c, checkReq("GET", "http://live.localhost/api/orders", "198.51.100.7", hdr))
 		if r.code != codes.Unauthenticated || r.status != 401 || r.headers["Www-Authenticate"] != `Bearer realm="gatehouse"` {
 			t.Errorf("%s credential = %v %d %v, want Unauthenticated 401 with WWW-Authenticate", name, r.code, r.status, r.headers)
