@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gatehouse/internal/factor/push"
 	"time"
 
 	"gatehouse/internal/account"
@@ -39,7 +40,7 @@ type Reader interface {
 	SessionsOfUser(ctx context.Context, userID string) ([]*session.Session, error)
 	SessionByID(ctx context.Context, id string) (*session.Session, error)
 	KeysOfAccount(ctx context.Context, accountID string) ([]*apikey.Key, error)
-	PushRequestsSince(ctx context.Context, userID string, since time.Time) ([]*factor.PushRequest, error)
+	PushRequestsSince(ctx context.Context, userID string, since time.Time) ([]*push.Request, error)
 	// Reserve reads the user's second-factor counter: a decision that
 	// refuses stores nothing.
 	Reserve(ctx context.Context, key string, decide func(throttle.State) (throttle.State, bool)) (throttle.State, bool, error)
@@ -252,15 +253,15 @@ func mapKey(k *apikey.Key) posture.APIKey {
 
 // pushOutcome maps a stored push request to the outcome the rules count;
 // false for one still waiting for its answer.
-func pushOutcome(p *factor.PushRequest, now time.Time) (string, bool) {
+func pushOutcome(p *push.Request, now time.Time) (string, bool) {
 	switch p.Outcome {
-	case factor.PushApproved:
+	case push.RequestApproved:
 		return posture.PushApproved, true
-	case factor.PushDenied:
+	case push.RequestDenied:
 		return posture.PushDenied, true
-	case factor.PushReported:
+	case push.RequestReported:
 		return posture.PushReported, true
-	case factor.PushExpired:
+	case push.RequestExpired:
 		return posture.PushExpired, true
 	}
 	if now.Before(p.ExpiresAt) {

@@ -170,19 +170,19 @@ func TestSnapshotMapsTheStore(t *testing.T) {
 
 	// Push requests of the last 30 days; a pending one still open is left out.
 	pushReq := func(id string, created time.Time, outcome string) {
-		p := &factor.PushRequest{Challenge: push.Challenge{ID: id, UserID: u.ID, Number: 42, Interface: "web", CreatedAt: created, ExpiresAt: created.Add(2 * time.Minute)},
-			FlowID: "flw", Purpose: factor.PurposeLogin, Outcome: factor.PushPending}
+		p := &push.Request{Challenge: push.Challenge{ID: id, UserID: u.ID, Number: 42, Interface: "web", CreatedAt: created, ExpiresAt: created.Add(2 * time.Minute)},
+			FlowID: "flw", Purpose: push.PurposeLogin, Outcome: push.RequestPending}
 		f.must(f.st.CreatePushRequest(ctx, p))
-		if outcome != factor.PushPending {
+		if outcome != push.RequestPending {
 			f.must(f.st.AnswerPushRequest(ctx, id, outcome, created.Add(time.Second)))
 		}
 	}
-	pushReq("p-ok", now.Add(-48*time.Hour), factor.PushApproved)
-	pushReq("p-no", now.Add(-24*time.Hour), factor.PushDenied)
-	pushReq("p-report", now.Add(-12*time.Hour), factor.PushReported)
-	pushReq("p-unanswered", now.Add(-time.Hour), factor.PushPending)
-	pushReq("p-open", now.Add(-30*time.Second), factor.PushPending)
-	pushReq("p-old", now.Add(-31*24*time.Hour), factor.PushDenied)
+	pushReq("p-ok", now.Add(-48*time.Hour), push.RequestApproved)
+	pushReq("p-no", now.Add(-24*time.Hour), push.RequestDenied)
+	pushReq("p-report", now.Add(-12*time.Hour), push.RequestReported)
+	pushReq("p-unanswered", now.Add(-time.Hour), push.RequestPending)
+	pushReq("p-open", now.Add(-30*time.Second), push.RequestPending)
+	pushReq("p-old", now.Add(-31*24*time.Hour), push.RequestDenied)
 
 	// Four wrong second-factor answers in a row, the last an hour ago.
 	for range 4 {

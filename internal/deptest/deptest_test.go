@@ -135,6 +135,9 @@ var bans = []struct{ from, to, why string }{
 	// (cookie names, the client address) lives in internal/edge, and the
 	// credential path in internal/authn.
 	{"internal/web", "internal/httpapi", "the portal and the API share internal/edge and internal/authn, not each other"},
+	// A factor is the general record; each kind's package holds its own
+	// types (a push request is push.Request), not the other way round.
+	{"internal/factor", "internal/factor/push", "a push request is push.Request: the general factor record knows no kind's package"},
 }
 
 func TestBannedImports(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"time"
 
-	"gatehouse/internal/factor/push"
 	"gatehouse/internal/session"
 )
 
@@ -143,30 +142,4 @@ type RecoveryCode struct {
 	Index  int
 	Hash   []byte
 	UsedAt time.Time
-}
-
-// Push request purposes.
-const (
-	PurposeLogin  = "login"
-	PurposeDevice = "device" // approve a new device
-)
-
-// Push outcomes as stored.
-const (
-	PushPending  = "pending"
-	PushApproved = "approved"
-	PushDenied   = "denied"
-	PushReported = "reported" // "this was not me"
-	PushExpired  = "expired"
-)
-
-// PushRequest is a push challenge as stored: the challenge, what it is
-// for, and how it ended.
-type PushRequest struct {
-	push.Challenge
-	FlowID     string
-	Purpose    string
-	DeviceID   string // the device to approve, for PurposeDevice
-	Outcome    string
-	AnsweredAt time.Time
 }

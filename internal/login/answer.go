@@ -216,11 +216,11 @@ func (s *Service) StartPush(ctx context.Context, flowID, binding string) (_ int,
 func (s *Service) pushFor(ctx context.Context, fl *flow.Flow, now time.Time) (int, []byte, error) {
 	var old pushChallenge
 	if json.Unmarshal(fl.Challenge, &old) == nil && old.PushID != "" {
-		if p, err := s.Store.PushRequestByID(ctx, old.PushID); err == nil && p.Outcome == factor.PushPending && now.Before(p.ExpiresAt) {
+		if p, err := s.Store.PushRequestByID(ctx, old.PushID); err == nil && p.Outcome == push.RequestPending && now.Before(p.ExpiresAt) {
 			return p.Number, nil, nil
 		}
 	}
-	p, err := s.newPush(ctx, fl.UserID, factor.PurposeLogin, fl, "", now)
+	p, err := s.newPush(ctx, fl.UserID, push.PurposeLogin, fl, "", now)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -230,7 +230,7 @@ func (s *Service) pushFor(ctx context.Context, fl *flow.Flow, now time.Time) (in
 
 // newPush stores a push request for the user's phone, refusing when too
 // many are unanswered.
-func (s *Service) newPush(ctx context.Context, userID, purpose string, fl *flow.Flow, deviceID string, now time.Time) (*factor.PushRequest, error) {
+func (s *Service) newPush(ctx context.Context, userID, purpose string, fl *flow.Flow, deviceID string, now time.Time) (*push.Request, error) {
 	pending, err := s.Store.PendingPushRequests(ctx, userID, now)
 	if err != nil {
 		return nil, err
@@ -242,7 +242,7 @@ func (s *Service) newPush(ctx context.Context, userID, purpose string, fl *flow.
 	if err != nil {
 		return nil, err
 	}
-	p := &factor.PushRequest{Challenge: ch, FlowID: fl.ID, Purpose: purpose, DeviceID: deviceID, Outcome: factor.PushPending}
+	p := &push.Request{Challenge: ch, FlowID: fl.ID, Purpose: purpose, DeviceID: deviceID, Outcome: push.RequestPending}
 	if err := s.Store.CreatePushRequest(ctx, p); err != nil {
 		return nil, err
 	}

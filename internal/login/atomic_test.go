@@ -179,8 +179,8 @@ func TestDeniedDevicePushRevokesWithEvent(t *testing.T) {
 	if err != nil || r.Status != "device_approval_required" {
 		t.Fatalf("Poll after the login push = %+v, %v; want device_approval_required", r, err)
 	}
-	if out := ph.answer(t, push.Deny, 0); out != factor.PushDenied {
-		t.Fatalf("device push answered %q, want %q", out, factor.PushDenied)
+	if out := ph.answer(t, push.Deny, 0); out != push.RequestDenied {
+		t.Fatalf("device push answered %q, want %q", out, push.RequestDenied)
 	}
 	d, err := f.st.DeviceByID(ctx, r.Device.ID)
 	if err != nil || d.Status != device.Revoked {

@@ -3,6 +3,7 @@ package login_test
 import (
 	"context"
 	"errors"
+	"gatehouse/internal/factor/push"
 	"iter"
 	"maps"
 	"slices"
@@ -156,7 +157,7 @@ func (c countingTx) CreatePushEnrolment(ctx context.Context, userID string, code
 	return c.Tx.CreatePushEnrolment(ctx, userID, codeHash, expires)
 }
 
-func (c countingTx) CreatePushRequest(ctx context.Context, p *factor.PushRequest) error {
+func (c countingTx) CreatePushRequest(ctx context.Context, p *push.Request) error {
 	c.n.add("CreatePushRequest")
 	return c.Tx.CreatePushRequest(ctx, p)
 }
@@ -221,12 +222,12 @@ func (c countingTx) FlowByID(ctx context.Context, id string) (*flow.Flow, error)
 	return c.Tx.FlowByID(ctx, id)
 }
 
-func (c countingTx) PendingPushRequests(ctx context.Context, userID string, now time.Time) ([]*factor.PushRequest, error) {
+func (c countingTx) PendingPushRequests(ctx context.Context, userID string, now time.Time) ([]*push.Request, error) {
 	c.n.add("PendingPushRequests")
 	return c.Tx.PendingPushRequests(ctx, userID, now)
 }
 
-func (c countingTx) PushRequestByID(ctx context.Context, id string) (*factor.PushRequest, error) {
+func (c countingTx) PushRequestByID(ctx context.Context, id string) (*push.Request, error) {
 	c.n.add("PushRequestByID")
 	return c.Tx.PushRequestByID(ctx, id)
 }

@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"errors"
+	"gatehouse/internal/factor/push"
 	"time"
 
 	"gatehouse/internal/audit"
@@ -34,7 +35,7 @@ func (s *Service) requestApproval(ctx context.Context, u *user.User, fl *flow.Fl
 	if !hasPush(fs) {
 		return 0
 	}
-	p, err := s.newPush(ctx, u.ID, factor.PurposeDevice, fl, dev.ID, now)
+	p, err := s.newPush(ctx, u.ID, push.PurposeDevice, fl, dev.ID, now)
 	if err != nil {
 		s.Log.WarnContext(ctx, "device approval push", "err", err)
 		return 0

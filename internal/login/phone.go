@@ -71,21 +71,21 @@ func (s *Service) PhoneAnswer(ctx context.Context, jkt string, body []byte) (str
 		return "", ErrInvalidCode
 	}
 	p, err := s.Store.PushRequestByID(ctx, resp.ChallengeID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (p.UserID != f.UserID || p.Outcome != factor.PushPending)) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (p.UserID != f.UserID || p.Outcome != push.RequestPending)) {
 		return "", ErrFlow
 	}
 	if err != nil {
 		return "", err
 	}
 	o, jerr := p.Challenge.Judge(resp, now)
-	outcome, event := factor.PushDenied, audit.PushDenied
+	outcome, event := push.RequestDenied, audit.PushDenied
 	switch o {
 	case push.Approved:
-		outcome, event = factor.PushApproved, audit.PushApproved
+		outcome, event = push.RequestApproved, audit.PushApproved
 	case push.Reported:
-		outcome, event = factor.PushReported, audit.PushReported
+		outcome, event = push.RequestReported, audit.PushReported
 	case push.Expired:
-		outcome, event = factor.PushExpired, audit.PushDenied
+		outcome, event = push.RequestExpired, audit.PushDenied
 	case push.Pending:
 		return "", ErrInvalidCode // malformed for this challenge: nothing decided
 	}
@@ -105,7 +105,7 @@ func (s *Service) PhoneAnswer(ctx context.Context, jkt string, body []byte) (str
 		if err := tx.AppendAudit(ctx, &audit.Event{Time: now, Type: event, UserID: p.UserID, Actor: p.UserID, Interface: "mobile", Detail: detail}); err != nil {
 			return err
 		}
-		if outcome != factor.PushReported || s.Freeze == nil {
+		if outcome != push.RequestReported || s.Freeze == nil {
 			return nil
 		}
 		var err error
@@ -121,7 +121,7 @@ func (s *Service) PhoneAnswer(ctx context.Context, jkt string, body []byte) (str
 	if frozen != nil {
 		frozen()
 	}
-	if outcome == factor.PushReported {
+	if outcome == push.RequestReported {
 		s.raiseAccountThrottle(ctx, p.UserID, now)
 	}
 
@@ -130,11 +130,11 @@ func (s *Service) PhoneAnswer(ctx context.Context, jkt string, body []byte) (str
 		return outcome, nil // a step-up or device flow that is gone
 	}
 	switch {
-	case outcome != factor.PushApproved:
+	case outcome != push.RequestApproved:
 		// A device the phone refused is revoked with its event and the
 		// flow's denial, in one transaction.
 		var refuse func(store.Tx) error
-		if p.Purpose == factor.PurposeDevice && p.DeviceID != "" {
+		if p.Purpose == push.PurposeDevice && p.DeviceID != "" {
 			if d, err := s.Store.DeviceByID(ctx, p.DeviceID); err == nil && d.Status == device.Pending {
 				refuse = func(tx store.Tx) error {
 					if err := tx.SetDeviceStatus(ctx, d.ID, device.Revoked); err != nil {
@@ -146,7 +146,7 @@ func (s *Service) PhoneAnswer(ctx context.Context, jkt string, body []byte) (str
 			}
 		}
 		s.denyWith(ctx, fl, "push_"+outcome, now, refuse)
-	case p.Purpose == factor.PurposeDevice:
+	case p.Purpose == push.PurposeDevice:
 		if d, err := s.Store.DeviceByID(ctx, p.DeviceID); err == nil {
 			if err := s.trustDevice(ctx, d, p.UserID, "push:"+f.ID, now); err != nil {
 				return "", err

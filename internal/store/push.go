@@ -2,22 +2,21 @@ package store
 
 import (
 	"context"
+	"gatehouse/internal/factor/push"
 	"time"
-
-	"gatehouse/internal/factor"
 )
 
 // Pushes persists push requests sent to a user's phone and their answers.
 type Pushes interface {
-	CreatePushRequest(ctx context.Context, p *factor.PushRequest) error
-	PushRequestByID(ctx context.Context, id string) (*factor.PushRequest, error)
+	CreatePushRequest(ctx context.Context, p *push.Request) error
+	PushRequestByID(ctx context.Context, id string) (*push.Request, error)
 	// PendingPushRequests lists a user's unanswered, unexpired requests.
-	PendingPushRequests(ctx context.Context, userID string, now time.Time) ([]*factor.PushRequest, error)
+	PendingPushRequests(ctx context.Context, userID string, now time.Time) ([]*push.Request, error)
 	// AnswerPushRequest records the outcome of a pending request;
 	// ErrNotFound when it is not pending any more.
 	AnswerPushRequest(ctx context.Context, id, outcome string, now time.Time) error
 	// PushRequestsSince lists a user's requests created at or after since, newest first.
-	PushRequestsSince(ctx context.Context, userID string, since time.Time) ([]*factor.PushRequest, error)
+	PushRequestsSince(ctx context.Context, userID string, since time.Time) ([]*push.Request, error)
 }
 
 // Enrolments persists the one-time codes that enrol a phone as a push

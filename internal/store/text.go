@@ -1,6 +1,7 @@
 package store
 
 import (
+	"gatehouse/internal/factor/push"
 	"unicode/utf8"
 
 	"gatehouse/internal/apikey"
@@ -37,7 +38,7 @@ func CleanDevice(d *device.Device) {
 }
 
 // CleanPushRequest cleans what a push request tells the phone.
-func CleanPushRequest(p *factor.PushRequest) {
+func CleanPushRequest(p *push.Request) {
 	clean(&p.Interface, &p.IP, &p.DeviceName)
 }
 

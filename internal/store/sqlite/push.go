@@ -2,16 +2,16 @@ package sqlite
 
 import (
 	"context"
+	"gatehouse/internal/factor/push"
 	"time"
 
-	"gatehouse/internal/factor"
 	"gatehouse/internal/store"
 )
 
 const pushCols = `id, user_id, flow_id, purpose, device_id, number, interface, ip, device_name, outcome, created_at, expires_at, answered_at`
 
-func scanPush(row interface{ Scan(...any) error }) (*factor.PushRequest, error) {
-	var p factor.PushRequest
+func scanPush(row interface{ Scan(...any) error }) (*push.Request, error) {
+	var p push.Request
 	var created, expires, answered int64
 	if err := row.Scan(&p.ID, &p.UserID, &p.FlowID, &p.Purpose, &p.DeviceID, &p.Number, &p.Interface, &p.IP, &p.DeviceName, &p.Outcome, &created, &expires, &answered); err != nil {
 		return nil, mapErr(err)
@@ -20,13 +20,13 @@ func scanPush(row interface{ Scan(...any) error }) (*factor.PushRequest, error) 
 	return &p, nil
 }
 
-func (q *conn) pushes(ctx context.Context, query string, args ...any) ([]*factor.PushRequest, error) {
+func (q *conn) pushes(ctx context.Context, query string, args ...any) ([]*push.Request, error) {
 	rows, err := q.x.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*factor.PushRequest
+	var out []*push.Request
 	for rows.Next() {
 		p, err := scanPush(rows)
 		if err != nil {
@@ -37,18 +37,18 @@ func (q *conn) pushes(ctx context.Context, query string, args ...any) ([]*factor
 	return out, rows.Err()
 }
 
-func (q *conn) CreatePushRequest(ctx context.Context, p *factor.PushRequest) error {
+func (q *conn) CreatePushRequest(ctx context.Context, p *push.Request) error {
 	store.CleanPushRequest(p)
 	_, err := q.x.ExecContext(ctx, `INSERT INTO push_requests (`+pushCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.UserID, p.FlowID, p.Purpose, p.DeviceID, p.Number, p.Interface, p.IP, p.DeviceName, p.Outcome, us(p.CreatedAt), us(p.ExpiresAt), us(p.AnsweredAt))
 	return mapErr(err)
 }
 
-func (q *conn) PushRequestByID(ctx context.Context, id string) (*factor.PushRequest, error) {
+func (q *conn) PushRequestByID(ctx context.Context, id string) (*push.Request, error) {
 	return scanPush(q.x.QueryRowContext(ctx, `SELECT `+pushCols+` FROM push_requests WHERE id = ?`, id))
 }
 
-func (q *conn) PendingPushRequests(ctx context.Context, userID string, now time.Time) ([]*factor.PushRequest, error) {
+func (q *conn) PendingPushRequests(ctx context.Context, userID string, now time.Time) ([]*push.Request, error) {
 	return q.pushes(ctx, `SELECT `+pushCols+` FROM push_requests WHERE user_id = ? AND outcome = 'pending' AND expires_at > ? ORDER BY created_at, id`, userID, us(now))
 }
 
@@ -57,7 +57,7 @@ func (q *conn) AnswerPushRequest(ctx context.Context, id, outcome string, now ti
 	return affected(res, err)
 }
 
-func (q *conn) PushRequestsSince(ctx context.Context, userID string, since time.Time) ([]*factor.PushRequest, error) {
+func (q *conn) PushRequestsSince(ctx context.Context, userID string, since time.Time) ([]*push.Request, error) {
 	return q.pushes(ctx, `SELECT `+pushCols+` FROM push_requests WHERE user_id = ? AND created_at >= ? ORDER BY created_at DESC, id`, userID, us(since))
 }
 

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/push"
 	"gatehouse/internal/flow"
 	"gatehouse/internal/session"
@@ -47,9 +46,9 @@ func testFlows(t *testing.T, s store.Store) {
 
 func testPushRequests(t *testing.T, s store.Store) {
 	u := NewUser(t, s, "alice")
-	mk := func(id string, created time.Time) *factor.PushRequest {
-		p := &factor.PushRequest{Challenge: push.Challenge{ID: id, UserID: u.ID, Number: 42, Interface: "web", IP: "192.0.2.1", DeviceName: "Firefox",
-			CreatedAt: created, ExpiresAt: created.Add(2 * time.Minute)}, FlowID: "flw_1", Purpose: factor.PurposeLogin, Outcome: factor.PushPending}
+	mk := func(id string, created time.Time) *push.Request {
+		p := &push.Request{Challenge: push.Challenge{ID: id, UserID: u.ID, Number: 42, Interface: "web", IP: "192.0.2.1", DeviceName: "Firefox",
+			CreatedAt: created, ExpiresAt: created.Add(2 * time.Minute)}, FlowID: "flw_1", Purpose: push.PurposeLogin, Outcome: push.RequestPending}
 		if err := s.CreatePushRequest(ctx, p); err != nil {
 			t.Fatal(err)
 		}
@@ -62,14 +61,14 @@ func testPushRequests(t *testing.T, s store.Store) {
 	if len(pending) != 2 || pending[0].ID != "p1" || pending[0].Number != 42 {
 		t.Errorf("PendingPushRequests = %+v", pending)
 	}
-	if err := s.AnswerPushRequest(ctx, "p1", factor.PushApproved, T0.Add(time.Second)); err != nil {
+	if err := s.AnswerPushRequest(ctx, "p1", push.RequestApproved, T0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AnswerPushRequest(ctx, "p1", factor.PushDenied, T0.Add(time.Second)); !errors.Is(err, store.ErrNotFound) {
+	if err := s.AnswerPushRequest(ctx, "p1", push.RequestDenied, T0.Add(time.Second)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("answering twice: %v", err)
 	}
 	got, _ := s.PushRequestByID(ctx, "p1")
-	if got.Outcome != factor.PushApproved || !got.AnsweredAt.Equal(T0.Add(time.Second)) || got.FlowID != "flw_1" {
+	if got.Outcome != push.RequestApproved || !got.AnsweredAt.Equal(T0.Add(time.Second)) || got.FlowID != "flw_1" {
 		t.Errorf("answered request = %+v", got)
 	}
 	since, _ := s.PushRequestsSince(ctx, u.ID, T0)
@@ -113,10 +112,10 @@ func testPurgeExpired(t *testing.T, s store.Store) {
 	flow("flw_live", T0.Add(time.Hour))
 	s.CreatePushEnrolment(ctx, u.ID, []byte("c"), T0.Add(time.Minute))
 	s.CreateDeviceApproval(ctx, []byte("t"), "dev", u.ID, T0.Add(time.Minute))
-	s.CreatePushRequest(ctx, &factor.PushRequest{Challenge: push.Challenge{ID: "p_old", UserID: u.ID, Number: 11, CreatedAt: T0.Add(-100 * 24 * time.Hour),
-		ExpiresAt: T0}, Purpose: factor.PurposeLogin, Outcome: factor.PushExpired})
-	s.CreatePushRequest(ctx, &factor.PushRequest{Challenge: push.Challenge{ID: "p_new", UserID: u.ID, Number: 12, CreatedAt: T0,
-		ExpiresAt: T0.Add(time.Minute)}, Purpose: factor.PurposeLogin, Outcome: factor.PushPending})
+	s.CreatePushRequest(ctx, &push.Request{Challenge: push.Challenge{ID: "p_old", UserID: u.ID, Number: 11, CreatedAt: T0.Add(-100 * 24 * time.Hour),
+		ExpiresAt: T0}, Purpose: push.PurposeLogin, Outcome: push.RequestExpired})
+	s.CreatePushRequest(ctx, &push.Request{Challenge: push.Challenge{ID: "p_new", UserID: u.ID, Number: 12, CreatedAt: T0,
+		ExpiresAt: T0.Add(time.Minute)}, Purpose: push.PurposeLogin, Outcome: push.RequestPending})
 	rule := throttle.Rule{Free: 1, Base: time.Second, Max: time.Hour}
 	for key, at := range map[string]time.Time{"idle": T0.Add(-100 * 24 * time.Hour), "busy": T0} {
 		s.Reserve(ctx, key, func(st throttle.State) (throttle.State, bool) { n, ok, _ := rule.Reserve(st, at); return n, ok })

@@ -162,7 +162,7 @@ func probeHostileKey(t *testing.T, s store.Tx, userID, h string) {
 	notFound("PushRequestByID", err)
 	ps, err := s.PendingPushRequests(ctx, h, T0)
 	empty("PendingPushRequests", len(ps), err)
-	notFound("AnswerPushRequest", s.AnswerPushRequest(ctx, h, factor.PushApproved, T0))
+	notFound("AnswerPushRequest", s.AnswerPushRequest(ctx, h, push.RequestApproved, T0))
 	ps, err = s.PushRequestsSince(ctx, h, T0)
 	empty("PushRequestsSince", len(ps), err)
 
@@ -238,8 +238,8 @@ func testHostileTextStoredClean(t *testing.T, s store.Store) {
 			check("device name", got.Name)
 		}
 
-		p := &factor.PushRequest{Challenge: push.Challenge{ID: id("push"), UserID: u.ID, Number: 42, Interface: h, IP: h, DeviceName: h,
-			CreatedAt: T0, ExpiresAt: T0.Add(time.Minute)}, Purpose: factor.PurposeLogin, Outcome: factor.PushPending}
+		p := &push.Request{Challenge: push.Challenge{ID: id("push"), UserID: u.ID, Number: 42, Interface: h, IP: h, DeviceName: h,
+			CreatedAt: T0, ExpiresAt: T0.Add(time.Minute)}, Purpose: push.PurposeLogin, Outcome: push.RequestPending}
 		if err := s.CreatePushRequest(ctx, p); err != nil {
 			t.Fatalf("CreatePushRequest with %s: %v", short(h), err)
 		}
