@@ -17,9 +17,9 @@ import (
 
 // TestThrottleAcrossInstances: wrong passwords for one account from one
 // address, sent in parallel and spread over two instances on one
-// PostgreSQL schema, get exactly as many password checks as one instance
-// would give them (the policy's free failures and the one after; the
-// clock stands still, so no wait runs out); every other one is throttled.
+// PostgreSQL schema, get no more password checks than one instance would
+// give them (the policy's free failures and the one after; the clock
+// stands still, so no wait runs out); every other one is throttled.
 func TestThrottleAcrossInstances(t *testing.T) {
 	url := storetest.PostgresURL(t)
 	f := newFixture(t) // for its user-making helpers and clock only
@@ -55,7 +55,10 @@ func TestThrottleAcrossInstances(t *testing.T) {
 	wg.Wait()
 	// Free failures cost no delay, so the attempt after them is also
 	// allowed at once; only then does the wait begin (throttle.Rule.Delay).
-	if want := policy.AccountSource.Free + 1; checked != want {
-		t.Errorf("%d of %d wrong passwords were checked, %d throttled; want %d checked (the policy's free failures and the one after)", checked, n, throttled, want)
+	// That one is the most: in parallel, an attempt still in flight holds
+	// its reservation, so the last free one may be refused too (it fails
+	// safe). Never more, whichever instance each attempt reaches.
+	if most, least := policy.AccountSource.Free+1, policy.AccountSource.Free; checked > most || checked < least {
+		t.Errorf("%d of %d wrong passwords were checked, %d throttled; want %d to %d checked (the policy's free failures, and the one after when no attempt is in flight)", checked, n, throttled, least, most)
 	}
 }
