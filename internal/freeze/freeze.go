@@ -27,8 +27,6 @@ package freeze
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -45,11 +43,6 @@ import (
 	"gatehouse/internal/token"
 	"gatehouse/internal/user"
 )
-
-// DefaultLinkLife is how long a freeze link works unless configured: a
-// week, so that a notice read after a weekend away still stops an
-// intruder. A link is single-use, and only ever takes power away.
-const DefaultLinkLife = 7 * 24 * time.Hour
 
 // Errors of the freeze flows.
 var (
@@ -76,13 +69,7 @@ type Service struct {
 	// StepUpWindow is how recent the strongest factor's proof must be to
 	// unfreeze; zero means [session.DefaultStepUpWindow].
 	StepUpWindow time.Duration
-	// Origin is the public origin freeze links point to
-	// (<Origin>/freeze?token=…).
-	Origin string
-	// LinkLife is how long a link works; zero means [DefaultLinkLife].
-	LinkLife time.Duration
-	Now      func() time.Time // nil means time.Now
-	Rand     io.Reader        // nil means crypto/rand.Reader
+	Now          func() time.Time // nil means time.Now
 }
 
 func (s *Service) now() time.Time {
@@ -414,22 +401,3 @@ func (s *Service) newPassword(u *user.User, next string) (string, error) {
 }
 
 var errSamePassword = errors.New("choose a new password: the one the account had when it was frozen may be known to whoever froze it")
-
-// Link makes a freeze link for userID inside tx (the transaction of the
-// notice that carries it) and returns its URL,
-// <Origin>/freeze?token=<T>. The token is shown in the URL only; its hash
-// is stored, with an expiry [Service.LinkLife] after now.
-func (s *Service) Link(ctx context.Context, tx store.FreezeLinks, userID string, now time.Time) (string, error) {
-	tok, err := token.New(s.Rand, tokenBytes)
-	if err != nil {
-		return "", err
-	}
-	life := s.LinkLife
-	if life <= 0 {
-		life = DefaultLinkLife
-	}
-	if err := tx.CreateFreezeLink(ctx, token.Hash(tok), userID, now.Add(life)); err != nil {
-		return "", fmt.Errorf("freeze: store link: %w", err)
-	}
-	return s.Origin + "/freeze?token=" + tok, nil
-}

@@ -165,16 +165,13 @@ func (n *Notices) noticeMail(ctx context.Context, tx store.Tx, nt *notice.Notice
 	}
 	p := mailPayload{Kind: kindNotice, Notice: nt}
 	if n.Seal != nil {
-		tok, err := token.New(n.Rand, 32)
-		if err != nil {
-			return nil, err
-		}
 		life := n.FreezeLifetime
 		if life <= 0 {
 			life = DefaultFreezeLinkLifetime
 		}
-		if err := tx.CreateFreezeLink(ctx, token.Hash(tok), nt.UserID, now.Add(life)); err != nil {
-			return nil, fmt.Errorf("notify: freeze link: %w", err)
+		tok, err := NewFreezeLink(ctx, tx, n.Rand, nt.UserID, now.Add(life))
+		if err != nil {
+			return nil, err
 		}
 		if p.Freeze, err = n.Seal.Seal([]byte(tok), freezeAD(mid)); err != nil {
 			return nil, err
@@ -247,4 +244,19 @@ type webhookData struct {
 func WebhookBody(nt *notice.Notice) ([]byte, error) {
 	return json.Marshal(webhookBody{Type: nt.Event, Timestamp: nt.Time.UTC(), Data: webhookData{
 		Notice: nt.ID, User: nt.UserID, Interface: nt.Interface, Device: nt.Device, IP: nt.IP, Critical: notice.Critical(nt.Event), Detail: nt.Detail}})
+}
+
+// NewFreezeLink stores a single-use "This wasn't me" link for userID in
+// tx (the transaction of the notice that carries it), working until
+// expires, and returns its token: 256 bits, shown only in the link
+// (<origin>/freeze?token=<token>), stored as its hash.
+func NewFreezeLink(ctx context.Context, tx store.FreezeLinks, r io.Reader, userID string, expires time.Time) (string, error) {
+	tok, err := token.New(r, 32)
+	if err != nil {
+		return "", err
+	}
+	if err := tx.CreateFreezeLink(ctx, token.Hash(tok), userID, expires); err != nil {
+		return "", fmt.Errorf("notify: freeze link: %w", err)
+	}
+	return tok, nil
 }
