@@ -21,10 +21,25 @@ import (
 
 // reserveFactor takes one second-factor attempt from the user's budget
 // and returns the try: how many answers in a row it makes, counted as
-// wrong until it turns out right.
-func (s *Service) reserveFactor(ctx context.Context, userID string, now time.Time) (guess, error) {
+// wrong until it turns out right. With held, the reservation is held
+// for settle to release when the answer turns out right or fails for
+// another cause; a wrong answer lets go of the hold (see miss), so it
+// counts.
+func (s *Service) reserveFactor(ctx context.Context, userID string, held *[]string, now time.Time) (guess, error) {
 	st, err := reserveState(ctx, s.Store, throttle.FactorKey(userID), s.Factors.Throttle, now)
+	if err == nil && held != nil {
+		*held = []string{throttle.FactorKey(userID)}
+	}
 	return guess{userID: userID, n: st.Failures}, err
+}
+
+// miss settles a wrong answer to a login flow: the try counts, the owner
+// is told when a run of wrong answers reaches the notice count, and the
+// flow records the failure.
+func (s *Service) miss(ctx context.Context, held *[]string, g guess, fl *flow.Flow, kind factor.Kind, reason string, now time.Time) error {
+	*held = nil
+	s.wrong(ctx, g, fl.Door, fl.IP, now)
+	return s.failAnswer(ctx, fl, kind, reason, now)
 }
 
 // guess is one reserved second-factor try: n is its place in the user's
@@ -59,16 +74,13 @@ func (s *Service) AnswerTOTP(ctx context.Context, flowID, binding, code string) 
 	if err != nil {
 		return nil, err
 	}
-	g, err := s.reserveFactor(ctx, in.u.ID, now)
+	g, err := s.reserveFactor(ctx, in.u.ID, &held, now)
 	if err != nil {
 		return nil, err
 	}
-	held = []string{throttle.FactorKey(in.u.ID)}
 	p, reason := s.verifyTOTP(ctx, fs, code, now)
 	if p == nil {
-		held = nil // a wrong code counts
-		s.wrong(ctx, g, in.fl.Door, in.fl.IP, now)
-		return nil, s.failAnswer(ctx, in.fl, factor.TOTP, reason, now)
+		return nil, s.miss(ctx, &held, g, in.fl, factor.TOTP, reason, now)
 	}
 	return s.accept(ctx, in, p, now)
 }
@@ -84,11 +96,10 @@ func (s *Service) AnswerRecovery(ctx context.Context, flowID, binding, code stri
 	if err != nil {
 		return nil, err
 	}
-	g, err := s.reserveFactor(ctx, in.u.ID, now)
+	g, err := s.reserveFactor(ctx, in.u.ID, &held, now)
 	if err != nil {
 		return nil, err
 	}
-	held = []string{throttle.FactorKey(in.u.ID)}
 	codes, err := s.Store.RecoveryCodes(ctx, in.u.ID)
 	if err != nil {
 		return nil, err
@@ -103,9 +114,7 @@ func (s *Service) AnswerRecovery(ctx context.Context, flowID, binding, code stri
 	}
 	i, ok := recovery.Match(code, hashes)
 	if !ok {
-		held = nil // a wrong code counts
-		s.wrong(ctx, g, in.fl.Door, in.fl.IP, now)
-		return nil, s.failAnswer(ctx, in.fl, factor.Recovery, "wrong_code", now)
+		return nil, s.miss(ctx, &held, g, in.fl, factor.Recovery, "wrong_code", now)
 	}
 	fl := in.fl
 	return s.accept(ctx, in, &proof{kind: factor.Recovery, spend: func(ctx context.Context, tx store.Tx) error {
@@ -167,20 +176,17 @@ func (s *Service) FinishWebAuthn(ctx context.Context, flowID, binding string, re
 	if err != nil {
 		return nil, err
 	}
-	g, err := s.reserveFactor(ctx, in.u.ID, now)
+	g, err := s.reserveFactor(ctx, in.u.ID, &held, now)
 	if err != nil {
 		return nil, err
 	}
-	held = []string{throttle.FactorKey(in.u.ID)}
 	fl.Challenge = nil // one ceremony, one answer
 	p, reason, err := s.verifyAssertion(ctx, in.u, fs, ch.Session, response, fl.Door, fl.IP, now)
 	if err != nil {
 		return nil, err
 	}
 	if p == nil {
-		held = nil // a wrong answer counts
-		s.wrong(ctx, g, fl.Door, fl.IP, now)
-		return nil, s.failAnswer(ctx, fl, factor.WebAuthn, reason, now)
+		return nil, s.miss(ctx, &held, g, fl, factor.WebAuthn, reason, now)
 	}
 	return s.accept(ctx, in, p, now)
 }
@@ -311,11 +317,10 @@ func (s *Service) VerifySMS(ctx context.Context, flowID, binding, code string) (
 	if err != nil {
 		return nil, err
 	}
-	g, err := s.reserveFactor(ctx, in.u.ID, now)
+	g, err := s.reserveFactor(ctx, in.u.ID, &held, now)
 	if err != nil {
 		return nil, err
 	}
-	held = []string{throttle.FactorKey(in.u.ID)}
 	for try := 0; ; try++ {
 		res, err := s.verifySMS(ctx, in, fs[0], code, now)
 		if errors.Is(err, ErrInvalidCode) {

@@ -244,7 +244,7 @@ func (s *Service) Confirm(ctx context.Context, sess *session.Session, factorID, 
 	if err := s.needAssurance(ctx, sess, true); err != nil {
 		return nil, err
 	}
-	if _, err := s.reserveFactor(ctx, sess.UserID, now); err != nil {
+	if _, err := s.reserveFactor(ctx, sess.UserID, nil, now); err != nil {
 		return nil, err
 	}
 	switch f.Kind {

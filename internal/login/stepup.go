@@ -48,11 +48,10 @@ func (s *Service) Step(ctx context.Context, sess *session.Session, req StepUp) (
 		if err != nil {
 			return nil, err
 		}
-		g, err := s.reserveFactor(ctx, in.u.ID, now)
+		g, err := s.reserveFactor(ctx, in.u.ID, &held, now)
 		if err != nil {
 			return nil, err
 		}
-		held = []string{throttle.FactorKey(in.u.ID)}
 		p, reason := s.verifyTOTP(ctx, fs, req.Code, now)
 		if p == nil {
 			held = nil // a wrong code counts
@@ -90,11 +89,10 @@ func (s *Service) Step(ctx context.Context, sess *session.Session, req StepUp) (
 		if err != nil {
 			return nil, err
 		}
-		g, err := s.reserveFactor(ctx, in.u.ID, now)
+		g, err := s.reserveFactor(ctx, in.u.ID, &held, now)
 		if err != nil {
 			return nil, err
 		}
-		held = []string{throttle.FactorKey(in.u.ID)}
 		// One ceremony, one answer: the flow is spent before the answer is
 		// checked. Only a conflict means another answer spent it; any other
 		// failure is the store's.
