@@ -68,9 +68,31 @@ func (e *WeakPasswordError) Unwrap() error { return e.Err }
 // Kind is [fault.WeakPassword]; the client is told Err's text.
 func (e *WeakPasswordError) Kind() fault.Kind { return fault.WeakPassword }
 
+// Store is what logins read and write outside a transaction, and the
+// transactions they run: users, their factors, flows, devices and
+// sessions, the throttle counters, and the trail and notices a user
+// reads. Keys, accounts, streams and the revocation feed are other
+// services' business; store.Store is one.
+type Store interface {
+	store.Users
+	store.Factors
+	store.RecoveryCodes
+	store.Flows
+	store.Pushes
+	store.Enrolments
+	store.Devices
+	store.DeviceApprovals
+	store.Sessions
+	store.Throttles
+	store.Audit
+	store.Notices
+	store.Outbox
+	InTx(ctx context.Context, fn func(store.Tx) error) error
+}
+
 // Service runs logins. Its fields are set once before use.
 type Service struct {
-	Store     store.Store
+	Store     Store
 	Hasher    *password.Hasher
 	Rules     password.Rules
 	Throttle  throttle.Policy
