@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -14,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"gatehouse/internal/factor/push"
 	"gatehouse/internal/strictjson"
 )
 
@@ -109,8 +109,7 @@ func SignAnswer(priv *ecdsa.PrivateKey, a Answer) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := sha256.Sum256(msg)
-	return ecdsa.SignASN1(rand.Reader, priv, d[:])
+	return push.SignMessage(priv, msg)
 }
 
 // VerifyAnswer checks that sig is pub's signature of [PhoneMessage](a).
@@ -122,8 +121,7 @@ func VerifyAnswer(pub *ecdsa.PublicKey, a Answer, sig []byte) error {
 	if err != nil {
 		return err
 	}
-	d := sha256.Sum256(msg)
-	if !ecdsa.VerifyASN1(pub, d[:], sig) {
+	if push.VerifyMessage(pub, msg, sig) != nil {
 		return fmt.Errorf("%w: bad signature", ErrAnswer)
 	}
 	return nil

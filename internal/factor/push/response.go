@@ -135,12 +135,7 @@ func Sign(priv *ecdsa.PrivateKey, resp Response) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	digest := sha256.Sum256(msg)
-	sig, err := ecdsa.SignASN1(rand.Reader, priv, digest[:])
-	if err != nil {
-		return nil, fmt.Errorf("push: sign: %w", err)
-	}
-	return sig, nil
+	return SignMessage(priv, msg)
 }
 
 // Verify checks that sig is pub's ASN.1 DER ECDSA signature of
@@ -152,6 +147,31 @@ func Verify(pub *ecdsa.PublicKey, resp Response, sig []byte) error {
 	msg, err := Message(resp)
 	if err != nil {
 		return err
+	}
+	return VerifyMessage(pub, msg, sig)
+}
+
+// SignMessage makes the phone's device-key signature of msg: ECDSA P-256
+// over its SHA-256, ASN.1 DER. Every message a phone signs (a push
+// response, an approval's answer) starts with its own domain line, so a
+// signature made for one can never be taken for another.
+func SignMessage(priv *ecdsa.PrivateKey, msg []byte) ([]byte, error) {
+	if priv == nil || !isP256(&priv.PublicKey) {
+		return nil, ErrKey
+	}
+	digest := sha256.Sum256(msg)
+	sig, err := ecdsa.SignASN1(rand.Reader, priv, digest[:])
+	if err != nil {
+		return nil, fmt.Errorf("push: sign: %w", err)
+	}
+	return sig, nil
+}
+
+// VerifyMessage checks that sig is pub's device-key signature of msg (see
+// [SignMessage]).
+func VerifyMessage(pub *ecdsa.PublicKey, msg, sig []byte) error {
+	if !isP256(pub) {
+		return ErrKey
 	}
 	digest := sha256.Sum256(msg)
 	if !ecdsa.VerifyASN1(pub, digest[:], sig) {
