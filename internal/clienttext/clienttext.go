@@ -10,6 +10,7 @@ package clienttext
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -31,4 +32,19 @@ func Clean(s string) string {
 // stored row.
 func Valid(s string) bool {
 	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// Printable reports whether s is valid UTF-8 of at most n bytes without
+// control characters (no CR or LF to smuggle a line into a log or a
+// header): what a username, a device name or a code may hold.
+func Printable(s string, n int) bool {
+	if len(s) > n || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }

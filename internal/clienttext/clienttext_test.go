@@ -51,3 +51,24 @@ func FuzzClean(f *testing.F) {
 		}
 	})
 }
+
+func TestPrintable(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		n    int
+		want bool
+	}{
+		{"alice", 8, true},
+		{"zoë", 8, true},
+		{"alice\r\nX-Injected: 1", 64, false},
+		{"tab\there", 64, false},
+		{"nul\x00", 64, false},
+		{"\xff\xfe", 64, false},
+		{"nine char", 8, false},
+		{"", 8, true},
+	} {
+		if got := clienttext.Printable(c.s, c.n); got != c.want {
+			t.Errorf("Printable(%q, %d) = %v, want %v", c.s, c.n, got, c.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"gatehouse/internal/clienttext"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/sms"
 	"gatehouse/internal/login"
@@ -104,7 +105,7 @@ type enrolRequest struct {
 
 func (b enrolRequest) Valid(context.Context) []FieldError {
 	var errs []FieldError
-	if !printable(b.Name, 64) {
+	if !clienttext.Printable(b.Name, 64) {
 		errs = append(errs, FieldError{"name", "at most 64 printable characters"})
 	}
 	if len(b.Phone) > 32 {

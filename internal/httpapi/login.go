@@ -6,10 +6,9 @@ import (
 	"net/http"
 	"net/netip"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"gatehouse/internal/authz"
+	"gatehouse/internal/clienttext"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/edge"
 	"gatehouse/internal/login"
@@ -26,23 +25,9 @@ type loginRequest struct {
 	} `json:"device"`
 }
 
-// printable reports whether s is valid UTF-8 without control characters
-// (no CR/LF to smuggle into logs or headers) and at most n bytes.
-func printable(s string, n int) bool {
-	if len(s) > n || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
-}
-
 func (b loginRequest) Valid(context.Context) []FieldError {
 	var errs []FieldError
-	if b.Username == "" || !printable(b.Username, 256) {
+	if b.Username == "" || !clienttext.Printable(b.Username, 256) {
 		errs = append(errs, FieldError{"username", "required; at most 256 printable characters"})
 	}
 	// The password's content is never inspected here beyond its size:
@@ -53,7 +38,7 @@ func (b loginRequest) Valid(context.Context) []FieldError {
 	if _, err := session.ParseDoor(b.Interface); err != nil {
 		errs = append(errs, FieldError{"interface", "one of web, desktop, mobile"})
 	}
-	if !printable(b.Device.Name, 64) {
+	if !clienttext.Printable(b.Device.Name, 64) {
 		errs = append(errs, FieldError{"device.name", "at most 64 printable characters"})
 	}
 	return errs

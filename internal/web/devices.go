@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"gatehouse/internal/clienttext"
 	"gatehouse/internal/device"
 	"gatehouse/internal/fault"
 	"gatehouse/internal/session"
@@ -148,7 +149,7 @@ func handleApproveLinkForm(d *deps) handlerFunc {
 		}
 		data := linkData{Token: tok}
 		status := http.StatusOK
-		if tok == "" || len(tok) > 128 || !printable(tok, 128) {
+		if tok == "" || len(tok) > 128 || !clienttext.Printable(tok, 128) {
 			data.Token, data.Error, status = "", msgBadLink, http.StatusBadRequest
 		}
 		return render(w, status, "device-link", page{Title: "Approve a new device", CSRF: formToken(secret), Data: data})

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"gatehouse/internal/clienttext"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/fault"
 	"gatehouse/internal/flow"
@@ -293,7 +294,7 @@ func handleFlowPage(d *deps) flowFunc {
 	return func(w http.ResponseWriter, r *http.Request, fv *flowVisitor) error {
 		q := r.URL.Query()
 		sentTo := q.Get("sent")
-		if !printable(sentTo, 32) {
+		if !clienttext.Printable(sentTo, 32) {
 			sentTo = ""
 		}
 		return d.showFlow(w, r, fv, flowView{with: q.Get("with"), number: queryNumber(r, "number"), sentTo: sentTo})
@@ -343,7 +344,7 @@ func handleFlowCode(d *deps, kind factor.Kind, answer func(ctx context.Context, 
 	return func(w http.ResponseWriter, r *http.Request, fv *flowVisitor) error {
 		code := formCode(r, kind != factor.Recovery)
 		view := flowView{sentTo: r.PostForm.Get("sent")}
-		if !printable(view.sentTo, 32) {
+		if !clienttext.Printable(view.sentTo, 32) {
 			view.sentTo = ""
 		}
 		if code == "" {

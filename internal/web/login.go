@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"gatehouse/internal/clienttext"
 	"gatehouse/internal/edge"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
@@ -110,7 +109,7 @@ func handleLogin(d *deps) handlerFunc {
 		if data.Username == "" || pw == "" {
 			return again(http.StatusUnprocessableEntity, msgMissing)
 		}
-		if !printable(data.Username, 256) || len(pw) > 1024 {
+		if !clienttext.Printable(data.Username, 256) || len(pw) > 1024 {
 			data.Username = ""
 			return again(http.StatusUnprocessableEntity, msgBadCredentials)
 		}
@@ -167,18 +166,4 @@ func handleLogout(d *deps) signedInFunc {
 		http.Redirect(w, r, "/login?done=signed-out", http.StatusSeeOther)
 		return nil
 	}
-}
-
-// printable reports whether s is valid UTF-8 of at most n bytes without
-// control characters, which have no place in a username or a log line.
-func printable(s string, n int) bool {
-	if len(s) > n || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
 }
