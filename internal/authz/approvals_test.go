@@ -224,7 +224,24 @@ func TestApprovalRefusals(t *testing.T) {
 func TestKeyApprovalRequired(t *testing.T) {
 	f := newApprovalFixture(t)
 	sessions := authn.New(f.st, maxAge, f.clock.Now, nil)
-	svc := authz.New(authz.Config{Rules: policy.ReferenceRules(), Keys: f.keys, Sessions: sessions, Members: f.st,
+	// Rules whose transfer route asks for no approval (the reference
+	// rules ask for one on every transfer): only the key's setting can.
+	specs, err := policy.ParseSpecs([]byte(`
+- host: live.localhost
+  environment: live
+  methods: [POST]
+  path: /api/orders
+  scopes: [orders:write]
+- host: live.localhost
+  environment: live
+  methods: [POST]
+  path: /api/transfers
+  scopes: [transfers:write]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := authz.New(authz.Config{Rules: policy.MustCompile(specs), Keys: f.keys, Sessions: sessions, Members: f.st,
 		Replay: &dpop.ReplayCache{Window: time.Minute}, DPoPMaxAge: time.Minute, MaxAge: maxAge, Now: f.clock.Now, Approvals: f.appr})
 	mk := func(name, approval string) *authz.Issued {
 		iss, err := f.keys.Create(ctx, f.session(f.owner, 3, f.clock.Now()), "ACC-L", apikey.Request{Name: name, Scopes: []string{"orders:write", "transfers:write"},

@@ -179,7 +179,9 @@ func TestAuthorizeSessions(t *testing.T) {
 		{"WebAccountInPath", authz.Request{Target: target("GET", "http://live.localhost/api/accounts/ACC-L"), Cookie: webTok}, policy.Allowed, nil, web.ID},
 		{"WebNotMember", authz.Request{Target: target("GET", "http://paper.localhost/api/accounts/ACC-P"), Cookie: webTok}, policy.Forbidden, []string{"environment paper", "scope account:read", "account ACC-P"}, ""},
 		{"ViewerCannotTrade", authz.Request{Target: orders, Cookie: viewTok}, policy.Forbidden, []string{"scope orders:write"}, ""},
-		{"TransfersNeedAAL3", authz.Request{Target: target("POST", "http://live.localhost/api/transfers"), Cookie: strongTok}, policy.Allowed, nil, strong.ID},
+		// AAL3 passes the route's assurance; the reference rule also asks
+		// for the owner's approval of the one transfer.
+		{"TransfersNeedAAL3AndApproval", authz.Request{Target: target("POST", "http://live.localhost/api/transfers"), Cookie: strongTok}, policy.ApprovalRequired, []string{"approval transfer"}, strong.ID},
 		{"TraderLacksTransfers", authz.Request{Target: target("POST", "http://live.localhost/api/transfers"), Cookie: webTok}, policy.Forbidden, []string{"scope transfers:write", "aal 3"}, ""},
 		{"DesktopTokenAsCookie", authz.Request{Target: orders, Cookie: deskTok}, policy.Unauthenticated, []string{"credential"}, ""},
 		{"UnknownCookie", authz.Request{Target: orders, Cookie: "nope"}, policy.Unauthenticated, []string{"credential"}, ""},
