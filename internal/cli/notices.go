@@ -41,7 +41,7 @@ func noticeDeriver(c *config.Config) (*notify.Notices, error) {
 		}
 	}
 	return &notify.Notices{Seal: box, Mail: c.Mail.Addr != "" || c.Demo, SignIns: c.Mail.NotifySignIns, Webhooks: eps,
-		FreezeLifetime: c.Outbox.FreezeLinkLifetime, Preferences: preferences}, nil
+		FreezeLifetime: c.Outbox.FreezeLinkLifetime, Limit: c.Outbox.Limit(), Preferences: preferences}, nil
 }
 
 // preferences reads a user's choice of channels in the event's transaction.

@@ -56,11 +56,19 @@ type Outbox struct {
 	RetryCap  time.Duration `yaml:"retry_cap"`
 	// FreezeLinkLifetime is how long a notice's "This wasn't me" link works.
 	FreezeLinkLifetime time.Duration `yaml:"freeze_link_lifetime"`
+	// NoticeLimit is how many notices one user is mailed in each
+	// NoticeWindow; the others are summed up in one mail when the window
+	// ends. Security-critical notices are always sent (and counted).
+	NoticeLimit  int           `yaml:"notice_limit"`
+	NoticeWindow time.Duration `yaml:"notice_window"`
 }
+
+// Limit is the per-user notice limit the outbox settings give.
+func (o Outbox) Limit() notice.Limit { return notice.Limit{Max: o.NoticeLimit, Window: o.NoticeWindow} }
 
 func defaultOutbox() Outbox {
 	return Outbox{AttemptTimeout: 30 * time.Second, MaxAttempts: 12, RetryBase: 5 * time.Second, RetryCap: time.Hour,
-		FreezeLinkLifetime: notify.DefaultFreezeLinkLifetime}
+		FreezeLinkLifetime: notify.DefaultFreezeLinkLifetime, NoticeLimit: notice.DefaultLimit.Max, NoticeWindow: notice.DefaultLimit.Window}
 }
 
 // webhookSecretEnv is the variable that holds the secret of the n-th
@@ -88,6 +96,12 @@ func (c *Config) validateOutbox(bad func(string, ...any)) {
 	}
 	if o.FreezeLinkLifetime < time.Hour || o.FreezeLinkLifetime > 30*24*time.Hour {
 		bad("outbox.freeze_link_lifetime %v: want 1h to 720h", o.FreezeLinkLifetime)
+	}
+	if o.NoticeLimit < 1 || o.NoticeLimit > 1000 {
+		bad("outbox.notice_limit %d: want 1 to 1000", o.NoticeLimit)
+	}
+	if o.NoticeWindow < time.Minute || o.NoticeWindow > 24*time.Hour {
+		bad("outbox.notice_window %v: want 1m to 24h", o.NoticeWindow)
 	}
 	seen := map[string]bool{}
 	for i, w := range c.Webhooks {

@@ -10,12 +10,12 @@ import (
 // [Summary] when the window ends, so that a flood of events (a script
 // rotating keys, an intruder's busy hour) becomes one mail, not hundreds.
 //
-// A critical event is never held back the first time its type occurs in
-// a window, even past Max: otherwise whoever triggers a flood of cheap
-// notices first could hide a new key or device in the summary for up to
-// a Window. Repeats of it within the window are held back like the rest.
-// So one user gets at most Max + (number of critical types) + 1 notices
-// per window.
+// A critical event is never held back, even past Max: otherwise whoever
+// triggers a flood of cheap notices first could hide a new key or device
+// in the summary for up to a Window. Critical notices count towards Max,
+// so a burst of them leaves no room for the others until the window
+// ends; each critical notice still costs its sender a real change (a key
+// made, a factor added), which every one of them is worth telling.
 type Limit struct {
 	Max    int
 	Window time.Duration
@@ -25,42 +25,28 @@ type Limit struct {
 var DefaultLimit = Limit{Max: 10, Window: time.Hour}
 
 // RateState is one user's count in the current window. Its zero value is
-// a user who has been sent nothing. It is stored between notices (the
-// outbox keeps it per user), so it holds only plain values.
+// a user who has been sent nothing. It is stored between notices, so it
+// holds only plain values.
 type RateState struct {
 	Start time.Time // when the current window began; zero for none
 	Sent  int       // notices let through in it
-	// Critical holds the critical types let through in it.
-	Critical map[Event]bool `json:",omitempty"`
-	// Held counts the notices held back in it, per event.
+	// Held counts the notices held back in it, per event: what its
+	// summary tells.
 	Held map[Event]int `json:",omitempty"`
 }
 
 // Admit decides whether a notice of event e, due at now, is sent, and
 // returns the state to store. A notice not admitted is counted in Held,
-// to be told by [Limit.Summary]. Admit does not close a window that has
-// ended with notices held: call Summary first, or the held counts pass
-// into the next window (and are told at its end, not lost).
+// to be told by the window's summary, due at [Limit.SummaryDue]. When
+// the window has ended Admit starts a new one: the held counts of the
+// old one belong to its summary, which was written when the first was
+// held.
 func (l Limit) Admit(st RateState, e Event, now time.Time) (RateState, bool) {
 	st = st.clone()
-	if st.Start.IsZero() || !now.Before(st.Start.Add(l.window())) {
-		if len(st.Held) == 0 {
-			st = RateState{Start: now}
-		} else {
-			// The held notices still wait for their summary; a new window
-			// starts its counts while keeping them.
-			st = RateState{Start: now, Held: st.Held}
-		}
+	if l.Ended(st, now) {
+		st = RateState{Start: now}
 	}
-	switch {
-	case Critical(e) && !st.Critical[e]:
-		if st.Critical == nil {
-			st.Critical = map[Event]bool{}
-		}
-		st.Critical[e] = true
-		st.Sent++
-		return st, true
-	case st.Sent < l.Max:
+	if Critical(e) || st.Sent < l.max() {
 		st.Sent++
 		return st, true
 	}
@@ -71,24 +57,28 @@ func (l Limit) Admit(st RateState, e Event, now time.Time) (RateState, bool) {
 	return st, false
 }
 
-// Summary reports whether a summary of held notices is due at now (the
-// window they were held in has ended), with the counts to tell and the
-// state to store after sending it. The summary itself is not counted:
-// it is the one notice that stands for the others.
-func (l Limit) Summary(st RateState, now time.Time) (held map[Event]int, next RateState, due bool) {
-	if len(st.Held) == 0 || now.Before(st.Start.Add(l.window())) {
-		return nil, st, false
-	}
-	return maps.Clone(st.Held), RateState{}, true
-}
-
-// SummaryDue returns when the summary of st's held notices falls due; zero
-// when nothing is held.
+// SummaryDue returns when the summary of st's held notices falls due (the
+// end of its window); zero when nothing is held.
 func (l Limit) SummaryDue(st RateState) time.Time {
 	if len(st.Held) == 0 {
 		return time.Time{}
 	}
 	return st.Start.Add(l.window())
+}
+
+// Ended reports whether st's window has ended at now, so that a notice
+// then starts a new one. A notice dated a little before the window began
+// (transactions commit in another order than their clocks read) counts
+// in it.
+func (l Limit) Ended(st RateState, now time.Time) bool {
+	return st.Start.IsZero() || !now.Before(st.Start.Add(l.window()))
+}
+
+func (l Limit) max() int {
+	if l.Max <= 0 && l.Window <= 0 {
+		return DefaultLimit.Max
+	}
+	return l.Max
 }
 
 func (l Limit) window() time.Duration {
@@ -99,7 +89,6 @@ func (l Limit) window() time.Duration {
 }
 
 func (st RateState) clone() RateState {
-	st.Critical = maps.Clone(st.Critical)
 	st.Held = maps.Clone(st.Held)
 	return st
 }

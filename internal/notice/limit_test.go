@@ -30,53 +30,62 @@ func TestLimitFlood(t *testing.T) {
 	admit(notice.KeyCreated, t0.Add(21*time.Minute))
 	admit(notice.KeyCreated, t0.Add(22*time.Minute))
 	admit(notice.PasswordChanged, t0.Add(23*time.Minute))
-	want := []notice.Event{notice.KeyRotated, notice.KeyRotated, notice.KeyRotated, notice.KeyCreated, notice.PasswordChanged}
+	admit(notice.KeyRevoked, t0.Add(24*time.Minute))
+	want := []notice.Event{notice.KeyRotated, notice.KeyRotated, notice.KeyRotated, notice.KeyCreated, notice.KeyCreated, notice.PasswordChanged}
 	if diff := cmp.Diff(want, sent); diff != "" {
 		t.Errorf("sent (-want +got):\n%s", diff)
 	}
-	if _, _, due := l.Summary(st, t0.Add(59*time.Minute)); due {
-		t.Errorf("Summary due before the window ends")
+	if diff := cmp.Diff(map[notice.Event]int{notice.KeyRotated: 17, notice.KeyRevoked: 1}, st.Held); diff != "" {
+		t.Errorf("held (-want +got):\n%s", diff)
 	}
 	if got := l.SummaryDue(st); !got.Equal(t0.Add(time.Hour)) {
 		t.Errorf("SummaryDue = %v, want %v", got, t0.Add(time.Hour))
 	}
-	held, next, due := l.Summary(st, t0.Add(time.Hour))
-	if !due {
-		t.Fatalf("Summary not due when the window ends")
+	if l.Ended(st, t0.Add(59*time.Minute)) || !l.Ended(st, t0.Add(time.Hour)) {
+		t.Errorf("Ended at 59 min, 60 min = %v, %v; want false, true", l.Ended(st, t0.Add(59*time.Minute)), l.Ended(st, t0.Add(time.Hour)))
 	}
-	if diff := cmp.Diff(map[notice.Event]int{notice.KeyRotated: 17, notice.KeyCreated: 1}, held); diff != "" {
-		t.Errorf("held (-want +got):\n%s", diff)
-	}
-	// After the summary a new hour starts afresh.
-	st = next
+	// A new hour starts afresh: the held counts were its summary's.
 	sent = nil
 	admit(notice.KeyRotated, t0.Add(61*time.Minute))
-	admit(notice.KeyCreated, t0.Add(62*time.Minute))
-	if diff := cmp.Diff([]notice.Event{notice.KeyRotated, notice.KeyCreated}, sent); diff != "" {
+	admit(notice.KeyRevoked, t0.Add(62*time.Minute))
+	if diff := cmp.Diff([]notice.Event{notice.KeyRotated, notice.KeyRevoked}, sent); diff != "" {
 		t.Errorf("sent in the next hour (-want +got):\n%s", diff)
 	}
-	if _, _, due := l.Summary(st, t0.Add(3*time.Hour)); due {
-		t.Errorf("Summary due with nothing held")
+	if len(st.Held) != 0 || !l.SummaryDue(st).IsZero() {
+		t.Errorf("held in the next hour = %v, want none", st.Held)
 	}
 }
 
-func TestLimitHeldSurviveLateSummary(t *testing.T) {
-	l := notice.Limit{Max: 1, Window: time.Hour}
+// TestLimitCriticalNeverHeld: with no room at all, every critical notice
+// still goes, and the others are held.
+func TestLimitCriticalNeverHeld(t *testing.T) {
+	l := notice.Limit{Max: 0, Window: time.Hour}
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	st, _ := l.Admit(notice.RateState{}, notice.KeyRotated, t0)
-	st, ok := l.Admit(st, notice.KeyRotated, t0.Add(time.Minute))
-	if ok {
-		t.Fatalf("second notice admitted past Max 1")
+	var st notice.RateState
+	for i, e := range []notice.Event{notice.DevicePending, notice.FactorAdded, notice.FactorRemoved, notice.PasswordChanged, notice.KeyCreated, notice.AccountFrozen, notice.KeyCreated, notice.DevicePending} {
+		var ok bool
+		if st, ok = l.Admit(st, e, t0.Add(time.Duration(i)*time.Second)); !ok {
+			t.Errorf("critical %s held back", e)
+		}
 	}
-	// No summary was sent at the window's end; the next notice opens a
-	// new window, and the held count is still told.
-	st, ok = l.Admit(st, notice.KeyRevoked, t0.Add(2*time.Hour))
-	if !ok {
-		t.Errorf("first notice of a new window held back")
+	if _, ok := l.Admit(st, notice.SessionCreated, t0.Add(time.Minute)); ok {
+		t.Errorf("session.created admitted with Max 0")
 	}
-	held, _, due := l.Summary(st, t0.Add(3*time.Hour))
-	if !due || held[notice.KeyRotated] != 1 {
-		t.Errorf("Summary = %v, %v; want the held key.rotated told", held, due)
+}
+
+func TestLimitZeroIsDefault(t *testing.T) {
+	var l notice.Limit
+	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	var st notice.RateState
+	n := 0
+	for i := range 50 {
+		var ok bool
+		if st, ok = l.Admit(st, notice.KeyRotated, t0.Add(time.Duration(i)*time.Second)); ok {
+			n++
+		}
+	}
+	if n != notice.DefaultLimit.Max {
+		t.Errorf("zero Limit let %d through, want DefaultLimit.Max %d", n, notice.DefaultLimit.Max)
 	}
 }
 

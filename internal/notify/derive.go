@@ -3,9 +3,11 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"time"
 
 	"gatehouse/internal/audit"
@@ -46,6 +48,10 @@ type Notices struct {
 	// the event's transaction; nil means every user has the catalogue's
 	// defaults.
 	Preferences func(ctx context.Context, tx store.Tx, userID string) (notice.Preferences, error)
+	// Limit is the per-user rate rule of the notices to the holder
+	// (mail); the zero Limit means [notice.DefaultLimit]. Webhooks go to
+	// the platform, not the holder, and carry every notice.
+	Limit notice.Limit
 	// FreezeLifetime bounds a freeze link; 0 means DefaultFreezeLinkLifetime.
 	FreezeLifetime time.Duration
 	// Rand makes ids and link tokens; nil means crypto/rand.Reader.
@@ -119,12 +125,27 @@ func (n *Notices) Derive(ctx context.Context, tx store.Tx, e *audit.Event) ([]*s
 	now := e.Time
 	var out []*store.Message
 	if slices.Contains(channels, notice.Mail) && n.Mail && (nt.Event != notice.SessionCreated || n.SignIns) {
-		m, err := n.noticeMail(ctx, tx, &nt, now)
+		u, err := tx.UserByID(ctx, nt.UserID)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("notify: user of a notice: %w", err)
 		}
-		if m != nil {
-			out = append(out, m)
+		// The address is the one the user had when the change was made: an
+		// intruder who changes it afterwards does not divert this notice.
+		if to := u.Email; to != "" {
+			ok, summary, err := n.admit(ctx, tx, &nt, to)
+			if err != nil {
+				return nil, err
+			}
+			if summary != nil {
+				out = append(out, summary)
+			}
+			if ok {
+				m, err := n.noticeMail(ctx, tx, &nt, to, now)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, m)
+			}
 		}
 	}
 	if slices.Contains(channels, notice.Webhook) {
@@ -149,16 +170,84 @@ func (n *Notices) Derive(ctx context.Context, tx store.Tx, e *audit.Event) ([]*s
 	return out, nil
 }
 
-// noticeMail is the mail message of nt, with its freeze link stored;
-// nil when the user has no address.
-func (n *Notices) noticeMail(ctx context.Context, tx store.Tx, nt *notice.Notice, now time.Time) (*store.Message, error) {
-	u, err := tx.UserByID(ctx, nt.UserID)
+// admit applies the per-user limit to nt's mail to the holder, in nt's
+// transaction (which holds the user's count until it ends). It reports
+// whether the mail is sent; when it is held back instead, it is counted
+// in the window's summary: a new summary mail, returned to be enqueued,
+// due when the window ends, or the one already waiting, rewritten.
+func (n *Notices) admit(ctx context.Context, tx store.Tx, nt *notice.Notice, to string) (bool, *store.Message, error) {
+	r, err := tx.NoticeRateOf(ctx, nt.UserID)
 	if err != nil {
-		return nil, fmt.Errorf("notify: user of a notice: %w", err)
+		return false, nil, fmt.Errorf("notify: notice rate of %s: %w", nt.UserID, err)
 	}
-	if u.Email == "" {
-		return nil, nil
+	next := &store.NoticeRate{Summary: r.Summary}
+	if n.Limit.Ended(r.State, nt.Time) {
+		next.Summary = "" // that window's summary, if any, is on its way
 	}
+	var ok bool
+	next.State, ok = n.Limit.Admit(r.State, nt.Event, nt.Time)
+	var created *store.Message
+	if !ok {
+		if created, err = n.summarize(ctx, tx, next, nt.UserID, to, nt.Time); err != nil {
+			return false, nil, err
+		}
+		if created != nil {
+			next.Summary = created.ID
+		}
+	}
+	if err := tx.SetNoticeRate(ctx, nt.UserID, next); err != nil {
+		return false, nil, fmt.Errorf("notify: notice rate of %s: %w", nt.UserID, err)
+	}
+	return ok, created, nil
+}
+
+// summarize makes r's summary tell r's held counts: it rewrites the
+// summary mail waiting unsent, or returns a new one when none waits (the
+// first notice held in the window, or the waiting one already taken by
+// a worker). The summary is a notice of its own, made at now (when the
+// first notice it counts was held), with its own freeze link, due at the
+// end of the window.
+func (n *Notices) summarize(ctx context.Context, tx store.Tx, r *store.NoticeRate, userID, to string, now time.Time) (*store.Message, error) {
+	counts := make(map[string]string, len(r.State.Held))
+	for e, c := range r.State.Held {
+		counts[string(e)] = strconv.Itoa(c)
+	}
+	if r.Summary != "" {
+		m, err := tx.MessageByID(ctx, r.Summary)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		var p mailPayload
+		if err == nil && m.State == store.MessagePending && m.Attempts == 0 && json.Unmarshal(m.Payload, &p) == nil && p.Notice != nil {
+			p.Notice.Detail = counts
+			body, err := json.Marshal(p)
+			if err != nil {
+				return nil, err
+			}
+			switch err := tx.RewriteUnsent(ctx, m.ID, body); {
+			case err == nil:
+				return nil, nil
+			case !errors.Is(err, store.ErrNotFound):
+				return nil, err
+			}
+		}
+	}
+	id, err := token.New(n.Rand, 12)
+	if err != nil {
+		return nil, err
+	}
+	sum := notice.Notice{ID: "ntc_" + id, Event: notice.Summary, UserID: userID, Time: now, Detail: counts}
+	m, err := n.noticeMail(ctx, tx, &sum, to, now)
+	if err != nil {
+		return nil, err
+	}
+	m.NextAttemptAt = n.Limit.SummaryDue(r.State)
+	return m, nil
+}
+
+// noticeMail is the mail message of nt to the address to, with its
+// freeze link stored.
+func (n *Notices) noticeMail(ctx context.Context, tx store.Tx, nt *notice.Notice, to string, now time.Time) (*store.Message, error) {
 	mid, err := NewMessageID(n.Rand)
 	if err != nil {
 		return nil, err
@@ -181,10 +270,8 @@ func (n *Notices) noticeMail(ctx context.Context, tx store.Tx, nt *notice.Notice
 	if err != nil {
 		return nil, err
 	}
-	// The address is the one the user had when the change was made: an
-	// intruder who changes it afterwards does not divert this notice.
 	return &store.Message{ID: mid, Channel: store.ChannelMail, Event: string(nt.Event), UserID: nt.UserID,
-		Destination: u.Email, Payload: body, CreatedAt: now}, nil
+		Destination: to, Payload: body, CreatedAt: now}, nil
 }
 
 // Approval is a device approval link to mail.

@@ -11,7 +11,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"net/mail"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +23,6 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/notice"
 	"gatehouse/internal/notify"
-	"gatehouse/internal/notify/notifytest"
 	"gatehouse/internal/outbox"
 	"gatehouse/internal/seal"
 	"gatehouse/internal/store"
@@ -223,22 +221,8 @@ func TestMailSenderRendersThroughRelay(t *testing.T) {
 		if len(ms) != 1 {
 			t.Fatalf("%d messages, want 1 mail", len(ms))
 		}
-		relay := notifytest.Start(t, notifytest.Options{})
-		s := &notify.MailSender{Mailer: &notify.SMTP{Addr: relay.Addr, From: "gatehouse@example.com", TLS: notify.NoTLS}, Seal: box, Origin: "https://auth.example.com", Users: st,
-			Phrase: func(context.Context, string) (string, error) { return "blue heron at dawn", nil }}
-		if err := s.Send(ctx, ms[0]); err != nil {
-			t.Fatalf("Send = %v", err)
-		}
-		var got notifytest.Message
-		select {
-		case got = <-relay.Messages:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the relay received nothing")
-		}
-		msg, err := mail.ReadMessage(strings.NewReader(strings.ReplaceAll(got.Data, "\n", "\r\n")))
-		if err != nil {
-			t.Fatal(err)
-		}
+		msg := relayed(t, &notify.MailSender{Seal: box, Origin: "https://auth.example.com", Users: st,
+			Phrase: func(context.Context, string) (string, error) { return "blue heron at dawn", nil }}, ms[0])
 		if got, want := msg.Header.Get("Message-ID"), "<"+ms[0].ID+"@example.com>"; got != want {
 			t.Errorf("Message-ID = %q, want %q", got, want)
 		}

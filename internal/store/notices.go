@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -38,6 +39,48 @@ type Notices interface {
 	// the preferences. A phrase other than CleanPhrase returns is refused
 	// with [notice.ErrPhrase], a user that does not exist with ErrNotFound.
 	SetNoticePhrase(ctx context.Context, userID, phrase string, now time.Time) error
+}
+
+// NoticeRate is where one user stands under the per-user notice limit
+// ([notice.Limit]).
+type NoticeRate struct {
+	State notice.RateState
+	// Summary is the id of the outbox message that tells the notices held
+	// back in State's window, due when the window ends; "" while none is.
+	Summary string
+}
+
+// NoticeRates persists each user's [NoticeRate]. It decides nothing: the
+// rule is [notice.Limit], which the notice deriver applies.
+type NoticeRates interface {
+	// NoticeRateOf returns userID's place under the limit, the zero one
+	// for a user with none stored. In a transaction it holds that place
+	// until the transaction ends, so that the notices of one user are
+	// counted one after the other, on every instance.
+	NoticeRateOf(ctx context.Context, userID string) (*NoticeRate, error)
+	// SetNoticeRate stores r as userID's place; ErrNotFound for a user
+	// that does not exist.
+	SetNoticeRate(ctx context.Context, userID string, r *NoticeRate) error
+}
+
+// EncodeNoticeRate returns r's state as the backends store it (JSON).
+func EncodeNoticeRate(r *NoticeRate) ([]byte, error) { return json.Marshal(r.State) }
+
+// DecodeNoticeRate reads what [EncodeNoticeRate] stored, given the
+// backend's (mapped) error reading it: ErrNotFound is the zero rate of a
+// user with none stored.
+func DecodeNoticeRate(state []byte, summary string, err error) (*NoticeRate, error) {
+	if errors.Is(err, ErrNotFound) {
+		return &NoticeRate{}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	r := &NoticeRate{Summary: summary}
+	if err := json.Unmarshal(state, &r.State); err != nil {
+		return nil, fmt.Errorf("store: stored notice rate: %w", err)
+	}
+	r.State.Start = r.State.Start.UTC()
+	return r, nil
 }
 
 // EncodePreferences checks p and returns it as the backends store it: a

@@ -107,6 +107,10 @@ type Outbox interface {
 	// RetryMessage makes a parked message pending again, due at now, with
 	// its attempts counted afresh; ErrNotFound unless it is parked.
 	RetryMessage(ctx context.Context, id string, now time.Time) error
+	// RewriteUnsent replaces the payload of a message no worker has yet
+	// tried (pending, no attempt counted); ErrNotFound for any other, so
+	// that nothing changes under a sender.
+	RewriteUnsent(ctx context.Context, id string, payload []byte) error
 	// MessageByID returns one message.
 	MessageByID(ctx context.Context, id string) (*Message, error)
 	// ListMessages lists messages, newest first.

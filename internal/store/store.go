@@ -175,6 +175,7 @@ type Tx interface {
 	Keys
 	Outbox
 	Notices
+	NoticeRates
 	Streams
 	Approvals
 	Once

@@ -41,3 +41,31 @@ func (q *conn) SetNoticePhrase(ctx context.Context, userID, phrase string, now t
 	return q.write(ctx, `INSERT INTO notice_settings (user_id, phrase, updated_at) VALUES ($1, $2, $3)
 		ON CONFLICT (user_id) DO UPDATE SET phrase = excluded.phrase, updated_at = excluded.updated_at`, userID, phrase, ts(now))
 }
+
+// NoticeRateOf implements [store.NoticeRates]. In a transaction it first
+// makes sure the user's row exists, then locks it (FOR UPDATE): a second
+// transaction counting a notice of the same user waits for the first.
+func (q *conn) NoticeRateOf(ctx context.Context, userID string) (*store.NoticeRate, error) {
+	if !validText([]any{userID}) {
+		return &store.NoticeRate{}, nil
+	}
+	lock := ""
+	if q.tx != nil {
+		if _, err := q.x.Exec(ctx, `INSERT INTO notice_rates (user_id) SELECT id FROM users WHERE id = $1 ON CONFLICT (user_id) DO NOTHING`, userID); err != nil {
+			return nil, mapErr(err)
+		}
+		lock = " FOR UPDATE"
+	}
+	var state, summary string
+	err := q.x.QueryRow(ctx, `SELECT state, summary FROM notice_rates WHERE user_id = $1`+lock, userID).Scan(&state, &summary)
+	return store.DecodeNoticeRate([]byte(state), summary, mapErr(err))
+}
+
+func (q *conn) SetNoticeRate(ctx context.Context, userID string, r *store.NoticeRate) error {
+	b, err := store.EncodeNoticeRate(r)
+	if err != nil {
+		return err
+	}
+	return q.write(ctx, `INSERT INTO notice_rates (user_id, state, summary) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id) DO UPDATE SET state = excluded.state, summary = excluded.summary`, userID, string(b), r.Summary)
+}

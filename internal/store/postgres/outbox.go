@@ -83,3 +83,7 @@ func (q *conn) OutboxStats(ctx context.Context) (store.OutboxStats, error) {
 	st.OldestPending = nullTime(oldest)
 	return st, err
 }
+
+func (q *conn) RewriteUnsent(ctx context.Context, id string, payload []byte) error {
+	return affected(q.x.Exec(ctx, `UPDATE outbox SET payload = $1 WHERE id = $2 AND state = 'pending' AND attempts = 0`, payload, id))
+}

@@ -44,3 +44,21 @@ func (q *conn) SetNoticePhrase(ctx context.Context, userID, phrase string, now t
 		ON CONFLICT (user_id) DO UPDATE SET phrase = excluded.phrase, updated_at = excluded.updated_at`, userID, phrase, us(now))
 	return mapErr(err)
 }
+
+// NoticeRateOf implements [store.NoticeRates]. Transactions are immediate
+// (see OpenFile): the one that reads holds the write lock already.
+func (q *conn) NoticeRateOf(ctx context.Context, userID string) (*store.NoticeRate, error) {
+	var state, summary string
+	err := q.x.QueryRowContext(ctx, `SELECT state, summary FROM notice_rates WHERE user_id = ?`, userID).Scan(&state, &summary)
+	return store.DecodeNoticeRate([]byte(state), summary, mapErr(err))
+}
+
+func (q *conn) SetNoticeRate(ctx context.Context, userID string, r *store.NoticeRate) error {
+	b, err := store.EncodeNoticeRate(r)
+	if err != nil {
+		return err
+	}
+	_, err = q.x.ExecContext(ctx, `INSERT INTO notice_rates (user_id, state, summary) VALUES (?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET state = excluded.state, summary = excluded.summary`, userID, string(b), r.Summary)
+	return mapErr(err)
+}

@@ -109,3 +109,8 @@ func (q *conn) OutboxStats(ctx context.Context) (store.OutboxStats, error) {
 	st.OldestPending = nullTime(oldest)
 	return st, err
 }
+
+func (q *conn) RewriteUnsent(ctx context.Context, id string, payload []byte) error {
+	res, err := q.x.ExecContext(ctx, `UPDATE outbox SET payload = ? WHERE id = ? AND state = 'pending' AND attempts = 0`, payload, id)
+	return affected(res, err)
+}

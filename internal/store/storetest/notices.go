@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,76 @@ var noticeTests = []suiteTest{
 	{"NoticeSettings", testNoticeSettings},
 	{"NoticeSettingsRefused", testNoticeSettingsRefused},
 	{"NoticeSettingsInTx", testNoticeSettingsInTx},
+	{"NoticeRates", testNoticeRates},
+	{"NoticeRatesConcurrent", testNoticeRatesConcurrent},
+}
+
+// testNoticeRates: a user sent nothing has the zero rate; a stored rate
+// reads back as stored, one user's not another's; an unknown user's is
+// refused.
+func testNoticeRates(t *testing.T, s store.Store) {
+	alice, bob := NewUser(t, s, "alice"), NewUser(t, s, "bob")
+	got, err := s.NoticeRateOf(ctx, alice.ID)
+	if err != nil || got.Summary != "" || !got.State.Start.IsZero() || got.State.Sent != 0 || len(got.State.Held) != 0 {
+		t.Fatalf("NoticeRateOf(new user) = %+v, %v; want the zero rate", got, err)
+	}
+	want := &store.NoticeRate{State: notice.RateState{Start: T0, Sent: 10, Held: map[notice.Event]int{notice.KeyRotated: 4}}, Summary: "msg_sum"}
+	if err := s.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.NoticeRateOf(ctx, alice.ID); err != nil {
+			return err
+		}
+		return tx.SetNoticeRate(ctx, alice.ID, want)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.NoticeRateOf(ctx, alice.ID); err != nil {
+		t.Fatal(err)
+	} else if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("NoticeRateOf (-want +got):\n%s", diff)
+	}
+	if got, _ := s.NoticeRateOf(ctx, bob.ID); got.State.Sent != 0 {
+		t.Errorf("bob's rate = %+v, want the zero rate", got)
+	}
+	if err := s.SetNoticeRate(ctx, "usr_nobody", want); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetNoticeRate(unknown user) = %v, want ErrNotFound", err)
+	}
+	if err := s.InTx(ctx, func(tx store.Tx) error {
+		_, err := tx.NoticeRateOf(ctx, "usr_nobody")
+		return err
+	}); err != nil {
+		t.Errorf("NoticeRateOf(unknown user) in a transaction = %v, want the zero rate", err)
+	}
+}
+
+// testNoticeRatesConcurrent: transactions that read a user's rate and
+// store it one more hold it in turn, so none of the counts is lost.
+func testNoticeRatesConcurrent(t *testing.T, s store.Store) {
+	alice := NewUser(t, s, "alice")
+	const n = 12
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			errs <- s.InTx(ctx, func(tx store.Tx) error {
+				r, err := tx.NoticeRateOf(ctx, alice.ID)
+				if err != nil {
+					return err
+				}
+				r.State.Sent++
+				return tx.SetNoticeRate(ctx, alice.ID, r)
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("InTx = %v", err)
+		}
+	}
+	if got, err := s.NoticeRateOf(ctx, alice.ID); err != nil || got.State.Sent != n {
+		t.Errorf("Sent after %d counts = %d, %v", n, got.State.Sent, err)
+	}
 }
 
 // testNoticeSettings: a user who never chose has the defaults and no

@@ -20,6 +20,32 @@ var outboxTests = []suiteTest{
 	{"OutboxTxRollback", testOutboxTxRollback},
 	{"OutboxClaimConcurrent", testOutboxClaimConcurrent},
 	{"OutboxErrorText", testOutboxErrorText},
+	{"OutboxRewriteUnsent", testOutboxRewriteUnsent},
+}
+
+// testOutboxRewriteUnsent: a message no worker has tried takes a new
+// payload; one claimed, delivered or unknown does not.
+func testOutboxRewriteUnsent(t *testing.T, s store.Store) {
+	enqueue(t, s, NewMessage("msg_a", "usr_alice", T0))
+	enqueue(t, s, NewMessage("msg_b", "usr_alice", T0.Add(time.Second)))
+	if err := s.RewriteUnsent(ctx, "msg_b", []byte(`{"n":2}`)); err != nil {
+		t.Fatalf("RewriteUnsent(unsent) = %v", err)
+	}
+	if m, err := s.MessageByID(ctx, "msg_b"); err != nil || string(m.Payload) != `{"n":2}` {
+		t.Errorf("payload after RewriteUnsent = %q, %v", m.Payload, err)
+	}
+	if got := claimIDs(t, s, T0, 1); !cmp.Equal(got, []string{"msg_a"}) {
+		t.Fatalf("claimed %v, want msg_a", got)
+	}
+	if err := s.RewriteUnsent(ctx, "msg_a", []byte(`{"n":3}`)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RewriteUnsent(claimed) = %v, want ErrNotFound", err)
+	}
+	if m, _ := s.MessageByID(ctx, "msg_a"); string(m.Payload) != `{"subject":"New sign-in"}` {
+		t.Errorf("claimed message's payload changed to %q", m.Payload)
+	}
+	if err := s.RewriteUnsent(ctx, "msg_none", []byte(`{}`)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RewriteUnsent(unknown) = %v, want ErrNotFound", err)
+	}
 }
 
 // NewMessage returns a pending mail message of user, not yet stored.
