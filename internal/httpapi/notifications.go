@@ -2,8 +2,13 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"gatehouse/internal/login"
@@ -162,9 +167,100 @@ type sentView struct {
 	DeliveredAt *time.Time     `json:"delivered_at,omitempty"`
 }
 
-// maxSentNotices caps GET /v1/notifications: the newest are what a user
-// checks; the audit trail keeps the rest.
+// maxSentNotices caps a page of GET /v1/notifications.
 const maxSentNotices = 100
+
+// sentCursor is the opaque place of the next page of GET
+// /v1/notifications: the base64url (no padding) of "v1", the last listed
+// message's creation time in Unix microseconds and its id, joined by
+// dots. It carries no secret and grants nothing: every page is of the
+// caller's own notices. Anything else is refused with a 400 naming
+// cursor, without echoing it.
+func sentCursor(n login.SentNotice) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("v1." + strconv.FormatInt(n.CreatedAt.UnixMicro(), 10) + "." + n.ID))
+}
+
+// maxCursor bounds a cursor's length: what sentCursor makes is far less.
+const maxCursor = 128
+
+// messageIDPattern is what an outbox message id looks like.
+var messageIDPattern = regexp.MustCompile(`^msg_[A-Za-z0-9_-]{1,64}$`)
+
+// parseSentCursor returns the place a cursor names: the creation time
+// and id of the last notice of the page before.
+func parseSentCursor(c string) (time.Time, string, bool) {
+	if len(c) > maxCursor {
+		return time.Time{}, "", false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	parts := strings.Split(string(b), ".")
+	if len(parts) != 3 || parts[0] != "v1" || !messageIDPattern.MatchString(parts[2]) {
+		return time.Time{}, "", false
+	}
+	us, err := strconv.ParseInt(parts[1], 10, 64)
+	// From 2000 to 9999: any place a message can have, and no overflow.
+	if err != nil || us < 946684800000000 || us > 253402300799000000 || parts[1] != strconv.FormatInt(us, 10) {
+		return time.Time{}, "", false
+	}
+	return time.UnixMicro(us).UTC(), parts[2], true
+}
+
+// sentQuery reads the query of GET /v1/notifications; each bad parameter
+// is named, none echoed.
+func sentQuery(q url.Values) (login.SentFilter, error) {
+	f := login.SentFilter{Limit: 50}
+	var errs []FieldError
+	for k, vs := range q {
+		switch k {
+		case "limit", "cursor", "event", "channel", "state":
+			if len(vs) > 1 {
+				errs = append(errs, FieldError{k, "given once"})
+			}
+		default:
+			errs = append(errs, FieldError{"query", "known parameters only: limit, cursor, event, channel, state"})
+		}
+	}
+	if v := q.Get("limit"); q.Has("limit") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxSentNotices || v != strconv.Itoa(n) {
+			errs = append(errs, FieldError{"limit", "a number from 1 to " + strconv.Itoa(maxSentNotices)})
+		}
+		f.Limit = n
+	}
+	if q.Has("cursor") {
+		at, id, ok := parseSentCursor(q.Get("cursor"))
+		if !ok {
+			errs = append(errs, FieldError{"cursor", "the next_cursor of a previous page, as it was given"})
+		}
+		f.AfterTime, f.AfterID = at, id
+	}
+	if v := q.Get("event"); q.Has("event") {
+		if _, ok := notice.Lookup(notice.Event(v)); !ok {
+			errs = append(errs, FieldError{"event", "a known event type (see GET /v1/notifications/preferences)"})
+		}
+		f.Event = notice.Event(v)
+	}
+	if v := q.Get("channel"); q.Has("channel") {
+		if !slices.Contains(notice.Channels(), notice.Channel(v)) {
+			errs = append(errs, FieldError{"channel", "mail, push or webhook"})
+		}
+		f.Channel = notice.Channel(v)
+	}
+	if v := q.Get("state"); q.Has("state") {
+		if !slices.Contains(login.SentStates, v) {
+			errs = append(errs, FieldError{"state", "pending, delivered or failed"})
+		}
+		f.State = v
+	}
+	if len(errs) > 0 {
+		slices.SortFunc(errs, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
+		return f, errBadRequest("", slices.Compact(errs)...)
+	}
+	return f, nil
+}
 
 func handleSentNotices(d sessionDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -172,20 +268,17 @@ func handleSentNotices(d sessionDeps) handlerFunc {
 		if err != nil {
 			return err
 		}
-		limit := 50
-		if v := r.URL.Query().Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > maxSentNotices {
-				return errBadRequest("", FieldError{"limit", "a number from 1 to " + strconv.Itoa(maxSentNotices)})
-			}
-			limit = n
+		f, err := sentQuery(r.URL.Query())
+		if err != nil {
+			return err
 		}
-		sent, err := d.login.SentNotices(r.Context(), a, limit)
+		sent, more, err := d.login.SentNotices(r.Context(), a, f)
 		if err != nil {
 			return err
 		}
 		out := struct {
 			Notifications []sentView `json:"notifications"`
+			NextCursor    string     `json:"next_cursor,omitempty"`
 		}{Notifications: []sentView{}}
 		for _, n := range sent {
 			v := sentView{ID: n.ID, Event: n.Event, Channel: n.Channel, State: n.State, Attempts: n.Attempts, CreatedAt: n.CreatedAt}
@@ -193,6 +286,9 @@ func handleSentNotices(d sessionDeps) handlerFunc {
 				v.DeliveredAt = &n.DeliveredAt
 			}
 			out.Notifications = append(out.Notifications, v)
+		}
+		if more && len(sent) > 0 {
+			out.NextCursor = sentCursor(sent[len(sent)-1])
 		}
 		return writeJSON(w, http.StatusOK, out)
 	}

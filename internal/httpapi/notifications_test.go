@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -253,5 +256,121 @@ func TestSentNoticesAPI(t *testing.T) {
 	}
 	if resp := a.do(t, "GET", "/v1/notifications?limit=1", &one); resp.StatusCode != 200 || len(one.Notifications) != 1 {
 		t.Errorf("GET ?limit=1 = %d with %d notices", resp.StatusCode, len(one.Notifications))
+	}
+}
+
+// sentPage is one answer of GET /v1/notifications.
+type sentPage struct {
+	Notifications []sentView `json:"notifications"`
+	NextCursor    string     `json:"next_cursor"`
+}
+
+// TestSentNoticesAPIPages: pages follow next_cursor through every notice
+// of the caller once, newest first, full however many signals lie
+// between; the filters select in the store, before the page is cut.
+func TestSentNoticesAPIPages(t *testing.T) {
+	a := newAPIUser(t)
+	ctx := context.Background()
+	t0 := storetest.T0
+	var want []string
+	for i := range 12 {
+		at := t0.Add(time.Duration(i/2) * time.Second) // two notices an instant
+		ch, ev := store.ChannelMail, "session.created"
+		if i%3 == 0 {
+			ch, ev = store.ChannelWebhook, "key.created"
+		}
+		id := fmt.Sprintf("msg_n%02d", i)
+		for _, m := range []*store.Message{
+			{ID: id, Channel: ch, Event: ev, UserID: a.sess.UserID, CreatedAt: at},
+			{ID: fmt.Sprintf("msg_s%02d", i), Channel: store.ChannelSSF, Event: "session-revoked", UserID: a.sess.UserID, CreatedAt: at},
+		} {
+			if err := a.st.EnqueueMessage(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want = append([]string{id}, want...)
+	}
+	walk := func(query string) []string {
+		t.Helper()
+		var ids []string
+		target := "/v1/notifications?" + query
+		for range 20 {
+			var p sentPage
+			if resp := a.do(t, "GET", target, &p); resp.StatusCode != 200 {
+				t.Fatalf("GET %s = %d", target, resp.StatusCode)
+			}
+			for _, n := range p.Notifications {
+				ids = append(ids, n.ID)
+			}
+			if p.NextCursor == "" {
+				return ids
+			}
+			if len(p.Notifications) != 5 {
+				t.Errorf("GET %s: a page of %d before the last, want 5", target, len(p.Notifications))
+			}
+			target = "/v1/notifications?" + query + "&cursor=" + url.QueryEscape(p.NextCursor)
+		}
+		t.Fatal("paging does not end")
+		return nil
+	}
+	if diff := cmp.Diff(want, walk("limit=5")); diff != "" {
+		t.Errorf("paged notices (-want +got):\n%s", diff)
+	}
+	var hooks []string
+	for _, id := range want {
+		var i int
+		fmt.Sscanf(id, "msg_n%d", &i)
+		if i%3 == 0 {
+			hooks = append(hooks, id)
+		}
+	}
+	for _, q := range []string{"limit=5&channel=webhook", "limit=5&event=key.created", "event=key.created&limit=5&state=pending"} {
+		if diff := cmp.Diff(hooks, walk(q)); diff != "" {
+			t.Errorf("GET ?%s (-want +got):\n%s", q, diff)
+		}
+	}
+	var none sentPage
+	if resp := a.do(t, "GET", "/v1/notifications?state=delivered", &none); resp.StatusCode != 200 || len(none.Notifications) != 0 || none.NextCursor != "" {
+		t.Errorf("GET ?state=delivered = %d, %+v; want none", resp.StatusCode, none)
+	}
+}
+
+// TestSentNoticesAPIRefused: a cursor not made by the server, and any
+// other bad parameter, is a 400 naming the parameter without echoing
+// it, and lists nothing.
+func TestSentNoticesAPIRefused(t *testing.T) {
+	a := newAPIUser(t)
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	for _, tc := range []struct{ query, field string }{
+		{"cursor=", "cursor"},
+		{"cursor=x", "cursor"},
+		{"cursor=" + b64("v1.1772443800000000.msg_1") + "=", "cursor"},
+		{"cursor=" + base64.StdEncoding.EncodeToString([]byte("v1.1772443800000000.msg_1?")), "cursor"},
+		{"cursor=" + b64("v2.1772443800000000.msg_1"), "cursor"},
+		{"cursor=" + b64("v1.abc.msg_1"), "cursor"},
+		{"cursor=" + b64("v1.-1.msg_1"), "cursor"},
+		{"cursor=" + b64("v1.01772443800000000.msg_1"), "cursor"},
+		{"cursor=" + b64("v1.99999999999999999999.msg_1"), "cursor"},
+		{"cursor=" + b64("v1.1772443800000000.msg_1' OR 1=1 --"), "cursor"},
+		{"cursor=" + b64("v1.1772443800000000.msg_\xff"), "cursor"},
+		{"cursor=" + b64("v1.1772443800000000.msg_1.x"), "cursor"},
+		{"cursor=" + b64("v1.1772443800000000.ses_1"), "cursor"},
+		{"cursor=" + strings.Repeat("A", 4096), "cursor"},
+		{"cursor=" + b64("v1.1772443800000000.msg_1") + "&cursor=" + b64("v1.1772443800000000.msg_2"), "cursor"},
+		{"limit=5&limit=6", "limit"},
+		{"limit=05", "limit"},
+		{"event=key.made", "event"},
+		{"channel=ssf", "channel"},
+		{"channel=MAIL", "channel"},
+		{"state=parked", "state"},
+		{"after=msg_1", "query"},
+	} {
+		code, body := a.send(t, "GET", "/v1/notifications?"+tc.query, "")
+		if code != 400 || !strings.Contains(string(body), `"field":"`+tc.field+`"`) {
+			t.Errorf("GET ?%s = %d %s, want 400 naming %s", tc.query, code, body, tc.field)
+		}
+		if v, _ := url.ParseQuery(tc.query); len(v.Get("cursor")) > 8 && strings.Contains(string(body), v.Get("cursor")) {
+			t.Errorf("GET ?%s: the answer echoes the cursor", tc.query)
+		}
 	}
 }

@@ -172,25 +172,57 @@ type SentNotice struct {
 	DeliveredAt time.Time // zero until delivered
 }
 
-// SentNotices returns up to limit of the notices written to the actor by
-// mail, push or webhook, newest first. The Shared Signals sent about the
-// user go to other services, not to the user, and are not listed.
-func (s *Service) SentNotices(ctx context.Context, a session.Actor, limit int) ([]SentNotice, error) {
+// SentStates are the states of a sent notice, as [SentNotice.State] and
+// [SentFilter.State] name them.
+var SentStates = []string{store.MessagePending, store.MessageDelivered, store.MessageFailed}
+
+// SentFilter selects the notices [Service.SentNotices] returns.
+type SentFilter struct {
+	// Event, Channel and State select one of each; "" selects all.
+	Event   notice.Event
+	Channel notice.Channel
+	State   string
+	// AfterTime and AfterID are the place of the last notice of the page
+	// before (its CreatedAt and ID); zero for the first page.
+	AfterTime time.Time
+	AfterID   string
+	// Limit bounds the page; 0 means 50.
+	Limit int
+}
+
+// SentNotices returns a page of the notices written to the actor by
+// mail, push or webhook that f selects, newest first, and whether more
+// come after it. The Shared Signals sent about the user go to other
+// services, not to the user, and are never listed.
+func (s *Service) SentNotices(ctx context.Context, a session.Actor, f SentFilter) (sent []SentNotice, more bool, err error) {
 	if a.Operator() {
-		return nil, errNoActor
+		return nil, false, errNoActor
 	}
-	ms, err := s.Store.ListMessages(ctx, store.MessageFilter{UserID: a.Session.UserID, Limit: limit})
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	var channels []string
+	for _, c := range notice.Channels() {
+		if f.Channel == "" || f.Channel == c {
+			channels = append(channels, string(c))
+		}
+	}
+	if len(channels) == 0 {
+		return []SentNotice{}, false, nil // no such channel: none of its notices
+	}
+	ms, err := s.Store.ListMessages(ctx, store.MessageFilter{UserID: a.Session.UserID, Channels: channels, Event: string(f.Event), State: f.State,
+		After: store.MessagePlace{CreatedAt: f.AfterTime, ID: f.AfterID}, Limit: limit + 1})
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	if len(ms) > limit {
+		ms, more = ms[:limit], true
 	}
 	out := []SentNotice{}
 	for _, m := range ms {
-		c := notice.Channel(m.Channel)
-		if !slices.Contains(notice.Channels(), c) {
-			continue
-		}
-		out = append(out, SentNotice{ID: m.ID, Event: notice.Event(m.Event), Channel: c, State: m.State, Attempts: m.Attempts,
+		out = append(out, SentNotice{ID: m.ID, Event: notice.Event(m.Event), Channel: notice.Channel(m.Channel), State: m.State, Attempts: m.Attempts,
 			CreatedAt: m.CreatedAt, DeliveredAt: m.DeliveredAt})
 	}
-	return out, nil
+	return out, more, nil
 }

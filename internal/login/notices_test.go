@@ -215,6 +215,7 @@ func TestSentNotices(t *testing.T) {
 		{ID: "msg_2", Channel: store.ChannelSSF, Event: "session-revoked", UserID: u.ID, Destination: "https://gw.example/ssf"},
 		{ID: "msg_3", Channel: store.ChannelWebhook, Event: "key.created", UserID: u.ID, Destination: "https://hooks.example/in"},
 		{ID: "msg_4", Channel: store.ChannelMail, Event: "session.created", UserID: "usr_bob", Destination: "bob@example.com"},
+		{ID: "msg_5", Channel: store.ChannelSSF, Event: "session-revoked", UserID: u.ID, Destination: "https://gw.example/ssf"},
 	} {
 		m.CreatedAt = t0.Add(time.Duration(i) * time.Second)
 		if err := f.st.EnqueueMessage(ctx, m); err != nil {
@@ -224,9 +225,9 @@ func TestSentNotices(t *testing.T) {
 	if err := f.st.MarkDelivered(ctx, "msg_1", t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := f.svc.SentNotices(ctx, a, 50)
-	if err != nil {
-		t.Fatal(err)
+	got, more, err := f.svc.SentNotices(ctx, a, login.SentFilter{})
+	if err != nil || more {
+		t.Fatalf("SentNotices = %v, more %v", err, more)
 	}
 	want := []login.SentNotice{
 		{ID: "msg_3", Event: notice.KeyCreated, Channel: notice.Webhook, State: store.MessagePending, CreatedAt: t0.Add(2 * time.Second)},
@@ -235,7 +236,21 @@ func TestSentNotices(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("SentNotices (-want +got):\n%s", diff)
 	}
-	if got, err := f.svc.SentNotices(ctx, a, 1); err != nil || len(got) != 1 || got[0].ID != "msg_3" {
-		t.Errorf("SentNotices(limit 1) = %v, %v; want the newest", got, err)
+	// The newest message is a signal: the page of one is still a notice.
+	got, more, err = f.svc.SentNotices(ctx, a, login.SentFilter{Limit: 1})
+	if err != nil || len(got) != 1 || got[0].ID != "msg_3" || !more {
+		t.Fatalf("SentNotices(limit 1) = %v, more %v, %v; want the newest notice, more", got, more, err)
+	}
+	got, more, err = f.svc.SentNotices(ctx, a, login.SentFilter{Limit: 1, AfterTime: got[0].CreatedAt, AfterID: got[0].ID})
+	if err != nil || len(got) != 1 || got[0].ID != "msg_1" || more {
+		t.Errorf("SentNotices(the page after) = %v, more %v, %v; want msg_1, no more", got, more, err)
+	}
+	for _, f2 := range []login.SentFilter{{Channel: notice.Mail}, {Event: notice.SessionCreated}, {State: store.MessageDelivered}} {
+		if got, _, err := f.svc.SentNotices(ctx, a, f2); err != nil || len(got) != 1 || got[0].ID != "msg_1" {
+			t.Errorf("SentNotices(%+v) = %v, %v; want msg_1", f2, got, err)
+		}
+	}
+	if got, _, err := f.svc.SentNotices(ctx, a, login.SentFilter{Channel: "ssf"}); err != nil || len(got) != 0 {
+		t.Errorf("SentNotices(channel ssf) = %v, %v; want none: signals are not notices", got, err)
 	}
 }

@@ -66,9 +66,29 @@ type MessageFilter struct {
 	State string
 	// UserID selects one user's messages; "" selects all.
 	UserID string
+	// Channels selects the messages on any of these channels; none
+	// selects all.
+	Channels []string
+	// Event selects one event type; "" selects all.
+	Event string
+	// After selects the messages that come after this place in the
+	// newest-first order (older, or as old with a smaller id): the next
+	// page after the message it names. The zero place starts from the
+	// newest.
+	After MessagePlace
 	// Limit bounds how many are returned, newest first; 0 means 100.
 	Limit int
 }
+
+// MessagePlace is a message's place in the newest-first order of
+// [Outbox.ListMessages]: its creation time and id.
+type MessagePlace struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// IsZero reports whether p names no place.
+func (p MessagePlace) IsZero() bool { return p.ID == "" && p.CreatedAt.IsZero() }
 
 // OutboxStats sums up the outbox for the metrics.
 type OutboxStats struct {
@@ -113,7 +133,9 @@ type Outbox interface {
 	RewriteUnsent(ctx context.Context, id string, payload []byte) error
 	// MessageByID returns one message.
 	MessageByID(ctx context.Context, id string) (*Message, error)
-	// ListMessages lists messages, newest first.
+	// ListMessages lists the messages f selects, newest first (by
+	// creation, then id), filtered in the query so that f.Limit of them
+	// come back when that many match.
 	ListMessages(ctx context.Context, f MessageFilter) ([]*Message, error)
 	// OutboxStats counts pending and parked messages.
 	OutboxStats(ctx context.Context) (OutboxStats, error)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gatehouse/internal/fault"
+	"gatehouse/internal/login"
 	note "gatehouse/internal/notice" // "notice" is the page confirmation of render.go
 )
 
@@ -79,7 +80,7 @@ func (d *deps) noticesPage(w http.ResponseWriter, r *http.Request, v *visitor, s
 	if err != nil {
 		return err
 	}
-	sent, err := d.Login.SentNotices(r.Context(), a, recentNotices)
+	sent, _, err := d.Login.SentNotices(r.Context(), a, login.SentFilter{Limit: recentNotices})
 	if err != nil {
 		return err
 	}

@@ -67,8 +67,16 @@ func (q *conn) ListMessages(ctx context.Context, f store.MessageFilter) ([]*stor
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := q.x.Query(ctx, `SELECT `+outboxCols+` FROM outbox WHERE ($1 = '' OR state = $1) AND ($2 = '' OR user_id = $2) ORDER BY created_at DESC, id DESC LIMIT $3`,
-		f.State, f.UserID, limit)
+	channels := f.Channels
+	if channels == nil {
+		channels = []string{}
+	}
+	rows, err := q.x.Query(ctx, `SELECT `+outboxCols+` FROM outbox
+		WHERE ($1 = '' OR state = $1) AND ($2 = '' OR user_id = $2) AND ($3 = '' OR event = $3)
+		AND (cardinality($4::text[]) = 0 OR channel = ANY($4::text[]))
+		AND (NOT $5 OR created_at < $6 OR (created_at = $6 AND id < $7))
+		ORDER BY created_at DESC, id DESC LIMIT $8`,
+		f.State, f.UserID, f.Event, channels, !f.After.IsZero(), ts(f.After.CreatedAt), f.After.ID, limit)
 	return collect(rows, err, scanMessage)
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"time"
 
 	"gatehouse/internal/store"
@@ -94,8 +95,19 @@ func (q *conn) ListMessages(ctx context.Context, f store.MessageFilter) ([]*stor
 	if limit <= 0 {
 		limit = 100
 	}
-	return q.messages(ctx, `SELECT `+outboxCols+` FROM outbox WHERE (? = '' OR state = ?) AND (? = '' OR user_id = ?) ORDER BY created_at DESC, id DESC LIMIT ?`,
-		f.State, f.State, f.UserID, f.UserID, limit)
+	channels, err := json.Marshal(f.Channels)
+	if err != nil {
+		return nil, err
+	}
+	after := !f.After.IsZero()
+	return q.messages(ctx, `SELECT `+outboxCols+` FROM outbox
+		WHERE (? = '' OR state = ?) AND (? = '' OR user_id = ?) AND (? = '' OR event = ?)
+		AND (? = 0 OR channel IN (SELECT value FROM json_each(?)))
+		AND (? = 0 OR created_at < ? OR (created_at = ? AND id < ?))
+		ORDER BY created_at DESC, id DESC LIMIT ?`,
+		f.State, f.State, f.UserID, f.UserID, f.Event, f.Event,
+		len(f.Channels), string(channels),
+		after, us(f.After.CreatedAt), us(f.After.CreatedAt), f.After.ID, limit)
 }
 
 func (q *conn) OutboxStats(ctx context.Context) (store.OutboxStats, error) {

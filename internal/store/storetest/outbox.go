@@ -21,6 +21,65 @@ var outboxTests = []suiteTest{
 	{"OutboxClaimConcurrent", testOutboxClaimConcurrent},
 	{"OutboxErrorText", testOutboxErrorText},
 	{"OutboxRewriteUnsent", testOutboxRewriteUnsent},
+	{"OutboxListPages", testOutboxListPages},
+}
+
+// testOutboxListPages: ListMessages filters by channel and event in the
+// query, so a page holds Limit messages when that many match; paging
+// with After walks every selected message once, newest first, messages
+// of one instant by id; a place no message has still pages.
+func testOutboxListPages(t *testing.T, s store.Store) {
+	var want []string
+	for i := range 9 {
+		at := T0.Add(time.Duration(i/3) * time.Minute) // three messages an instant
+		for _, ch := range []string{store.ChannelSSF, store.ChannelMail, store.ChannelWebhook} {
+			m := NewMessage(fmt.Sprintf("msg_%d%s", i, ch[:1]), "usr_alice", at)
+			m.Channel = ch
+			enqueue(t, s, m)
+		}
+		enqueue(t, s, NewMessage(fmt.Sprintf("msg_%db", i), "usr_bob", at))
+	}
+	for i := 8; i >= 0; i-- { // in one instant, by id descending: msg_8w, msg_8m, msg_7w…
+		want = append(want, fmt.Sprintf("msg_%dw", i), fmt.Sprintf("msg_%dm", i))
+	}
+	f := store.MessageFilter{UserID: "usr_alice", Channels: []string{store.ChannelMail, store.ChannelWebhook}, Limit: 4}
+	var got []string
+	for page := 0; ; page++ {
+		ms, err := s.ListMessages(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page > 10 {
+			t.Fatal("paging does not end")
+		}
+		for _, m := range ms {
+			got = append(got, m.ID)
+		}
+		if len(ms) < f.Limit {
+			break
+		}
+		last := ms[len(ms)-1]
+		f.After = store.MessagePlace{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("paged mail and webhook messages (-want +got):\n%s", diff)
+	}
+	ms, err := s.ListMessages(ctx, store.MessageFilter{UserID: "usr_alice", Event: "key.created"})
+	if err != nil || len(ms) != 0 {
+		t.Errorf("ListMessages(event key.created) = %d messages, %v; want none", len(ms), err)
+	}
+	ms, err = s.ListMessages(ctx, store.MessageFilter{Event: "session.created", Channels: []string{store.ChannelSSF}, Limit: 2})
+	if err != nil || len(ms) != 2 || ms[0].ID != "msg_8s" || ms[1].ID != "msg_7s" {
+		t.Errorf("ListMessages(ssf, limit 2) = %v, %v; want msg_8s, msg_7s", ms, err)
+	}
+	// A place between messages, and one no text is, page without error.
+	ms, err = s.ListMessages(ctx, store.MessageFilter{UserID: "usr_alice", Channels: []string{store.ChannelMail}, After: store.MessagePlace{CreatedAt: T0.Add(90 * time.Second), ID: "zzz"}})
+	if err != nil || len(ms) != 6 || ms[0].ID != "msg_5m" {
+		t.Errorf("ListMessages(after a place between) = %d messages, %v; want 6 from msg_5m", len(ms), err)
+	}
+	if ms, err := s.ListMessages(ctx, store.MessageFilter{UserID: "usr_alice", After: store.MessagePlace{CreatedAt: T0, ID: "msg_\xff"}}); err != nil || len(ms) > 0 && ms[0].CreatedAt.After(T0) {
+		t.Errorf("ListMessages(after an id not text) = %v, %v", ms, err)
+	}
 }
 
 // testOutboxRewriteUnsent: a message no worker has tried takes a new
