@@ -106,7 +106,10 @@ func TestChangePermissions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(res.Overridden) != 2 || res.Overridden[1].ID != "sms-only-second-factor" {
+		// One root cause, one finding: SMS as the only factor is a
+		// consequence of the missing phishing-resistant factor.
+		if len(res.Overridden) != 1 || res.Overridden[0].ID != "phishing-no-resistant-factor" ||
+			len(res.Overridden[0].Also) != 1 || res.Overridden[0].Also[0].ID != "sms-only-second-factor" {
 			t.Errorf("Overridden = %+v", res.Overridden)
 		}
 		if p := permissions(t, f.st, "LIVE"); !p.Withdrawals {
@@ -119,7 +122,7 @@ func TestChangePermissions(t *testing.T) {
 		}
 		o := last[1]
 		if o.Type != audit.PermissionsOverride || o.Detail["reason"] != reason || o.Detail["turned_on"] != "withdrawals" ||
-			o.Detail["findings"] != "phishing-no-resistant-factor,sms-only-second-factor" || o.UserID != sms.ID {
+			o.Detail["findings"] != "phishing-no-resistant-factor" || o.UserID != sms.ID {
 			t.Errorf("override event = %+v %v", o, o.Detail)
 		}
 		if _, err := audit.Verify(f.st.AuditEvents(ctx)); err != nil {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -366,6 +367,8 @@ func (c *Config) validatePosture(bad func(string, ...any)) {
 			bad("entities.%s: name is required", code)
 		case e.Scheme != "" && e.Limit == "":
 			bad("entities.%s: scheme %q needs its limit, in words", code, e.Scheme)
+		case e.Pack != "" && !slices.Contains(posture.PackCodes(), e.Pack):
+			bad("entities.%s: unknown pack %q (known: %s)", code, e.Pack, strings.Join(posture.PackCodes(), ", "))
 		}
 	}
 }

@@ -128,7 +128,7 @@ func TestDefaultEntities(t *testing.T) {
 	if e, _ := posture.DefaultEntities().Lookup("US"); e.Scheme != "SIPC" {
 		t.Errorf("changing one DefaultEntities table changed the next: %+v", e)
 	}
-	if got, want := posture.DefaultEntities().Codes(), []string{"DE", "EU", "UK", "US"}; !slices.Equal(got, want) {
+	if got, want := posture.DefaultEntities().Codes(), []string{"DE", "EU", "JP", "UK", "US"}; !slices.Equal(got, want) {
 		t.Errorf("Codes() = %v, want %v", got, want)
 	}
 }

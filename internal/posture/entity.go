@@ -15,6 +15,9 @@ type Entity struct {
 	Jurisdiction string `json:"jurisdiction" yaml:"jurisdiction"` // "United States"
 	Scheme       string `json:"scheme" yaml:"scheme"`             // "SIPC"; empty when unknown
 	Limit        string `json:"limit" yaml:"limit"`               // the cover, in words
+	// Pack is the code of the jurisdiction pack whose rules apply to the
+	// entity's accounts beside NIST's ([PackCodes]); empty: none.
+	Pack string `json:"pack,omitempty" yaml:"pack,omitempty"`
 }
 
 // EntityTable maps an entity code to its entity. The server's
@@ -31,6 +34,9 @@ type EntityTable map[string]Entity
 //     a failed firm cannot return.
 //   - DE: statutory investor compensation (EdB for banks, EdW for
 //     securities firms) pays 90% of the claim, at most €20,000.
+//   - JP: the Japan Investor Protection Fund pays up to ¥10 million per
+//     customer of a failed member securities firm; its accounts follow
+//     the Japan pack ([PackJP]).
 //   - EU: the Investor Compensation Schemes Directive (97/9/EC) sets a
 //     floor of €20,000 per investor in every member state.
 //
@@ -49,6 +55,11 @@ func DefaultEntities() EntityTable {
 			Code: "DE", Name: "German bank or securities firm", Jurisdiction: "Germany",
 			Scheme: "statutory investor compensation (EdB for banks, EdW for securities firms)",
 			Limit:  "90% of the claim, up to €20,000",
+		},
+		"JP": {
+			Code: "JP", Name: "Japanese securities firm", Jurisdiction: "Japan",
+			Scheme: "Japan Investor Protection Fund", Limit: "up to ¥10 million per customer",
+			Pack: PackJP,
 		},
 		"EU": {
 			Code: "EU", Name: "EU investment firm", Jurisdiction: "European Union",

@@ -172,11 +172,15 @@ var fragmentTemplate = template.Must(template.New("fragment").Parse(`<section cl
 {{range .Open}}<li class="gh-finding gh-f-{{.Exposure}}" id="gh-{{.ID}}">
 <p class="gh-finding-head"><span class="gh-badge gh-{{.Exposure}}">{{.Label}}</span> <strong>{{.Title}}</strong> <span class="gh-doors">{{.Doors}}</span></p>
 <p class="gh-summary">{{.Summary}}</p>
-<p class="gh-next"><strong>Next step:</strong> {{.NextStep}}</p>
+{{if .Also}}<ul class="gh-also">
+{{range .Also}}<li><span class="gh-badge gh-{{.Exposure}}">{{.Exposure}}</span> {{.Summary}}</li>
+{{end}}</ul>
+{{end}}<p class="gh-next"><strong>Next step:</strong> {{.NextStep}}</p>
 <ul class="gh-evidence">
 {{range .Evidence}}<li>{{if eq .Kind "finding"}}finding <a href="#gh-{{.ID}}">{{.ID}}</a>{{else}}{{.Kind}}{{if .Name}} “{{.Name}}”{{else if .ID}} {{.ID}}{{end}}{{end}}: {{.Detail}}</li>
 {{end}}</ul>
-<p class="gh-id">{{.ID}}</p>
+{{if .Basis}}<p class="gh-basis">Rules: {{range $i, $b := .Basis}}{{if $i}}; {{end}}{{$b.Source}}: {{$b.Rule}}{{end}}</p>
+{{end}}<p class="gh-id">{{.ID}}</p>
 </li>
 {{end}}</ol>
 {{else}}<h2>Nothing to fix</h2>
@@ -407,18 +411,30 @@ type doorMode struct {
 // with its worst exposure, worst first.
 func doorModes(r Report, door string) []doorMode {
 	var out []doorMode
-	for _, f := range r.Findings {
-		if !slices.Contains(f.Doors, door) || f.FailureMode == PermissionsAhead {
-			continue // shown on the account box: it is about the account
-		}
-		i := slices.IndexFunc(out, func(m doorMode) bool { return m.mode == f.FailureMode })
+	add := func(mode FailureMode, e Exposure) {
+		i := slices.IndexFunc(out, func(m doorMode) bool { return m.mode == mode })
 		if i < 0 {
-			out = append(out, doorMode{mode: f.FailureMode, exposure: f.Exposure, count: 1})
-			continue
+			out = append(out, doorMode{mode: mode, exposure: e, count: 1})
+			return
 		}
 		out[i].count++
-		if f.Exposure.rank() < out[i].exposure.rank() {
-			out[i].exposure = f.Exposure
+		if e.rank() < out[i].exposure.rank() {
+			out[i].exposure = e
+		}
+	}
+	for _, f := range r.Findings {
+		if f.FailureMode == PermissionsAhead {
+			continue // shown on the account box: it is about the account
+		}
+		if slices.Contains(f.Doors, door) {
+			add(f.FailureMode, f.Exposure)
+		}
+		// A consequence of one root cause still shows where it strikes,
+		// at the exposure of the finding that speaks for it.
+		for _, c := range f.Also {
+			if slices.Contains(c.Doors, door) {
+				add(c.FailureMode, f.Exposure)
+			}
 		}
 	}
 	slices.SortStableFunc(out, func(a, b doorMode) int { return a.exposure.rank() - b.exposure.rank() })

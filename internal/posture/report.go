@@ -104,6 +104,30 @@ type Finding struct {
 	Summary  string     `json:"summary"`
 	Evidence []Evidence `json:"evidence"`
 	NextStep string     `json:"next_step"`
+	// Also are the consequences of the same root cause that other checks
+	// found: one missing security key is one finding with one next step,
+	// whose desktop, phishing and SMS consequences are listed here rather
+	// than as findings of their own (see [rootCauses]).
+	Also []Consequence `json:"also"`
+	// Basis names the rules the finding applies, and where each comes
+	// from: the profile judged against, NIST SP 800-63B-4, or the
+	// jurisdiction pack of an account's legal entity.
+	Basis []Basis `json:"basis"`
+}
+
+// Consequence is what another check found that shares a finding's root
+// cause: its id, its own exposure and its summary.
+type Consequence struct {
+	ID          string      `json:"id"`
+	FailureMode FailureMode `json:"failure_mode"`
+	Doors       []string    `json:"doors"`
+	Exposure    Exposure    `json:"exposure"`
+	Summary     string      `json:"summary"`
+}
+
+// touches reports whether f, or a consequence listed in it, concerns door.
+func (f Finding) touches(door string) bool {
+	return slices.Contains(f.Doors, door) || slices.ContainsFunc(f.Also, func(c Consequence) bool { return slices.Contains(c.Doors, door) })
 }
 
 // User names the user a report is about.
@@ -171,6 +195,10 @@ type Report struct {
 	// Unstated are the questions the set-up left open: the checks that
 	// need their answers were not run, rather than run on a guess.
 	Unstated []Question `json:"unstated"`
+	// Packs are the rule sets the findings were judged by: NIST SP
+	// 800-63B-4 always, and the jurisdiction pack of each legal entity
+	// that has one.
+	Packs []PackReport `json:"packs"`
 }
 
 // HasHigh reports whether a high finding is open.
@@ -199,7 +227,7 @@ func (r Report) Count(e Exposure) int {
 func (r Report) DoorExposure(door string) (Exposure, bool) {
 	worst, ok := Mitigated, false
 	for _, f := range r.Findings {
-		if slices.Contains(f.Doors, door) {
+		if f.touches(door) {
 			if !ok || f.Exposure.rank() < worst.rank() {
 				worst = f.Exposure
 			}
@@ -236,16 +264,12 @@ func Rules() []Rule {
 	return append(slices.Clip(baseRules), Rule{"permissions", checkPermissions})
 }
 
-// Assess judges s at now against its profile. It is pure: the same
-// snapshot and time give the same report.
+// Assess judges s at now against its profile and the packs of its
+// accounts' entities. It is pure: the same snapshot and time give the
+// same report.
 func Assess(s Snapshot, now time.Time) Report {
-	var fs []Finding
-	rules := Rules()
-	for _, r := range rules {
-		if s.runs(r.Name) {
-			fs = append(fs, r.Check(s, now)...)
-		}
-	}
+	fs := baseFindings(s, now)
+	fs = append(fs, checkPermissions(s, now)...)
 	sortFindings(fs)
 	name := s.UserName
 	if name == "" {
@@ -260,8 +284,23 @@ func Assess(s Snapshot, now time.Time) Report {
 		Accounts:   accountSummaries(s),
 		Findings:   fs,
 		Entities:   entityReports(s),
-		Unstated:   askFor(s, rules),
+		Unstated:   askFor(s, Rules()),
+		Packs:      packReports(s),
 	}
+}
+
+// baseFindings runs every rule but the permission gate on s (those whose
+// fields s states), applies the jurisdiction packs, and merges the
+// findings of one root cause into one.
+func baseFindings(s Snapshot, now time.Time) []Finding {
+	var fs []Finding
+	for _, r := range baseRules {
+		if s.runs(r.Name) {
+			fs = append(fs, r.Check(s, now)...)
+		}
+	}
+	fs = applyPacks(s, withBases(s, fs))
+	return mergeCauses(fs)
 }
 
 // sortFindings orders fs by exposure, high first, then by ID.

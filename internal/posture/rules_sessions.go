@@ -99,13 +99,13 @@ func deviceName(se Session) string {
 // high finding of the other rules is open.
 func checkPermissions(s Snapshot, now time.Time) []Finding {
 	var highs []string
-	for _, r := range baseRules {
-		for _, f := range r.Check(s, now) {
-			// Only takeover paths count: a lock-out (no recovery) is a
-			// high of its own, not a way in for someone else.
-			if f.Exposure == High && f.FailureMode != NoRecovery {
-				highs = append(highs, f.ID)
-			}
+	// Root causes, not symptoms: the findings are merged by cause first,
+	// so one missing security key counts once.
+	for _, f := range baseFindings(s, now) {
+		// Only takeover paths count: a lock-out (no recovery) is a high
+		// of its own, not a way in for someone else.
+		if f.Exposure == High && f.FailureMode != NoRecovery {
+			highs = append(highs, f.ID)
 		}
 	}
 	var out []Finding

@@ -42,34 +42,48 @@ func checkDesktop(s Snapshot, now time.Time) []Finding {
 			Evidence: sessionsEvidence(weak, now),
 			NextStep: "Sign those desktop sessions out and sign in again with the security key, so each holds AAL3.",
 		}}
-	case len(weak) > 0:
-		exp := Medium
-		if s.Profile == Professional || s.riskyPermissions() {
-			exp = High
-		}
-		for _, se := range weak {
-			if se.Expires.IsZero() || se.Lifetime() > 7*day {
-				exp = High
-			}
-		}
+	case len(weak) > 0 && s.Profile == Professional:
 		ev := sessionsEvidence(weak, now)
 		ev = append(ev, Evidence{Kind: "factor", ID: "", Name: "security key", Detail: "no device-bound security key enrolled"})
 		return []Finding{{
-			ID: "desktop-no-hardware-key", FailureMode: DesktopCompromise, Doors: []string{DoorDesktop}, Exposure: exp,
+			ID: "desktop-no-hardware-key", FailureMode: DesktopCompromise, Doors: []string{DoorDesktop}, Exposure: High,
 			Summary:  fmt.Sprintf("Malware on the trading workstation can use its signed-in session (%s) to trade as you, and no security key stands in the way.", longest(weak)),
 			Evidence: ev,
-			NextStep: "Register a hardware security key (FIDO2, device-bound) with a backup (a second key kept apart, or printed recovery codes), and sign in on the desktop with it, so its sessions hold AAL3; until then, sign the desktop out at the end of each trading day.",
+			NextStep: hardwareKeyStep + "; until then, sign the desktop out at the end of each trading day.",
+		}}
+	case len(weak) > 0:
+		// Profiles set expectations, not blame: an occasional or mobile
+		// trader is not asked for a hardware key. What is judged is how
+		// long a session malware could ride lives, and what it could do.
+		exp := Low
+		for _, se := range weak {
+			if se.Expires.IsZero() || se.Lifetime() > 7*day {
+				exp = Medium
+			}
+		}
+		if s.riskyPermissions() {
+			exp = Medium
+		}
+		return []Finding{{
+			ID: "desktop-no-hardware-key", FailureMode: DesktopCompromise, Doors: []string{DoorDesktop}, Exposure: exp,
+			Summary:  fmt.Sprintf("A desktop session (%s) stays signed in long after you stop: malware on that computer could use it to trade as you.", longest(weak)),
+			Evidence: sessionsEvidence(weak, now),
+			NextStep: "Sign the desktop out when you finish, so no session outlives your use of it; a security key or passkey for signing in makes a stolen password useless too.",
 		}}
 	case usesDesktop && !hardware && s.Profile == Professional:
 		return []Finding{{
-			ID: "desktop-no-hardware-key", FailureMode: DesktopCompromise, Doors: []string{DoorDesktop}, Exposure: Medium,
-			Summary:  "You trade from a desktop workstation without a hardware security key, which the professional profile asks for: malware there can sign in with what it captures.",
+			ID: "desktop-no-hardware-key", FailureMode: DesktopCompromise, Doors: []string{DoorDesktop}, Exposure: High,
+			Summary:  "You trade from a desktop workstation without a hardware security key: malware or a phishing page there can capture what you sign in with and trade as you. The professional profile asks for a device-bound security key on the desktop.",
 			Evidence: []Evidence{{Kind: "factor", Name: "security key", Detail: "no device-bound security key enrolled"}},
-			NextStep: "Register a hardware security key (FIDO2, device-bound) with a backup (a second key kept apart, or printed recovery codes), and use it to sign in on the desktop.",
+			NextStep: hardwareKeyStep + ".",
 		}}
 	}
 	return nil
 }
+
+// hardwareKeyStep is the next step to a device-bound key: the backup comes
+// with it, or the fix leaves one factor to lose.
+const hardwareKeyStep = "On the portal's Security page, register a hardware security key (FIDO2, device-bound) with a backup (a second key kept apart, or printed recovery codes), and sign in on the desktop with it, so its sessions hold AAL3"
 
 // longest describes the longest lifetime among sessions.
 func longest(ss []Session) string {
@@ -278,11 +292,15 @@ func checkPhishing(s Snapshot, now time.Time) []Finding {
 			why += " Withdrawals are on, so a relayed sign-in can move money out."
 		}
 	}
+	step := "Register a security key or a passkey (WebAuthn), and print recovery codes as its backup: it answers only the real site, so a phishing page gets nothing it can use."
+	if s.jpLoginRequired() && len(phishable) > 0 {
+		step = fmt.Sprintf("Register a passkey or security key (WebAuthn) and print recovery codes as its backup, then remove %s, so that every login, withdrawal and bank-account change is phishing-resistant.", list(uniq(kindLabels(phishable))))
+	}
 	return []Finding{{
 		ID: "phishing-no-resistant-factor", FailureMode: Phishing, Doors: doors, Exposure: exp,
 		Summary:  why,
 		Evidence: ev,
-		NextStep: "Register a security key or a passkey (WebAuthn), and print recovery codes as its backup: it answers only the real site, so a phishing page gets nothing it can use.",
+		NextStep: step,
 	}}
 }
 
@@ -293,11 +311,17 @@ func checkSecondFactor(s Snapshot, now time.Time) []Finding {
 			return nil
 		}
 	}
+	step := "Enrol a second factor now (a security key or passkey if you can, otherwise push approval in the phone app or an authenticator app), and print recovery codes."
+	if s.Profile == Professional {
+		step = hardwareKeyStep + "."
+	} else if s.jpLoginRequired() {
+		step = "Register a passkey or security key now (the rules for your account require a phishing-resistant login), and print recovery codes."
+	}
 	return []Finding{{
 		ID: "no-second-factor", FailureMode: PasswordOnly, Doors: s.signInDoors(), Exposure: High,
 		Summary:  "Your password alone opens the account: a password reused on a site that was breached is enough for anyone to sign in.",
 		Evidence: []Evidence{{Kind: "factor", Name: "second factor", Detail: "no second factor enrolled"}},
-		NextStep: "Enrol a second factor now (a security key or passkey if you can, otherwise push approval in the phone app or an authenticator app), and print recovery codes.",
+		NextStep: step,
 	}}
 }
 
@@ -438,6 +462,15 @@ func checkPhone(s Snapshot, now time.Time) []Finding {
 				NextStep: "Keep the trading password out of the phone (a password manager on the computer, or one that needs its own master password), so the phone is a factor and not the whole key ring.",
 			})
 		}
+	}
+	return out
+}
+
+// kindLabels names the kinds of fs.
+func kindLabels(fs []Factor) []string {
+	out := make([]string, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, kindLabel(f))
 	}
 	return out
 }

@@ -86,6 +86,11 @@ func Apply(s Snapshot, f Finding, now time.Time) (Snapshot, bool) {
 		dropKinds(SMS)
 		return s, true
 	case "desktop-no-hardware-key", "desktop-session-below-aal3":
+		if kind == "desktop-no-hardware-key" && s.Profile != Professional {
+			// Not asked for a hardware key: the step is to sign out.
+			s.Sessions = slices.DeleteFunc(s.Sessions, func(se Session) bool { return se.Interface == DoorDesktop })
+			return s, true
+		}
 		if !slices.ContainsFunc(s.Factors, func(x Factor) bool { return x.Kind == WebAuthn && x.DeviceBound }) {
 			addFactor(Factor{ID: "security-key", Kind: WebAuthn, Name: "security key", DeviceBound: true})
 			backup()
@@ -97,8 +102,21 @@ func Apply(s Snapshot, f Finding, now time.Time) (Snapshot, bool) {
 		}
 		return s, true
 	case "no-second-factor", "phishing-no-resistant-factor":
-		addFactor(Factor{ID: "passkey", Kind: WebAuthn, Name: "passkey"})
+		jp := s.jpLoginRequired()
+		if kind == "no-second-factor" && s.Profile == Professional {
+			addFactor(Factor{ID: "security-key", Kind: WebAuthn, Name: "security key", DeviceBound: true})
+			for i := range s.Sessions {
+				if s.Sessions[i].Interface == DoorDesktop {
+					s.Sessions[i].Assurance = 3
+				}
+			}
+		} else {
+			addFactor(Factor{ID: "passkey", Kind: WebAuthn, Name: "passkey"})
+		}
 		backup()
+		if kind == "phishing-no-resistant-factor" && jp {
+			dropKinds(SMS, TOTP)
+		}
 		return s, true
 	case "phishing-fallback":
 		backup()

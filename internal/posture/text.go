@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -37,10 +38,16 @@ func WriteText(w io.Writer, r Report) error {
 		}
 		fmt.Fprintf(b, "\n%d. %-6s %s: %s [%s]\n", open, strings.ToUpper(string(f.Exposure)), f.FailureMode.Title(), f.ID, where)
 		wrap(b, "   ", f.Summary)
+		for _, c := range f.Also {
+			wrap(b, "   Also ("+string(c.Exposure)+"): ", c.Summary)
+		}
 		for _, e := range f.Evidence {
 			wrap(b, "   - ", evidenceLine(e))
 		}
 		wrap(b, "   Next step: ", f.NextStep)
+		for _, bs := range f.Basis {
+			wrap(b, "   Rule: ", bs.Source+": "+bs.Rule)
+		}
 	}
 	if open == 0 {
 		fmt.Fprintf(b, "\nNo open findings.\n")
@@ -61,6 +68,17 @@ func WriteText(w io.Writer, r Report) error {
 			wrap(b, "- ", q.Ask)
 			wrap(b, "  ", q.Answer)
 			wrap(b, "  Checks waiting on it: ", q.checksText())
+		}
+	}
+	if len(r.Packs) > 1 {
+		fmt.Fprintf(b, "\nRules applied\n")
+		for _, p := range r.Packs {
+			fmt.Fprintln(b)
+			if len(p.Accounts) == 0 {
+				wrap(b, "- ", p.Source+", for every account")
+			} else {
+				wrap(b, "- ", p.Source+", for "+strings.Join(p.Accounts, ", "))
+			}
 		}
 	}
 	if len(r.Entities) > 0 {
@@ -174,6 +192,17 @@ func (r Report) normalized() Report {
 		if f.Evidence == nil {
 			f.Evidence = []Evidence{}
 		}
+		f.Also = slices.Clone(f.Also)
+		if f.Also == nil {
+			f.Also = []Consequence{}
+		}
+		for j, c := range f.Also {
+			c.Doors = nz(c.Doors)
+			f.Also[j] = c
+		}
+		if f.Basis == nil {
+			f.Basis = []Basis{}
+		}
 		out.Findings[i] = f
 	}
 	out.Doors = make([]Door, len(r.Doors))
@@ -192,6 +221,12 @@ func (r Report) normalized() Report {
 	for i, e := range r.Entities {
 		e.Accounts = nz(e.Accounts)
 		out.Entities[i] = e
+	}
+	out.Packs = make([]PackReport, len(r.Packs))
+	for i, p := range r.Packs {
+		p.Accounts = nz(p.Accounts)
+		p.Rules = nz(p.Rules)
+		out.Packs[i] = p
 	}
 	out.Unstated = make([]Question, len(r.Unstated))
 	for i, q := range r.Unstated {
