@@ -76,6 +76,23 @@ const (
 	OutboxRetried = "outbox.retried"
 )
 
+// Lost-factor recovery event types (see package recovery). Detail holds
+// "request" (its id) and, per type: "completes_at", "account_at" and
+// "by" (requested: the user's id or "admin", with "reason" for an
+// operator's), "completes_at" and "last_day" (reminder: "true" for the
+// one a day before completion), "by" (cancelled: "link", "sign_in",
+// "admin" or the user's id; completed), "admin" and "reason"
+// (shortening_approved: the first of the two administrators; shortened:
+// "admins", both).
+const (
+	RecoveryRequested       = "recovery.requested"
+	RecoveryReminder        = "recovery.reminder"
+	RecoveryCancelled       = "recovery.cancelled"
+	RecoveryCompleted       = "recovery.completed"
+	RecoveryShorteningAsked = "recovery.shortening_approved"
+	RecoveryShortened       = "recovery.shortened"
+)
+
 // API key event types. Detail holds "account" and "key" (the public
 // identifier, never the secret), and per type: "scopes", "environment",
 // "expires_at" (created), "successor" and "overlap_ends_at" (rotated),

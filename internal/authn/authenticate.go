@@ -33,6 +33,11 @@ type Credential struct {
 	// such a session may reach: reading its own state, stepping up,
 	// unfreezing, signing out. Everywhere else it is [ErrFrozen].
 	AllowFrozen bool
+	// AllowRecovery accepts a session a completed recovery gave
+	// ([session.Session.RecoveryOnly]), for the routes that enrol a
+	// factor and new recovery codes, read its own state and sign out.
+	// Everywhere else, forward-auth included, it is [ErrRecoveryOnly].
+	AllowRecovery bool
 }
 
 // Authenticator turns credentials into live sessions: it is the one path
@@ -107,6 +112,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, c *Credential) (*sessi
 	}
 	if err == nil && frozen && !c.AllowFrozen {
 		err = ErrFrozen
+	}
+	if err == nil && s.RecoveryOnly() && !c.AllowRecovery {
+		err = ErrRecoveryOnly
 	}
 	if err != nil {
 		return nil, err

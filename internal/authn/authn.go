@@ -31,6 +31,19 @@ var ErrUnauthenticated = fault.New(fault.Unauthenticated, "authn: no valid sessi
 // of the token learns it: the token must name a session of the store.
 var ErrFrozen error = frozenError{}
 
+// ErrRecoveryOnly refuses a session a completed recovery gave wherever it
+// is not allowed: it may only enrol. It is of kind [fault.NotAllowed] and
+// wraps [ErrUnauthenticated], like [ErrFrozen].
+var ErrRecoveryOnly error = recoveryOnlyError{}
+
+type recoveryOnlyError struct{}
+
+func (recoveryOnlyError) Error() string {
+	return "authn: the session may only enrol a factor (a completed recovery)"
+}
+func (recoveryOnlyError) Kind() fault.Kind { return fault.NotAllowed }
+func (recoveryOnlyError) Unwrap() error    { return ErrUnauthenticated }
+
 type frozenError struct{}
 
 func (frozenError) Error() string    { return "authn: the session's user is frozen" }

@@ -28,6 +28,19 @@ const (
 // With several instances on one PostgreSQL each runs it; the deletes are
 // idempotent.
 func runJanitor(ctx context.Context, st store.Purger, every time.Duration, log *slog.Logger) {
+	each(ctx, every, func() {
+		now := time.Now()
+		n, err := st.PurgeExpired(ctx, now.Add(-keepExpired), now.Add(-keepHistory))
+		if err != nil {
+			log.Error("purge expired login state", "err", err)
+		} else if n > 0 {
+			log.Info("purged expired login state", "rows", n)
+		}
+	})
+}
+
+// each runs fn every interval until ctx ends.
+func each(ctx context.Context, every time.Duration, fn func()) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -35,15 +48,22 @@ func runJanitor(ctx context.Context, st store.Purger, every time.Duration, log *
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			now := time.Now()
-			n, err := st.PurgeExpired(ctx, now.Add(-keepExpired), now.Add(-keepHistory))
-			if err != nil {
-				log.Error("purge expired login state", "err", err)
-			} else if n > 0 {
-				log.Info("purged expired login state", "rows", n)
-			}
+			fn()
 		}
 	}
+}
+
+// runReminders sends the lost-factor recoveries' due reminders every
+// interval until ctx ends. With several instances each runs it; a
+// reminder is sent by the one that advances it first.
+func runReminders(ctx context.Context, remind func(context.Context) (int, error), every time.Duration, log *slog.Logger) {
+	each(ctx, every, func() {
+		if n, err := remind(ctx); err != nil {
+			log.Error("recovery reminders", "err", err)
+		} else if n > 0 {
+			log.Info("recovery reminders sent", "count", n)
+		}
+	})
 }
 
 // loops is the server's background work: last-seen and last-used
@@ -59,7 +79,9 @@ type loops struct {
 	store    store.Store
 	outbox   *outbox.Worker // nil: the outbox is not delivered from here
 	hashes   func() uint64  // the password hasher's count; nil: no release after bursts
-	log      *slog.Logger
+	// remind sends the recoveries' due reminders; nil: none from here.
+	remind func(context.Context) (int, error)
+	log    *slog.Logger
 }
 
 // Run runs every loop, flushing every interval, until ctx ends and each
@@ -74,6 +96,9 @@ func (l *loops) Run(ctx context.Context, interval time.Duration) {
 	}
 	if l.outbox != nil {
 		wg.Go(func() { l.outbox.Run(ctx) })
+	}
+	if l.remind != nil {
+		wg.Go(func() { runReminders(ctx, l.remind, time.Minute, l.log) })
 	}
 	if l.hashes != nil {
 		wg.Go(func() {

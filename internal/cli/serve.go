@@ -167,7 +167,8 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	if err != nil {
 		return nil, nil, err
 	}
-	svc := &login.Service{Store: st, Hasher: hasher, Rules: c.Password.Rules, Throttle: c.Throttle, Lifetimes: c.Sessions, Factors: factors, Log: log, Outcome: metrics.LoginOutcome}
+	svc := &login.Service{Store: st, Hasher: hasher, Rules: c.Password.Rules, Throttle: c.Throttle, Lifetimes: c.Sessions, Factors: factors, Log: log, Outcome: metrics.LoginOutcome,
+		Recovery: loginRecovery(c)}
 	approvals, err := buildApprovals(c, st, factors, now, log)
 	if err != nil {
 		return nil, nil, err
@@ -207,7 +208,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	if err != nil {
 		return nil, nil, err
 	}
-	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, watch: watch, store: st, outbox: worker, hashes: hasher.Hashes, log: log}, nil
+	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, watch: watch, store: st, outbox: worker, hashes: hasher.Hashes, remind: svc.RemindRecoveries, log: log}, nil
 }
 
 // sharedOnce is where DPoP proofs are spent beyond the instance's own
@@ -275,4 +276,11 @@ func seedDemo(ctx context.Context, e *env, st store.Store, h *password.Hasher, l
 	log.Info("demo user created", "username", name)
 	fmt.Fprintf(e.stdout, "demo mode: user %q, password %s (shown once; accounts DEMO-LIVE and DEMO-PAPER)\n", name, pw)
 	return nil
+}
+
+// loginRecovery is the lost-factor recovery's configuration as login
+// takes it.
+func loginRecovery(c *config.Config) login.Recovery {
+	return login.Recovery{Wait: c.Recovery.WaitFor, Starts: login.StartsRule(c.Recovery.Starts, c.Recovery.Window),
+		SourceStarts: login.StartsRule(c.Recovery.SourceStarts, c.Recovery.Window)}
 }

@@ -97,6 +97,8 @@ type Config struct {
 	Entities posture.EntityTable `yaml:"entities"`
 	// SSF is the Shared Signals transmitter.
 	SSF SSF `yaml:"ssf"`
+	// Recovery is the lost-factor recovery's waits and limits.
+	Recovery Recovery `yaml:"recovery"`
 }
 
 // TLS names certificate and key files; both empty serves plain HTTP.
@@ -134,6 +136,7 @@ func Default() *Config {
 		Password:     Password{Argon2id: password.DefaultParams(), Rules: password.DefaultRules()},
 		Throttle:     throttle.DefaultPolicy(),
 		Approvals:    Approvals{Lifetime: approval.DefaultLifetime, TokenLifetime: approval.DefaultTokenLifetime, MaxPending: approval.DefaultMaxPending},
+		Recovery:     defaultRecovery(),
 		DPoP:         DPoP{MaxAge: time.Minute},
 		CacheMaxAge:  time.Second,
 		Factors:      defaultFactors(),
@@ -258,6 +261,9 @@ func (c *Config) validate(serving bool) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("config: "+format, args...)) }
 	for _, p := range c.Approvals.problems() {
+		bad("%s", p)
+	}
+	for _, p := range c.Recovery.problems() {
 		bad("%s", p)
 	}
 	if _, err := netip.ParseAddrPort(c.Listen); err != nil {

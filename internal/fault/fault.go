@@ -76,6 +76,8 @@ const (
 	// Frozen is a session or key of a frozen user ("This wasn't me"): it
 	// is refused until its owner unfreezes.
 	Frozen
+	// RecoveryWaiting is a lost-factor recovery whose wait has not ended.
+	RecoveryWaiting
 )
 
 var names = [...]string{
@@ -84,7 +86,7 @@ var names = [...]string{
 	NoFlow: "no-flow", NotFound: "not-found", FactorUnavailable: "factor-unavailable", Throttled: "throttled",
 	TooManyPushes: "too-many-pushes", WeakPassword: "weak-password", AssuranceUnreachable: "assurance-unreachable",
 	StepUp: "step-up", LastStrongFactor: "last-strong-factor", FactorState: "factor-state", NotAllowed: "not-allowed",
-	Forbidden: "forbidden", KeyState: "key-state", PostureGate: "posture-gate", Frozen: "frozen",
+	Forbidden: "forbidden", KeyState: "key-state", PostureGate: "posture-gate", Frozen: "frozen", RecoveryWaiting: "recovery-waiting",
 }
 
 // String names the kind, for logs and tests.

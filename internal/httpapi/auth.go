@@ -26,18 +26,27 @@ type Authenticator struct {
 // problem with the reason for the log; a frozen user's session is the
 // frozen problem.
 func (a *Authenticator) Session(r *http.Request) (*session.Session, error) {
-	return a.session(r, false)
+	return a.credential(r, authn.Credential{})
 }
 
 // FrozenSession is Session, accepting a frozen user's session too: for
 // the routes such a session may reach (its own state, step-up, unfreeze,
 // logout).
+//
+// A completed recovery's session reaches them too (see RecoverySession).
 func (a *Authenticator) FrozenSession(r *http.Request) (*session.Session, error) {
-	return a.session(r, true)
+	return a.credential(r, authn.Credential{AllowFrozen: true, AllowRecovery: true})
 }
 
-func (a *Authenticator) session(r *http.Request, allowFrozen bool) (*session.Session, error) {
-	c := authn.Credential{Authorization: r.Header.Get("Authorization"), AllowFrozen: allowFrozen}
+// RecoverySession is Session, accepting the session a completed recovery
+// gave too: for the routes it may reach (enrolling a factor and recovery
+// codes, its own state, logout).
+func (a *Authenticator) RecoverySession(r *http.Request) (*session.Session, error) {
+	return a.credential(r, authn.Credential{AllowRecovery: true})
+}
+
+func (a *Authenticator) credential(r *http.Request, c authn.Credential) (*session.Session, error) {
+	c.Authorization = r.Header.Get("Authorization")
 	if c.Authorization != "" {
 		proofs := r.Header.Values("DPoP")
 		if len(proofs) > 0 {
@@ -49,8 +58,8 @@ func (a *Authenticator) session(r *http.Request, allowFrozen bool) (*session.Ses
 		c.Cookie = ck.Value
 	}
 	s, err := a.Authenticate(r.Context(), &c)
-	if fault.Of(err) == fault.Frozen {
-		return nil, &Error{Problem: kindError(fault.Frozen, nil).Problem, Err: err}
+	if k := fault.Of(err); k == fault.Frozen || k == fault.NotAllowed {
+		return nil, &Error{Problem: kindError(k, nil).Problem, Err: err}
 	}
 	if errors.Is(err, authn.ErrUnauthenticated) {
 		return nil, &Error{Problem: errUnauthenticated().Problem, Err: err}

@@ -69,7 +69,7 @@ func viewFactor(f *factor.Factor) factorView {
 
 func handleListFactors(d sessionDeps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		a, err := d.actor(r)
+		a, err := d.recoveryActor(r)
 		if err != nil {
 			return err
 		}
@@ -139,7 +139,7 @@ type enrolResponse struct {
 
 func handleEnrol(d sessionDeps, svc *login.Service) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		s, err := d.auth.Session(r)
+		s, err := d.auth.RecoverySession(r)
 		if err != nil {
 			return err
 		}
@@ -200,7 +200,7 @@ func (b confirmRequest) Valid(context.Context) []FieldError {
 
 func handleConfirm(d sessionDeps, svc *login.Service) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		s, err := d.auth.Session(r)
+		s, err := d.auth.RecoverySession(r)
 		if err != nil {
 			return err
 		}

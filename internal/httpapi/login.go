@@ -120,29 +120,44 @@ type deviceView struct {
 }
 
 func handleLogin(d loginDeps) handlerFunc {
+	return handlePasswordStep(d, func(r *http.Request, req login.Request) (*login.Result, error) { return d.svc.Login(r.Context(), req) })
+}
+
+// handlePasswordStep serves a route that takes a login's body and answers
+// a login step: POST /v1/login, and the completion of a recovery.
+func handlePasswordStep(d loginDeps, step func(*http.Request, login.Request) (*login.Result, error)) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		body, err := decode[loginRequest](w, r)
 		if err != nil {
 			return err
 		}
-		iface, _ := session.ParseDoor(body.Interface)
-		req := login.Request{Username: body.Username, Password: body.Password, Door: iface, DeviceName: body.Device.Name,
-			IP: edge.ClientAddr(r, d.proxies), UserAgent: r.UserAgent()}
-		if iface.KeyBound() {
-			jkt, err := d.loginProof(r)
-			if err != nil {
-				return err
-			}
-			req.JKT = jkt
-		} else if c, err := r.Cookie(d.cookies.Device()); err == nil && len(c.Value) <= 128 {
-			req.DeviceCookie = c.Value
+		req, err := d.request(r, body)
+		if err != nil {
+			return err
 		}
-		res, err := d.svc.Login(r.Context(), req)
+		res, err := step(r, req)
 		if err != nil {
 			return err
 		}
 		return d.writeResult(w, res, "")
 	}
+}
+
+// request is the login request of body, with the device's proof or cookie.
+func (d loginDeps) request(r *http.Request, body loginRequest) (login.Request, error) {
+	iface, _ := session.ParseDoor(body.Interface)
+	req := login.Request{Username: body.Username, Password: body.Password, Door: iface, DeviceName: body.Device.Name,
+		IP: edge.ClientAddr(r, d.proxies), UserAgent: r.UserAgent()}
+	if iface.KeyBound() {
+		jkt, err := d.loginProof(r)
+		if err != nil {
+			return req, err
+		}
+		req.JKT = jkt
+	} else if c, err := r.Cookie(d.cookies.Device()); err == nil && len(c.Value) <= 128 {
+		req.DeviceCookie = c.Value
+	}
+	return req, nil
 }
 
 // writeResult answers a login step: the session (a cookie for web, the

@@ -187,6 +187,13 @@ var answers = map[fault.Kind]answer{
 	fault.Frozen: {http.StatusForbidden, "frozen", "Account frozen",
 		"The account is frozen (\"This wasn't me\"): its sessions ended and its API keys are suspended. Its owner unfreezes it by signing in, " +
 			"proving their strongest factor fresh (POST /v1/stepup) and choosing a new password (POST /v1/unfreeze).", nil},
+	fault.RecoveryWaiting: {http.StatusConflict, "recovery-waiting", "Recovery still waiting", "The recovery's wait has not ended; complete it after completes_at.",
+		func(err error, e *Error) {
+			var we *login.WaitingError
+			if errors.As(err, &we) {
+				e.Problem.Extra = map[string]any{"completes_at": we.CompletesAt.UTC().Format(time.RFC3339)}
+			}
+		}},
 }
 
 // statusClientClosed is nginx's 499: the client closed the connection

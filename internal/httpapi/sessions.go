@@ -96,6 +96,16 @@ func (d sessionDeps) actor(r *http.Request) (session.Actor, error) {
 	return session.Actor{Session: s, IP: edge.ClientAddr(r, d.proxies).String()}, nil
 }
 
+// recoveryActor is actor, accepting a completed recovery's session: for
+// the routes that serve its enrolment.
+func (d sessionDeps) recoveryActor(r *http.Request) (session.Actor, error) {
+	s, err := d.auth.RecoverySession(r)
+	if err != nil {
+		return session.Actor{}, err
+	}
+	return session.Actor{Session: s, IP: edge.ClientAddr(r, d.proxies).String()}, nil
+}
+
 // frozenActor is actor, accepting a frozen user's session: for the
 // routes such a session may reach.
 func (d sessionDeps) frozenActor(r *http.Request) (session.Actor, error) {

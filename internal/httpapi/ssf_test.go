@@ -456,7 +456,7 @@ func TestSSFStreamManagement(t *testing.T) {
 		}
 		c := list[0]
 		if c.StreamID != pollStream || c.Iss != ssfIssuer || !slices.Equal(c.Aud, secevent.Audience{marketAud}) || c.Delivery.Method != ssf.MethodPoll ||
-			c.Delivery.EndpointURL != "http://localhost/v1/ssf/poll" || len(c.EventsDelivered) != 7 {
+			c.Delivery.EndpointURL != "http://localhost/v1/ssf/poll" || len(c.EventsDelivered) != len(secevent.Supported()) {
 			t.Errorf("stream configuration = %+v", c)
 		}
 

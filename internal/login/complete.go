@@ -170,6 +170,13 @@ func (s *Service) finish(ctx context.Context, in *signIn, proven func(store.Tx, 
 		if res.Session, res.Token, err = s.mint(ctx, tx, &fl, dev, now); err != nil {
 			return err
 		}
+		if fl.Assurance >= session.AAL2 {
+			// A real factor: the owner has one, so a recovery waiting in
+			// their name is not theirs, or no longer needed.
+			if err := s.cancelOnSignIn(ctx, tx, fl.UserID, now); err != nil {
+				return err
+			}
+		}
 		fl.Authenticate(res.Session.ID)
 		if in.stored {
 			return tx.UpdateFlow(ctx, &fl)

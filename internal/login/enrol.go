@@ -66,6 +66,9 @@ func (s *Service) needAssurance(ctx context.Context, sess *session.Session, reco
 	if err != nil && recoveryCounts && sess.Proved("rec") && sess.Require(session.AAL1, window, now) == nil {
 		return nil // a fresh recovery code, where it may enrol
 	}
+	if err != nil && recoveryCounts && sess.RecoveryOnly() && sess.Require(session.AAL1, window, now) == nil {
+		return nil // a completed recovery, fresh: it may enrol, and make new codes
+	}
 	return err
 }
 
@@ -125,8 +128,8 @@ func (s *Service) Enrol(ctx context.Context, sess *session.Session, kind factor.
 	if err != nil {
 		return nil, err
 	}
-	if !s.policy(u).Allows(kind) || !s.kindOn(kind) {
-		return nil, ErrFactorUnavailable
+	if !s.policy(u).Allows(kind) || !s.kindOn(kind) || (sess.RecoveryOnly() && !kind.Strong()) {
+		return nil, ErrFactorUnavailable // a recovery's session enrols strong factors only
 	}
 	if name == "" {
 		name = map[factor.Kind]string{factor.TOTP: "Authenticator app", factor.WebAuthn: "Security key", factor.Push: "Phone", factor.SMS: "Text messages"}[kind]
@@ -420,7 +423,9 @@ func (s *Service) RegenerateRecovery(ctx context.Context, sess *session.Session)
 	if !strong {
 		return nil, ErrFactorUnavailable // codes recover a second factor; there is none yet
 	}
-	if err := s.needAssurance(ctx, sess, false); err != nil {
+	// A completed recovery's session may make new codes; a recovery
+	// code's may not.
+	if err := s.needAssurance(ctx, sess, sess.RecoveryOnly()); err != nil {
 		return nil, err
 	}
 	codes, hashes, err := recovery.Generate(s.Rand)

@@ -216,23 +216,9 @@ func (s *Service) kindOn(k factor.Kind) bool {
 // closed says the account is closed to new devices: the flow must then be
 // validated by a trusted device (fl.NewDevice from the start).
 func (s *Service) afterPassword(ctx context.Context, u *user.User, req Request, dev *device.Device, closed bool, now time.Time) (*Result, error) {
-	id, err := token.New(s.Rand, 16)
+	fl, secret, err := s.newFlow(u, req, dev, now)
 	if err != nil {
 		return nil, err
-	}
-	fl := &flow.Flow{ID: "flw_" + id, UserID: u.ID, Door: req.Door, IP: req.IP.String(), UserAgent: truncate(req.UserAgent, 256),
-		DeviceName: deviceName(req), State: flow.Factor, Assurance: session.AAL1, AMR: "pwd", CreatedAt: now, ExpiresAt: now.Add(s.flowLifetime())}
-	var secret string
-	if req.Door.KeyBound() {
-		fl.Binding = BindingForKey(req.JKT)
-	} else {
-		if secret, err = token.New(s.Rand, 32); err != nil {
-			return nil, err
-		}
-		fl.Binding = BindingForSecret(secret)
-	}
-	if dev != nil {
-		fl.DeviceID = dev.ID
 	}
 	fl.NewDevice = closed
 	fs, err := s.Store.FactorsOfUser(ctx, u.ID)
@@ -261,6 +247,30 @@ func (s *Service) afterPassword(ctx context.Context, u *user.User, req Request, 
 	}
 	r.FlowSecret = secret
 	return r, nil
+}
+
+// newFlow is the flow of req after u's password, bound to its client (the
+// key, or a new flow cookie's secret, returned), from dev (nil when new).
+func (s *Service) newFlow(u *user.User, req Request, dev *device.Device, now time.Time) (*flow.Flow, string, error) {
+	id, err := token.New(s.Rand, 16)
+	if err != nil {
+		return nil, "", err
+	}
+	fl := &flow.Flow{ID: "flw_" + id, UserID: u.ID, Door: req.Door, IP: req.IP.String(), UserAgent: truncate(req.UserAgent, 256),
+		DeviceName: deviceName(req), State: flow.Factor, Assurance: session.AAL1, AMR: "pwd", CreatedAt: now, ExpiresAt: now.Add(s.flowLifetime())}
+	var secret string
+	if req.Door.KeyBound() {
+		fl.Binding = BindingForKey(req.JKT)
+	} else {
+		if secret, err = token.New(s.Rand, 32); err != nil {
+			return nil, "", err
+		}
+		fl.Binding = BindingForSecret(secret)
+	}
+	if dev != nil {
+		fl.DeviceID = dev.ID
+	}
+	return fl, secret, nil
 }
 
 func (s *Service) flowLifetime() time.Duration {

@@ -87,6 +87,7 @@ type Store interface {
 	store.Audit
 	store.Notices
 	store.Outbox
+	store.Recoveries
 	InTx(ctx context.Context, fn func(store.Tx) error) error
 }
 
@@ -109,6 +110,8 @@ type Service struct {
 	// names the phone. It returns what to run once tx commits (telling
 	// this instance's caches). Nil records the report only.
 	Freeze func(ctx context.Context, tx store.Tx, userID, by string, now time.Time) (after func(), err error)
+	// Recovery configures lost-factor recoveries.
+	Recovery Recovery
 
 	dummyOnce sync.Once
 	dummy     string
@@ -234,20 +237,7 @@ func (s *Service) Login(ctx context.Context, req Request) (_ *Result, err error)
 		return nil, ErrInvalidCredentials
 	}
 
-	reset := []string{throttle.AccountSourceKey(name, ip), throttle.AccountKey(name)}
-	if acct.closed {
-		reset = reset[:1] // closed to new devices until one is validated, or forgotten
-	}
-	for _, k := range reset {
-		if err := s.Store.ResetThrottle(ctx, k); err != nil {
-			return nil, err
-		}
-	}
-	// The source counter spans accounts, so a success does not clear it
-	// (a sprayer with one account of their own would), but it gives back
-	// the attempt this login reserved: an office behind one address is not
-	// slowed down by its own successful logins.
-	if err := refund(ctx, s.Store, throttle.SourceKey(ip), now); err != nil {
+	if err := s.passwordRight(ctx, name, ip, acct.closed, now); err != nil {
 		return nil, err
 	}
 	held = nil // settled: the password was right
@@ -259,6 +249,25 @@ func (s *Service) Login(ctx context.Context, req Request) (_ *Result, err error)
 		}
 	}
 	return s.afterPassword(ctx, u, req, dev, acct.closed, now)
+}
+
+// passwordRight settles the counters a right password passed: the
+// account's are cleared (but a closed account counter, which stays closed
+// to new devices until one is validated, or forgotten), the source's gets
+// its attempt back. The source counter spans accounts, so a success does
+// not clear it (a sprayer with one account of their own would), but an
+// office behind one address is not slowed down by its own successes.
+func (s *Service) passwordRight(ctx context.Context, name, ip string, closed bool, now time.Time) error {
+	reset := []string{throttle.AccountSourceKey(name, ip), throttle.AccountKey(name)}
+	if closed {
+		reset = reset[:1]
+	}
+	for _, k := range reset {
+		if err := s.Store.ResetThrottle(ctx, k); err != nil {
+			return err
+		}
+	}
+	return refund(ctx, s.Store, throttle.SourceKey(ip), now)
 }
 
 // closure is where a login stands with the account counter (which only

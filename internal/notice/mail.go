@@ -24,7 +24,8 @@ type Recipient struct {
 //
 // Security invariant: a message carries no login link and no tracking
 // (no image, no external resource, no per-recipient URL). Its one link is
-// the "This wasn't me" freeze link, which signs nobody in.
+// the "This wasn't me" freeze link, which signs nobody in (and, in a
+// recovery's notices, the cancel link, which signs nobody in either).
 type Message struct {
 	Subject string
 	Text    string
@@ -42,6 +43,8 @@ type mailData struct {
 	// Freeze is the "This wasn't me" link; "" when there is none, and
 	// the mail says where the Freeze button is instead.
 	Freeze string
+	// Cancel is a recovery's one-click cancel link; "" for none.
+	Cancel string
 }
 
 //go:embed mail.txt.tmpl
@@ -59,14 +62,28 @@ var (
 // wasn't me" link (see the freeze package's link maker), or "" for none;
 // it must be an https URL, or an http one on loopback for tests and demo.
 func Render(n Notice, r Recipient, freeze string) (Message, error) {
+	return RenderLinks(n, r, Links{Freeze: freeze})
+}
+
+// Links are the single-purpose links a notice mail carries, each "" for
+// none: Freeze ("This wasn't me") and Cancel (a recovery's one-click
+// cancel). Each must be https, or http on loopback for tests and demo.
+type Links struct{ Freeze, Cancel string }
+
+func webLink(l string) bool {
+	return l == "" || strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "http://127.0.0.1") || strings.HasPrefix(l, "http://localhost")
+}
+
+// RenderLinks is Render with every link the notice carries.
+func RenderLinks(n Notice, r Recipient, l Links) (Message, error) {
 	s, ok := byEvent[n.Event]
 	if !ok {
 		return Message{}, fmt.Errorf("notice: render: unknown event %q", n.Event)
 	}
-	if freeze != "" && !strings.HasPrefix(freeze, "https://") && !strings.HasPrefix(freeze, "http://127.0.0.1") && !strings.HasPrefix(freeze, "http://localhost") {
-		return Message{}, fmt.Errorf("notice: render: freeze link is not https")
+	if !webLink(l.Freeze) || !webLink(l.Cancel) {
+		return Message{}, fmt.Errorf("notice: render: link is not https")
 	}
-	d := mailData{Spec: *s, Recipient: Recipient{Username: client(r.Username), Phrase: r.Phrase}, Facts: Facts(n), Freeze: freeze}
+	d := mailData{Spec: *s, Recipient: Recipient{Username: client(r.Username), Phrase: r.Phrase}, Facts: Facts(n), Freeze: l.Freeze, Cancel: l.Cancel}
 	var text, html strings.Builder
 	if err := textMail.Execute(&text, d); err != nil {
 		return Message{}, fmt.Errorf("notice: render text: %w", err)
@@ -87,7 +104,7 @@ var doors = map[string]string{
 var details = []Fact{
 	{"account", "Account"}, {"environment", "Environment"}, {"key", "API key"}, {"successor", "New key"},
 	{"kind", "Factor"}, {"scopes", "Scopes"}, {"before", "Permissions before"}, {"after", "Permissions after"},
-	{"failures", "Wrong answers in a row"}, {"reason", "Reason"},
+	{"failures", "Wrong answers in a row"}, {"reason", "Reason"}, {"completes_at", "Completes at"},
 }
 
 // Facts returns the labelled facts a notice shows: door, device, address

@@ -43,6 +43,15 @@ const (
 	Summary             Event = "notice.summary"    // stands for the notices the rate rule held back
 	ApprovalApproved    Event = "approval.approved" // a transaction was approved on the phone or a security key
 	ApprovalDenied      Event = "approval.denied"   // a transaction asked in the user's name was refused
+	// The lost-factor recovery: started, reminded daily and a day before
+	// it completes, cancelled, completed, and its wait shortened by two
+	// administrators. Every mail of requested and reminder carries the
+	// one-click cancel link beside the freeze link.
+	RecoveryRequested Event = "recovery.requested"
+	RecoveryReminder  Event = "recovery.reminder"
+	RecoveryCancelled Event = "recovery.cancelled"
+	RecoveryCompleted Event = "recovery.completed"
+	RecoveryShortened Event = "recovery.shortened"
 )
 
 // Channel is a way a notice reaches someone.
@@ -85,6 +94,8 @@ var (
 const (
 	adviceFreeze = "If this was not you, press \"This wasn't me\" below: it ends every session, suspends every API key and refuses trading until you unfreeze with your strongest factor."
 	adviceCheck  = "If you do not recognise this, press \"This wasn't me\" below, then review your sessions and keys in the portal."
+	// adviceCancel: signing in with a second factor cancels a recovery too.
+	adviceCancel = "If this was not you, press \"Cancel the recovery\" below, or sign in with your second factor: either stops it. Then change your password, or press \"This wasn't me\" to freeze the account."
 )
 
 // catalogue is every event, in the order documentation and the portal
@@ -113,6 +124,11 @@ var catalogue = []Spec{
 	{PhraseChanged, true, []Channel{Mail}, "Your anti-phishing phrase changed", "The anti-phishing phrase shown at the top of these mails was changed. This mail already shows the new one.", adviceFreeze},
 	{ApprovalApproved, false, mailHook, "A transaction was approved", "A transaction on your account was approved with your phone or security key.", adviceFreeze},
 	{ApprovalDenied, true, mailPushHook, "A transaction was refused", "Someone asked you to approve a transaction on your account, and it was refused: they may be acting in your name.", adviceFreeze},
+	{RecoveryRequested, true, mailPushHook, "Someone asked to recover your account without its second factor", "A recovery of your account was started: whoever started it knows your password and says they lost every second factor and recovery code. When the wait ends they may add a new second factor.", adviceCancel},
+	{RecoveryReminder, true, mailPushHook, "A recovery of your account is still waiting", "A recovery of your account without its second factor is still waiting to complete.", adviceCancel},
+	{RecoveryCancelled, true, mailPushHook, "The recovery of your account was cancelled", "The recovery of your account without its second factor was cancelled; nothing changed.", adviceCheck},
+	{RecoveryCompleted, true, mailPushHook, "The recovery of your account completed", "The recovery of your account completed: every session ended, and a new session may add a second factor.", adviceFreeze},
+	{RecoveryShortened, true, mailPushHook, "The wait of the recovery of your account was shortened", "Two administrators shortened the wait of the recovery of your account; it may complete now.", adviceCancel},
 	{Summary, true, []Channel{Mail}, "More activity on your gatehouse account", "More notices than usual were due for your account, so they are summed up here.", adviceCheck},
 }
 
@@ -221,6 +237,11 @@ var fromAudit = map[string]Event{
 	audit.NoticePhrase:        PhraseChanged,
 	audit.ApprovalApproved:    ApprovalApproved,
 	audit.ApprovalDenied:      ApprovalDenied,
+	audit.RecoveryRequested:   RecoveryRequested,
+	audit.RecoveryReminder:    RecoveryReminder,
+	audit.RecoveryCancelled:   RecoveryCancelled,
+	audit.RecoveryCompleted:   RecoveryCompleted,
+	audit.RecoveryShortened:   RecoveryShortened,
 	"account.frozen":          AccountFrozen,
 	"account.unfrozen":        AccountUnfrozen,
 }

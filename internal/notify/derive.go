@@ -71,6 +71,8 @@ type mailPayload struct {
 	Notice *notice.Notice `json:"notice,omitempty"`
 	// Freeze is the sealed token of the notice's freeze link.
 	Freeze []byte `json:"freeze,omitempty"`
+	// Cancel is the sealed token of a recovery notice's cancel link.
+	Cancel []byte `json:"cancel,omitempty"`
 	// Approval is a device approval link's mail.
 	Approval *approval `json:"approval,omitempty"`
 }
@@ -87,6 +89,9 @@ type approval struct {
 // Associated data of sealed link tokens: a token sealed for one message
 // does not open in another.
 func freezeAD(messageID string) []byte { return []byte("gatehouse freeze link\x00" + messageID) }
+func cancelAD(messageID string) []byte {
+	return []byte("gatehouse recovery cancel link\x00" + messageID)
+}
 func approvalAD(messageID string) []byte {
 	return []byte("gatehouse device approval link\x00" + messageID)
 }
@@ -265,6 +270,16 @@ func (n *Notices) noticeMail(ctx context.Context, tx store.Tx, nt *notice.Notice
 		if p.Freeze, err = n.Seal.Seal([]byte(tok), freezeAD(mid)); err != nil {
 			return nil, err
 		}
+		if nt.Event == notice.RecoveryRequested || nt.Event == notice.RecoveryReminder || nt.Event == notice.RecoveryShortened {
+			// One click cancels the user's pending recovery, and nothing else.
+			tok, err := NewLink(ctx, tx, n.Rand, nt.UserID, store.LinkRecoveryCancel, now.Add(life))
+			if err != nil {
+				return nil, err
+			}
+			if p.Cancel, err = n.Seal.Seal([]byte(tok), cancelAD(mid)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	body, err := json.Marshal(p)
 	if err != nil {
@@ -338,12 +353,20 @@ func WebhookBody(nt *notice.Notice) ([]byte, error) {
 // expires, and returns its token: 256 bits, shown only in the link
 // (<origin>/freeze?token=<token>), stored as its hash.
 func NewFreezeLink(ctx context.Context, tx store.FreezeLinks, r io.Reader, userID string, expires time.Time) (string, error) {
+	return NewLink(ctx, tx, r, userID, store.LinkFreeze, expires)
+}
+
+// NewLink is the one maker of a notice's single-use links: it stores a
+// link for userID that serves purpose only ([store.LinkFreeze],
+// [store.LinkRecoveryCancel]) in tx, working until expires, and returns
+// its token (256 bits, stored as its hash).
+func NewLink(ctx context.Context, tx store.FreezeLinks, r io.Reader, userID, purpose string, expires time.Time) (string, error) {
 	tok, err := token.New(r, 32)
 	if err != nil {
 		return "", err
 	}
-	if err := tx.CreateFreezeLink(ctx, token.Hash(tok), userID, expires); err != nil {
-		return "", fmt.Errorf("notify: freeze link: %w", err)
+	if err := tx.CreateLink(ctx, token.Hash(tok), userID, purpose, expires); err != nil {
+		return "", fmt.Errorf("notify: %s link: %w", purpose, err)
 	}
 	return tok, nil
 }

@@ -82,7 +82,15 @@ func (s *MailSender) render(ctx context.Context, m *store.Message, p *mailPayloa
 			}
 			link = s.Origin + "/freeze?token=" + url.QueryEscape(tok)
 		}
-		msg, err := notice.Render(*p.Notice, r, link)
+		var cancel string
+		if len(p.Cancel) > 0 {
+			tok, err := s.open(p.Cancel, cancelAD(m.ID))
+			if err != nil {
+				return Mail{}, err
+			}
+			cancel = s.Origin + "/recovery/cancel?token=" + url.QueryEscape(tok)
+		}
+		msg, err := notice.RenderLinks(*p.Notice, r, notice.Links{Freeze: link, Cancel: cancel})
 		if err != nil {
 			return Mail{}, outbox.Permanent(err)
 		}

@@ -31,6 +31,7 @@ const (
 	AccountDisabled      = "https://schemas.openid.net/secevent/risc/event-type/account-disabled"
 	SessionsRevoked      = "https://schemas.openid.net/secevent/risc/event-type/sessions-revoked"
 	CredentialCompromise = "https://schemas.openid.net/secevent/risc/event-type/credential-compromise"
+	RecoveryActivated    = "https://schemas.openid.net/secevent/risc/event-type/recovery-activated"
 
 	// Verification and StreamUpdated are the framework's own events,
 	// about a stream rather than a user.
@@ -41,7 +42,7 @@ const (
 // Supported lists the user events gatehouse transmits, the streams'
 // events_supported.
 func Supported() []string {
-	return []string{SessionRevoked, CredentialChange, AssuranceLevelChange, TokenClaimsChange, AccountDisabled, SessionsRevoked, CredentialCompromise}
+	return []string{SessionRevoked, CredentialChange, AssuranceLevelChange, TokenClaimsChange, AccountDisabled, SessionsRevoked, CredentialCompromise, RecoveryActivated}
 }
 
 // Errors of building and parsing.
@@ -228,6 +229,13 @@ type SessionsRevokedEvent struct{}
 func (SessionsRevokedEvent) EventType() string { return SessionsRevoked }
 func (SessionsRevokedEvent) Valid() error      { return nil }
 
+// RecoveryActivatedEvent (RISC): the subject started an account recovery
+// (a lost-factor recovery: it waits, and the owner can cancel it).
+type RecoveryActivatedEvent struct{}
+
+func (RecoveryActivatedEvent) EventType() string { return RecoveryActivated }
+func (RecoveryActivatedEvent) Valid() error      { return nil }
+
 // CredentialCompromiseEvent (RISC): a credential of the subject is known or
 // believed compromised.
 type CredentialCompromiseEvent struct {
@@ -279,6 +287,7 @@ var decoders = map[string]func() Event{
 	AccountDisabled:      func() Event { return &AccountDisabledEvent{} },
 	SessionsRevoked:      func() Event { return &SessionsRevokedEvent{} },
 	CredentialCompromise: func() Event { return &CredentialCompromiseEvent{} },
+	RecoveryActivated:    func() Event { return &RecoveryActivatedEvent{} },
 	Verification:         func() Event { return &VerificationEvent{} },
 	StreamUpdated:        func() Event { return &StreamUpdatedEvent{} },
 }

@@ -38,6 +38,15 @@ func (s *Session) Proved(m string) bool {
 	return strings.Contains(" "+s.AMR+" ", " "+m+" ")
 }
 
+// MethodRecovery is the method a completed lost-factor recovery proves
+// (beside the password): its session may only enrol a new strong factor
+// and new recovery codes.
+const MethodRecovery = "rwait"
+
+// RecoveryOnly reports whether the session came from a completed
+// recovery and may only enrol (see [MethodRecovery]).
+func (s *Session) RecoveryOnly() bool { return s.Proved(MethodRecovery) }
+
 // AddAMR adds the method m to the space-separated list amr, once.
 func AddAMR(amr, m string) string {
 	for _, x := range strings.Fields(amr) {

@@ -183,6 +183,11 @@ func (t *Transmitter) events(e *audit.Event) (func(secevent.Event) *secevent.Sub
 		return ofUser, []secevent.Event{secevent.CredentialCompromiseEvent{CredentialType: secevent.CredPassword, EventTimestamp: e.Time.Unix()}}
 	case audit.AccountClosed:
 		return ofUser, []secevent.Event{secevent.AccountDisabledEvent{}}
+	case audit.RecoveryRequested:
+		return ofUser, []secevent.Event{secevent.RecoveryActivatedEvent{}}
+	case audit.RecoveryCompleted:
+		// A completed recovery ends every session of the user.
+		return ofUser, []secevent.Event{secevent.SessionsRevokedEvent{}}
 	case audit.AccountFrozen:
 		// A freeze ends every session of the user, on every door.
 		return ofUser, []secevent.Event{secevent.AccountDisabledEvent{Reason: secevent.ReasonHijacking}, secevent.SessionsRevokedEvent{}}

@@ -112,14 +112,23 @@ type DeviceApprovals interface {
 	UseDeviceApproval(ctx context.Context, tokenHash []byte, now time.Time) (deviceID, userID string, err error)
 }
 
-// FreezeLinks persists the single-use "This wasn't me" links that notices
-// carry; as hashes only.
+// FreezeLinks persists the single-use links that notices carry ("This
+// wasn't me", and the cancel link of a recovery's notices), each for one
+// purpose; as hashes only.
 type FreezeLinks interface {
 	// CreateFreezeLink stores the hash of a link token for userID.
 	CreateFreezeLink(ctx context.Context, tokenHash []byte, userID string, expires time.Time) error
 	// UseFreezeLink spends a link token and returns its user; ErrNotFound
 	// when it is unknown, used or expired.
 	UseFreezeLink(ctx context.Context, tokenHash []byte, now time.Time) (userID string, err error)
+	// CreateLink stores the hash of a single-use link token for userID
+	// that serves purpose only ([LinkFreeze], [LinkRecoveryCancel]);
+	// CreateFreezeLink is CreateLink for LinkFreeze.
+	CreateLink(ctx context.Context, tokenHash []byte, userID, purpose string, expires time.Time) error
+	// UseLink spends a link token of purpose and returns its user;
+	// ErrNotFound when it is unknown, of another purpose, used or
+	// expired. UseFreezeLink is UseLink for LinkFreeze.
+	UseLink(ctx context.Context, tokenHash []byte, purpose string, now time.Time) (userID string, err error)
 }
 
 // Audit persists the hash-chained audit trail.
@@ -179,6 +188,7 @@ type Tx interface {
 	Streams
 	Approvals
 	Once
+	Recoveries
 }
 
 // Store is an open database.

@@ -9,6 +9,7 @@ import (
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/fault"
+	"gatehouse/internal/login"
 )
 
 // saying is what the portal tells a visitor of one kind of failure: the
@@ -79,6 +80,13 @@ var sayings = map[fault.Kind]saying{
 	fault.PostureGate: {http.StatusConflict, "Your security posture has high findings open: fix them on the overview page, then try again.", nil},
 	fault.Frozen: {http.StatusForbidden, "This account is frozen: every session ended and every API key is suspended. " +
 		"Sign in, confirm it is you with your strongest factor and choose a new password to unfreeze it.", nil},
+	fault.RecoveryWaiting: {http.StatusConflict, "This recovery is still waiting: come back when its wait is over.", func(d *deps, w http.ResponseWriter, err error) string {
+		var we *login.WaitingError
+		if errors.As(err, &we) {
+			return "This recovery is still waiting: come back after " + we.CompletesAt.UTC().Format("Monday 2 January 2006, 15:04 MST") + "."
+		}
+		return ""
+	}},
 }
 
 // fieldMessages word the fields an Invalid error names.

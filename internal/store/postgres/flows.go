@@ -56,13 +56,11 @@ func (q *conn) UseDeviceApproval(ctx context.Context, tokenHash []byte, now time
 }
 
 func (q *conn) CreateFreezeLink(ctx context.Context, tokenHash []byte, userID string, expires time.Time) error {
-	return q.write(ctx, `INSERT INTO freeze_links (token_hash, user_id, expires_at) VALUES ($1, $2, $3)`, tokenHash, userID, ts(expires))
+	return q.CreateLink(ctx, tokenHash, userID, store.LinkFreeze, expires)
 }
 
 func (q *conn) UseFreezeLink(ctx context.Context, tokenHash []byte, now time.Time) (string, error) {
-	var userID string
-	err := q.x.QueryRow(ctx, `UPDATE freeze_links SET used_at = $1 WHERE token_hash = $2 AND used_at = '0001-01-01 00:00:00+00' AND expires_at > $3 RETURNING user_id`, ts(now), tokenHash, ts(now)).Scan(&userID)
-	return userID, mapErr(err)
+	return q.UseLink(ctx, tokenHash, store.LinkFreeze, now)
 }
 
 func (q *conn) PurgeExpired(ctx context.Context, expired, old time.Time) (int64, error) {

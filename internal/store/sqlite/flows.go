@@ -58,14 +58,11 @@ func (q *conn) UseDeviceApproval(ctx context.Context, tokenHash []byte, now time
 }
 
 func (q *conn) CreateFreezeLink(ctx context.Context, tokenHash []byte, userID string, expires time.Time) error {
-	_, err := q.x.ExecContext(ctx, `INSERT INTO freeze_links (token_hash, user_id, expires_at, used_at) VALUES (?, ?, ?, 0)`, tokenHash, userID, us(expires))
-	return mapErr(err)
+	return q.CreateLink(ctx, tokenHash, userID, store.LinkFreeze, expires)
 }
 
 func (q *conn) UseFreezeLink(ctx context.Context, tokenHash []byte, now time.Time) (string, error) {
-	var userID string
-	err := q.x.QueryRowContext(ctx, `UPDATE freeze_links SET used_at = ? WHERE token_hash = ? AND used_at = 0 AND expires_at > ? RETURNING user_id`, us(now), tokenHash, us(now)).Scan(&userID)
-	return userID, mapErr(err)
+	return q.UseLink(ctx, tokenHash, store.LinkFreeze, now)
 }
 
 func (q *conn) PurgeExpired(ctx context.Context, expired, old time.Time) (int64, error) {

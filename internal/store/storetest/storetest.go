@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, ssfTests...)
 	tests = append(tests, approvalTests...)
 	tests = append(tests, onceTests...)
+	tests = append(tests, recoveryTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open(t)) })
 	}

@@ -1,0 +1,256 @@
+package login_test
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"gatehouse/internal/audit"
+	"gatehouse/internal/factor"
+	"gatehouse/internal/login"
+	"gatehouse/internal/notify"
+	"gatehouse/internal/recovery"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store"
+	"gatehouse/internal/user"
+)
+
+func startReq(name, password string) login.RecoveryStart {
+	return login.RecoveryStart{Username: name, Password: password, IP: netip.MustParseAddr("198.51.100.7"), Door: session.Web}
+}
+
+// TestRecoveryStartAnswers: only the right password learns of the
+// request; a wrong one, an unknown user and a frozen account get the
+// same empty answer, and a second start answers the first request with
+// its clock.
+func TestRecoveryStartAnswers(t *testing.T) {
+	f := newFixture(t)
+	u := f.addUser(t, "alice", user.Occasional)
+	f.withTOTP(t, u)
+	for _, tc := range []struct{ name, user, pass string }{
+		{"WrongPassword", "alice", "not the password"},
+		{"UnknownUser", "nobody", pw},
+	} {
+		r, err := f.svc.StartRecovery(ctx, startReq(tc.user, tc.pass))
+		if err != nil || r != nil {
+			t.Errorf("%s: StartRecovery = %v, %v; want nil, nil", tc.name, r, err)
+		}
+	}
+	if _, err := f.st.PendingRecovery(ctx, u.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a wrong password started a recovery: %v", err)
+	}
+	r, err := f.svc.StartRecovery(ctx, startReq("Alice", pw))
+	if err != nil || r == nil {
+		t.Fatalf("StartRecovery(right password) = %v, %v", r, err)
+	}
+	if want := f.clock.Now().Add(recovery.DefaultWait.Trading); !r.CompletesAt.Equal(want) {
+		t.Errorf("CompletesAt = %v, want %v", r.CompletesAt, want)
+	}
+	if e := f.lastEvent(t, u.ID, audit.RecoveryRequested); e == nil || e.Detail["request"] != r.ID {
+		t.Errorf("recovery.requested = %+v, want one naming %s", e, r.ID)
+	}
+	f.clock.Add(20 * time.Hour)
+	again, err := f.svc.StartRecovery(ctx, startReq("alice", pw))
+	if err != nil || again.ID != r.ID || !again.CompletesAt.Equal(r.CompletesAt) {
+		t.Errorf("second StartRecovery = %+v, %v; want the first request and its clock", again, err)
+	}
+	// A frozen account: the same empty answer, nothing started.
+	b := f.addUser(t, "bob", user.Occasional)
+	if err := f.st.FreezeUser(ctx, b.ID, f.clock.Now(), b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := f.svc.StartRecovery(ctx, startReq("bob", pw)); err != nil || r != nil {
+		t.Errorf("StartRecovery(frozen) = %v, %v; want nil, nil", r, err)
+	}
+	if _, err := f.svc.StartRecoveryFor(ctx, b.ID, "lost phone"); err == nil {
+		t.Errorf("StartRecoveryFor(frozen) = nil, want refused")
+	}
+}
+
+// TestRecoveryStartsLimited: starts are counted per username before the
+// password is checked, so a flood is refused alike for any user.
+func TestRecoveryStartsLimited(t *testing.T) {
+	f := newFixture(t)
+	f.addUser(t, "alice", user.Occasional)
+	var refused []string
+	for _, name := range []string{"alice", "nobody"} {
+		for i := range 7 {
+			req := startReq(name, "wrong")
+			req.IP = netip.AddrFrom4([4]byte{203, 0, 113, byte(i + 1)}) // a new source each time
+			if _, err := f.svc.StartRecovery(ctx, req); err != nil {
+				var te *login.ThrottledError
+				if !errors.As(err, &te) {
+					t.Fatalf("StartRecovery = %v, want a throttle", err)
+				}
+				refused = append(refused, name)
+			}
+		}
+	}
+	if got := len(refused); got != 4 || refused[0] != "alice" || refused[3] != "nobody" {
+		t.Errorf("refused %v; want the 6th and 7th start of each user", refused)
+	}
+}
+
+// TestRecoveryCancelledBySignIn: a sign-in with a real factor cancels the
+// pending request, in the sign-in's transaction.
+func TestRecoveryCancelledBySignIn(t *testing.T) {
+	f := newFixture(t)
+	u := f.addUser(t, "alice", user.Occasional)
+	cookie, seed, _ := f.withTOTP(t, u)
+	r, err := f.svc.StartRecovery(ctx, startReq("alice", pw))
+	if err != nil || r == nil {
+		t.Fatal(r, err)
+	}
+	lr := f.mustLogin(t, webLogin("alice", pw, cookie))
+	if _, err := f.svc.AnswerTOTP(ctx, lr.Flow.ID, lr.Flow.Binding, f.code(t, seed)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.st.RecoveryByID(ctx, r.ID)
+	if err != nil || got.Status != recovery.Cancelled || got.EndedBy != "sign_in" {
+		t.Errorf("after a TOTP sign-in: %+v, %v; want cancelled by sign_in", got, err)
+	}
+	if e := f.lastEvent(t, u.ID, audit.RecoveryCancelled); e == nil || e.Detail["by"] != "sign_in" {
+		t.Errorf("recovery.cancelled = %+v", e)
+	}
+}
+
+// TestRecoveryComplete: before the wait ends the right password learns
+// only when; after, every session ends and the new session may enrol a
+// strong factor and new codes, nothing else.
+func TestRecoveryComplete(t *testing.T) {
+	f := newFixture(t)
+	u := f.addUser(t, "alice", user.Occasional)
+	cookie, _, _ := f.withTOTP(t, u)
+	r, err := f.svc.StartRecovery(ctx, startReq("alice", pw))
+	if err != nil || r == nil {
+		t.Fatal(r, err)
+	}
+	f.clock.Add(47 * time.Hour)
+	var we *login.WaitingError
+	if _, err := f.svc.CompleteRecovery(ctx, r.ID, webLogin("alice", pw, cookie)); !errors.As(err, &we) || !we.CompletesAt.Equal(r.CompletesAt) {
+		t.Errorf("CompleteRecovery before the wait ends = %v, want WaitingError until %v", err, r.CompletesAt)
+	}
+	f.clock.Add(time.Hour)
+	for _, tc := range []struct{ name, id, pass string }{
+		{"WrongPassword", r.ID, "not it"},
+		{"UnknownRequest", "rcv_AAAAAAAAAAAAAAAAAAAAAA", pw},
+	} {
+		if _, err := f.svc.CompleteRecovery(ctx, tc.id, webLogin("alice", tc.pass, cookie)); !errors.Is(err, login.ErrInvalidCredentials) {
+			t.Errorf("%s: CompleteRecovery = %v, want ErrInvalidCredentials", tc.name, err)
+		}
+	}
+	res, err := f.svc.CompleteRecovery(ctx, r.ID, webLogin("alice", pw, cookie))
+	if err != nil || res.Status != "authenticated" || !res.Session.RecoveryOnly() || !res.EnrolmentRequired {
+		t.Fatalf("CompleteRecovery = %+v, %v; want a recovery-only session", res, err)
+	}
+	live, err := f.st.SessionsOfUser(ctx, u.ID)
+	if err != nil || len(live) != 1 || live[0].ID != res.Session.ID {
+		t.Errorf("sessions after completion = %d, %v; want only the recovery's", len(live), err)
+	}
+	if _, err := f.svc.CompleteRecovery(ctx, r.ID, webLogin("alice", pw, cookie)); !errors.Is(err, login.ErrInvalidCredentials) {
+		t.Errorf("CompleteRecovery twice = %v, want ErrInvalidCredentials", err)
+	}
+	sess := res.Session
+	if _, err := f.svc.Enrol(ctx, sess, factor.SMS, "", "+15555550100"); !errors.Is(err, login.ErrFactorUnavailable) {
+		t.Errorf("Enrol(sms) from a recovery session = %v, want ErrFactorUnavailable", err)
+	}
+	if _, err := f.svc.RegenerateRecovery(ctx, sess); err != nil {
+		t.Errorf("RegenerateRecovery from a recovery session = %v", err)
+	}
+	fs, _ := f.st.FactorsOfUser(ctx, u.ID)
+	if _, err := f.svc.RemoveFactor(ctx, sess, fs[0].ID); err == nil {
+		t.Errorf("RemoveFactor from a recovery session succeeded")
+	}
+	f.enrolTOTP(t, sess)
+	if e := f.lastEvent(t, u.ID, audit.RecoveryCompleted); e == nil || e.Detail["request"] != r.ID {
+		t.Errorf("recovery.completed = %+v", e)
+	}
+}
+
+// TestRecoveryReminders: a 2-day wait is reminded once, a day in, which
+// is the day before; an 8-day wait daily, the last a day before.
+func TestRecoveryReminders(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		wait recovery.Wait
+		want int
+	}{
+		{"TwoDays", recovery.DefaultWait, 1},
+		{"EightDays", recovery.Wait{Trading: 8 * 24 * time.Hour, Account: 8 * 24 * time.Hour}, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.svc.Recovery.Wait = func(user.Profile) recovery.Wait { return tc.wait }
+			u := f.addUser(t, "alice", user.Occasional)
+			r, err := f.svc.StartRecovery(ctx, startReq("alice", pw))
+			if err != nil || r == nil {
+				t.Fatal(r, err)
+			}
+			sent := 0
+			for range 24 * 10 {
+				f.clock.Add(time.Hour)
+				n, err := f.svc.RemindRecoveries(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sent += n
+			}
+			if sent != tc.want {
+				t.Errorf("reminders sent = %d, want %d", sent, tc.want)
+			}
+			var last *audit.Event
+			es, _ := f.st.AuditOfUser(ctx, u.ID, 0, 1000)
+			for _, e := range es {
+				if e.Type == audit.RecoveryReminder && last == nil {
+					last = e
+				}
+			}
+			if last == nil || last.Detail["last_day"] != "true" || !last.Time.Before(r.CompletesAt) {
+				t.Errorf("last reminder = %+v; want the one a day before completion", last)
+			}
+		})
+	}
+}
+
+// TestRecoveryCancelLink: a notice's cancel link cancels the pending
+// request once; a forged, reused or freeze link is refused alike.
+func TestRecoveryCancelLink(t *testing.T) {
+	f := newFixture(t)
+	u := f.addUser(t, "alice", user.Occasional)
+	r, err := f.svc.StartRecovery(ctx, startReq("alice", pw))
+	if err != nil || r == nil {
+		t.Fatal(r, err)
+	}
+	var cancelTok, freezeTok string
+	err = f.st.InTx(ctx, func(tx store.Tx) error {
+		var err error
+		if cancelTok, err = notify.NewLink(ctx, tx, nil, u.ID, store.LinkRecoveryCancel, f.clock.Now().Add(time.Hour)); err != nil {
+			return err
+		}
+		freezeTok, err = notify.NewFreezeLink(ctx, tx, nil, u.ID, f.clock.Now().Add(time.Hour))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{freezeTok, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "short"} {
+		if _, err := f.svc.CancelRecoveryByLink(ctx, tok); !errors.Is(err, login.ErrRecoveryLink) {
+			t.Errorf("CancelRecoveryByLink(%.8s…) = %v, want ErrRecoveryLink", tok, err)
+		}
+	}
+	if ok, err := f.svc.CancelRecoveryByLink(ctx, cancelTok); err != nil || !ok {
+		t.Fatalf("CancelRecoveryByLink = %v, %v; want cancelled", ok, err)
+	}
+	if _, err := f.svc.CancelRecoveryByLink(ctx, cancelTok); !errors.Is(err, login.ErrRecoveryLink) {
+		t.Errorf("CancelRecoveryByLink reused = %v, want ErrRecoveryLink", err)
+	}
+	got, _ := f.st.RecoveryByID(ctx, r.ID)
+	if got.Status != recovery.Cancelled || got.EndedBy != "link" {
+		t.Errorf("request after the link = %+v", got)
+	}
+	if !slices.Contains(f.events(t, u.ID), audit.RecoveryCancelled) {
+		t.Errorf("no recovery.cancelled event")
+	}
+}
