@@ -36,9 +36,9 @@ func profileBasis(p Profile, rule string) Basis {
 // another (principle: profiles set expectations, not blame).
 var bases = map[string]func(s Snapshot, f Finding) []Basis{
 	"desktop-no-hardware-key": func(s Snapshot, f Finding) []Basis {
-		if s.Profile == Professional {
-			return []Basis{nistAAL3, profileBasis(s.Profile, "the desktop door, where a professional trades, needs a device-bound phishing-resistant factor: without one it is high")}
-		}
+		return []Basis{nistAAL3, profileBasis(s.Profile, "the desktop door, where a professional trades, needs a device-bound phishing-resistant factor: without one it is high")}
+	},
+	"desktop-long-session": func(s Snapshot, f Finding) []Basis {
 		return []Basis{nistReauth, profileBasis(s.Profile, "no hardware key is asked for; long desktop sessions are judged by their length and by the account's permissions")}
 	},
 	"desktop-session-below-aal3": func(s Snapshot, f Finding) []Basis { return []Basis{nistAAL3, nistReauth} },
@@ -133,12 +133,15 @@ func addBases(to []Basis, bs ...Basis) []Basis {
 //     phishing and SMS-only; a passkey answers phishing and SMS-only, not
 //     the desktop. Without this one missing security key was three high
 //     findings with three next steps.
+//   - Code factors kept beside WebAuthn: removing them (after a backup)
+//     mends both the phishing fallback and the SMS left enrolled.
 //   - One key: revoking a dormant key mends everything else about it, and
 //     allowlisting an open key comes with rotating it. Over-broad scopes,
 //     sharing and a key minted by an ended session are causes of their
 //     own: their steps (narrow, separate, confirm or revoke) differ.
 var rootCauses = [][]string{
 	{"no-second-factor", "desktop-no-hardware-key", "phishing-no-resistant-factor", "sms-only-second-factor"},
+	{"phishing-fallback", "sms-enrolled"},
 	{"key-unused", "key-no-allowlist", "key-rotation"},
 }
 

@@ -107,6 +107,9 @@ func applyPacks(s Snapshot, fs []Finding) []Finding {
 			// profile: the phishing of 2025 relayed codes from app and SMS
 			// alike, and push is not phishing-resistant in its terms.
 			if f.Exposure != Mitigated {
+				if f.Exposure != High {
+					fs[i].Summary += " Your firm is bound by Japan's 2025 JSDA guidelines, which require a phishing-resistant login (a passkey or security key)."
+				}
 				fs[i].Exposure = High
 			}
 			fs[i].Basis = addBases(fs[i].Basis, login)

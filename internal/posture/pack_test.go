@@ -105,7 +105,7 @@ func TestProfileSaysWhichRule(t *testing.T) {
 	// An occasional investor with a synced passkey and an app needs no
 	// hardware key: a one-day desktop session is no high.
 	s.Profile, s.Accounts = posture.Occasional, nil
-	occ := find(posture.Assess(s, now), "desktop-no-hardware-key")
+	occ := find(posture.Assess(s, now), "desktop-long-session")
 	if occ.Exposure == posture.High || !cites(occ, "profile occasional") {
 		t.Errorf("occasional with passkey and app: %s %+v, want below high citing the profile", occ.Exposure, occ.Basis)
 	}

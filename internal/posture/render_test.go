@@ -48,21 +48,29 @@ func TestGolden(t *testing.T) {
 			if err := tc.write(&b, r); err != nil {
 				t.Fatalf("write: %v", err)
 			}
-			path := filepath.Join("testdata", tc.file)
-			if *update {
-				if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), b.String()); diff != "" {
-				t.Errorf("%s differs (-golden +got); run go test -update if the change is meant:\n%s", path, diff)
-			}
+			golden(t, filepath.Join("testdata", tc.file), b.String())
 		})
+	}
+}
+
+// golden compares got with the file at path, or with -update writes it.
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs (-golden +got); run go test -update if the change is meant:\n%s", path, diff)
 	}
 }
 

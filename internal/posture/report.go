@@ -303,10 +303,21 @@ func baseFindings(s Snapshot, now time.Time) []Finding {
 	return mergeCauses(fs)
 }
 
-// sortFindings orders fs by exposure, high first, then by ID.
+// sortFindings orders fs by exposure, high first, then by ID; among
+// equals the permission findings come last, since their step is to fix
+// the others first.
 func sortFindings(fs []Finding) {
 	slices.SortStableFunc(fs, func(a, b Finding) int {
 		if c := cmp.Compare(a.Exposure.rank(), b.Exposure.rank()); c != 0 {
+			return c
+		}
+		last := func(f Finding) int {
+			if f.FailureMode == PermissionsAhead {
+				return 1
+			}
+			return 0
+		}
+		if c := cmp.Compare(last(a), last(b)); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.ID, b.ID)

@@ -124,9 +124,13 @@ func checkPermissions(s Snapshot, now time.Time) []Finding {
 		} else if a.Permissions.Withdrawals {
 			what = "losses beyond the cash in the account, and money leaving it"
 		}
+		through := "any of them"
+		if len(highs) == 1 {
+			through = "it"
+		}
 		out = append(out, Finding{
 			ID: "permissions-ahead/" + a.ID, FailureMode: PermissionsAhead, Doors: []string{}, Exposure: High, // the account, not a door
-			Summary:  fmt.Sprintf("%s %s on, while %s open: a takeover through any of them can mean %s.", capitalize(list(perms)), isAre(perms), openHighs(len(highs)), what),
+			Summary:  fmt.Sprintf("%s %s on, while %s open: a takeover through %s can mean %s.", capitalize(list(perms)), isAre(perms), openHighs(len(highs)), through, what),
 			Evidence: ev,
 			NextStep: fmt.Sprintf("Fix the other high findings first; until they are fixed, switch off whatever you do not use today among %s.", list(perms)),
 		})

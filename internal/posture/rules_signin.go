@@ -65,7 +65,7 @@ func checkDesktop(s Snapshot, now time.Time) []Finding {
 			exp = Medium
 		}
 		return []Finding{{
-			ID: "desktop-no-hardware-key", FailureMode: DesktopCompromise, Doors: []string{DoorDesktop}, Exposure: exp,
+			ID: "desktop-long-session", FailureMode: DesktopCompromise, Doors: []string{DoorDesktop}, Exposure: exp,
 			Summary:  fmt.Sprintf("A desktop session (%s) stays signed in long after you stop: malware on that computer could use it to trade as you.", longest(weak)),
 			Evidence: sessionsEvidence(weak, now),
 			NextStep: "Sign the desktop out when you finish, so no session outlives your use of it; a security key or passkey for signing in makes a stolen password useless too.",
@@ -293,8 +293,14 @@ func checkPhishing(s Snapshot, now time.Time) []Finding {
 		}
 	}
 	step := "Register a security key or a passkey (WebAuthn), and print recovery codes as its backup: it answers only the real site, so a phishing page gets nothing it can use."
-	if s.jpLoginRequired() && len(phishable) > 0 {
-		step = fmt.Sprintf("Register a passkey or security key (WebAuthn) and print recovery codes as its backup, then remove %s, so that every login, withdrawal and bank-account change is phishing-resistant.", list(uniq(kindLabels(phishable))))
+	switch {
+	case s.jpLoginRequired() && len(phishable) > 0:
+		step = fmt.Sprintf("Register a passkey or security key (WebAuthn) and print recovery codes as its backup, then remove your %s, so that every login, withdrawal and bank-account change is phishing-resistant.", list(uniq(kindLabels(phishable))))
+	case len(phishable) > 0:
+		// Left beside the passkey, the codes are what a look-alike page
+		// asks for instead: the step would only trade this finding for
+		// the fallback one.
+		step = fmt.Sprintf("Register a security key or a passkey (WebAuthn) and print recovery codes as its backup, then remove your %s: the passkey answers only the real site, so a phishing page gets nothing it can use.", list(uniq(kindLabels(phishable))))
 	}
 	return []Finding{{
 		ID: "phishing-no-resistant-factor", FailureMode: Phishing, Doors: doors, Exposure: exp,

@@ -152,7 +152,7 @@ func TestDesktopRule(t *testing.T) {
 				s.Profile, s.Factors, s.Accounts = posture.Occasional, []posture.Factor{push}, nil
 				s.Sessions[0].Assurance = 2
 			},
-			want: []string{"desktop-no-hardware-key low"},
+			want: []string{"desktop-long-session low"},
 		},
 		{
 			name: "no hardware key, occasional, options account",
@@ -160,7 +160,7 @@ func TestDesktopRule(t *testing.T) {
 				s.Profile, s.Factors = posture.Occasional, []posture.Factor{push}
 				s.Sessions[0].Assurance = 2
 			},
-			want: []string{"desktop-no-hardware-key medium"},
+			want: []string{"desktop-long-session medium"},
 		},
 		{
 			name: "no hardware key, occasional, 30-day session",
@@ -168,7 +168,7 @@ func TestDesktopRule(t *testing.T) {
 				s.Profile, s.Factors, s.Accounts = posture.Occasional, []posture.Factor{push}, nil
 				s.Sessions[0].Assurance, s.Sessions[0].Expires = 2, s.Sessions[0].Created.Add(30*day)
 			},
-			want: []string{"desktop-no-hardware-key medium"},
+			want: []string{"desktop-long-session medium"},
 		},
 		{
 			name: "passkey is not device-bound",
@@ -176,7 +176,7 @@ func TestDesktopRule(t *testing.T) {
 				s.Profile, s.Factors, s.Accounts = posture.Occasional, []posture.Factor{passkey}, nil
 				s.Sessions[0].Assurance, s.Sessions[0].Expires = 2, time.Time{}
 			},
-			want: []string{"desktop-no-hardware-key medium"},
+			want: []string{"desktop-long-session medium"},
 		},
 		{
 			name: "short session is not long-lived",

@@ -85,12 +85,10 @@ func Apply(s Snapshot, f Finding, now time.Time) (Snapshot, bool) {
 		backup()
 		dropKinds(SMS)
 		return s, true
+	case "desktop-long-session":
+		s.Sessions = slices.DeleteFunc(s.Sessions, func(se Session) bool { return se.Interface == DoorDesktop })
+		return s, true
 	case "desktop-no-hardware-key", "desktop-session-below-aal3":
-		if kind == "desktop-no-hardware-key" && s.Profile != Professional {
-			// Not asked for a hardware key: the step is to sign out.
-			s.Sessions = slices.DeleteFunc(s.Sessions, func(se Session) bool { return se.Interface == DoorDesktop })
-			return s, true
-		}
 		if !slices.ContainsFunc(s.Factors, func(x Factor) bool { return x.Kind == WebAuthn && x.DeviceBound }) {
 			addFactor(Factor{ID: "security-key", Kind: WebAuthn, Name: "security key", DeviceBound: true})
 			backup()
@@ -102,7 +100,6 @@ func Apply(s Snapshot, f Finding, now time.Time) (Snapshot, bool) {
 		}
 		return s, true
 	case "no-second-factor", "phishing-no-resistant-factor":
-		jp := s.jpLoginRequired()
 		if kind == "no-second-factor" && s.Profile == Professional {
 			addFactor(Factor{ID: "security-key", Kind: WebAuthn, Name: "security key", DeviceBound: true})
 			for i := range s.Sessions {
@@ -114,7 +111,7 @@ func Apply(s Snapshot, f Finding, now time.Time) (Snapshot, bool) {
 			addFactor(Factor{ID: "passkey", Kind: WebAuthn, Name: "passkey"})
 		}
 		backup()
-		if kind == "phishing-no-resistant-factor" && jp {
+		if kind == "phishing-no-resistant-factor" {
 			dropKinds(SMS, TOTP)
 		}
 		return s, true
