@@ -41,6 +41,7 @@ const (
 	PushApproved        = "push.approved"
 	PushDenied          = "push.denied"
 	PushReported        = "push.reported"
+	NoticeReported      = "notice.reported" // "This wasn't me" answered on the phone to a notice
 	DeviceNew           = "device.new"
 	DeviceTrusted       = "device.trusted"
 	DeviceRevoked       = "device.revoked"

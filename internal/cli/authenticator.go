@@ -152,10 +152,11 @@ func runAuthEnrol(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// pending is what waits for the phone: login pushes and approvals.
+// pending is what waits for the phone: login pushes, approvals, notices.
 type pending struct {
 	Pushes    []login.PhonePrompt   `json:"pending"`
 	Approvals []authz.PhoneApproval `json:"approvals"`
+	Notices   []login.PhoneNotice   `json:"notices"`
 }
 
 func pendingOf(ctx context.Context, p *phone) (*pending, error) {
@@ -182,6 +183,9 @@ func runAuthPending(ctx context.Context, e *env, args []string) error {
 	}
 	ps, err := pendingOf(ctx, p)
 	if err != nil {
+		return err
+	}
+	if err := showNotices(ctx, e, p, ps.Notices); err != nil {
 		return err
 	}
 	if len(ps.Pushes) == 0 && len(ps.Approvals) == 0 {
@@ -213,6 +217,52 @@ func runAuthPending(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// showNotices prints the notices the server has for the phone, each
+// with the id that "This wasn't me" names, and tells the server, signed,
+// that the phone has them: they are delivered, and not given again.
+func showNotices(ctx context.Context, e *env, p *phone, ns []login.PhoneNotice) error {
+	for _, n := range ns {
+		mark := ""
+		if n.Critical {
+			mark = " [security]"
+		}
+		fmt.Fprintf(e.stdout, "notice %s%s: %s (%s)\n  %s\n", n.ID, mark, n.Subject, n.Time.Local().Format(time.DateTime), n.Says)
+		for _, f := range n.Facts {
+			fmt.Fprintf(e.stdout, "  %s: %s\n", f.Label, f.Value)
+		}
+		fmt.Fprintf(e.stdout, "  %s\n  Not you? gatehouse authenticator deny --report --id %s\n\n", n.Advice, n.ID)
+		if _, err := answerNotice(ctx, p, n.ID, push.Seen); err != nil {
+			return fmt.Errorf("notice %s: %w", n.ID, err)
+		}
+	}
+	return nil
+}
+
+// answerNotice sends the phone's signed answer to a notice and returns
+// the outcome.
+func answerNotice(ctx context.Context, p *phone, id string, d push.Decision) (string, error) {
+	resp := push.Response{ChallengeID: id, Decision: d, SignedAt: time.Now().Truncate(time.Second)}
+	sig, err := push.Sign(p.key, resp)
+	if err != nil {
+		return "", err
+	}
+	body, err := push.MarshalResponse(resp, sig)
+	if err != nil {
+		return "", err
+	}
+	b, err := p.do(ctx, "POST", "/v1/push/respond", body)
+	if err != nil {
+		return "", err
+	}
+	var out struct{ Outcome string }
+	json.Unmarshal(b, &out)
+	return out.Outcome, nil
+}
+
+// frozenText is what the authenticator says once its answer froze the
+// account.
+const frozenText = "The account is frozen: every session ended and every API key is suspended. Unfreeze by signing in with your strongest factor and choosing a new password."
+
 // checkApprovalHash recomputes the hash of the details shown: the phone
 // signs only what it displayed.
 func checkApprovalHash(a *authz.PhoneApproval) error {
@@ -229,7 +279,7 @@ func checkApprovalHash(a *authz.PhoneApproval) error {
 func runAuthAnswer(ctx context.Context, e *env, args []string, d push.Decision) error {
 	usage := "authenticator approve [--number N] [--id ID] [--state DIR]"
 	if d == push.Deny {
-		usage = "authenticator deny [--report] [--id ID] [--state DIR]"
+		usage = "authenticator deny [--report] [--id ID] [--state DIR]  (--report --id NOTICE: \"This wasn't me\" to a notice)"
 	}
 	fs := newFlagSet(e, "authenticator "+string(d), usage)
 	state := stateFlag(e, fs)
@@ -251,6 +301,19 @@ func runAuthAnswer(ctx context.Context, e *env, args []string, d push.Decision) 
 	ps, err := pendingOf(ctx, p)
 	if err != nil {
 		return err
+	}
+	if report != nil && *report && strings.HasPrefix(*id, "msg_") {
+		// "This wasn't me" to a notice the phone was shown: it may have
+		// been delivered already, so it is not looked for among the pending.
+		outcome, err := answerNotice(ctx, p, *id, push.Report)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "notice %s: %s\n", *id, outcome)
+		if outcome == "reported" {
+			fmt.Fprintln(e.stdout, frozenText)
+		}
+		return nil
 	}
 	var target *login.PhonePrompt
 	var appr *authz.PhoneApproval
@@ -299,7 +362,7 @@ func runAuthAnswer(ctx context.Context, e *env, args []string, d push.Decision) 
 	json.Unmarshal(b, &out)
 	fmt.Fprintf(e.stdout, "%s from %s (%s): %s\n", target.Purpose, target.IP, target.Interface, out.Outcome)
 	if out.Outcome == "reported" {
-		fmt.Fprintln(e.stdout, "The account is frozen: every session ended and every API key is suspended. Unfreeze by signing in with your strongest factor and choosing a new password.")
+		fmt.Fprintln(e.stdout, frozenText)
 	}
 	return nil
 }

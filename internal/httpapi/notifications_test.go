@@ -240,7 +240,8 @@ func TestSentNoticesAPI(t *testing.T) {
 	json.Unmarshal(w.Body.Bytes(), &got)
 	delivered := t0.Add(time.Minute)
 	want := []sentView{
-		{ID: "msg_a2", Event: notice.FactorAdded, Channel: notice.Push, State: "pending", Attempts: 1, CreatedAt: t0.Add(time.Second)},
+		// A push waits for the phone: no worker claims it, so no attempt.
+		{ID: "msg_a2", Event: notice.FactorAdded, Channel: notice.Push, State: "pending", Attempts: 0, CreatedAt: t0.Add(time.Second)},
 		{ID: "msg_a1", Event: notice.SessionCreated, Channel: notice.Mail, State: "delivered", CreatedAt: t0, DeliveredAt: &delivered},
 	}
 	if diff := cmp.Diff(want, got.Notifications); diff != "" {

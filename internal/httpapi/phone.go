@@ -62,7 +62,13 @@ func handlePhonePending(d loginDeps) handlerFunc {
 		if err != nil {
 			return err
 		}
-		out := map[string]any{"pending": ps}
+		ns, err := d.svc.PhoneNotices(r.Context(), jkt)
+		if err != nil {
+			return err
+		}
+		// Notices wait beside login pushes: the phone shows them and
+		// answers each, seen or "This wasn't me", on /v1/push/respond.
+		out := map[string]any{"pending": ps, "notices": ns}
 		if d.approvals != nil {
 			// Approvals wait beside login pushes: the same phone answers both.
 			as, err := d.approvals.PhonePending(r.Context(), jkt)

@@ -138,14 +138,9 @@ func (f *fixture) enrolPhone(t testing.TB, sess *session.Session) *phone {
 	return &phone{f: f, key: key, jkt: jkt}
 }
 
-// answer answers the phone's one pending prompt with d.
-func (p *phone) answer(t testing.TB, d push.Decision, number int) string {
+// signed returns the body of resp signed by the phone's key.
+func (p *phone) signed(t testing.TB, resp push.Response) []byte {
 	t.Helper()
-	prompts, err := p.f.svc.PhonePending(ctx, p.jkt)
-	if err != nil || len(prompts) != 1 {
-		t.Fatalf("phone's prompts = %+v, %v; want one", prompts, err)
-	}
-	resp := push.Response{ChallengeID: prompts[0].ChallengeID, Decision: d, Number: number, SignedAt: p.f.clock.Now().Truncate(time.Second)}
 	sig, err := push.Sign(p.key, resp)
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +149,17 @@ func (p *phone) answer(t testing.TB, d push.Decision, number int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return body
+}
+
+// answer answers the phone's one pending prompt with d.
+func (p *phone) answer(t testing.TB, d push.Decision, number int) string {
+	t.Helper()
+	prompts, err := p.f.svc.PhonePending(ctx, p.jkt)
+	if err != nil || len(prompts) != 1 {
+		t.Fatalf("phone's prompts = %+v, %v; want one", prompts, err)
+	}
+	body := p.signed(t, push.Response{ChallengeID: prompts[0].ChallengeID, Decision: d, Number: number, SignedAt: p.f.clock.Now().Truncate(time.Second)})
 	out, err := p.f.svc.PhoneAnswer(ctx, p.jkt, body)
 	if err != nil {
 		t.Fatalf("PhoneAnswer = %v", err)

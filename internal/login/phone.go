@@ -49,7 +49,8 @@ func (s *Service) PhonePending(ctx context.Context, jkt string) ([]PhonePrompt, 
 	return out, nil
 }
 
-// PhoneAnswer takes the phone's signed answer to a push. A wrong number
+// PhoneAnswer takes the phone's signed answer to a push, or to a notice
+// (see [Service.PhoneNotices]; its challenge_id is the notice's id). A wrong number
 // or a denial fails the login; "this was not me" also raises the
 // account's throttling, is kept in the audit trail and, with
 // [Service.Freeze] set, freezes the account in the same transaction.
@@ -69,6 +70,9 @@ func (s *Service) PhoneAnswer(ctx context.Context, jkt string, body []byte) (str
 	}
 	if err := push.Verify(pub, resp, sig); err != nil {
 		return "", ErrInvalidCode
+	}
+	if isNoticeAnswer(resp) {
+		return s.answerNotice(ctx, f, resp, now)
 	}
 	p, err := s.Store.PushRequestByID(ctx, resp.ChallengeID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (p.UserID != f.UserID || p.Outcome != push.RequestPending)) {

@@ -33,7 +33,10 @@ type Message struct {
 }
 
 // Fact is one labelled line of a notice: the door, the device, a key.
-type Fact struct{ Label, Value string }
+type Fact struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
+}
 
 // mailData is what the templates see.
 type mailData struct {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/factor"
 	"gatehouse/internal/notice"
 	"gatehouse/internal/seal"
 	"gatehouse/internal/store"
@@ -64,7 +65,7 @@ const (
 	kindApproval = "device_approval"
 )
 
-// mailPayload is the payload of a mail message. It holds no secret in
+// mailPayload is the payload of a mail or push message. It holds no secret in
 // clear: a link token is sealed, bound to the message id.
 type mailPayload struct {
 	Kind   string         `json:"kind"`
@@ -129,6 +130,7 @@ func (n *Notices) Derive(ctx context.Context, tx store.Tx, e *audit.Event) ([]*s
 	nt.ID = "ntc_" + id
 	now := e.Time
 	var out []*store.Message
+	var to string
 	if slices.Contains(channels, notice.Mail) && n.Mail && (nt.Event != notice.SessionCreated || n.SignIns) {
 		u, err := tx.UserByID(ctx, nt.UserID)
 		if err != nil {
@@ -136,16 +138,32 @@ func (n *Notices) Derive(ctx context.Context, tx store.Tx, e *audit.Event) ([]*s
 		}
 		// The address is the one the user had when the change was made: an
 		// intruder who changes it afterwards does not divert this notice.
-		if to := u.Email; to != "" {
-			ok, summary, err := n.admit(ctx, tx, &nt, to)
-			if err != nil {
-				return nil, err
-			}
-			if summary != nil {
-				out = append(out, summary)
-			}
-			if ok {
+		to = u.Email
+	}
+	var phones []string
+	if slices.Contains(channels, notice.Push) {
+		if phones, err = phonesOf(ctx, tx, nt.UserID); err != nil {
+			return nil, err
+		}
+	}
+	if to != "" || len(phones) > 0 {
+		ok, summary, err := n.admit(ctx, tx, &nt, to, phones)
+		if err != nil {
+			return nil, err
+		}
+		if summary != nil {
+			out = append(out, summary)
+		}
+		if ok {
+			if to != "" {
 				m, err := n.noticeMail(ctx, tx, &nt, to, now)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, m)
+			}
+			for _, ph := range phones {
+				m, err := n.noticePush(&nt, ph, now)
 				if err != nil {
 					return nil, err
 				}
@@ -175,12 +193,13 @@ func (n *Notices) Derive(ctx context.Context, tx store.Tx, e *audit.Event) ([]*s
 	return out, nil
 }
 
-// admit applies the per-user limit to nt's mail to the holder, in nt's
-// transaction (which holds the user's count until it ends). It reports
-// whether the mail is sent; when it is held back instead, it is counted
-// in the window's summary: a new summary mail, returned to be enqueued,
-// due when the window ends, or the one already waiting, rewritten.
-func (n *Notices) admit(ctx context.Context, tx store.Tx, nt *notice.Notice, to string) (bool, *store.Message, error) {
+// admit applies the per-user limit to nt's messages to the holder (mail
+// to the address to, pushes to phones), in nt's transaction (which holds
+// the user's count until it ends). It reports whether they are sent; when
+// they are held back instead, nt is counted in the window's summary: a
+// new summary message, returned to be enqueued, due when the window ends,
+// or the one already waiting, rewritten.
+func (n *Notices) admit(ctx context.Context, tx store.Tx, nt *notice.Notice, to string, phones []string) (bool, *store.Message, error) {
 	r, err := tx.NoticeRateOf(ctx, nt.UserID)
 	if err != nil {
 		return false, nil, fmt.Errorf("notify: notice rate of %s: %w", nt.UserID, err)
@@ -193,7 +212,7 @@ func (n *Notices) admit(ctx context.Context, tx store.Tx, nt *notice.Notice, to 
 	next.State, ok = n.Limit.Admit(r.State, nt.Event, nt.Time)
 	var created *store.Message
 	if !ok {
-		if created, err = n.summarize(ctx, tx, next, nt.UserID, to, nt.Time); err != nil {
+		if created, err = n.summarize(ctx, tx, next, nt.UserID, to, phones, nt.Time); err != nil {
 			return false, nil, err
 		}
 		if created != nil {
@@ -209,10 +228,11 @@ func (n *Notices) admit(ctx context.Context, tx store.Tx, nt *notice.Notice, to 
 // summarize makes r's summary tell r's held counts: it rewrites the
 // summary mail waiting unsent, or returns a new one when none waits (the
 // first notice held in the window, or the waiting one already taken by
-// a worker). The summary is a notice of its own, made at now (when the
-// first notice it counts was held), with its own freeze link, due at the
-// end of the window.
-func (n *Notices) summarize(ctx context.Context, tx store.Tx, r *store.NoticeRate, userID, to string, now time.Time) (*store.Message, error) {
+// a worker or a phone). The summary is a notice of its own, made at now
+// (when the first notice it counts was held), due at the end of the
+// window: a mail with its own freeze link, or for a holder with no
+// address, a push to their first phone.
+func (n *Notices) summarize(ctx context.Context, tx store.Tx, r *store.NoticeRate, userID, to string, phones []string, now time.Time) (*store.Message, error) {
 	counts := make(map[string]string, len(r.State.Held))
 	for e, c := range r.State.Held {
 		counts[string(e)] = strconv.Itoa(c)
@@ -242,12 +262,60 @@ func (n *Notices) summarize(ctx context.Context, tx store.Tx, r *store.NoticeRat
 		return nil, err
 	}
 	sum := notice.Notice{ID: "ntc_" + id, Event: notice.Summary, UserID: userID, Time: now, Detail: counts}
-	m, err := n.noticeMail(ctx, tx, &sum, to, now)
+	var m *store.Message
+	if to != "" {
+		m, err = n.noticeMail(ctx, tx, &sum, to, now)
+	} else {
+		m, err = n.noticePush(&sum, phones[0], now)
+	}
 	if err != nil {
 		return nil, err
 	}
 	m.NextAttemptAt = n.Limit.SummaryDue(r.State)
 	return m, nil
+}
+
+// phonesOf returns the factor ids of the user's usable phones, oldest
+// first: each receives the user's push notices.
+func phonesOf(ctx context.Context, tx store.Tx, userID string) ([]string, error) {
+	fs, err := tx.FactorsOfUser(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("notify: phones of %s: %w", userID, err)
+	}
+	var out []string
+	for _, f := range fs {
+		if f.Kind == factor.Push && f.Usable() {
+			out = append(out, f.ID)
+		}
+	}
+	return out, nil
+}
+
+// noticePush is the push message of nt to the phone with factor id
+// phone. It waits in the outbox until the phone fetches it and says it
+// has it (see [store.Outbox]); it holds no secret and no link: the phone
+// answers "This wasn't me" with its own key.
+func (n *Notices) noticePush(nt *notice.Notice, phone string, now time.Time) (*store.Message, error) {
+	mid, err := NewMessageID(n.Rand)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(mailPayload{Kind: kindNotice, Notice: nt})
+	if err != nil {
+		return nil, err
+	}
+	return &store.Message{ID: mid, Channel: store.ChannelPush, Event: string(nt.Event), UserID: nt.UserID,
+		Destination: phone, Payload: body, CreatedAt: now}, nil
+}
+
+// DecodeNotice returns the notice a mail or push message of a notice
+// carries; false for any other payload.
+func DecodeNotice(payload []byte) (*notice.Notice, bool) {
+	var p mailPayload
+	if json.Unmarshal(payload, &p) != nil || p.Kind != kindNotice || p.Notice == nil {
+		return nil, false
+	}
+	return p.Notice, true
 }
 
 // noticeMail is the mail message of nt to the address to, with its

@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/factor"
 	"gatehouse/internal/notice"
 	"gatehouse/internal/notify"
 	"gatehouse/internal/notify/notifytest"
@@ -266,6 +268,52 @@ func TestNoticeLimitConcurrent(t *testing.T) {
 		}
 		if mailed != 4 || summaries != 1 || counts["key.rotated"] != "12" {
 			t.Errorf("mailed %d, %d summaries counting %v; want 4 mailed, 1 summary counting 12", mailed, summaries, counts)
+		}
+	})
+}
+
+// TestNoticesPush: a user's phones each get a push message of a notice
+// that goes by push, on both stores; a phone not active gets none, an
+// event whose push the user switched off goes to no phone, and the
+// limit holds the pushes back with the mail.
+func TestNoticesPush(t *testing.T) {
+	backends(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		storetest.NewUser(t, st, "alice")
+		for i, status := range []factor.Status{factor.Active, factor.Active, factor.Pending} {
+			f := &factor.Factor{ID: fmt.Sprintf("fac_p%d", i), UserID: "usr_alice", Kind: factor.Push, Name: "Pixel", Status: status,
+				CredentialID: []byte{byte(i)}, PublicKey: "pk", CreatedAt: storetest.T0.Add(time.Duration(i) * time.Second)}
+			if err := st.CreateFactor(ctx, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		offPush := func(context.Context, store.Tx, string) (notice.Preferences, error) {
+			return notice.Preferences{notice.SessionCreated: {notice.Mail}}, nil
+		}
+		d := &notify.Notices{Mail: true, SignIns: true, Limit: notice.Limit{Max: 1, Window: time.Hour}, Preferences: offPush}
+		pushes := func(ms []*store.Message) []string {
+			var out []string
+			for _, m := range ms {
+				if m.Channel == store.ChannelPush {
+					out = append(out, m.Destination)
+				}
+			}
+			return out
+		}
+		if got := pushes(derive(t, st, d, signIn(storetest.T0))); len(got) != 0 {
+			t.Errorf("sign-in with push switched off pushed to %v", got)
+		}
+		ms := derive(t, st, d, keyEvent(audit.KeyCreated, storetest.T0.Add(time.Minute)))
+		if diff := cmp.Diff([]string{"fac_p0", "fac_p1"}, pushes(ms)); diff != "" {
+			t.Errorf("key.created pushed to (-want +got):\n%s", diff)
+		}
+		if n, ok := notify.DecodeNotice(ms[len(ms)-1].Payload); !ok || n.Event != notice.KeyCreated || n.Detail["key"] != "gh_live_1" {
+			t.Errorf("push payload = %s", ms[len(ms)-1].Payload)
+		}
+		// Past the limit: neither mail nor push, one summary (by mail).
+		ms = derive(t, st, d, keyEvent(audit.KeyRotated, storetest.T0.Add(2*time.Minute)))
+		if len(ms) != 1 || ms[0].Event != string(notice.Summary) || ms[0].Channel != store.ChannelMail {
+			t.Errorf("held notice wrote %d messages (%v), want the summary mail", len(ms), pushes(ms))
 		}
 	})
 }

@@ -71,6 +71,8 @@ type MessageFilter struct {
 	Channels []string
 	// Event selects one event type; "" selects all.
 	Event string
+	// Destination selects one receiver (a phone's factor id); "" all.
+	Destination string
 	// After selects the messages that come after this place in the
 	// newest-first order (older, or as old with a smaller id): the next
 	// page after the message it names. The zero place starts from the
@@ -106,7 +108,10 @@ type Outbox interface {
 	EnqueueMessage(ctx context.Context, m *Message) error
 	// ClaimMessages takes up to limit pending messages due at now, oldest
 	// due first, counts an attempt on each and leases it until now+lease,
-	// committing before it returns. Workers on any number of instances
+	// committing before it returns. Push messages are never claimed: they
+	// wait in the outbox for the phone to fetch them (GET
+	// /v1/push/pending) and are delivered when it says it has them.
+	// Workers on any number of instances
 	// never claim one message twice within its lease, and a message due
 	// is never skipped for one locked by another worker.
 	ClaimMessages(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Message, error)
@@ -137,7 +142,8 @@ type Outbox interface {
 	// creation, then id), filtered in the query so that f.Limit of them
 	// come back when that many match.
 	ListMessages(ctx context.Context, f MessageFilter) ([]*Message, error)
-	// OutboxStats counts pending and parked messages.
+	// OutboxStats counts pending and parked messages, but for push
+	// messages: those wait for a phone, not for a worker.
 	OutboxStats(ctx context.Context) (OutboxStats, error)
 }
 

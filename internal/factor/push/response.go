@@ -24,8 +24,12 @@ const (
 	Approve Decision = "approve"
 	// Deny means the user refuses the login.
 	Deny Decision = "deny"
-	// Report means the user refuses the login and reports it as an attack.
+	// Report means the user refuses the login and reports it as an attack;
+	// answering a notice, "This wasn't me": freeze the account.
 	Report Decision = "report"
+	// Seen answers a notice: the phone has it and showed it. It decides
+	// no login ([Challenge.Judge] takes it for a malformed answer).
+	Seen Decision = "seen"
 )
 
 const (
@@ -82,7 +86,7 @@ func (r Response) check() error {
 		}
 	}
 	switch r.Decision {
-	case Approve, Deny, Report:
+	case Approve, Deny, Report, Seen:
 	default:
 		return fmt.Errorf("%w: decision %q", ErrMalformed, r.Decision)
 	}

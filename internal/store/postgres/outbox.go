@@ -31,7 +31,7 @@ func (q *conn) EnqueueMessage(ctx context.Context, m *store.Message) error {
 // instead of waiting for them or taking them too.
 func (q *conn) ClaimMessages(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*store.Message, error) {
 	rows, err := q.x.Query(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1
-		WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $2 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+		WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND channel <> 'push' AND next_attempt_at <= $2 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
 		RETURNING `+outboxCols, ts(now.Add(lease)), ts(now), limit)
 	out, err := collect(rows, err, scanMessage)
 	store.SortClaimed(out)
@@ -72,11 +72,11 @@ func (q *conn) ListMessages(ctx context.Context, f store.MessageFilter) ([]*stor
 		channels = []string{}
 	}
 	rows, err := q.x.Query(ctx, `SELECT `+outboxCols+` FROM outbox
-		WHERE ($1 = '' OR state = $1) AND ($2 = '' OR user_id = $2) AND ($3 = '' OR event = $3)
+		WHERE ($1 = '' OR state = $1) AND ($2 = '' OR user_id = $2) AND ($3 = '' OR event = $3) AND ($9 = '' OR destination = $9)
 		AND (cardinality($4::text[]) = 0 OR channel = ANY($4::text[]))
 		AND (NOT $5 OR created_at < $6 OR (created_at = $6 AND id < $7))
 		ORDER BY created_at DESC, id DESC LIMIT $8`,
-		f.State, f.UserID, f.Event, channels, !f.After.IsZero(), ts(f.After.CreatedAt), f.After.ID, limit)
+		f.State, f.UserID, f.Event, channels, !f.After.IsZero(), ts(f.After.CreatedAt), f.After.ID, limit, f.Destination)
 	return collect(rows, err, scanMessage)
 }
 
@@ -87,7 +87,7 @@ func (q *conn) OutboxStats(ctx context.Context) (store.OutboxStats, error) {
 		COUNT(*) FILTER (WHERE state = 'pending'),
 		COUNT(*) FILTER (WHERE state = 'failed'),
 		MIN(created_at) FILTER (WHERE state = 'pending')
-		FROM outbox WHERE state <> 'delivered'`).Scan(&st.Pending, &st.Failed, &oldest)
+		FROM outbox WHERE state <> 'delivered' AND channel <> 'push'`).Scan(&st.Pending, &st.Failed, &oldest)
 	st.OldestPending = nullTime(oldest)
 	return st, err
 }

@@ -53,7 +53,7 @@ func (q *conn) ClaimMessages(ctx context.Context, now time.Time, lease time.Dura
 	err := q.atomic(ctx, func(q *conn) error {
 		var err error
 		out, err = q.messages(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?
-			WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
+			WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND channel <> 'push' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
 			RETURNING `+outboxCols, us(now.Add(lease)), us(now), limit)
 		return err
 	})
@@ -101,11 +101,11 @@ func (q *conn) ListMessages(ctx context.Context, f store.MessageFilter) ([]*stor
 	}
 	after := !f.After.IsZero()
 	return q.messages(ctx, `SELECT `+outboxCols+` FROM outbox
-		WHERE (? = '' OR state = ?) AND (? = '' OR user_id = ?) AND (? = '' OR event = ?)
+		WHERE (? = '' OR state = ?) AND (? = '' OR user_id = ?) AND (? = '' OR event = ?) AND (? = '' OR destination = ?)
 		AND (? = 0 OR channel IN (SELECT value FROM json_each(?)))
 		AND (? = 0 OR created_at < ? OR (created_at = ? AND id < ?))
 		ORDER BY created_at DESC, id DESC LIMIT ?`,
-		f.State, f.State, f.UserID, f.UserID, f.Event, f.Event,
+		f.State, f.State, f.UserID, f.UserID, f.Event, f.Event, f.Destination, f.Destination,
 		len(f.Channels), string(channels),
 		after, us(f.After.CreatedAt), us(f.After.CreatedAt), f.After.ID, limit)
 }
@@ -117,7 +117,7 @@ func (q *conn) OutboxStats(ctx context.Context) (store.OutboxStats, error) {
 		COUNT(*) FILTER (WHERE state = 'pending'),
 		COUNT(*) FILTER (WHERE state = 'failed'),
 		MIN(created_at) FILTER (WHERE state = 'pending')
-		FROM outbox WHERE state <> 'delivered'`).Scan(&st.Pending, &st.Failed, &oldest)
+		FROM outbox WHERE state <> 'delivered' AND channel <> 'push'`).Scan(&st.Pending, &st.Failed, &oldest)
 	st.OldestPending = nullTime(oldest)
 	return st, err
 }

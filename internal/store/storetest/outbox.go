@@ -22,6 +22,31 @@ var outboxTests = []suiteTest{
 	{"OutboxErrorText", testOutboxErrorText},
 	{"OutboxRewriteUnsent", testOutboxRewriteUnsent},
 	{"OutboxListPages", testOutboxListPages},
+	{"OutboxPushWaits", testOutboxPushWaits},
+}
+
+// testOutboxPushWaits: a push message waits for its phone: no worker
+// claims it, the stats leave it out, it is listed by its phone and
+// delivered when the phone has it.
+func testOutboxPushWaits(t *testing.T, s store.Store) {
+	for _, phone := range []string{"fac_1", "fac_2"} {
+		m := NewMessage("msg_"+phone, "usr_alice", T0)
+		m.Channel, m.Destination = store.ChannelPush, phone
+		enqueue(t, s, m)
+	}
+	if got := claimIDs(t, s, T0.Add(time.Hour), 10); len(got) != 0 {
+		t.Errorf("claimed %v, want no push message", got)
+	}
+	if st, err := s.OutboxStats(ctx); err != nil || st != (store.OutboxStats{}) {
+		t.Errorf("OutboxStats = %+v, %v; want nothing counted", st, err)
+	}
+	ms, err := s.ListMessages(ctx, store.MessageFilter{UserID: "usr_alice", Channels: []string{store.ChannelPush}, Destination: "fac_2", State: store.MessagePending})
+	if err != nil || len(ms) != 1 || ms[0].ID != "msg_fac_2" {
+		t.Fatalf("ListMessages(phone fac_2) = %v, %v; want msg_fac_2", ms, err)
+	}
+	if err := s.MarkDelivered(ctx, "msg_fac_2", T0.Add(time.Minute)); err != nil {
+		t.Errorf("MarkDelivered(push) = %v", err)
+	}
 }
 
 // testOutboxListPages: ListMessages filters by channel and event in the
