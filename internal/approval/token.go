@@ -4,12 +4,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -52,6 +54,13 @@ type Signer struct {
 	kid    string
 	issuer string
 	public jose.JSONWebKeySet
+	// macKey keys the "mac" claim [Signer.Check] verifies.
+	macKey []byte
+	// macs pools HMAC-SHA256 states under macKey.
+	macs sync.Pool
+	// header is the first part of every token the signer writes: the
+	// protected header, the same for all.
+	header string
 }
 
 // hkdfInfo separates the approval signing key from every other use of
@@ -84,7 +93,19 @@ func NewSigner(secret []byte, issuer string) (*Signer, error) {
 		return nil, err
 	}
 	jwk.KeyID = "approval-" + b64(tp)
-	return &Signer{key: key, kid: jwk.KeyID, issuer: issuer, public: jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk}}}, nil
+	macKey, err := hkdf.Key(sha256.New, secret, nil, macInfo, 32)
+	if err != nil {
+		return nil, err
+	}
+	s := &Signer{key: key, kid: jwk.KeyID, issuer: issuer, public: jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk}}, macKey: macKey}
+	s.macs.New = func() any { return hmac.New(sha256.New, s.macKey) }
+	// The header does not depend on the claims: sign none once to learn it.
+	tok, err := s.Sign(Claims{})
+	if err != nil {
+		return nil, err
+	}
+	s.header, _, _ = strings.Cut(tok, ".")
+	return s, nil
 }
 
 // KeyID returns the kid of the signing key.
@@ -96,10 +117,11 @@ func (s *Signer) Issuer() string { return s.issuer }
 // JWKS returns the public key set, as /.well-known/jwks.json serves it.
 func (s *Signer) JWKS() jose.JSONWebKeySet { return s.public }
 
-// Sign returns the compact JWS of c, with the signer's issuer.
+// Sign returns the compact JWS of c, with the signer's issuer and a
+// "mac" claim for [Signer.Check].
 func (s *Signer) Sign(c Claims) (string, error) {
 	c.Issuer = s.issuer
-	payload, err := json.Marshal(c)
+	payload, err := json.Marshal(macClaims{Claims: c, MAC: s.mac(&c)})
 	if err != nil {
 		return "", err
 	}
@@ -141,11 +163,16 @@ func (s *Signer) Verify(compact string, now time.Time) (*Claims, error) {
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, fmt.Errorf("%w: claims", ErrToken)
 	}
+	return s.checkClaims(&c, now)
+}
+
+// checkClaims checks what every token must say, and its expiry at now.
+func (s *Signer) checkClaims(c *Claims, now time.Time) (*Claims, error) {
 	if c.Issuer != s.issuer || c.ID == "" || c.Subject == "" || c.Hash == "" || c.Account == "" || c.Kind == "" {
 		return nil, fmt.Errorf("%w: claims", ErrToken)
 	}
 	if now.Unix() >= c.Expiry {
 		return nil, ErrTokenExpired
 	}
-	return &c, nil
+	return c, nil
 }

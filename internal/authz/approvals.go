@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/netip"
 	"time"
 
 	"gatehouse/internal/account"
@@ -17,6 +19,7 @@ import (
 	"gatehouse/internal/factor/push"
 	"gatehouse/internal/factor/webauthn"
 	"gatehouse/internal/fault"
+	"gatehouse/internal/policy"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -61,15 +64,27 @@ type ApprovalsConfig struct {
 	// WebAuthn approves with a security key or passkey; nil: only the
 	// phone approves.
 	WebAuthn *webauthn.RP
-	Now      func() time.Time // nil means time.Now
-	Rand     io.Reader        // nil means crypto/rand.Reader
+	// Shared spends each accepted token in the store too, so that no
+	// other instance accepts it; nil on a store one instance serves
+	// (SQLite), where this instance's own record of spent tokens decides.
+	Shared store.Once
+	// Log receives what the writer of token uses could not write; nil
+	// discards.
+	Log  *slog.Logger
+	Now  func() time.Time // nil means time.Now
+	Rand io.Reader        // nil means crypto/rand.Reader
 }
 
 // Approvals is the transaction-bound approval flow: requests, the
 // owner's answer from the phone or a security key, the token, and its
-// one use at forward-auth. It is safe for concurrent use.
+// one use at forward-auth. It is safe for concurrent use. Close writes
+// the token uses not yet recorded.
 type Approvals struct {
-	c ApprovalsConfig
+	c       ApprovalsConfig
+	spent   spentSet
+	minted  mintedSet
+	writer  *useWriter
+	started time.Time
 }
 
 // NewApprovals returns the approval flow.
@@ -86,8 +101,15 @@ func NewApprovals(c ApprovalsConfig) *Approvals {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Approvals{c: c}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Approvals{c: c, writer: newUseWriter(c.Store, c.Log), started: c.Now()}
 }
+
+// Close writes the token uses accepted and not yet recorded, and stops
+// the writer; a use accepted later is recorded on its request's path.
+func (s *Approvals) Close() { s.writer.close() }
 
 // Signer returns the token signer, whose keys /.well-known/jwks.json
 // publishes.
@@ -200,6 +222,12 @@ func (s *Approvals) Get(ctx context.Context, r Requester, id string) (*approval.
 	if r.Key != nil && a.RequestedBy != r.Key.ID || r.Key == nil && a.UserID != r.Session.UserID {
 		return nil, "", ErrNoApproval
 	}
+	if a.Status == approval.Approved && s.spent.has(a.ID) {
+		// Accepted here, its record not yet written.
+		used := *a
+		used.Status = approval.Used
+		a = &used
+	}
 	now := s.c.Now()
 	if a.Status != approval.Approved || !now.Before(a.TokenExpiry(s.c.TokenLifetime)) {
 		return a, "", nil
@@ -211,9 +239,19 @@ func (s *Approvals) Get(ctx context.Context, r Requester, id string) (*approval.
 // Token mints an approval token for an approved approval. Every token of
 // one approval has its id as jti, so only one of them is ever used.
 func (s *Approvals) Token(a *approval.Approval) (string, error) {
-	return s.c.Signer.Sign(approval.Claims{Subject: a.UserID, ID: a.ID, IssuedAt: a.DecidedAt.Unix(),
+	now := s.c.Now()
+	if tok, ok := s.minted.token(a.ID, now); ok {
+		return tok, nil
+	}
+	c := approval.Claims{Issuer: s.c.Signer.Issuer(), Subject: a.UserID, ID: a.ID, IssuedAt: a.DecidedAt.Unix(),
 		Expiry: a.TokenExpiry(s.c.TokenLifetime).Unix(), Account: a.AccountID, Kind: a.Kind, Hash: a.Hash,
-		Factor: a.FactorKind, FactorID: a.FactorID, Assurance: fmt.Sprintf("aal%d", a.AAL)})
+		Factor: a.FactorKind, FactorID: a.FactorID, Assurance: fmt.Sprintf("aal%d", a.AAL)}
+	tok, err := s.c.Signer.Sign(c)
+	if err != nil {
+		return "", err
+	}
+	s.minted.add(tok, c, now)
+	return tok, nil
 }
 
 // TokenLifetime is how long tokens live after an approval.
@@ -347,30 +385,66 @@ type Binding struct {
 	UserID    string
 	AccountID string
 	Kind      approval.Kind
-	// Rule names the route rule, for the audit event.
-	Rule string
-	IP   string
+	// Rule is the route rule and Client the client's address, for the
+	// audit event (formatted only there, off the request's path); nil
+	// and zero when unknown.
+	Rule   *policy.Rule
+	Client netip.Addr
+}
+
+// usedEvent is the audit event of a's token accepted for b at now.
+func usedEvent(a *approval.Approval, b *Binding, now time.Time) *audit.Event {
+	var rule, ip string
+	if b.Rule != nil {
+		rule = b.Rule.String()
+	}
+	if b.Client.IsValid() {
+		ip = b.Client.String()
+	}
+	return approvalEvent(a, now, audit.ApprovalUsed, b.UserID, "", ip, "rule", rule)
 }
 
 // Use checks an approval token for a request bound as b, and spends it:
-// its approval moves from approved to used, with an [audit.ApprovalUsed]
-// event, in one transaction, so a token is accepted once across every
-// instance on the store. Every refusal wraps ErrApprovalToken.
+// a token is accepted once across every instance on the store, and its
+// approval moves from approved to used with an [audit.ApprovalUsed]
+// event, in one transaction, soon after (see approvaluse.go). Every
+// refusal wraps ErrApprovalToken.
 func (s *Approvals) Use(ctx context.Context, tok string, b Binding) (*approval.Claims, error) {
 	now := s.c.Now()
-	c, err := s.c.Signer.Verify(tok, now)
+	c, err := s.check(tok, now)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrApprovalToken, err)
 	}
 	if c.Subject != b.UserID || c.Account != b.AccountID || c.Kind != b.Kind {
 		return nil, fmt.Errorf("%w: for another user, account or kind", ErrApprovalToken)
 	}
-	a := &approval.Approval{ID: c.ID, UserID: c.Subject, AccountID: c.Account, Kind: c.Kind, Hash: c.Hash}
+	if !s.spent.claim(c.ID, c.Expiry, now) {
+		return nil, fmt.Errorf("%w: used before", ErrApprovalToken)
+	}
+	if s.c.Shared != nil {
+		// A store that does not answer refuses the request (the error is
+		// the store's): accepted unrecorded, the token could pass again
+		// elsewhere. It stays spent here.
+		err := s.c.Shared.UseOnce(ctx, "approval", onceKey(c.ID), time.Unix(c.Expiry, 0), now)
+		if errors.Is(err, store.ErrConflict) {
+			return nil, fmt.Errorf("%w: used before", ErrApprovalToken)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("authz: spend approval token: %w", err)
+		}
+	}
+	a := approval.Approval{ID: c.ID, UserID: c.Subject, AccountID: c.Account, Kind: c.Kind, Hash: c.Hash}
+	if c.IssuedAt > s.started.Unix() {
+		s.writer.add(spentRecord{a: a, b: b, now: now.UTC()})
+		return c, nil
+	}
+	// Decided before this flow began: an instance that ran before may
+	// have accepted it, and only the record would say so.
 	err = s.c.Store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.UseApproval(ctx, c.ID, now.UTC()); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, approvalEvent(a, now.UTC(), audit.ApprovalUsed, b.UserID, "", b.IP, "rule", b.Rule))
+		return tx.AppendAudit(ctx, usedEvent(&a, &b, now.UTC()))
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("%w: used before", ErrApprovalToken)
@@ -379,6 +453,19 @@ func (s *Approvals) Use(ctx context.Context, tok string, b Binding) (*approval.C
 		return nil, err
 	}
 	return c, nil
+}
+
+// check returns the claims of tok at now: known if this instance signed
+// it, else read and checked by its MAC.
+func (s *Approvals) check(tok string, now time.Time) (*approval.Claims, error) {
+	c, ok := s.minted.claims(tok)
+	if !ok {
+		return s.c.Signer.Check(tok, now)
+	}
+	if now.Unix() >= c.Expiry {
+		return nil, approval.ErrTokenExpired
+	}
+	return &c, nil
 }
 
 // keyUser is u as the WebAuthn relying party sees it, with the active

@@ -27,6 +27,10 @@ const transferDetails = `{"amount":"5000.00","currency":"USD","destination":{"ib
 type approvalFixture struct {
 	*fixture
 	appr *authz.Approvals
+	// phoneKey and phoneJKT are the owner's phone once approvedToken
+	// enrolled it.
+	phoneKey *ecdsa.PrivateKey
+	phoneJKT string
 }
 
 func newApprovalFixture(t *testing.T) *approvalFixture {

@@ -220,7 +220,7 @@ func (s *Service) approve(ctx context.Context, req *Request, rule *policy.Rule, 
 	}
 	c := &res.Credential
 	claims, err := s.appr.Use(ctx, req.Approval, Binding{UserID: c.UserID, AccountID: c.AccountID, Kind: kind,
-		Rule: rule.String(), IP: req.Client.String()})
+		Rule: rule, Client: req.Client})
 	if errors.Is(err, ErrApprovalToken) {
 		refuse(err)
 		return nil

@@ -30,8 +30,12 @@ import (
 // serve builds over a real SQLite store. Each round makes, untimed, an
 // approved approval and its token, then times the two requests in
 // alternating order. It reports the median of each and their ratio, and
-// the medians of the token's two costs alone: the signature check and
-// the single-use claim with its audit event.
+// the medians of the token's costs alone: Use of a token this instance
+// signed (its claims known, the single-use claim in memory; the record,
+// the approval moved to used with its audit event, is written off the
+// request's path), the MAC check Use makes of a token another instance
+// signed, and the ES256 signature check an upstream makes, for
+// comparison.
 //
 //	go test ./internal/authz/ -run '^$' -bench AuthzApproval -benchtime 2000x
 func BenchmarkAuthzApproval(b *testing.B) {
@@ -66,6 +70,11 @@ func BenchmarkAuthzApproval(b *testing.B) {
 	}
 	signer, _ := approval.NewSigner([]byte("0123456789abcdef0123456789abcdef"), "http://localhost")
 	appr := authz.NewApprovals(authz.ApprovalsConfig{Store: st, Signer: signer, MaxPending: 1 << 30})
+	b.Cleanup(appr.Close)
+	// Tokens of approvals decided in the second the flow began are spent
+	// in the store on the request's path (an instance before a restart
+	// may have accepted them); the benchmark measures the others.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 	keys := authz.NewKeys(authz.KeysConfig{Store: st, Limits: apikey.DefaultLimits(), MaxAge: time.Second, Log: log})
 	sessions := authn.New(st, time.Second, nil, log)
 	watch := authn.NewWatcher(st, 0, sessions, keys.Forget, log)
@@ -88,7 +97,7 @@ func BenchmarkAuthzApproval(b *testing.B) {
 		api.ServeHTTP(w, r)
 		return time.Since(t0), w.status
 	}
-	var tPlain, tWith, tVerify, tUse []time.Duration
+	var tPlain, tWith, tCheck, tVerify, tUse []time.Duration
 	details := []byte(`{"amount":"5000.00","currency":"USD","destination":{"iban":"DE89370400440532013000"}}`)
 	i := 0
 	for b.Loop() {
@@ -132,10 +141,15 @@ func BenchmarkAuthzApproval(b *testing.B) {
 		}
 		tVerify = append(tVerify, time.Since(t0))
 		t0 = time.Now()
+		if _, err := signer.Check(toks[1], time.Now()); err != nil {
+			b.Fatal(err)
+		}
+		tCheck = append(tCheck, time.Since(t0))
+		t0 = time.Now()
 		if _, err := appr.Use(ctx, toks[1], authz.Binding{UserID: u.ID, AccountID: "ACC-L", Kind: approval.Transfer}); err != nil {
 			b.Fatal(err)
 		}
-		tUse = append(tUse, time.Since(t0)-tVerify[len(tVerify)-1])
+		tUse = append(tUse, time.Since(t0))
 		i++
 	}
 	med := func(ds []time.Duration) float64 {
@@ -147,6 +161,7 @@ func BenchmarkAuthzApproval(b *testing.B) {
 	b.ReportMetric(mp, "without-us/median")
 	b.ReportMetric(mw, "with-us/median")
 	b.ReportMetric(mw/mp, "with/without")
+	b.ReportMetric(med(tCheck), "check-us/median")
 	b.ReportMetric(med(tVerify), "verify-us/median")
-	b.ReportMetric(med(tUse), "claim-us/median")
+	b.ReportMetric(med(tUse), "use-us/median")
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
@@ -288,10 +289,14 @@ func testApprovals(t *testing.T, s *testServer) {
 			Type string `json:"type"`
 		} `json:"events"`
 	}
-	call(t, home, "GET", s.URL+"/v1/audit", nil, nil, &trail)
+	// A use is recorded off the request's path, every 20 ms: asked until
+	// seen, within a bound.
 	seen := map[string]bool{}
-	for _, e := range trail.Events {
-		seen[e.Type] = true
+	for deadline := time.Now().Add(10 * time.Second); !seen["approval.used"] && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		call(t, home, "GET", s.URL+"/v1/audit", nil, nil, &trail)
+		for _, e := range trail.Events {
+			seen[e.Type] = true
+		}
 	}
 	for _, typ := range []string{"approval.requested", "approval.approved", "approval.used", "approval.denied"} {
 		if !seen[typ] {

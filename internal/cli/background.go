@@ -81,7 +81,10 @@ type loops struct {
 	hashes   func() uint64  // the password hasher's count; nil: no release after bursts
 	// remind sends the recoveries' due reminders; nil: none from here.
 	remind func(context.Context) (int, error)
-	log    *slog.Logger
+	// approvals records the approval tokens forward-auth accepted off
+	// the request's path; Run closes it last, writing what is left.
+	approvals *authz.Approvals
+	log       *slog.Logger
 }
 
 // Run runs every loop, flushing every interval, until ctx ends and each
@@ -106,4 +109,7 @@ func (l *loops) Run(ctx context.Context, interval time.Duration) {
 		})
 	}
 	wg.Wait()
+	if l.approvals != nil {
+		l.approvals.Close()
+	}
 }

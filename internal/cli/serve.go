@@ -208,13 +208,13 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	if err != nil {
 		return nil, nil, err
 	}
-	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, watch: watch, store: st, outbox: worker, hashes: hasher.Hashes, remind: svc.RemindRecoveries, log: log}, nil
+	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, watch: watch, store: st, outbox: worker, hashes: hasher.Hashes, remind: svc.RemindRecoveries, approvals: approvals, log: log}, nil
 }
 
-// sharedOnce is where DPoP proofs are spent beyond the instance's own
-// replay caches: the store, when it is PostgreSQL (several instances may
-// serve it); none for SQLite, which one instance serves, so that a
-// DPoP-bound request costs it no write.
+// sharedOnce is where DPoP proofs and approval tokens are spent beyond
+// the instance's own records: the store, when it is PostgreSQL (several
+// instances may serve it); none for SQLite, which one instance serves,
+// so that a DPoP-bound request costs it no write.
 func sharedOnce(c *config.Config, st store.Store) store.Once {
 	if c.DatabaseURL == "" {
 		return nil

@@ -1,0 +1,256 @@
+package authz
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"gatehouse/internal/approval"
+	"gatehouse/internal/store"
+)
+
+// How a token is spent at forward-auth, cheaply and once.
+//
+// The check is [approval.Signer.Check], a MAC, not the ES256 signature,
+// and none at all for a token this instance signed ([mintedSet]). The
+// claim is this instance's [spentSet] and, with several instances
+// ([ApprovalsConfig.Shared]), one [store.Once] upsert that every instance
+// meets. The record (the approval moved from approved to used, with its
+// approval.used event, in one transaction) is written off the request's
+// path by [useWriter], which writes what piled up every
+// [useWriteEvery] in one transaction. A token whose approval was decided before this
+// flow began ([Approvals.started]) is instead spent by that transaction
+// on the request's path, as before: the instance that may have accepted
+// it before a restart left its claim in the record or nowhere.
+
+// spentSet is the approvals whose token this instance accepted, until
+// the token expires. It is safe for concurrent use.
+type spentSet struct {
+	mu    sync.Mutex
+	ids   map[string]int64 // approval id → token expiry, Unix seconds
+	prune int64            // when to drop expired ids next, Unix seconds
+}
+
+// claim reports whether id was not spent here before, and spends it
+// until exp.
+func (s *spentSet) claim(id string, exp int64, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.ids[id]; ok {
+		return false
+	}
+	if s.ids == nil {
+		s.ids = map[string]int64{}
+	}
+	s.ids[id] = exp
+	if t := now.Unix(); t >= s.prune {
+		for k, e := range s.ids {
+			if e < t {
+				delete(s.ids, k)
+			}
+		}
+		s.prune = t + 10
+	}
+	return true
+}
+
+// has reports whether id was spent here.
+func (s *spentSet) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.ids[id]
+	return ok
+}
+
+// spentRecord is one accepted token, to record.
+type spentRecord struct {
+	a   approval.Approval
+	b   Binding
+	now time.Time
+}
+
+// useWriter records accepted tokens in the store, off the request's
+// path, every [useWriteEvery]. Its goroutine starts with the first
+// record and ends with [useWriter.close], which writes what is left.
+type useWriter struct {
+	st  store.Store
+	log *slog.Logger
+	// mu guards queue, started and closed.
+	mu      sync.Mutex
+	queue   []spentRecord
+	started bool
+	closed  bool
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func newUseWriter(st store.Store, log *slog.Logger) *useWriter {
+	return &useWriter{st: st, log: log, stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// add queues r and wakes the writer; after close it writes r itself.
+func (w *useWriter) add(r spentRecord) {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		if err := w.write(context.Background(), []spentRecord{r}); err != nil {
+			w.log.Error("approval use not recorded", "approval", r.a.ID, "err", err)
+		}
+		return
+	}
+	w.queue = append(w.queue, r)
+	if !w.started {
+		w.started = true
+		go w.run()
+	}
+	w.mu.Unlock()
+}
+
+// useWriteEvery is how often the writer writes what was accepted. It
+// wakes on a ticker rather than on each use: waking it from the request
+// (a futex call when every other thread sleeps) would cost more than
+// the rest of the check.
+const useWriteEvery = 20 * time.Millisecond
+
+func (w *useWriter) run() {
+	defer close(w.done)
+	t := time.NewTicker(useWriteEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-w.stop:
+			w.flush()
+			return
+		}
+		w.flush()
+	}
+}
+
+// flush writes every queued record; a failed write is tried again a few
+// times, then logged as lost (the tokens stay spent in the claim).
+func (w *useWriter) flush() {
+	w.mu.Lock()
+	batch := w.queue
+	w.queue = nil
+	w.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	var err error
+	for try := range 5 {
+		if try > 0 {
+			time.Sleep(time.Duration(try) * 100 * time.Millisecond)
+		}
+		if err = w.write(context.Background(), batch); err == nil {
+			return
+		}
+	}
+	for _, r := range batch {
+		w.log.Error("approval use not recorded", "approval", r.a.ID, "err", err)
+	}
+}
+
+func (w *useWriter) write(ctx context.Context, batch []spentRecord) error {
+	return w.st.InTx(ctx, func(tx store.Tx) error {
+		for i := range batch {
+			r := &batch[i]
+			if err := tx.UseApproval(ctx, r.a.ID, r.now); errors.Is(err, store.ErrNotFound) {
+				// Not approved any more: used by the path that claims in
+				// the record (an instance restarted since), so this
+				// accepted it twice. Never expected; said loudly.
+				w.log.Error("approval token accepted twice", "approval", r.a.ID)
+			} else if err != nil {
+				return err
+			}
+			if err := tx.AppendAudit(ctx, usedEvent(&r.a, &r.b, r.now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// close stops the writer after it wrote what is queued; records added
+// later are written on their caller's path.
+func (w *useWriter) close() {
+	w.mu.Lock()
+	was, started := w.closed, w.started
+	w.closed = true
+	w.mu.Unlock()
+	if was || !started {
+		return
+	}
+	close(w.stop)
+	<-w.done
+}
+
+// onceKey is the [store.Once] hash of an approval's tokens.
+func onceKey(id string) []byte {
+	h := sha256.Sum256([]byte("approval\x00" + id))
+	return h[:]
+}
+
+// maxMinted bounds the tokens [mintedSet] remembers; past it, tokens are
+// signed anew for each request and checked by their MAC.
+const maxMinted = 10000
+
+// mintedSet is the tokens this instance signed, until they expire: one
+// token per approval, however often its client polls (one signature,
+// not one per GET), and, when forward-auth on this instance meets one,
+// its claims without parsing it. A token signed by another instance, or
+// before a restart, is checked by its MAC instead. It is safe for
+// concurrent use.
+type mintedSet struct {
+	mu    sync.Mutex
+	byID  map[string]string          // approval id → token
+	byTok map[string]approval.Claims // token → its claims
+	prune int64                      // when to drop expired tokens next, Unix seconds
+}
+
+// token returns the token of approval id still good at now, if any.
+func (m *mintedSet) token(id string, now time.Time) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tok, ok := m.byID[id]
+	if !ok || now.Unix() >= m.byTok[tok].Expiry {
+		return "", false
+	}
+	return tok, true
+}
+
+// claims returns the claims of tok, if this instance signed it.
+func (m *mintedSet) claims(tok string) (approval.Claims, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.byTok[tok]
+	return c, ok
+}
+
+// add remembers tok, signed with claims c.
+func (m *mintedSet) add(tok string, c approval.Claims, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.byID == nil {
+		m.byID, m.byTok = map[string]string{}, map[string]approval.Claims{}
+	}
+	if t := now.Unix(); t >= m.prune || len(m.byID) >= maxMinted {
+		for id, tok := range m.byID {
+			if m.byTok[tok].Expiry <= t {
+				delete(m.byID, id)
+				delete(m.byTok, tok)
+			}
+		}
+		m.prune = t + 10
+	}
+	if len(m.byID) >= maxMinted {
+		return
+	}
+	if old, ok := m.byID[c.ID]; ok {
+		delete(m.byTok, old)
+	}
+	m.byID[c.ID], m.byTok[tok] = tok, c
+}

@@ -1,0 +1,154 @@
+package authz_test
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"gatehouse/internal/approval"
+	"gatehouse/internal/authz"
+	"gatehouse/internal/policy"
+)
+
+// approvedToken asks for a transfer's approval as the owner, approves it
+// on the owner's phone, and returns it with a token from via.
+func (f *approvalFixture) approvedToken(t *testing.T, via *authz.Approvals) (*approval.Approval, string) {
+	t.Helper()
+	owner := authz.Requester{Session: f.session(f.owner, 2, f.clock.Now()).Session}
+	a, err := f.appr.Create(ctx, owner, "ACC-L", approval.Transfer, []byte(transferDetails))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.phoneKey == nil {
+		f.phoneKey, f.phoneJKT, _ = f.phone(t, f.owner, "fac_phone")
+	}
+	if _, err := f.answer(t, f.phoneKey, f.phoneJKT, approval.Answer{ApprovalID: a.ID, Decision: approval.Approve, Hash: a.Hash}); err != nil {
+		t.Fatal(err)
+	}
+	_, tok, err := via.Get(ctx, owner, a.ID)
+	if err != nil || tok == "" {
+		t.Fatalf("Get = %q, %v", tok, err)
+	}
+	return a, tok
+}
+
+// usedEvents counts the approval.used events of approval id.
+func (f *approvalFixture) usedEvents(t *testing.T, id string) int {
+	t.Helper()
+	evs, err := f.st.AuditOfUser(ctx, f.owner.ID, 1<<62, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Type == "approval.used" && e.Detail["approval"] == id {
+			n++
+			if e.Detail["rule"] == "" || e.IP != "192.0.2.7" {
+				t.Errorf("approval.used event = %+v, want the rule and the client", e)
+			}
+		}
+	}
+	return n
+}
+
+// TestApprovalUseAcrossInstances: two instances on one store, each with
+// its own records of the tokens it signed and spent, and the store's
+// single-use table between them. A token signed by one is accepted by
+// the other (by its MAC) once, and then refused by both; the record (the
+// approval used, one approval.used event) is written off the request's
+// path, there by Close at the latest, while Get already says used.
+func TestApprovalUseAcrossInstances(t *testing.T) {
+	f := newApprovalFixture(t)
+	signer := f.appr.Signer()
+	open := func() *authz.Approvals {
+		a := authz.NewApprovals(authz.ApprovalsConfig{Store: f.st, Signer: signer, Shared: f.st, Now: f.clock.Now})
+		t.Cleanup(a.Close)
+		return a
+	}
+	one, two := open(), open()
+	f.appr = one
+	f.clock.Add(time.Second) // decided after both began: the off-path record
+	rule, _, ok := policy.MustCompile([]policy.RuleSpec{{Host: "live.localhost", Methods: []string{"POST"}, Path: "/api/transfers", Scopes: []string{"transfers:write"}}}).Match("live.localhost", "POST", "/api/transfers")
+	if !ok {
+		t.Fatal("no rule")
+	}
+	bind := authz.Binding{UserID: f.owner.ID, AccountID: "ACC-L", Kind: approval.Transfer, Rule: rule, Client: netip.MustParseAddr("192.0.2.7")}
+
+	a, tok := f.approvedToken(t, one)
+	if again, _ := f.approvedTokenAgain(t, one, a.ID); again != tok {
+		t.Errorf("a second Get gave another token: one approval, one token while it lives")
+	}
+	c, err := two.Use(ctx, tok, bind)
+	if err != nil || c.Hash != a.Hash {
+		t.Fatalf("Use on the other instance = %+v, %v", c, err)
+	}
+	for name, in := range map[string]*authz.Approvals{"signer": one, "spender": two} {
+		if _, err := in.Use(ctx, tok, bind); !errors.Is(err, authz.ErrApprovalToken) {
+			t.Errorf("the token again on the %s = %v, want ErrApprovalToken", name, err)
+		}
+	}
+	if got, again, _ := two.Get(ctx, authz.Requester{Session: f.session(f.owner, 2, f.clock.Now()).Session}, a.ID); got.Status != approval.Used || again != "" {
+		t.Errorf("Get on the spender before the record = %s token %q, want used and none", got.Status, again)
+	}
+	two.Close()
+	if got, err := f.st.ApprovalByID(ctx, a.ID); err != nil || got.Status != approval.Used {
+		t.Errorf("stored approval after Close = %+v, %v; want used", got, err)
+	}
+	if n := f.usedEvents(t, a.ID); n != 1 {
+		t.Errorf("approval.used events = %d, want 1", n)
+	}
+
+	// After Close a use is recorded on its request's path.
+	b, tokB := f.approvedToken(t, one)
+	if _, err := two.Use(ctx, tokB, bind); err != nil {
+		t.Fatalf("Use after Close = %v", err)
+	}
+	if got, _ := f.st.ApprovalByID(ctx, b.ID); got.Status != approval.Used || f.usedEvents(t, b.ID) != 1 {
+		t.Errorf("a use after Close is not recorded at once: %s", got.Status)
+	}
+}
+
+// TestApprovalUseAfterRestart: a token whose approval was decided before
+// the instance began may have been accepted by the instance before it,
+// so it is spent in the store on the request's path: refused when the
+// record says used, accepted once otherwise, its record written at once.
+func TestApprovalUseAfterRestart(t *testing.T) {
+	f := newApprovalFixture(t)
+	before := authz.NewApprovals(authz.ApprovalsConfig{Store: f.st, Signer: f.appr.Signer(), Now: f.clock.Now})
+	f.appr = before
+	f.clock.Add(time.Second)
+	bind := authz.Binding{UserID: f.owner.ID, AccountID: "ACC-L", Kind: approval.Transfer}
+	used, usedTok := f.approvedToken(t, before)
+	if _, err := before.Use(ctx, usedTok, bind); err != nil {
+		t.Fatal(err)
+	}
+	waiting, waitingTok := f.approvedToken(t, before)
+	before.Close() // the restart: its records written
+
+	f.clock.Add(time.Second)
+	after := authz.NewApprovals(authz.ApprovalsConfig{Store: f.st, Signer: f.appr.Signer(), Now: f.clock.Now})
+	defer after.Close()
+	if _, err := after.Use(ctx, usedTok, bind); !errors.Is(err, authz.ErrApprovalToken) {
+		t.Errorf("a token used before the restart = %v, want ErrApprovalToken", err)
+	}
+	if _, err := after.Use(ctx, waitingTok, bind); err != nil {
+		t.Fatalf("a token not used before the restart = %v", err)
+	}
+	if got, _ := f.st.ApprovalByID(ctx, waiting.ID); got.Status != approval.Used {
+		t.Errorf("its approval = %s, want used at once", got.Status)
+	}
+	if _, err := after.Use(ctx, waitingTok, bind); !errors.Is(err, authz.ErrApprovalToken) {
+		t.Errorf("it again = %v, want ErrApprovalToken", err)
+	}
+	if got, _ := f.st.ApprovalByID(ctx, used.ID); got.Status != approval.Used {
+		t.Errorf("the approval used before the restart = %s, want used", got.Status)
+	}
+}
+
+// approvedTokenAgain is the token Get hands out again for id.
+func (f *approvalFixture) approvedTokenAgain(t *testing.T, via *authz.Approvals, id string) (string, error) {
+	t.Helper()
+	_, tok, err := via.Get(ctx, authz.Requester{Session: f.session(f.owner, 2, f.clock.Now()).Session}, id)
+	return tok, err
+}
