@@ -443,3 +443,34 @@ func TestKeyMintedByEndedSessionIsFlagged(t *testing.T) {
 		t.Errorf("findings %v, want %v", got, want)
 	}
 }
+
+// TestJapanPackFromTheStore: an account held by the built-in entity JP
+// selects the Japan pack on the server as in a SETUP.yaml, so an
+// authenticator app alone is a high finding citing the guidelines.
+func TestJapanPackFromTheStore(t *testing.T) {
+	f := newFixture(t)
+	u := f.user("kenji", user.Occasional)
+	f.factor(u, "totp-1", factor.TOTP, false)
+	f.account("JP-NISA", account.Live, "JP", account.Permissions{})
+	f.member(u, "JP-NISA", account.Owner)
+	r, err := assess.ForUser(ctx, f.st, u.ID, assess.Platform{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Packs) != 2 || r.Packs[1].Code != posture.PackJP || len(r.Packs[1].Accounts) != 1 || r.Packs[1].Accounts[0] != "JP-NISA" {
+		t.Errorf("packs = %+v; want NIST and jp-2025 for JP-NISA", r.Packs)
+	}
+	var phishing posture.Finding
+	for _, fd := range r.Findings {
+		if fd.ID == "phishing-no-resistant-factor" {
+			phishing = fd
+		}
+	}
+	cited := false
+	for _, b := range phishing.Basis {
+		cited = cited || strings.HasPrefix(b.Source, "JSDA")
+	}
+	if phishing.Exposure != posture.High || !cited {
+		t.Errorf("phishing finding = %s %+v; want high, citing the JSDA guidelines", phishing.Exposure, phishing.Basis)
+	}
+}
