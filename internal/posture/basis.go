@@ -125,9 +125,7 @@ func addBases(to []Basis, bs ...Basis) []Basis {
 
 // rootCauses are the checks that report consequences of one cause, in
 // the order that picks the finding that speaks for them: the worst, and
-// among equals the first here, whose next step mends the most. Findings
-// about one item (a key) share a cause only with findings about the same
-// item.
+// among equals the first here, whose next step mends the most.
 //
 //   - The second factors: a hardware key on the desktop also answers
 //     phishing and SMS-only; a passkey answers phishing and SMS-only, not
@@ -135,14 +133,26 @@ func addBases(to []Basis, bs ...Basis) []Basis {
 //     findings with three next steps.
 //   - Code factors kept beside WebAuthn: removing them (after a backup)
 //     mends both the phishing fallback and the SMS left enrolled.
+//   - Permissions on several accounts while highs are open: one cause,
+//     the open highs, however many accounts show it.
 //   - One key: revoking a dormant key mends everything else about it, and
 //     allowlisting an open key comes with rotating it. Over-broad scopes,
 //     sharing and a key minted by an ended session are causes of their
 //     own: their steps (narrow, separate, confirm or revoke) differ.
-var rootCauses = [][]string{
-	{"no-second-factor", "desktop-no-hardware-key", "phishing-no-resistant-factor", "sms-only-second-factor"},
-	{"phishing-fallback", "sms-enrolled"},
-	{"key-unused", "key-no-allowlist", "key-rotation"},
+var rootCauses = []rootCause{
+	{checks: []string{"no-second-factor", "desktop-no-hardware-key", "phishing-no-resistant-factor", "sms-only-second-factor"}},
+	{checks: []string{"phishing-fallback", "sms-enrolled"}},
+	{checks: []string{"key-unused", "key-no-allowlist", "key-rotation"}, perItem: true},
+	{checks: []string{"permissions-ahead"}},
+}
+
+// rootCause is one row of [rootCauses]: its checks, and whether only
+// findings about the same item (after the "/" of the id) share it. The
+// permission findings of several accounts share one cause, the high
+// findings they all name: one finding, the other accounts inside it.
+type rootCause struct {
+	checks  []string
+	perItem bool
 }
 
 // mergeCauses folds the findings of each root cause into one: the one
@@ -150,12 +160,16 @@ var rootCauses = [][]string{
 // exposure is the worst among them), takes every evidence and basis, and
 // lists the others, with their own doors, as [Consequence]s.
 func mergeCauses(fs []Finding) []Finding {
-	for _, cause := range rootCauses {
+	for _, rc := range rootCauses {
+		cause := rc.checks
 		groups := map[string][]int{}
 		var refs []string
 		for i, f := range fs {
 			if slices.Contains(cause, check(f)) && f.Exposure != Mitigated {
-				_, ref, _ := strings.Cut(f.ID, "/")
+				ref := ""
+				if rc.perItem {
+					_, ref, _ = strings.Cut(f.ID, "/")
+				}
 				if _, ok := groups[ref]; !ok {
 					refs = append(refs, ref)
 				}

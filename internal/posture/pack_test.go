@@ -2,6 +2,7 @@ package posture_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"gatehouse/internal/posture"
@@ -87,6 +88,27 @@ func TestJapanPack(t *testing.T) {
 	paper.Accounts[0].Environment = "paper"
 	if f := find(posture.Assess(paper, now), "phishing-no-resistant-factor"); f.Exposure != posture.Low {
 		t.Errorf("JP paper account: phishing = %s, want low", f.Exposure)
+	}
+}
+
+// TestPermissionsOneFinding: permissions on several accounts while a
+// high is open are one cause, so one finding with the others inside.
+func TestPermissionsOneFinding(t *testing.T) {
+	s := clean()
+	s.Keys[0].Allowlist = nil // key-no-allowlist/live-bot: high
+	s.Accounts = append(s.Accounts, posture.Account{ID: "LIVE-2", Environment: "live", Permissions: posture.Permissions{Margin: true}})
+	r := posture.Assess(s, now)
+	var ids []string
+	for _, f := range r.Findings {
+		if f.FailureMode == posture.PermissionsAhead {
+			ids = append(ids, f.ID)
+			if len(f.Also) != 1 || f.Also[0].ID != "permissions-ahead/LIVE-2" || !strings.Contains(f.NextStep, "options and margin") {
+				t.Errorf("%s: also %+v, step %q; want LIVE-2 inside and both permissions named", f.ID, f.Also, f.NextStep)
+			}
+		}
+	}
+	if !slices.Equal(ids, []string{"permissions-ahead/LIVE-1"}) {
+		t.Errorf("permission findings %v, want one", ids)
 	}
 }
 

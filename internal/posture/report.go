@@ -269,7 +269,7 @@ func Rules() []Rule {
 // same report.
 func Assess(s Snapshot, now time.Time) Report {
 	fs := baseFindings(s, now)
-	fs = append(fs, checkPermissions(s, now)...)
+	fs = append(fs, mergeCauses(checkPermissions(s, now))...)
 	sortFindings(fs)
 	name := s.UserName
 	if name == "" {

@@ -109,6 +109,13 @@ func checkPermissions(s Snapshot, now time.Time) []Finding {
 		}
 	}
 	var out []Finding
+	var every []string // the permissions on, over every live account
+	for _, a := range s.Accounts {
+		if a.Environment == Live {
+			every = append(every, a.Permissions.List()...)
+		}
+	}
+	every = uniq(every)
 	for _, a := range s.Accounts {
 		perms := a.Permissions.List()
 		if a.Environment != Live || len(perms) == 0 || len(highs) == 0 {
@@ -132,7 +139,7 @@ func checkPermissions(s Snapshot, now time.Time) []Finding {
 			ID: "permissions-ahead/" + a.ID, FailureMode: PermissionsAhead, Doors: []string{}, Exposure: High, // the account, not a door
 			Summary:  fmt.Sprintf("%s %s on, while %s open: a takeover through %s can mean %s.", capitalize(list(perms)), isAre(perms), openHighs(len(highs)), through, what),
 			Evidence: ev,
-			NextStep: fmt.Sprintf("Fix the other high findings first; until they are fixed, switch off whatever you do not use today among %s.", list(perms)),
+			NextStep: fmt.Sprintf("Fix the other high findings first; until they are fixed, switch off whatever you do not use today among %s.", list(every)),
 		})
 	}
 	return out
