@@ -3,6 +3,8 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -177,4 +179,44 @@ func TestParseMemorySize(t *testing.T) {
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "memory_limit") {
 		t.Errorf("Validate(memory_limit 16MiB) = %v, want an error naming memory_limit", err)
 	}
+}
+
+// TestExampleNamesEverySetting: every setting of the configuration,
+// nested ones and those of list entries (a webhook's url, secret and
+// events) included, is named in what `gatehouse config example` prints,
+// set or in a comment: equal defaults alone would not catch a setting the
+// example leaves out.
+func TestExampleNamesEverySetting(t *testing.T) {
+	example := string(config.Example())
+	seen := map[reflect.Type]bool{}
+	var walk func(path string, typ reflect.Type)
+	walk = func(path string, typ reflect.Type) {
+		for typ.Kind() == reflect.Pointer || typ.Kind() == reflect.Slice || typ.Kind() == reflect.Map {
+			typ = typ.Elem()
+		}
+		if typ.Kind() != reflect.Struct || typ.PkgPath() == "time" || seen[typ] {
+			return
+		}
+		seen[typ] = true
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			if strings.Contains(opts, "inline") {
+				walk(path, f.Type)
+				continue
+			}
+			if name == "" {
+				name = strings.ToLower(f.Name)
+			}
+			key := regexp.MustCompile(`(?m)(^[\s#-]*|[{,] *)` + regexp.QuoteMeta(name) + `:`)
+			if !key.MatchString(example) {
+				t.Errorf("config example does not name %s%s", path, name)
+			}
+			walk(path+name+".", f.Type)
+		}
+	}
+	walk("", reflect.TypeFor[config.Config]())
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/mail"
 	"regexp"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"gatehouse/internal/notice"
 	"gatehouse/internal/notify"
 	"gatehouse/internal/notify/notifytest"
+	"gatehouse/internal/outbox"
 	"gatehouse/internal/seal"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/storetest"
@@ -316,4 +318,51 @@ func TestNoticesPush(t *testing.T) {
 			t.Errorf("held notice wrote %d messages (%v), want the summary mail", len(ms), pushes(ms))
 		}
 	})
+}
+
+// TestMailRelayDown: with the relay down, a notice mail is not lost: the
+// worker records a failure (naming no address or secret) and tries again
+// with backoff; once the relay is back, the mail is delivered, once.
+func TestMailRelayDown(t *testing.T) {
+	st := storetest.SQLite(t)
+	storetest.NewUser(t, st, "alice")
+	box := testBox(t)
+	ms := derive(t, st, &notify.Notices{Seal: box, Mail: true, SignIns: true}, signIn(storetest.T0))
+	// An address where nothing listens: the relay is down.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	smtp := &notify.SMTP{Addr: addr, From: "gatehouse@example.com", TLS: notify.NoTLS, Timeout: 2 * time.Second}
+	w := &outbox.Worker{Store: st, Poll: 20 * time.Millisecond, Retry: outbox.Retry{Base: 50 * time.Millisecond, Cap: 200 * time.Millisecond, MaxAttempts: 1000},
+		Senders: map[string]outbox.Sender{store.ChannelMail: &notify.MailSender{Mailer: smtp, Seal: box, Origin: "https://auth.example.com", Users: st}}}
+	run(t, w)
+	waitFor(t, "two failed attempts", func() bool {
+		m, err := st.MessageByID(context.Background(), ms[0].ID)
+		return err == nil && m.Attempts >= 2 && m.LastError != ""
+	})
+	m, _ := st.MessageByID(context.Background(), ms[0].ID)
+	if m.State != store.MessagePending || strings.Contains(m.LastError, "alice@example.com") {
+		t.Errorf("while the relay is down: %s, last error %q; want pending, naming no address", m.State, m.LastError)
+	}
+	relay := notifytest.Start(t, notifytest.Options{Addr: addr})
+	waitFor(t, "the mail delivered", func() bool {
+		m, err := st.MessageByID(context.Background(), ms[0].ID)
+		return err == nil && m.State == store.MessageDelivered
+	})
+	select {
+	case got := <-relay.Messages:
+		if !strings.Contains(got.Data, ms[0].ID) {
+			t.Errorf("the relay got another message:\n%s", got.Data)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the relay received nothing")
+	}
+	select {
+	case <-relay.Messages:
+		t.Error("the mail was delivered twice")
+	case <-time.After(100 * time.Millisecond):
+	}
 }

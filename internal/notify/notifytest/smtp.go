@@ -29,6 +29,9 @@ type Options struct {
 	// Auth offers AUTH PLAIN (over TLS only), accepts any credentials,
 	// recording them, and refuses MAIL FROM before it.
 	Auth bool
+	// Addr is where to listen; "" means a free port on 127.0.0.1. A test
+	// of a relay that comes back up gives the address it had.
+	Addr string
 }
 
 // Message is one message the relay accepted.
@@ -78,7 +81,11 @@ func Start(t testing.TB, o Options) *Relay {
 	if o.Implicit && o.TLS == nil {
 		t.Fatal("notifytest: Implicit needs TLS")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := o.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
