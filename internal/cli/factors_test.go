@@ -128,17 +128,24 @@ func login(t *testing.T, s *testServer, c *http.Client, user, pw string, hdr htt
 	return a
 }
 
-func testTOTPAndRecovery(t *testing.T, s *testServer) {
-	const pw = "totp user long passphrase"
-	s.addUser(t, "tina", pw)
+// startTOTP adds a user, signs in its first browser (home) and starts
+// enrolling a TOTP factor, not yet confirmed.
+func startTOTP(t *testing.T, s *testServer, name, pw string) (home *http.Client, e factorAnswer) {
+	t.Helper()
+	s.addUser(t, name, pw)
 	remember(pw)
-	home := newBrowser(t)
-	login(t, s, home, "tina", pw, nil)
-	var e factorAnswer
+	home = newBrowser(t)
+	login(t, s, home, name, pw, nil)
 	if resp := call(t, home, "POST", s.URL+"/v1/factors/totp", nil, nil, &e); resp.StatusCode != 201 || len(e.Secret) < 32 || !strings.HasPrefix(e.URI, "otpauth://totp/") {
 		t.Fatalf("enrol totp = %d %+v", resp.StatusCode, e)
 	}
 	remember(e.Secret)
+	return home, e
+}
+
+func testTOTPAndRecovery(t *testing.T, s *testServer) {
+	const pw = "totp user long passphrase"
+	home, e := startTOTP(t, s, "tina", pw)
 	var p problemDoc
 	if resp := call(t, home, "POST", s.URL+"/v1/factors/"+e.Factor.ID+"/confirm", map[string]string{"code": "000000"}, nil, &p); resp.StatusCode != 401 || p.Type != "urn:gatehouse:problem:invalid-code" {
 		t.Errorf("confirm with a wrong code = %d %+v", resp.StatusCode, p)
