@@ -38,7 +38,9 @@ func freshDatabase(t *testing.T) string {
 	name := "gatehouse_copy_" + hex.EncodeToString(b[:])
 	adminURL := u.String()
 	admin := func(q string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// Generous: CREATE and DROP DATABASE wait for a checkpoint, which
+		// takes its time on a busy server.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		c, err := pgx.Connect(ctx, adminURL)
 		if err != nil {
