@@ -352,6 +352,35 @@ func (s *Approvals) PhoneAnswer(ctx context.Context, jkt string, body []byte) (a
 	return status, s.decide(ctx, a, status, f, int(f.Assurance()), now)
 }
 
+// DenyFromSession refuses approval id from a session of its owner (the
+// portal's Deny button), with its [audit.ApprovalDenied] event in one
+// transaction. No factor is asked for: a denial lets nothing through,
+// and whoever rides the session gains nothing by it but the owner's
+// notice that someone asked in their name.
+func (s *Approvals) DenyFromSession(ctx context.Context, sess *session.Session, id, ip string) error {
+	now := s.c.Now().UTC()
+	a, err := s.c.Store.ApprovalByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && a.UserID != sess.UserID {
+		return ErrNoApproval
+	}
+	if err != nil {
+		return err
+	}
+	if a.State(now) != approval.Pending {
+		return ErrApprovalDecided
+	}
+	err = s.c.Store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.DecideApproval(ctx, a.ID, approval.Denied, "", "session", int(sess.Assurance), now); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, approvalEvent(a, now, audit.ApprovalDenied, a.UserID, string(sess.Door), ip, "factor", "session", "session", sess.ID))
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrApprovalDecided // answered meanwhile
+	}
+	return err
+}
+
 // decide records an owner's decision made with factor f at assurance
 // aal, with its event, in one transaction.
 func (s *Approvals) decide(ctx context.Context, a *approval.Approval, status approval.Status, f *factor.Factor, aal int, now time.Time) error {

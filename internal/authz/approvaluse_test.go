@@ -152,3 +152,44 @@ func (f *approvalFixture) approvedTokenAgain(t *testing.T, via *authz.Approvals,
 	_, tok, err := via.Get(ctx, authz.Requester{Session: f.session(f.owner, 2, f.clock.Now()).Session}, id)
 	return tok, err
 }
+
+// TestDenyFromSession: the owner's session denies a pending approval
+// (the portal's button), with its event naming the session; another
+// user's session cannot, and a decided approval stays as it is.
+func TestDenyFromSession(t *testing.T) {
+	f := newApprovalFixture(t)
+	owner := f.session(f.owner, 2, f.clock.Now()).Session
+	a, err := f.appr.Create(ctx, authz.Requester{Session: owner}, "ACC-L", approval.Transfer, []byte(transferDetails))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.appr.DenyFromSession(ctx, f.session(f.trader, 2, f.clock.Now()).Session, a.ID, "192.0.2.7"); !errors.Is(err, authz.ErrNoApproval) {
+		t.Errorf("DenyFromSession by another user = %v, want ErrNoApproval", err)
+	}
+	if err := f.appr.DenyFromSession(ctx, owner, a.ID, "192.0.2.7"); err != nil {
+		t.Fatalf("DenyFromSession = %v", err)
+	}
+	got, tok, err := f.appr.Get(ctx, authz.Requester{Session: owner}, a.ID)
+	if err != nil || got.Status != approval.Denied || tok != "" || got.FactorKind != "session" {
+		t.Errorf("Get after the denial = %+v %q %v, want denied by the session, no token", got, tok, err)
+	}
+	if err := f.appr.DenyFromSession(ctx, owner, a.ID, "192.0.2.7"); !errors.Is(err, authz.ErrApprovalDecided) {
+		t.Errorf("DenyFromSession again = %v, want ErrApprovalDecided", err)
+	}
+	evs, err := f.st.AuditOfUser(ctx, f.owner.ID, 1<<62, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Type == "approval.denied" && e.Detail["approval"] == a.ID {
+			n++
+			if e.Detail["factor"] != "session" || e.Detail["session"] != owner.ID || e.IP != "192.0.2.7" {
+				t.Errorf("approval.denied = %+v, want the session and its address", e)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("approval.denied events = %d, want 1", n)
+	}
+}

@@ -89,4 +89,52 @@ func TestPortalApproval(t *testing.T) {
 	if st := c.text(t, "#approval-state"); !strings.Contains(st, "used") {
 		t.Errorf("the page of a used approval says %q", st)
 	}
+
+	// A withdrawal the owner did not ask for, denied on its page with one
+	// button (no key): no token, forward-auth keeps refusing, the page
+	// offers the freeze, the trail has the denial.
+	var d approvalAnswer
+	if resp := call(t, http.DefaultClient, "POST", s.URL+"/v1/approvals", `{"account":"ACC-L","kind":"transfer","details":`+changed+`}`, ses, &d); resp.StatusCode != 201 {
+		t.Fatalf("POST /v1/approvals = %d %s", resp.StatusCode, body(resp))
+	}
+	c.open(t, "/approvals/"+d.ID)
+	if shown := c.text(t, "#approval-details"); !strings.Contains(shown, "amount: 95000.00") {
+		t.Errorf("the page to deny shows %q", shown)
+	}
+	c.submit(t, "#approval-deny")
+	c.waitPath(t, "/approvals/"+d.ID+"?done=denied")
+	c.screenshot(t, "approval-denied")
+	if st := c.text(t, "#approval-state"); !strings.Contains(st, "denied") {
+		t.Errorf("the page of a denied approval says %q", st)
+	}
+	if f := c.text(t, "#approval-freeze"); !strings.Contains(f, "freeze your account") {
+		t.Errorf("the page of a denied approval offers %q, want the freeze", f)
+	}
+	var denied approvalAnswer
+	call(t, http.DefaultClient, "GET", s.URL+"/v1/approvals/"+d.ID, nil, ses, &denied)
+	if denied.Status != "denied" || denied.Token != "" || denied.Freeze == "" {
+		t.Errorf("approval after the deny button = %+v, want denied, no token, the freeze named", denied)
+	}
+	if resp := faAsk(t, s, "POST", "https://live.localhost/api/transfers", ses); resp.StatusCode != 403 || !strings.Contains(body(resp), "approval-required") {
+		t.Errorf("transfer after the denial = %d, want 403 approval-required", resp.StatusCode)
+	}
+	// The form needs the page's token: a POST without it is refused.
+	resp = call(t, http.DefaultClient, "POST", s.URL+"/approvals/"+d.ID+"/deny", nil, ses, nil)
+	if resp.StatusCode < 400 {
+		t.Errorf("a form POST without its token = %d, want refused", resp.StatusCode)
+	}
+	var trail struct {
+		Events []struct {
+			Type   string            `json:"type"`
+			Detail map[string]string `json:"detail"`
+		} `json:"events"`
+	}
+	call(t, http.DefaultClient, "GET", s.URL+"/v1/audit", nil, ses, &trail)
+	found := false
+	for _, e := range trail.Events {
+		found = found || e.Type == "approval.denied" && e.Detail["approval"] == d.ID && e.Detail["factor"] == "session"
+	}
+	if !found {
+		t.Errorf("audit trail lacks the portal's approval.denied of %s", d.ID)
+	}
 }

@@ -1,10 +1,13 @@
 package web
 
 import (
+	"errors"
 	"net/http"
+	"net/url"
 
 	"gatehouse/internal/approval"
 	"gatehouse/internal/authz"
+	"gatehouse/internal/edge"
 	"gatehouse/internal/factor"
 )
 
@@ -39,10 +42,32 @@ func handleApprovalPage(d *deps) signedInFunc {
 		if data.Key && data.State == approval.Pending {
 			p.Scripts = []string{"webauthn.js"}
 		}
-		if r.URL.Query().Get("done") == "approved" && data.State == approval.Approved {
+		switch done := r.URL.Query().Get("done"); {
+		case done == "approved" && data.State == approval.Approved:
 			p.Notice = "Approved. The request can go ahead, once."
+		case done == "denied" && data.State == approval.Denied:
+			p.Notice = "Denied. Nothing of it will go through."
 		}
 		return render(w, http.StatusOK, "approval", p)
+	}
+}
+
+// handleDenyApproval refuses a pending approval from the portal: one
+// button, no key, since a denial lets nothing through.
+func handleDenyApproval(d *deps) signedInFunc {
+	return func(w http.ResponseWriter, r *http.Request, v *visitor) error {
+		id := r.PathValue("id")
+		err := d.Approvals.DenyFromSession(r.Context(), v.Session, id, edge.ClientAddr(r, d.Proxies).String())
+		if errors.Is(err, authz.ErrApprovalDecided) {
+			// Decided or expired meanwhile: the page says which.
+			http.Redirect(w, r, "/approvals/"+url.PathEscape(id), http.StatusSeeOther)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		http.Redirect(w, r, "/approvals/"+url.PathEscape(id)+"?done=denied", http.StatusSeeOther)
+		return nil
 	}
 }
 

@@ -78,6 +78,7 @@ func routes(mux *http.ServeMux, d *deps) {
 	member("GET /activity", handleActivity(d))
 	if d.Approvals != nil {
 		member("GET /approvals/{id}", handleApprovalPage(d))
+		member("POST /approvals/{id}/deny", handleDenyApproval(d))
 	}
 
 	// Notifications: the channels per event, the anti-phishing phrase,
