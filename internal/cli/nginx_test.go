@@ -133,6 +133,13 @@ func freePort(t *testing.T) int {
 // stopped (SIGQUIT, then killed) when the test ends.
 func startNginx(t *testing.T, gatehouse, trading string) int {
 	t.Helper()
+	return startNginxWith(t, gatehouse, trading, "")
+}
+
+// startNginxWith is startNginx with more lines at the end of
+// snippets/gatehouse-identity.conf.
+func startNginxWith(t *testing.T, gatehouse, trading, moreIdentity string) int {
+	t.Helper()
 	bin := findNginx(t)
 	dir := t.TempDir()
 	port := freePort(t)
@@ -140,7 +147,7 @@ func startNginx(t *testing.T, gatehouse, trading string) int {
 	for name, body := range map[string]string{
 		"nginx.conf":              fmt.Sprintf(nginxHTTP, dir, conf),
 		"gatehouse-authz.conf":    authz,
-		"gatehouse-identity.conf": identity,
+		"gatehouse-identity.conf": identity + moreIdentity,
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
