@@ -68,6 +68,29 @@ func (d *deps) loginFormOK(r *http.Request) bool {
 	return err == nil && sameToken(formToken(c.Value), r.PostForm.Get(csrfField))
 }
 
+// signedOutForm reads a form posted before sign-in: whether it carries
+// the sign-in cookie's token (read before loginSecret may replace the
+// cookie), and the secret that keys the forms of the page answered.
+func (d *deps) signedOutForm(w http.ResponseWriter, r *http.Request) (secret string, tokenOK bool, err error) {
+	if err := parseForm(w, r); err != nil {
+		return "", false, err
+	}
+	tokenOK = d.loginFormOK(r)
+	secret, err = d.loginSecret(w, r)
+	return secret, tokenOK, err
+}
+
+// webLogin is the login request of this browser with a username and a
+// password: its device cookie, address and user agent.
+func (d *deps) webLogin(r *http.Request, name, pw string) login.Request {
+	req := login.Request{Username: name, Password: pw, Door: session.Web, DeviceName: browserName(r.UserAgent()),
+		IP: edge.ClientAddr(r, d.Proxies), UserAgent: r.UserAgent()}
+	if c, err := r.Cookie(d.Cookies.Device()); err == nil && len(c.Value) <= 128 {
+		req.DeviceCookie = c.Value
+	}
+	return req
+}
+
 func handleLoginForm(d *deps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if _, err := d.visitor(r); err == nil {
@@ -88,12 +111,7 @@ func handleLoginForm(d *deps) handlerFunc {
 
 func handleLogin(d *deps) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := parseForm(w, r); err != nil {
-			return err
-		}
-		// The token check reads the cookie before loginSecret may replace it.
-		tokenOK := d.loginFormOK(r)
-		secret, err := d.loginSecret(w, r)
+		secret, tokenOK, err := d.signedOutForm(w, r)
 		if err != nil {
 			return err
 		}
@@ -113,12 +131,7 @@ func handleLogin(d *deps) handlerFunc {
 			data.Username = ""
 			return again(http.StatusUnprocessableEntity, msgBadCredentials)
 		}
-		req := login.Request{Username: data.Username, Password: pw, Door: session.Web, DeviceName: browserName(r.UserAgent()),
-			IP: edge.ClientAddr(r, d.Proxies), UserAgent: r.UserAgent()}
-		if c, err := r.Cookie(d.Cookies.Device()); err == nil && len(c.Value) <= 128 {
-			req.DeviceCookie = c.Value
-		}
-		res, err := d.Login.Login(r.Context(), req)
+		res, err := d.Login.Login(r.Context(), d.webLogin(r, data.Username, pw))
 		if err != nil {
 			// A wrong password, a wait, a store to retry; an unreachable
 			// assurance is said only after the password was right.

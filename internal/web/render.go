@@ -48,7 +48,7 @@ type page struct {
 // which defines "main". A new page is a new file in templates/ and an
 // entry here.
 var pages = parsePages("login", "login-factor", "login-device", "overview", "sessions", "devices", "device-link", "factors", "factor-enrol",
-	"recovery", "stepup", "keys", "key-new", "key-secret", "activity", "password", "notifications", "freeze", "unfreeze", "error", "approval")
+	"recovery", "stepup", "keys", "key-new", "key-secret", "activity", "password", "notifications", "freeze", "unfreeze", "error", "approval", "lost")
 
 func parsePages(names ...string) map[string]*template.Template {
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))

@@ -16,6 +16,11 @@ func routes(mux *http.ServeMux, d *deps) {
 	member := func(pattern string, h signedInFunc) { mux.Handle(pattern, adapt(d, validIDs(pattern, signedIn(d, h)))) }
 	flow := func(pattern string, h flowFunc) { mux.Handle(pattern, adapt(d, validIDs(pattern, inFlow(d, h)))) }
 	frozen := func(pattern string, h signedInFunc) { mux.Handle(pattern, adapt(d, validIDs(pattern, frozenOK(d, h)))) }
+	// enrol is member for the routes a completed recovery's session may
+	// reach too: enrolling a strong factor and new recovery codes.
+	enrol := func(pattern string, h signedInFunc) {
+		mux.Handle(pattern, adapt(d, validIDs(pattern, signedInWith(d, h, reach{recovery: true}))))
+	}
 
 	public("GET /static/", handleStatic)
 
@@ -23,6 +28,15 @@ func routes(mux *http.ServeMux, d *deps) {
 	// then, from a new device, its approval. The flow's scripts use the
 	// API (/v1/login/{flow}/…) with the same flow cookie.
 	public("GET /login", handleLoginForm(d))
+	// The lost-factor recovery (docs/recovery.md): no session, its own
+	// pages; the session it ends in reaches only the factors pages.
+	public("GET /recovery", handleLostForm(d))
+	public("POST /recovery", handleLostStart(d))
+	public("GET /recovery/cancel", handleCancelLinkForm(d))
+	public("POST /recovery/cancel", handleCancelLink(d))
+	public("GET /recovery/{id}", handleLostWait(d))
+	public("POST /recovery/{id}/cancel", handleLostCancel(d))
+	public("POST /recovery/{id}/complete", handleLostComplete(d))
 	public("POST /login", handleLogin(d))
 	flow("GET /login/{flow}", handleFlowPage(d))
 	flow("POST /login/{flow}/totp", handleFlowCode(d, factor.TOTP, d.Login.AnswerTOTP))
@@ -53,12 +67,12 @@ func routes(mux *http.ServeMux, d *deps) {
 
 	// Second factors and recovery codes. Security keys enrol through the
 	// API (POST /v1/factors/webauthn, …/confirm) from the page's script.
-	member("GET /factors", handleFactors(d))
-	member("POST /factors/totp", handleEnrol(d, factor.TOTP))
+	enrol("GET /factors", handleFactors(d))
+	enrol("POST /factors/totp", handleEnrol(d, factor.TOTP))
 	member("POST /factors/sms", handleEnrol(d, factor.SMS))
-	member("POST /factors/push", handleEnrol(d, factor.Push))
-	member("POST /factors/recovery", handleRegenerateRecovery(d))
-	member("POST /factors/{id}/confirm", handleConfirm(d))
+	enrol("POST /factors/push", handleEnrol(d, factor.Push))
+	enrol("POST /factors/recovery", handleRegenerateRecovery(d))
+	enrol("POST /factors/{id}/confirm", handleConfirm(d))
 	member("POST /factors/{id}/remove", handleRemoveFactor(d))
 
 	// Step-up: a fresh proof for the actions that ask for one.

@@ -52,7 +52,8 @@ func (d *deps) visitor(r *http.Request) (*visitor, error) {
 	// is refused there, and a refused cookie does not count as a use.
 	// A frozen user's session is let in here; signedIn keeps it to the
 	// pages that unfreeze.
-	s, err := d.Auth.Authenticate(r.Context(), &authn.Credential{Cookie: c.Value, AllowFrozen: true})
+	// So is a completed recovery's, which signedIn keeps to enrolment.
+	s, err := d.Auth.Authenticate(r.Context(), &authn.Credential{Cookie: c.Value, AllowFrozen: true, AllowRecovery: true})
 	if errors.Is(err, authn.ErrUnauthenticated) {
 		return nil, errSignedOut
 	}
@@ -100,14 +101,35 @@ func signedIn(d *deps, h signedInFunc) handlerFunc { return signedInAs(d, h, fal
 
 // frozenOK is signedIn for the routes a frozen user's session may reach:
 // unfreezing, stepping up for it, signing out.
-func frozenOK(d *deps, h signedInFunc) handlerFunc { return signedInAs(d, h, true) }
+//
+// A completed recovery's session reaches them too: it may sign out, and
+// stepping up does not lift its limit.
+func frozenOK(d *deps, h signedInFunc) handlerFunc {
+	return signedInWith(d, h, reach{frozen: true, recovery: true})
+}
 
 func signedInAs(d *deps, h signedInFunc, frozen bool) handlerFunc {
+	return signedInWith(d, h, reach{frozen: frozen})
+}
+
+// reach says which limited sessions a route lets in besides full ones: a
+// frozen user's, a completed recovery's ([session.Session.RecoveryOnly]).
+type reach struct{ frozen, recovery bool }
+
+func signedInWith(d *deps, h signedInFunc, can reach) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		v, err := d.visitor(r)
 		if err != nil {
 			return err
 		}
+		if v.Session.RecoveryOnly() && !can.recovery {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				http.Redirect(w, r, "/factors", http.StatusSeeOther)
+				return nil
+			}
+			return authn.ErrRecoveryOnly
+		}
+		frozen := can.frozen
 		if v.User.Frozen() && !frozen {
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				http.Redirect(w, r, "/unfreeze", http.StatusSeeOther)
