@@ -189,12 +189,19 @@ func (s *DB) migrate(ctx context.Context) error {
 		return v, err
 	}
 	var current int
+	applied := map[int]bool{}
 	err = s.lockedTx(ctx, lockMigrate, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL)`); err != nil {
 			return err
 		}
-		v, err := version(tx)
-		current = v
+		rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
+			return err
+		}
+		vs, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		for _, v := range vs {
+			applied[v], current = true, max(current, v)
+		}
 		return err
 	})
 	if err != nil {
@@ -203,8 +210,11 @@ func (s *DB) migrate(ctx context.Context) error {
 	if current > latest {
 		return tooNew(current)
 	}
+	// Every migration the database lacks is applied, in order, even one
+	// numbered below the highest applied: migrations written side by side
+	// may land in any order.
 	for _, m := range files {
-		if m.version <= current {
+		if applied[m.version] {
 			continue
 		}
 		body, err := migrations.ReadFile(m.name)
@@ -219,8 +229,12 @@ func (s *DB) migrate(ctx context.Context) error {
 			if v > latest {
 				return tooNew(v)
 			}
-			if v >= m.version {
-				return nil // another instance got here first
+			var done bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&done); err != nil {
+				return err
+			}
+			if done {
+				return nil // applied before, or by another instance just now
 			}
 			if _, err := tx.Exec(ctx, string(body)); err != nil {
 				return err

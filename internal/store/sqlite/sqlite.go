@@ -82,16 +82,19 @@ func (s *DB) migrate(ctx context.Context) error {
 		n, _ := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
 		latest = max(latest, n)
 	}
-	var current int
-	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+	applied, current, err := s.appliedMigrations(ctx)
+	if err != nil {
 		return fmt.Errorf("sqlite: read schema version: %w", err)
 	}
 	if current > latest {
 		return fmt.Errorf("%w: the database is at version %d, this gatehouse knows up to %d; run a newer gatehouse", store.ErrSchemaTooNew, current, latest)
 	}
+	// Every migration the database lacks is applied, in order, even one
+	// numbered below the highest applied: migrations written side by side
+	// may land in any order.
 	for _, f := range files {
 		n, _ := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
-		if n <= current {
+		if applied[n] {
 			continue
 		}
 		body, err := migrations.ReadFile(f)
@@ -111,6 +114,25 @@ func (s *DB) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// appliedMigrations returns the versions recorded in schema_migrations
+// and the highest of them.
+func (s *DB) appliedMigrations(ctx context.Context) (map[int]bool, int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	applied, top := map[int]bool{}, 0
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, 0, err
+		}
+		applied[v], top = true, max(top, v)
+	}
+	return applied, top, rows.Err()
 }
 
 // InTx implements [store.Store].
