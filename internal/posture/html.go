@@ -173,7 +173,7 @@ var fragmentTemplate = template.Must(template.New("fragment").Parse(`<section cl
 <p class="gh-finding-head"><span class="gh-badge gh-{{.Exposure}}">{{.Label}}</span> <strong>{{.Title}}</strong> <span class="gh-doors">{{.Doors}}</span></p>
 <p class="gh-summary">{{.Summary}}</p>
 {{if .Also}}<ul class="gh-also">
-{{range .Also}}<li><span class="gh-badge gh-{{.Exposure}}">{{.Exposure}}</span> {{.Summary}}</li>
+{{range .Also}}<li><span class="gh-badge gh-{{.Exposure}}">{{.Exposure.Label}}</span> {{.Summary}}</li>
 {{end}}</ul>
 {{end}}<p class="gh-next"><strong>Next step:</strong> {{.NextStep}}</p>
 <ul class="gh-evidence">
