@@ -509,3 +509,45 @@ func TestWebhookTimeoutIsAFailure(t *testing.T) {
 		t.Errorf("Send to an endpoint no longer configured = %v", err)
 	}
 }
+
+// TestRecoveryMailCarriesCancelLink: a recovery's notice mails a cancel
+// link beside the freeze link; each token spends for its own purpose only.
+func TestRecoveryMailCarriesCancelLink(t *testing.T) {
+	backends(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		storetest.NewUser(t, st, "alice")
+		box := testBox(t)
+		d := &notify.Notices{Seal: box, Mail: true}
+		e := &audit.Event{Time: storetest.T0, Type: audit.RecoveryRequested, UserID: "usr_alice", Actor: "usr_alice",
+			Detail: map[string]string{"request": "rcv_1", "completes_at": "2026-03-04T09:00:00Z"}}
+		ms := derive(t, st, d, e)
+		var mail *store.Message
+		for _, m := range ms {
+			if m.Channel == store.ChannelMail {
+				mail = m
+			}
+		}
+		if mail == nil {
+			t.Fatalf("no mail among %d messages", len(ms))
+		}
+		msg := relayed(t, &notify.MailSender{Seal: box, Origin: "https://auth.example.com", Users: st}, mail)
+		b, _ := io.ReadAll(msg.Body)
+		text := strings.ReplaceAll(string(b), "=\r\n", "")
+		cancel := regexp.MustCompile(`https://auth\.example\.com/recovery/cancel\?token=3D([A-Za-z0-9_-]{43})|https://auth\.example\.com/recovery/cancel\?token=([A-Za-z0-9_-]{43})`).FindStringSubmatch(text)
+		freeze := regexp.MustCompile(`https://auth\.example\.com/freeze\?token=(?:3D)?([A-Za-z0-9_-]{43})`).FindStringSubmatch(text)
+		if cancel == nil || freeze == nil {
+			t.Fatalf("the mail lacks a cancel or a freeze link:\n%s", text)
+		}
+		tok := cancel[1] + cancel[2]
+		now := storetest.T0.Add(time.Minute)
+		if _, err := st.UseFreezeLink(ctx, token.Hash(tok), now); err == nil {
+			t.Errorf("the cancel token froze")
+		}
+		if _, err := st.UseLink(ctx, token.Hash(freeze[1]), store.LinkRecoveryCancel, now); err == nil {
+			t.Errorf("the freeze token cancelled")
+		}
+		if uid, err := st.UseLink(ctx, token.Hash(tok), store.LinkRecoveryCancel, now); err != nil || uid != "usr_alice" {
+			t.Errorf("UseLink(the mailed cancel token) = %q, %v", uid, err)
+		}
+	})
+}
