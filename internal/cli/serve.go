@@ -281,6 +281,6 @@ func seedDemo(ctx context.Context, e *env, st store.Store, h *password.Hasher, l
 // loginRecovery is the lost-factor recovery's configuration as login
 // takes it.
 func loginRecovery(c *config.Config) login.Recovery {
-	return login.Recovery{Wait: c.Recovery.WaitFor, Starts: login.StartsRule(c.Recovery.Starts, c.Recovery.Window),
+	return login.Recovery{Wait: c.Recovery.WaitFor, Admins: c.Admins, Starts: login.StartsRule(c.Recovery.Starts, c.Recovery.Window),
 		SourceStarts: login.StartsRule(c.Recovery.SourceStarts, c.Recovery.Window)}
 }

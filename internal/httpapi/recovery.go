@@ -12,7 +12,8 @@ import (
 	"gatehouse/internal/session"
 )
 
-func recoveryRoutes(rt router, ld loginDeps) {
+func recoveryRoutes(rt router, ld loginDeps, sd sessionDeps) {
+	rt.handle("POST /v1/admin/recovery/{id}/shorten", handleShortenRecovery(ld, sd))
 	rt.handle("POST /v1/recovery/factors", handleStartRecovery(ld))
 	rt.handle("GET /v1/recovery/{id}", handleGetRecovery(ld))
 	rt.handle("POST /v1/recovery/{id}/cancel", handleCancelRecovery(ld))
@@ -114,4 +115,41 @@ func handleCompleteRecovery(d loginDeps) handlerFunc {
 	return handlePasswordStep(d, func(r *http.Request, req login.Request) (*login.Result, error) {
 		return d.svc.CompleteRecovery(r.Context(), r.PathValue("id"), req)
 	})
+}
+
+// shortenRequest is the body of POST /v1/admin/recovery/{id}/shorten.
+type shortenRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (b shortenRequest) Valid(context.Context) []FieldError {
+	if b.Reason == "" || !clienttext.Printable(b.Reason, 200) {
+		return []FieldError{{"reason", "required; at most 200 printable characters"}}
+	}
+	return nil
+}
+
+func handleShortenRecovery(d loginDeps, sd sessionDeps) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		s, err := sd.auth.Session(r)
+		if err != nil {
+			return err
+		}
+		body, err := decode[shortenRequest](w, r)
+		if err != nil {
+			return err
+		}
+		q, done, err := d.svc.ShortenRecovery(r.Context(), s, r.PathValue("id"), body.Reason)
+		if err != nil {
+			return err
+		}
+		out := struct {
+			recoveryView
+			Shortening string `json:"shortening"`
+		}{viewRecovery(q, d.now()), "awaiting_second_admin"}
+		if done {
+			out.Shortening = "done"
+		}
+		return writeJSON(w, http.StatusOK, out)
+	}
 }

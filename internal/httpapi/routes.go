@@ -108,7 +108,7 @@ func NewHandler(d Deps) http.Handler {
 	ssfRoutes(rt)
 	approvalRoutes(rt, ld)
 	freezeRoutes(rt, sd)
-	recoveryRoutes(rt, ld)
+	recoveryRoutes(rt, ld, sd)
 	handle("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, err := w.Write(openapi)

@@ -254,3 +254,47 @@ func TestRecoveryCancelLink(t *testing.T) {
 		t.Errorf("no recovery.cancelled event")
 	}
 }
+
+// TestRecoveryShortenFourEyes: one administrator cannot end a wait; a
+// second, different one with a fresh AAL3 session can, and the user is
+// told. A session of less, or of a non-administrator, changes nothing.
+func TestRecoveryShortenFourEyes(t *testing.T) {
+	f := newFixture(t)
+	f.svc.Recovery.Admins = []string{"root", "ops"}
+	u := f.addUser(t, "alice", user.Occasional)
+	r, err := f.svc.StartRecovery(ctx, startReq("alice", pw))
+	if err != nil || r == nil {
+		t.Fatal(r, err)
+	}
+	admin := func(name string, aal session.Assurance) *session.Session {
+		a := f.addUser(t, name, user.Professional)
+		return &session.Session{ID: "ses_" + name, UserID: a.ID, Door: session.Web, Assurance: aal, AuthTime: f.clock.Now()}
+	}
+	root, ops, mallory := admin("root", session.AAL3), admin("ops", session.AAL2), admin("mallory", session.AAL3)
+	if _, _, err := f.svc.ShortenRecovery(ctx, mallory, r.ID, "trust me"); !errors.Is(err, login.ErrNotAdmin) {
+		t.Errorf("ShortenRecovery(not an admin) = %v, want ErrNotAdmin", err)
+	}
+	if _, _, err := f.svc.ShortenRecovery(ctx, ops, r.ID, "video call"); err == nil {
+		t.Errorf("ShortenRecovery(AAL2 admin) succeeded")
+	}
+	if _, done, err := f.svc.ShortenRecovery(ctx, root, r.ID, "passport checked by video"); err != nil || done {
+		t.Fatalf("first approval = %v, %v; want recorded, not done", done, err)
+	}
+	if _, _, err := f.svc.ShortenRecovery(ctx, root, r.ID, "again"); !errors.Is(err, login.ErrSameAdmin) {
+		t.Errorf("second approval by the same admin = %v, want ErrSameAdmin", err)
+	}
+	if got, _ := f.st.RecoveryByID(ctx, r.ID); !got.CompletesAt.Equal(r.CompletesAt) {
+		t.Errorf("one approval moved the clock to %v", got.CompletesAt)
+	}
+	ops.Assurance = session.AAL3
+	got, done, err := f.svc.ShortenRecovery(ctx, ops, r.ID, "passport checked by video")
+	if err != nil || !done || !got.Ready(f.clock.Now()) || got.ShortenedBy != "root,ops" {
+		t.Fatalf("second admin = %+v, %v, %v; want the wait ended", got, done, err)
+	}
+	if e := f.lastEvent(t, u.ID, audit.RecoveryShortened); e == nil || e.Detail["admins"] != "root,ops" {
+		t.Errorf("recovery.shortened = %+v", e)
+	}
+	if _, _, err := f.svc.ShortenRecovery(ctx, root, "rcv_AAAAAAAAAAAAAAAAAAAAAA", "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ShortenRecovery(unknown) = %v, want ErrNotFound", err)
+	}
+}
