@@ -19,6 +19,8 @@ import (
 	"gatehouse/internal/factor/push"
 	"gatehouse/internal/fault"
 	"gatehouse/internal/policy"
+	"gatehouse/internal/store"
+	"gatehouse/internal/store/storetest"
 	"gatehouse/internal/user"
 )
 
@@ -35,7 +37,13 @@ type approvalFixture struct {
 
 func newApprovalFixture(t *testing.T) *approvalFixture {
 	t.Helper()
-	f := newFixture(t)
+	return newApprovalFixtureOn(t, storetest.SQLite(t))
+}
+
+// newApprovalFixtureOn is newApprovalFixture on the empty store st.
+func newApprovalFixtureOn(t *testing.T, st store.Store) *approvalFixture {
+	t.Helper()
+	f := newFixtureOn(t, st)
 	s, err := approval.NewSigner([]byte("0123456789abcdef0123456789abcdef"), "https://auth.example")
 	if err != nil {
 		t.Fatal(err)

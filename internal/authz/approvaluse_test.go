@@ -9,6 +9,8 @@ import (
 	"gatehouse/internal/approval"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/policy"
+	"gatehouse/internal/store"
+	"gatehouse/internal/store/storetest"
 )
 
 // approvedToken asks for a transfer's approval as the owner, approves it
@@ -52,21 +54,34 @@ func (f *approvalFixture) usedEvents(t *testing.T, id string) int {
 	return n
 }
 
-// TestApprovalUseAcrossInstances: two instances on one store, each with
-// its own records of the tokens it signed and spent, and the store's
-// single-use table between them. A token signed by one is accepted by
-// the other (by its MAC) once, and then refused by both; the record (the
-// approval used, one approval.used event) is written off the request's
-// path, there by Close at the latest, while Get already says used.
+// TestApprovalUseAcrossInstances: two instances, each with its own
+// records of the tokens it signed and spent, and the store's single-use
+// table between them: on one SQLite store, and on two PostgreSQL stores
+// of one schema, as two processes have. A token signed by one is
+// accepted by the other (by its MAC) once, and then refused by both; the
+// record (the approval used, one approval.used event) is written off the
+// request's path, there by Close at the latest, while Get already says
+// used.
 func TestApprovalUseAcrossInstances(t *testing.T) {
-	f := newApprovalFixture(t)
+	t.Run("SQLite", func(t *testing.T) {
+		st := storetest.SQLite(t)
+		testUseAcrossInstances(t, st, st)
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		url := storetest.PostgresURL(t)
+		testUseAcrossInstances(t, storetest.OpenPostgres(t, url), storetest.OpenPostgres(t, url))
+	})
+}
+
+func testUseAcrossInstances(t *testing.T, st1, st2 store.Store) {
+	f := newApprovalFixtureOn(t, st1)
 	signer := f.appr.Signer()
-	open := func() *authz.Approvals {
-		a := authz.NewApprovals(authz.ApprovalsConfig{Store: f.st, Signer: signer, Shared: f.st, Now: f.clock.Now})
+	open := func(st store.Store) *authz.Approvals {
+		a := authz.NewApprovals(authz.ApprovalsConfig{Store: st, Signer: signer, Shared: st, Now: f.clock.Now})
 		t.Cleanup(a.Close)
 		return a
 	}
-	one, two := open(), open()
+	one, two := open(st1), open(st2)
 	f.appr = one
 	f.clock.Add(time.Second) // decided after both began: the off-path record
 	rule, _, ok := policy.MustCompile([]policy.RuleSpec{{Host: "live.localhost", Methods: []string{"POST"}, Path: "/api/transfers", Scopes: []string{"transfers:write"}}}).Match("live.localhost", "POST", "/api/transfers")
