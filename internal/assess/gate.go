@@ -211,6 +211,17 @@ func ChangePermissions(ctx context.Context, st TxRunner, c Change, p Platform, n
 		} else if len(on) > 0 {
 			return ErrNoGateUser
 		}
+		if len(on) > 0 {
+			// Raising a permission waits out the owner's cool-down, even
+			// for an administrator: lifting it is a separate, audited act.
+			u, err := tx.UserByID(ctx, c.For)
+			if err != nil {
+				return err
+			}
+			if err := u.CheckCooldown(now, "raising trading permissions"); err != nil {
+				return err
+			}
+		}
 		if !res.Changed() {
 			return nil
 		}

@@ -72,6 +72,14 @@ const (
 	// count) and, when the user unfroze, "proven" (the assurance proven
 	// fresh); a password.changed event comes with it.
 	AccountUnfrozen = "account.unfrozen"
+	// CooldownStarted: a security change (Detail "reason": password,
+	// factor_added, factor_removed, unfreeze, recovery) started a
+	// cool-down, or lengthened the one running; Detail "until" is when it
+	// ends (RFC 3339, UTC). It is written in the change's transaction.
+	CooldownStarted = "cooldown.started"
+	// CooldownLifted: an administrator ended a cool-down early. Detail
+	// holds "reason" (the administrator's, mandatory) and "was_until".
+	CooldownLifted = "cooldown.lifted"
 	// OutboxRetried: an operator made a parked outbox message pending
 	// again. Detail holds "message", "channel" and "event".
 	OutboxRetried = "outbox.retried"

@@ -40,10 +40,13 @@ import (
 	"gatehouse/internal/policy"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
+	"gatehouse/internal/user"
 )
 
 // MembershipSource is what the membership cache reads; store.Store is one.
 type MembershipSource interface {
+	// UserByID gives the user's cool-down, cached with the memberships.
+	UserByID(ctx context.Context, id string) (*user.User, error)
 	MembershipsOfUser(ctx context.Context, userID string) ([]*account.Membership, error)
 	AccountByID(ctx context.Context, id string) (*account.Account, error)
 }
@@ -185,10 +188,31 @@ func (s *Service) Authorize(ctx context.Context, req *Request) (Result, error) {
 		return res, nil
 	}
 	res.Decision = policy.Decide(rule, params, &res.Credential, now)
+	if res.Allow && rule.CoolsDown() {
+		if err := s.cooldown(ctx, rule, now, &res); err != nil || !res.Allow {
+			return res, err
+		}
+	}
 	if res.Allow && (rule.ApprovalKind() != "" || res.keyApproval && rule.Scopes().Has(apikey.TransfersWrite)) {
 		return res, s.approve(ctx, req, rule, &res)
 	}
 	return res, nil
+}
+
+// cooldown refuses a request the rule allowed when the credential's user
+// (a session's, or a key's creator) is in a cool-down, before any
+// approval token is spent. Only the routes a cool-down covers pay for
+// the look-up, which the membership cache answers.
+func (s *Service) cooldown(ctx context.Context, rule *policy.Rule, now time.Time, res *Result) error {
+	e, err := s.members.entry(ctx, res.Credential.UserID)
+	if err != nil {
+		return err
+	}
+	if now.Before(e.cooldownUntil) {
+		res.Decision = policy.Decision{Kind: policy.Cooldown, Missing: []string{"end of cool-down"}, Rule: rule}
+		res.Why = &user.CooldownError{Action: "this request", Until: e.cooldownUntil, Reason: e.cooldownReason}
+	}
+	return nil
 }
 
 // approve checks and spends the approval a rule asks for, after
@@ -332,18 +356,37 @@ type members struct {
 type memberEntry struct {
 	ms      []policy.Membership // shared with readers: never modified
 	fetched time.Time
+	// cooldownUntil and cooldownReason are the user's cool-down.
+	cooldownUntil  time.Time
+	cooldownReason string
 }
 
 // maxMemberEntries bounds the cache; past it, it is emptied.
 const maxMemberEntries = 65536
 
 func (m *members) of(ctx context.Context, userID string) ([]policy.Membership, error) {
+	e, err := m.entry(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return e.ms, nil
+}
+
+func (m *members) entry(ctx context.Context, userID string) (*memberEntry, error) {
 	now := m.now()
 	m.mu.Lock()
 	e := m.byUser[userID]
 	m.mu.Unlock()
 	if e != nil && now.Sub(e.fetched) <= m.maxAge {
-		return e.ms, nil
+		return e, nil
+	}
+	e = &memberEntry{fetched: now}
+	u, err := m.src.UserByID(ctx, userID)
+	switch {
+	case err == nil:
+		e.cooldownUntil, e.cooldownReason = u.CooldownUntil, u.CooldownReason
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("authz: read user: %w", err)
 	}
 	list, err := m.src.MembershipsOfUser(ctx, userID)
 	if err != nil {
@@ -360,13 +403,14 @@ func (m *members) of(ctx context.Context, userID string) ([]policy.Membership, e
 		}
 		ms = append(ms, policy.Membership{AccountID: x.AccountID, Environment: a.Environment, Role: x.Role})
 	}
+	e.ms = ms
 	m.mu.Lock()
 	if len(m.byUser) >= maxMemberEntries {
 		clear(m.byUser)
 	}
-	m.byUser[userID] = &memberEntry{ms: ms, fetched: now}
+	m.byUser[userID] = e
 	m.mu.Unlock()
-	return ms, nil
+	return e, nil
 }
 
 // ForgetUsers drops the cached memberships of the users named, so that a

@@ -81,7 +81,8 @@ func (k *Keys) authorize(ctx context.Context, a Actor, accountID string, manage 
 
 // checkStepUp returns a [*session.StepUpError] unless the actor's session holds
 // AAL2, and the assurance [RequiredAssurance] asks for keys with scopes s
-// in env proven within the step-up window.
+// in env proven within the step-up window; and a [*user.CooldownError]
+// for a live key while the user's cool-down runs.
 func (k *Keys) checkStepUp(ctx context.Context, a Actor, env account.Environment, s apikey.Scopes, now time.Time) error {
 	if a.Operator() {
 		return nil
@@ -91,12 +92,19 @@ func (k *Keys) checkStepUp(ctx context.Context, a Actor, env account.Environment
 	if err := a.Session.RequireLevel(session.AAL2, k.stepUpWindow); err != nil {
 		return err
 	}
-	if RequiredAssurance(env, s, user.Occasional) == 0 {
+	if env != account.Live && RequiredAssurance(env, s, user.Occasional) == 0 {
 		return nil // nothing more to ask, whatever the profile
 	}
 	u, err := k.store.UserByID(ctx, a.Session.UserID)
 	if err != nil {
 		return fmt.Errorf("authz: read user: %w", err)
+	}
+	if env == account.Live {
+		// A rotation mints a new secret too: during a cool-down neither
+		// gives a live key to whoever made the change.
+		if err := u.CheckCooldown(now, "a new live API key"); err != nil {
+			return err
+		}
 	}
 	need := RequiredAssurance(env, s, u.Profile)
 	return a.Session.Require(need, k.stepUpWindow, now)

@@ -97,15 +97,11 @@ func runMemberAdd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageError("--role: %v", err)
 	}
-	c, st, err := sf.open(ctx, e)
+	c, st, u, err := openUser(ctx, e, &sf, *username)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := userByName(ctx, st, *username)
-	if err != nil {
-		return err
-	}
 	if err := addMember(ctx, newKeys(c, st, nil, nil), u.ID, *acct, role); err != nil {
 		return err
 	}

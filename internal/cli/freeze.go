@@ -23,7 +23,7 @@ func init() {
 // share it; sessions and keys are the server's caches (nil at the
 // command line, where the server hears of the change through the store).
 func newFreeze(c *config.Config, st store.Store, h *password.Hasher) *freeze.Service {
-	return &freeze.Service{Store: st, Hasher: h, Rules: c.Password.Rules, StepUpWindow: c.Factors.StepUpWindow}
+	return &freeze.Service{Store: st, Hasher: h, Rules: c.Password.Rules, StepUpWindow: c.Factors.StepUpWindow, Cooldown: cooldownPolicy(c)}
 }
 
 // freezeTarget parses the flags of freeze and unfreeze, opens the store

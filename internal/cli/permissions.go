@@ -87,15 +87,11 @@ func runAccountPermissions(ctx context.Context, e *env, args []string) error {
 	if overridden && (reason == "" || len(reason) > maxOverride || strings.ContainsFunc(reason, unicode.IsControl)) {
 		return usageError("--override: 1 to %d printable characters saying why", maxOverride)
 	}
-	c, st, err := sf.open(ctx, e)
+	c, st, u, err := openUser(ctx, e, &sf, *username)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := userByName(ctx, st, *username)
-	if err != nil {
-		return err
-	}
 	res, err := assess.ChangePermissions(ctx, st, assess.Change{
 		Account: *id, Options: options.value(), Margin: margin.value(), Futures: futures.value(), Withdrawals: withdrawals.value(),
 		For: u.ID, Actor: "admin", Override: reason,

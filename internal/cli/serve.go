@@ -168,7 +168,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 		return nil, nil, err
 	}
 	svc := &login.Service{Store: st, Hasher: hasher, Rules: c.Password.Rules, Throttle: c.Throttle, Lifetimes: c.Sessions, Factors: factors, Log: log, Outcome: metrics.LoginOutcome,
-		Recovery: loginRecovery(c)}
+		Recovery: loginRecovery(c), Cooldown: cooldownPolicy(c)}
 	approvals, err := buildApprovals(c, st, factors, now, log)
 	if err != nil {
 		return nil, nil, err

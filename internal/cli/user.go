@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/config"
 	"gatehouse/internal/password"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
@@ -110,6 +111,21 @@ func createUser(ctx context.Context, st store.Store, h *password.Hasher, name, e
 }
 
 // userByName finds a user by the name an operator typed.
+// openUser opens the store the flags name and looks up the user called
+// name on it; the caller closes the store.
+func openUser(ctx context.Context, e *env, sf *storeFlags, name string) (*config.Config, store.Store, *user.User, error) {
+	c, st, err := sf.open(ctx, e)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	u, err := userByName(ctx, st, name)
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	return c, st, u, nil
+}
+
 func userByName(ctx context.Context, st store.Store, name string) (*user.User, error) {
 	u, err := st.UserByUsername(ctx, user.NormalizeUsername(name))
 	if errors.Is(err, store.ErrNotFound) {

@@ -76,6 +76,8 @@ type Config struct {
 	Authz Authz `yaml:"authz"`
 	// Approvals configures transaction-bound approvals.
 	Approvals Approvals `yaml:"approvals"`
+	// Cooldown configures the cool-down after a security change.
+	Cooldown Cooldown `yaml:"cooldown"`
 	// Metrics says where /metrics is served.
 	Metrics Metrics `yaml:"metrics"`
 	// Rules are forward-auth's route rules, tried in order. The default is
@@ -137,6 +139,7 @@ func Default() *Config {
 		Throttle:     throttle.DefaultPolicy(),
 		Approvals:    Approvals{Lifetime: approval.DefaultLifetime, TokenLifetime: approval.DefaultTokenLifetime, MaxPending: approval.DefaultMaxPending},
 		Recovery:     defaultRecovery(),
+		Cooldown:     Cooldown{Length: 24 * time.Hour},
 		DPoP:         DPoP{MaxAge: time.Minute},
 		CacheMaxAge:  time.Second,
 		Factors:      defaultFactors(),
@@ -260,6 +263,9 @@ func (c *Config) ValidateAdmin() error { return c.validate(false) }
 func (c *Config) validate(serving bool) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("config: "+format, args...)) }
+	for _, p := range c.Cooldown.problems() {
+		bad("%s", p)
+	}
 	for _, p := range c.Approvals.problems() {
 		bad("%s", p)
 	}

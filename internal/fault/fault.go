@@ -78,6 +78,9 @@ const (
 	Frozen
 	// RecoveryWaiting is a lost-factor recovery whose wait has not ended.
 	RecoveryWaiting
+	// Cooldown is a risky action refused while the user's cool-down runs
+	// (see user.CooldownError): it waits until the cool-down ends.
+	Cooldown
 )
 
 var names = [...]string{
@@ -87,6 +90,7 @@ var names = [...]string{
 	TooManyPushes: "too-many-pushes", WeakPassword: "weak-password", AssuranceUnreachable: "assurance-unreachable",
 	StepUp: "step-up", LastStrongFactor: "last-strong-factor", FactorState: "factor-state", NotAllowed: "not-allowed",
 	Forbidden: "forbidden", KeyState: "key-state", PostureGate: "posture-gate", Frozen: "frozen", RecoveryWaiting: "recovery-waiting",
+	Cooldown: "cooldown",
 }
 
 // String names the kind, for logs and tests.

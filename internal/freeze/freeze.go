@@ -34,6 +34,7 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
+	"gatehouse/internal/cooldown"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/fault"
 	"gatehouse/internal/login"
@@ -69,7 +70,10 @@ type Service struct {
 	// StepUpWindow is how recent the strongest factor's proof must be to
 	// unfreeze; zero means [session.DefaultStepUpWindow].
 	StepUpWindow time.Duration
-	Now          func() time.Time // nil means time.Now
+	// Cooldown starts the cool-down of an unfreeze, in its transaction;
+	// nil starts none.
+	Cooldown *cooldown.Policy
+	Now      func() time.Time // nil means time.Now
 }
 
 func (s *Service) now() time.Time {
@@ -353,7 +357,12 @@ func (s *Service) Unfreeze(ctx context.Context, a session.Actor, userID, newPass
 		event := func(typ string, d map[string]string) error {
 			return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: typ, UserID: u.ID, Actor: a.ID(), Interface: a.Door(), IP: a.IP, Detail: d})
 		}
-		if err := event(audit.AccountUnfrozen, detail); err != nil {
+		unfrozen := &audit.Event{Time: now, Type: audit.AccountUnfrozen, UserID: u.ID, Actor: a.ID(), Interface: a.Door(), IP: a.IP, Detail: detail}
+		if err := tx.AppendAudit(ctx, unfrozen); err != nil {
+			return err
+		}
+		// One cool-down for the unfreeze and the password it set.
+		if err := s.Cooldown.Start(ctx, tx, unfrozen); err != nil {
 			return err
 		}
 		if !a.Operator() {

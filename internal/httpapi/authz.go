@@ -163,6 +163,8 @@ func handleAuthz(d authzDeps) handlerFunc {
 			return errStepUpRoute(res.Rule, res.Missing)
 		case policy.ApprovalRequired:
 			return errApprovalRequired(res.ApprovalKind, &res.Credential, res.Why)
+		case policy.Cooldown:
+			return kindError(fault.Cooldown, res.Why)
 		}
 		return errForbidden(res.Missing)
 	}

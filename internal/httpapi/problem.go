@@ -15,6 +15,7 @@ import (
 	"gatehouse/internal/fault"
 	"gatehouse/internal/login"
 	"gatehouse/internal/session"
+	"gatehouse/internal/user"
 )
 
 // Problem is an RFC 9457 problem document.
@@ -184,6 +185,12 @@ var answers = map[fault.Kind]answer{
 			strings.Join(ge.TurningOn, ", "))
 		e.Problem.Extra = map[string]any{"permissions": ge.TurningOn, "findings": fs}
 	}},
+	fault.Cooldown: {http.StatusForbidden, "cooldown", "Cool-down running", "", func(err error, e *Error) {
+		var ce *user.CooldownError
+		if errors.As(err, &ce) {
+			cooldownProblem(e, ce)
+		}
+	}},
 	fault.Frozen: {http.StatusForbidden, "frozen", "Account frozen",
 		"The account is frozen (\"This wasn't me\"): its sessions ended and its API keys are suspended. Its owner unfreezes it by signing in, " +
 			"proving their strongest factor fresh (POST /v1/stepup) and choosing a new password (POST /v1/unfreeze).", nil},
@@ -264,4 +271,12 @@ func logError(log *slog.Logger, r *http.Request, e *Error) {
 		attrs = append(attrs, "err", e.Err.Error())
 	}
 	log.Log(r.Context(), level, "request failed", attrs...)
+}
+
+// cooldownProblem says what a cool-down refused and when it ends, as the
+// answers of the API and of forward-auth both do.
+func cooldownProblem(e *Error, ce *user.CooldownError) {
+	until := ce.Until.UTC().Format(time.RFC3339)
+	e.Problem.Detail = fmt.Sprintf("A recent security change on this account (%s) started a cool-down: %s waits until %s. An administrator may lift it early.", ce.Reason, ce.Action, until)
+	e.Problem.Extra = map[string]any{"cooldown_until": until, "reason": ce.Reason, "action": ce.Action}
 }

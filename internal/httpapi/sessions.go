@@ -39,6 +39,10 @@ type meResponse struct {
 	Assurance string      `json:"assurance"`
 	// Frozen is set while the user is frozen.
 	Frozen *meFrozen `json:"frozen,omitempty"`
+	// CooldownUntil (RFC 3339) and CooldownReason are set while a
+	// cool-down runs: risky actions wait until then.
+	CooldownUntil  string `json:"cooldown_until,omitempty"`
+	CooldownReason string `json:"cooldown_reason,omitempty"`
 }
 
 func handleMe(d sessionDeps) handlerFunc {
@@ -56,6 +60,9 @@ func handleMe(d sessionDeps) handlerFunc {
 		out.User.ID, out.User.Username, out.User.Email, out.User.Profile = u.ID, u.Username, u.Email, string(u.Profile)
 		out.Session = viewSession(s, s.ID)
 		out.Assurance = s.Assurance.String()
+		if u.CoolingDown(d.now()) {
+			out.CooldownUntil, out.CooldownReason = u.CooldownUntil.UTC().Format(time.RFC3339), u.CooldownReason
+		}
 		if u.Frozen() && d.freeze != nil {
 			st, err := d.freeze.Status(r.Context(), a)
 			if err != nil {

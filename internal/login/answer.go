@@ -123,7 +123,11 @@ func (s *Service) AnswerRecovery(ctx context.Context, flowID, binding, code stri
 		} else if err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, flowEvent(fl, now, audit.RecoveryUsed, "left", strconv.Itoa(left-1), "flow", fl.ID))
+		ev := flowEvent(fl, now, audit.RecoveryUsed, "left", strconv.Itoa(left-1), "flow", fl.ID)
+		if err := tx.AppendAudit(ctx, ev); err != nil {
+			return err
+		}
+		return s.Cooldown.Start(ctx, tx, ev)
 	}}, now)
 }
 

@@ -349,8 +349,12 @@ func (s *Service) activate(ctx context.Context, sess *session.Session, f *factor
 				return err
 			}
 		}
-		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.FactorAdded, UserID: f.UserID, Actor: actor, Interface: iface, IP: ip,
-			Detail: map[string]string{"factor": f.ID, "kind": string(f.Kind), "name": f.Name, "device_bound": fmt.Sprint(f.DeviceBound)}})
+		ev := &audit.Event{Time: now, Type: audit.FactorAdded, UserID: f.UserID, Actor: actor, Interface: iface, IP: ip,
+			Detail: map[string]string{"factor": f.ID, "kind": string(f.Kind), "name": f.Name, "device_bound": fmt.Sprint(f.DeviceBound)}}
+		if err := tx.AppendAudit(ctx, ev); err != nil {
+			return err
+		}
+		return s.Cooldown.Start(ctx, tx, ev)
 	})
 	if err != nil {
 		return nil, err
@@ -388,6 +392,9 @@ func (s *Service) RemoveFactor(ctx context.Context, sess *session.Session, facto
 		if err := s.needAssurance(ctx, sess, false); err != nil {
 			return 0, err
 		}
+		if err := s.removalCooldown(ctx, f, now); err != nil {
+			return 0, err
+		}
 		if f.Kind.Strong() {
 			fs, err := s.Store.FactorsOfUser(ctx, sess.UserID)
 			if err != nil {
@@ -408,9 +415,30 @@ func (s *Service) RemoveFactor(ctx context.Context, sess *session.Session, facto
 		if err := tx.DeleteFactor(ctx, f.ID); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, sessionEvent(sess, now, audit.FactorRemoved, "factor", f.ID, "kind", string(f.Kind), "name", f.Name))
+		ev := sessionEvent(sess, now, audit.FactorRemoved, "factor", f.ID, "kind", string(f.Kind), "name", f.Name)
+		if err := tx.AppendAudit(ctx, ev); err != nil {
+			return err
+		}
+		return s.Cooldown.Start(ctx, tx, ev)
 	})
 	return s.otherSessions(ctx, sess.UserID, sess), err
+}
+
+// removalCooldown refuses, while the user's cool-down runs, to remove a
+// factor confirmed before it began: an intruder who just added a factor
+// or changed the password must not take the owner's away. A factor
+// confirmed since (the one whose addition started it, say) may go, so
+// that an owner can undo a change that was not theirs.
+func (s *Service) removalCooldown(ctx context.Context, f *factor.Factor, now time.Time) error {
+	u, err := s.Store.UserByID(ctx, f.UserID)
+	if err != nil {
+		return err
+	}
+	began := u.CooldownUntil.Add(-s.Cooldown.For(u.Profile))
+	if !u.CoolingDown(now) || !f.ConfirmedAt.Before(began) {
+		return nil
+	}
+	return u.CheckCooldown(now, "removing another second factor")
 }
 
 // RegenerateRecovery replaces the user's recovery codes; the old set is void.

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/cooldown"
 	"gatehouse/internal/device"
 	"gatehouse/internal/fault"
 	"gatehouse/internal/flow"
@@ -112,6 +113,10 @@ type Service struct {
 	Freeze func(ctx context.Context, tx store.Tx, userID, by string, now time.Time) (after func(), err error)
 	// Recovery configures lost-factor recoveries.
 	Recovery Recovery
+	// Cooldown starts the cool-down of a password change, a factor added
+	// or removed and a recovery code used, in the change's transaction;
+	// nil starts none.
+	Cooldown *cooldown.Policy
 
 	dummyOnce sync.Once
 	dummy     string
@@ -435,7 +440,11 @@ func (s *Service) ChangePassword(ctx context.Context, sess *session.Session, cur
 		if ended, err = tx.EndSessionsOfUser(ctx, u.ID, sess.ID, now, session.EndPasswordChange); err != nil {
 			return err
 		}
-		if err := tx.AppendAudit(ctx, sessionEvent(sess, now, audit.PasswordChanged)); err != nil {
+		ev := sessionEvent(sess, now, audit.PasswordChanged)
+		if err := tx.AppendAudit(ctx, ev); err != nil {
+			return err
+		}
+		if err := s.Cooldown.Start(ctx, tx, ev); err != nil {
 			return err
 		}
 		for _, id := range ended {

@@ -38,6 +38,8 @@ const (
 	AccountClosed       Event = "account.closed" // wrong passwords closed the account to new devices
 	AccountFrozen       Event = "account.frozen"
 	AccountUnfrozen     Event = "account.unfrozen"
+	CooldownStarted     Event = "cooldown.started" // a security change made risky actions wait
+	CooldownLifted      Event = "cooldown.lifted"  // an administrator ended a cool-down early
 	PreferencesChanged  Event = "notice.preferences_changed"
 	PhraseChanged       Event = "notice.phrase_changed"
 	Summary             Event = "notice.summary"    // stands for the notices the rate rule held back
@@ -120,6 +122,8 @@ var catalogue = []Spec{
 	{AccountClosed, false, mailPushHook, "Sign-ins from new devices are closed", "Wrong passwords kept arriving for your account, so it is closed to devices it has not seen before. Your known devices still sign in.", "If this was not you, change your password from a known device."},
 	{AccountFrozen, true, mailPushHook, "Your gatehouse account is frozen", "Your account was frozen: every session ended, every API key is suspended and trading is refused.", "To unfreeze, sign in with your strongest factor; then change your password."},
 	{AccountUnfrozen, true, mailPushHook, "Your gatehouse account was unfrozen", "Your account was unfrozen.", adviceFreeze},
+	{CooldownStarted, false, mailPushHook, "Risky actions on your account are paused for a cool-down", "A security change on your account started a cool-down: until it ends, no new live API key, no transfer or bank-account change, no trading permission raised and no removal of another second factor.", adviceFreeze},
+	{CooldownLifted, true, mailPushHook, "The cool-down of your account was lifted", "An administrator ended the cool-down of your account early: risky actions are allowed again.", adviceFreeze},
 	{PreferencesChanged, false, []Channel{Mail}, "Your notice settings changed", "The notices your account sends, and where, were changed.", adviceCheck},
 	{PhraseChanged, true, []Channel{Mail}, "Your anti-phishing phrase changed", "The anti-phishing phrase shown at the top of these mails was changed. This mail already shows the new one.", adviceFreeze},
 	{ApprovalApproved, false, mailHook, "A transaction was approved", "A transaction on your account was approved with your phone or security key.", adviceFreeze},
@@ -234,6 +238,8 @@ var fromAudit = map[string]Event{
 	audit.PermissionsChanged:  PermissionChanged,
 	audit.AccountClosed:       AccountClosed,
 	audit.NoticePreferences:   PreferencesChanged,
+	audit.CooldownStarted:     CooldownStarted,
+	audit.CooldownLifted:      CooldownLifted,
 	audit.NoticePhrase:        PhraseChanged,
 	audit.ApprovalApproved:    ApprovalApproved,
 	audit.ApprovalDenied:      ApprovalDenied,

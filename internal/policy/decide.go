@@ -172,9 +172,12 @@ const (
 	// needs a transaction-bound approval it did not bring (or brought a
 	// bad, used, expired or mismatched one); 403 approval-required.
 	ApprovalRequired
+	// Cooldown: a credential the rule allows, of a user whose cool-down
+	// runs, on a route it covers ([Rule.CoolsDown]); 403 cooldown.
+	Cooldown
 )
 
-var kindNames = [...]string{"allowed", "unauthenticated", "step_up", "forbidden", "approval_required"}
+var kindNames = [...]string{"allowed", "unauthenticated", "step_up", "forbidden", "approval_required", "cooldown"}
 
 // String returns the kind's name, e.g. "step_up".
 func (k Kind) String() string {

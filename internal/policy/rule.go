@@ -151,6 +151,20 @@ func (r *Rule) AccountParam() string { return r.accountParam }
 // a credential.
 func (r *Rule) AllowAnonymous() bool { return r.anonymous }
 
+// CoolsDown reports whether a user's cool-down refuses the rule's
+// requests: those that move money out or change where it may go
+// (scope transfers:write, or an approval of a transfer, a bank-account
+// change, a live key or a permission). Orders are not covered: a
+// cool-down slows the risky actions that follow a security change, it
+// does not stop trading.
+func (r *Rule) CoolsDown() bool {
+	switch r.approvalKind {
+	case approval.Transfer, approval.BankAccountChange, approval.LiveKey, approval.Permission:
+		return true
+	}
+	return r.scopes.Has(apikey.TransfersWrite)
+}
+
 // ApprovalKind returns the kind of approval the rule requires, or "".
 func (r *Rule) ApprovalKind() approval.Kind { return r.approvalKind }
 

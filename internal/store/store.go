@@ -46,6 +46,13 @@ type Users interface {
 	// UnfreezeUser lifts the user's freeze; ErrNotFound when the user is
 	// not frozen.
 	UnfreezeUser(ctx context.Context, userID string) error
+	// StartCooldown sets the user's cool-down to end at until, or keeps
+	// the later end already stored, and records reason; ErrNotFound when
+	// there is no such user.
+	StartCooldown(ctx context.Context, userID string, until time.Time, reason string) error
+	// LiftCooldown ends the user's running cool-down at now; ErrNotFound
+	// when none runs (or there is no such user).
+	LiftCooldown(ctx context.Context, userID string, now time.Time) error
 }
 
 // Accounts persists brokerage accounts and memberships.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"gatehouse/internal/fault"
 )
 
 // Profile is the kind of trader a user is. It selects default policies and
@@ -49,10 +51,45 @@ type User struct {
 	// session or key of the user passes forward-auth or the API.
 	FrozenAt time.Time
 	FrozenBy string
+	// CooldownUntil is when the cool-down that a security change (a
+	// password or factor change, an unfreeze, a recovery) started ends,
+	// zero when none ever ran; CooldownReason names the change. While it
+	// runs, risky actions wait: no new live API key, no transfer or
+	// bank-account change, no trading permission raised, no removal of
+	// another factor.
+	CooldownUntil  time.Time
+	CooldownReason string
 }
 
 // Frozen reports whether the user is frozen.
 func (u *User) Frozen() bool { return !u.FrozenAt.IsZero() }
+
+// CooldownError refuses a risky action while the user's cool-down runs.
+// It is of kind [fault.Cooldown].
+type CooldownError struct {
+	Action string    // what was refused, e.g. "new live API key"
+	Until  time.Time // when the cool-down ends
+	Reason string    // the change that started it, e.g. "password"
+}
+
+func (e *CooldownError) Error() string {
+	return fmt.Sprintf("user: %s refused during the cool-down after %s, until %s", e.Action, e.Reason, e.Until.UTC().Format(time.RFC3339))
+}
+
+// Kind returns [fault.Cooldown].
+func (e *CooldownError) Kind() fault.Kind { return fault.Cooldown }
+
+// CheckCooldown returns a [*CooldownError] naming action when the user's
+// cool-down runs at now, else nil.
+func (u *User) CheckCooldown(now time.Time, action string) error {
+	if !u.CoolingDown(now) {
+		return nil
+	}
+	return &CooldownError{Action: action, Until: u.CooldownUntil, Reason: u.CooldownReason}
+}
+
+// CoolingDown reports whether the user's cool-down still runs at now.
+func (u *User) CoolingDown(now time.Time) bool { return now.Before(u.CooldownUntil) }
 
 // ErrInvalidUsername is returned for a username that cannot be used.
 var ErrInvalidUsername = errors.New("user: username must be 3 to 64 letters, digits or . _ - @")

@@ -10,6 +10,7 @@ import (
 	"gatehouse/internal/authz"
 	"gatehouse/internal/fault"
 	"gatehouse/internal/login"
+	"gatehouse/internal/user"
 )
 
 // saying is what the portal tells a visitor of one kind of failure: the
@@ -78,6 +79,14 @@ var sayings = map[fault.Kind]saying{
 			return ""
 		}},
 	fault.PostureGate: {http.StatusConflict, "Your security posture has high findings open: fix them on the overview page, then try again.", nil},
+	fault.Cooldown: {http.StatusForbidden, "A recent security change on your account started a cool-down: this waits until it ends.",
+		func(d *deps, w http.ResponseWriter, err error) string {
+			var ce *user.CooldownError
+			if errors.As(err, &ce) {
+				return "A recent security change on your account started a cool-down: this waits until " + ce.Until.UTC().Format("2 Jan 2006 15:04 MST") + "."
+			}
+			return ""
+		}},
 	fault.Frozen: {http.StatusForbidden, "This account is frozen: every session ended and every API key is suspended. " +
 		"Sign in, confirm it is you with your strongest factor and choose a new password to unfreeze it.", nil},
 	fault.RecoveryWaiting: {http.StatusConflict, "This recovery is still waiting: come back when its wait is over.", func(d *deps, w http.ResponseWriter, err error) string {

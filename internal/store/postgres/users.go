@@ -12,21 +12,21 @@ import (
 	"gatehouse/internal/user"
 )
 
-const userCols = `id, username, email, profile, password_hash, created_at, updated_at, frozen_at, frozen_by`
+const userCols = `id, username, email, profile, password_hash, created_at, updated_at, frozen_at, frozen_by, cooldown_until, cooldown_reason`
 
 func scanUser(row scanner) (*user.User, error) {
 	var u user.User
-	var created, updated, frozen time.Time
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Profile, &u.PasswordHash, &created, &updated, &frozen, &u.FrozenBy); err != nil {
+	var created, updated, frozen, cool time.Time
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Profile, &u.PasswordHash, &created, &updated, &frozen, &u.FrozenBy, &cool, &u.CooldownReason); err != nil {
 		return nil, mapErr(err)
 	}
-	u.CreatedAt, u.UpdatedAt, u.FrozenAt = tm(created), tm(updated), tm(frozen)
+	u.CreatedAt, u.UpdatedAt, u.FrozenAt, u.CooldownUntil = tm(created), tm(updated), tm(frozen), tm(cool)
 	return &u, nil
 }
 
 func (q *conn) CreateUser(ctx context.Context, u *user.User) error {
-	return q.write(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		u.ID, u.Username, u.Email, string(u.Profile), u.PasswordHash, ts(u.CreatedAt), ts(u.UpdatedAt), ts(u.FrozenAt), u.FrozenBy)
+	return q.write(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		u.ID, u.Username, u.Email, string(u.Profile), u.PasswordHash, ts(u.CreatedAt), ts(u.UpdatedAt), ts(u.FrozenAt), u.FrozenBy, ts(u.CooldownUntil), u.CooldownReason)
 }
 
 func (q *conn) UserByID(ctx context.Context, id string) (*user.User, error) {
@@ -58,6 +58,16 @@ func (q *conn) FreezeUser(ctx context.Context, userID string, at time.Time, by s
 		return err
 	}
 	return nil
+}
+
+func (q *conn) StartCooldown(ctx context.Context, userID string, until time.Time, reason string) error {
+	tag, err := q.x.Exec(ctx, `UPDATE users SET cooldown_until = GREATEST(cooldown_until, $1), cooldown_reason = $2 WHERE id = $3`, ts(until), reason, userID)
+	return affected(tag, err)
+}
+
+func (q *conn) LiftCooldown(ctx context.Context, userID string, now time.Time) error {
+	tag, err := q.x.Exec(ctx, `UPDATE users SET cooldown_until = $1 WHERE id = $2 AND cooldown_until > $1`, ts(now), userID)
+	return affected(tag, err)
 }
 
 func (q *conn) UnfreezeUser(ctx context.Context, userID string) error {

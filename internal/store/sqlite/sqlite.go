@@ -178,9 +178,12 @@ func (s *DB) RevokedSince(ctx context.Context, seq int64, limit int) ([]store.Re
 		if err := rows.Scan(&r.Seq, &kind, &id); err != nil {
 			return nil, seq, err
 		}
-		if kind == "key" {
+		switch kind {
+		case "key":
 			r.Key = id
-		} else {
+		case "user":
+			r.User = id
+		default:
 			r.Session = id
 		}
 		out = append(out, r)

@@ -10,21 +10,21 @@ import (
 	"gatehouse/internal/user"
 )
 
-const userCols = `id, username, email, profile, password_hash, created_at, updated_at, frozen_at, frozen_by`
+const userCols = `id, username, email, profile, password_hash, created_at, updated_at, frozen_at, frozen_by, cooldown_until, cooldown_reason`
 
 func scanUser(row interface{ Scan(...any) error }) (*user.User, error) {
 	var u user.User
-	var created, updated, frozen int64
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Profile, &u.PasswordHash, &created, &updated, &frozen, &u.FrozenBy); err != nil {
+	var created, updated, frozen, cool int64
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Profile, &u.PasswordHash, &created, &updated, &frozen, &u.FrozenBy, &cool, &u.CooldownReason); err != nil {
 		return nil, mapErr(err)
 	}
-	u.CreatedAt, u.UpdatedAt, u.FrozenAt = tm(created), tm(updated), tm(frozen)
+	u.CreatedAt, u.UpdatedAt, u.FrozenAt, u.CooldownUntil = tm(created), tm(updated), tm(frozen), tm(cool)
 	return &u, nil
 }
 
 func (q *conn) CreateUser(ctx context.Context, u *user.User) error {
-	_, err := q.x.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Username, u.Email, string(u.Profile), u.PasswordHash, us(u.CreatedAt), us(u.UpdatedAt), us(u.FrozenAt), u.FrozenBy)
+	_, err := q.x.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Username, u.Email, string(u.Profile), u.PasswordHash, us(u.CreatedAt), us(u.UpdatedAt), us(u.FrozenAt), u.FrozenBy, us(u.CooldownUntil), u.CooldownReason)
 	return mapErr(err)
 }
 
@@ -71,6 +71,16 @@ func (q *conn) FreezeUser(ctx context.Context, userID string, at time.Time, by s
 		}
 		return nil
 	})
+}
+
+func (q *conn) StartCooldown(ctx context.Context, userID string, until time.Time, reason string) error {
+	res, err := q.x.ExecContext(ctx, `UPDATE users SET cooldown_until = MAX(cooldown_until, ?), cooldown_reason = ? WHERE id = ?`, us(until), reason, userID)
+	return affected(res, err)
+}
+
+func (q *conn) LiftCooldown(ctx context.Context, userID string, now time.Time) error {
+	res, err := q.x.ExecContext(ctx, `UPDATE users SET cooldown_until = ? WHERE id = ? AND cooldown_until > ?`, us(now), userID, us(now))
+	return affected(res, err)
 }
 
 func (q *conn) UnfreezeUser(ctx context.Context, userID string) error {
