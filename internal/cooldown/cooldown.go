@@ -47,6 +47,8 @@ var reasons = map[string]string{
 	audit.FactorRemoved:   ReasonFactorRemoved,
 	audit.AccountUnfrozen: ReasonUnfreeze,
 	audit.RecoveryUsed:    ReasonRecovery,
+	// A lost-factor recovery completed (package login, docs/recovery.md).
+	audit.RecoveryCompleted: ReasonRecovery,
 }
 
 // Policy says how long a cool-down lasts. A nil *Policy starts none: the

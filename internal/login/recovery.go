@@ -295,8 +295,12 @@ func (s *Service) CompleteRecovery(ctx context.Context, id string, req Request) 
 			return err
 		}
 		fl.Prove(session.AAL1, session.MethodRecovery)
-		return tx.AppendAudit(ctx, flowEvent(fl, now, audit.RecoveryCompleted, "request", r.ID, "by", u.ID, "sessions_ended", fmt.Sprint(len(ended)),
-			"account_at", r.AccountAt.Format(time.RFC3339)))
+		ev := flowEvent(fl, now, audit.RecoveryCompleted, "request", r.ID, "by", u.ID, "sessions_ended", fmt.Sprint(len(ended)),
+			"account_at", r.AccountAt.Format(time.RFC3339))
+		if err := tx.AppendAudit(ctx, ev); err != nil {
+			return err
+		}
+		return s.Cooldown.Start(ctx, tx, ev)
 	}, now)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrInvalidCredentials // completed by a racing request
