@@ -392,9 +392,6 @@ func (s *Service) RemoveFactor(ctx context.Context, sess *session.Session, facto
 		if err := s.needAssurance(ctx, sess, false); err != nil {
 			return 0, err
 		}
-		if err := s.removalCooldown(ctx, f, now); err != nil {
-			return 0, err
-		}
 		if f.Kind.Strong() {
 			fs, err := s.Store.FactorsOfUser(ctx, sess.UserID)
 			if err != nil {
@@ -409,6 +406,10 @@ func (s *Service) RemoveFactor(ctx context.Context, sess *session.Session, facto
 			if others == 0 {
 				return 0, ErrLastStrongFactor
 			}
+		}
+		// After the last-strong rule, which no wait ever lifts.
+		if err := s.removalCooldown(ctx, f, now); err != nil {
+			return 0, err
 		}
 	}
 	err = s.Store.InTx(ctx, func(tx store.Tx) error {
