@@ -179,6 +179,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	}
 	// What other instances revoke reaches the key and membership caches too.
 	watch.Users, watch.ForgetAll = decider.ForgetUsers, decider.ForgetAll
+	svc.Cooldown.Changed = func(id string) { decider.ForgetUsers(id) }
 	// One posture service for both doors: the same rules decide who reads
 	// which report and who changes which permissions.
 	pst := &assess.Service{Store: st, Platform: assess.Platform{Entities: c.Entities, SignInNotices: c.SignInNotices(), FactorRule: c.Throttle.Factor},
@@ -195,6 +196,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	jwks := func() []jose.JSONWebKey { return append(tr.JWKS(), approvals.Signer().JWKS().Keys...) }
 	frz := newFreeze(c, st, hasher)
 	frz.Sessions, frz.Keys = sessions, keys
+	frz.Cooldown = svc.Cooldown
 	svc.Freeze = frz.FromPhone // the phone's "This wasn't me"
 	apiDeps := httpapi.Deps{SSF: tr, JWKS: jwks, Login: svc, Auth: &httpapi.Authenticator{Authenticator: auth, Origin: c.PublicOrigin, Cookies: cookies}, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
 		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL, Posture: pst, Approvals: approvals, Freeze: frz}

@@ -61,6 +61,12 @@ type Policy struct {
 	// Profiles overrides Length per trader profile; a zero value turns
 	// cool-downs off for that profile.
 	Profiles map[user.Profile]time.Duration
+	// Changed, when set, is told (inside the change's transaction) of
+	// every user whose cool-down started, so that this instance's
+	// forward-auth forgets what it cached of them at once rather than at
+	// its cache age; other instances hear of it by the store's
+	// revocations. A re-read before the commit is set right by those.
+	Changed func(userID string)
 }
 
 // For returns the length of the cool-down of a user of profile p; zero
@@ -103,6 +109,9 @@ func (p *Policy) Start(ctx context.Context, tx store.Tx, cause *audit.Event) err
 	until := cause.Time.Add(d).UTC()
 	if err := tx.StartCooldown(ctx, u.ID, until, reason); err != nil {
 		return fmt.Errorf("cooldown: start: %w", err)
+	}
+	if p.Changed != nil {
+		p.Changed(u.ID)
 	}
 	if u.CooldownUntil.After(until) {
 		until = u.CooldownUntil
