@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"gatehouse/internal/approval"
 	"gatehouse/internal/approvalcheck"
@@ -130,6 +131,26 @@ func TestNginxApproval(t *testing.T) {
 			_, tok = approve(details)
 			if code, out := send(changed, with(ses, "Gatehouse-Approval", tok, approvalcheck.HashHeader, forged)); code != 403 || executed.Load() != 1 {
 				t.Errorf("a forged %s beside a token for other details = %d %s (executed %d), want the upstream's 403", approvalcheck.HashHeader, code, out, executed.Load())
+			}
+
+			// A cool-down (docs/cooldown.md), started by a password change:
+			// an approved transfer is refused by nginx on gatehouse's word,
+			// and its token is not spent, so that once an administrator
+			// lifts the cool-down the same token goes through, once.
+			next := "wintry harbour lantern eighty"
+			remember(next)
+			if resp := call(t, home, "POST", s.URL+"/v1/password", map[string]string{"current": "wintry harbour lantern seventy", "new": next}, nil, nil); resp.StatusCode != 200 {
+				t.Fatalf("password change = %d %s", resp.StatusCode, body(resp))
+			}
+			hash, tok = approve(details)
+			before := executed.Load()
+			if code, _ := send(details, with(ses, "Gatehouse-Approval", tok)); code != 403 || executed.Load() != before {
+				t.Errorf("approved transfer during the cool-down through nginx = %d (executed %d, was %d), want 403", code, executed.Load(), before)
+			}
+			s.cli(t, "cooldown", "lift", "--user", "olga", "--reason", "owner confirmed the password change by phone")
+			time.Sleep(1100 * time.Millisecond) // the membership cache's bound, for a notification still on its way
+			if code, out := send(details, with(ses, "Gatehouse-Approval", tok)); code != 200 || !strings.Contains(out, hash) || executed.Load() != before+1 {
+				t.Errorf("the same token after the lift = %d %s (executed %d), want 200: the refusal must not have spent it", code, out, executed.Load())
 			}
 		})
 	}
