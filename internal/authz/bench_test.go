@@ -77,9 +77,10 @@ func buildStack(b testing.TB, st store.Store, shared store.Once, maxAge time.Dur
 	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	auth := &httpapi.Authenticator{Authenticator: &authn.Authenticator{Sessions: sessions, Replay: &dpop.ReplayCache{Window: time.Minute}, Shared: shared, MaxAge: time.Minute, Watch: watch, Now: time.Now},
 		Origin: "http://localhost"}
-	api := httpapi.NewHandler(httpapi.Deps{Login: &login.Service{}, Auth: auth, Proxies: loopback, LoginReplay: &dpop.ReplayCache{Window: time.Minute},
-		Log: log, Metrics: httpapi.NewMetrics(reg), Now: time.Now, Keys: keys, Authz: svc})
-	h, err := server.Handler(server.Options{API: api, Store: st, Registry: reg, Origin: "http://localhost", Log: log})
+	deps := httpapi.Deps{Login: &login.Service{}, Auth: auth, Proxies: loopback, LoginReplay: &dpop.ReplayCache{Window: time.Minute},
+		Log: log, Metrics: httpapi.NewMetrics(reg), Now: time.Now, Keys: keys, Authz: svc}
+	api := httpapi.NewHandler(deps)
+	h, err := server.Handler(server.Options{API: api, Authz: httpapi.AuthzHandler(deps, "GET /v1/authz"), Store: st, Registry: reg, Origin: "http://localhost", Log: log})
 	if err != nil {
 		b.Fatal(err)
 	}

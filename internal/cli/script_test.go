@@ -69,6 +69,18 @@ func TestScripts(t *testing.T) {
 					time.Sleep(20 * time.Millisecond)
 				}
 			},
+			// httpstatus URL CODE checks that a GET of URL answers CODE.
+			"httpstatus": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: httpstatus URL CODE")
+				}
+				resp, err := http.Get(args[0])
+				ts.Check(err)
+				resp.Body.Close()
+				if got := strconv.Itoa(resp.StatusCode); got != args[1] {
+					ts.Fatalf("GET %s = %s, want %s", args[0], got, args[1])
+				}
+			},
 		},
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("GATEHOUSE_TEST_POSTGRES_URL", os.Getenv("GATEHOUSE_TEST_POSTGRES_URL"))

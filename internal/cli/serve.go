@@ -38,11 +38,12 @@ func init() {
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "serve", "serve [--config FILE] [--data DIR] [--database-url URL] [--addr HOST:PORT] [--demo]")
+	fs := newFlagSet(e, "serve", "serve [--config FILE] [--data DIR] [--database-url URL] [--addr HOST:PORT] [--demo] [--pprof HOST:PORT]")
 	var sf storeFlags
 	sf.register(fs)
 	addr := fs.String("addr", "", "listen `address` (default 127.0.0.1:8080)")
 	demo := fs.Bool("demo", false, "seed a demo user and accounts (never in production)")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiles (net/http/pprof) on this loopback `address`, for an operator finding where time goes; off by default")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -84,12 +85,24 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("listen on %s: %w (is another server there? see metrics.listen)", c.Metrics.Listen, err)
 		}
 	}
+	var pl net.Listener
+	if *pprofAddr != "" {
+		if pl, err = listenPprof(*pprofAddr); err != nil {
+			l.Close()
+			if ml != nil {
+				ml.Close()
+			}
+			return err
+		}
+	}
 	var gl net.Listener
 	if c.Authz.GRPCListen != "" {
 		if gl, err = net.Listen("tcp", c.Authz.GRPCListen); err != nil {
 			l.Close()
-			if ml != nil {
-				ml.Close()
+			for _, x := range []net.Listener{ml, pl} {
+				if x != nil {
+					x.Close()
+				}
 			}
 			return fmt.Errorf("listen on %s: %w (is another server there? see authz.grpc_listen)", c.Authz.GRPCListen, err)
 		}
@@ -97,7 +110,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	reg := prometheus.NewRegistry()
 	h, sessions, err := buildServer(c, st, hasher, reg, log)
 	if err != nil {
-		for _, x := range []net.Listener{l, ml, gl} {
+		for _, x := range []net.Listener{l, ml, gl, pl} {
 			if x != nil {
 				x.Close()
 			}
@@ -124,6 +137,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		log.Info("metrics serving", "addr", ml.Addr().String())
 		run(func() error { return server.Serve(sctx, ml, server.Metrics(reg), "", "", log) })
 	}
+	if pl != nil {
+		log.Info("pprof serving", "addr", pl.Addr().String())
+		run(func() error { return server.ServePprof(sctx, pl, log) })
+	}
 	if gl != nil {
 		log.Info("ext_authz gRPC serving", "addr", gl.Addr().String())
 		run(func() error { return extauthz.Serve(sctx, gl, extauthz.NewServer(sessions.extAuthz)) })
@@ -134,6 +151,24 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		err = errors.Join(err, <-errc)
 	}
 	return err
+}
+
+// listenPprof listens for --pprof, on loopback only: profiles show the
+// process's memory and code paths, and are nobody's business off the
+// machine (an operator reaches them with ssh -L).
+func listenPprof(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof %s: %w (give HOST:PORT, e.g. 127.0.0.1:6060)", addr, err)
+	}
+	if !config.LoopbackHost(host) {
+		return nil, fmt.Errorf("--pprof %s: not a loopback address (use 127.0.0.1:PORT or [::1]:PORT)", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (is another server there? see --pprof)", addr, err)
+	}
+	return l, nil
 }
 
 func storeName(c *config.Config) string {
@@ -206,7 +241,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := server.Handler(server.Options{API: api, Web: portal, Store: st, Registry: reg, MetricsApart: c.Metrics.Listen != "", Origin: c.PublicOrigin, Log: log})
+	h, err := server.Handler(server.Options{API: api, Authz: httpapi.AuthzHandler(apiDeps, "GET /v1/authz"), Web: portal, Store: st, Registry: reg, MetricsApart: c.Metrics.Listen != "", Origin: c.PublicOrigin, Log: log})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -24,6 +24,13 @@ type Metrics struct {
 	AllowRemote bool `yaml:"allow_remote"`
 }
 
+// LoopbackHost reports whether host, an address or "localhost", is on
+// loopback: what only the machine itself reaches.
+func LoopbackHost(host string) bool {
+	a, err := netip.ParseAddr(host)
+	return strings.EqualFold(host, "localhost") || err == nil && a.IsLoopback()
+}
+
 func (c *Config) validateMetrics(bad func(string, ...any)) {
 	m := c.Metrics
 	if m.Listen == "" {
@@ -34,8 +41,8 @@ func (c *Config) validateMetrics(bad func(string, ...any)) {
 		bad("metrics.listen %q: want HOST:PORT, e.g. 127.0.0.1:9090", m.Listen)
 		return
 	}
-	a, err := netip.ParseAddr(host)
-	loopback := strings.EqualFold(host, "localhost") || err == nil && a.IsLoopback()
+	_, err = netip.ParseAddr(host)
+	loopback := LoopbackHost(host)
 	if host != "" && !strings.EqualFold(host, "localhost") && err != nil {
 		bad("metrics.listen %q: want HOST:PORT with an IP address", m.Listen)
 		return

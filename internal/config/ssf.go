@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -166,7 +165,7 @@ func pushURL(s string) error {
 		return nil
 	case "http":
 		host := u.Hostname()
-		if a, err := netip.ParseAddr(host); (err == nil && a.IsLoopback()) || strings.EqualFold(host, "localhost") {
+		if LoopbackHost(host) {
 			return nil
 		}
 		return errors.New("http only to a loopback host: tokens in clear are readable on the way")

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,13 +68,48 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
+// routeCounters are one route's request counters by status code, found
+// without the label hashing and the strconv of CounterVec.WithLabelValues
+// on every request: a copy-on-write map read with one atomic load.
+type routeCounters struct {
+	vec   *prometheus.CounterVec
+	route string
+	mu    sync.Mutex // held by writers of byCode
+	// byCode is never modified once stored: a new code stores a copy.
+	byCode atomic.Pointer[map[int]prometheus.Counter]
+}
+
+func (c *routeCounters) inc(code int) {
+	if m := c.byCode.Load(); m != nil {
+		if ctr, ok := (*m)[code]; ok {
+			ctr.Inc()
+			return
+		}
+	}
+	c.mu.Lock()
+	old := c.byCode.Load()
+	m := make(map[int]prometheus.Counter, 4)
+	if old != nil {
+		maps.Copy(m, *old)
+	}
+	ctr, ok := m[code]
+	if !ok {
+		ctr = c.vec.WithLabelValues(c.route, strconv.Itoa(code))
+		m[code] = ctr
+		c.byCode.Store(&m)
+	}
+	c.mu.Unlock()
+	ctr.Inc()
+}
+
 // adapt turns a handlerFunc into an http.Handler: it renders returned
-// errors as problems, logs them and counts the request.
+// errors as problems, logs them and counts the request. A request that
+// succeeds is not logged, and counting it allocates nothing.
 func adapt(log *slog.Logger, m *Metrics, route string, h handlerFunc) http.Handler {
-	var requests *prometheus.CounterVec
+	var requests *routeCounters
 	var latency prometheus.Observer
 	if m != nil {
-		requests = m.requests
+		requests = &routeCounters{vec: m.requests, route: route}
 		latency = m.latency.WithLabelValues(route)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -91,7 +129,7 @@ func adapt(log *slog.Logger, m *Metrics, route string, h handlerFunc) http.Handl
 			if code == 0 {
 				code = http.StatusOK
 			}
-			requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+			requests.inc(code)
 			latency.Observe(time.Since(start).Seconds())
 		}
 	})

@@ -266,6 +266,9 @@ func logError(log *slog.Logger, r *http.Request, e *Error) {
 	case e.Problem.Status >= 500:
 		level = slog.LevelError
 	}
+	if !log.Enabled(r.Context(), level) {
+		return // an unauthenticated flood at level warn costs no log record
+	}
 	attrs := []any{"method", r.Method, "route", r.Pattern, "status", e.Problem.Status, "problem", e.Problem.Type}
 	if e.Err != nil {
 		attrs = append(attrs, "err", e.Err.Error())

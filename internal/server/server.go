@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,7 +26,12 @@ type Pinger interface {
 
 // Options are what [Handler] assembles.
 type Options struct {
-	API   http.Handler // the /v1/ API
+	API http.Handler // the /v1/ API
+	// Authz, when set, is forward-auth (GET /v1/authz, the API's own
+	// route) served by the root mux directly, past the API's mux and its
+	// cross-origin protection: it runs before every proxied request, and
+	// cross-origin protection lets a GET through unchecked anyway.
+	Authz http.Handler
 	Web   http.Handler // the browser portal at /; nil answers 404
 	Store Pinger
 	// Registry is served at /metrics, unless MetricsApart.
@@ -76,6 +82,9 @@ func Handler(o Options) (http.Handler, error) {
 			"detail": "State-changing requests from another origin are refused."})
 	}))
 	mux.Handle("/v1/", apiHeaders(cop.Handler(o.API)))
+	if o.Authz != nil {
+		mux.Handle("GET /v1/authz", apiHeaders(o.Authz))
+	}
 	// The Shared Signals transmitter's configuration and the keys of its
 	// tokens are the API's too, at the paths RFC 8615 fixes.
 	mux.Handle("GET /.well-known/", apiHeaders(o.API))
@@ -95,12 +104,37 @@ func Metrics(reg *prometheus.Registry) http.Handler {
 	return mux
 }
 
+// Pprof returns the handler of the --pprof listener: net/http/pprof's
+// profiles under /debug/pprof/, on a mux of its own, so that nothing
+// registered on http.DefaultServeMux is served with them. Serve it with
+// [ServePprof]: a profile takes as long as it asks for.
+func Pprof() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// The API's security headers, canonical, their values built once: a
+// Header.Set would allocate a []string for each on every request. The
+// values have no spare capacity, so a handler's Header.Add copies them
+// rather than writing into the shared arrays.
+var (
+	nosniff    = []string{"nosniff"}
+	noReferrer = []string{"no-referrer"}
+	noStore    = []string{"no-store"}
+)
+
 func apiHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("Cache-Control", "no-store")
+		hd["X-Content-Type-Options"] = nosniff[:1:1]
+		hd["Referrer-Policy"] = noReferrer[:1:1]
+		hd["Cache-Control"] = noStore[:1:1]
 		h.ServeHTTP(w, r)
 	})
 }
@@ -109,7 +143,7 @@ func apiHeaders(h http.Handler) http.Handler {
 // in flight finish for up to 10 seconds, and returns. With certFile and
 // keyFile it serves TLS 1.2 or later.
 func Serve(ctx context.Context, l net.Listener, h http.Handler, certFile, keyFile string, log *slog.Logger) error {
-	srv := &http.Server{
+	return serve(ctx, l, &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -117,7 +151,18 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, certFile, keyFil
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10, // credentials fit; header floods do not
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	}, certFile, keyFile, log)
+}
+
+// ServePprof serves [Pprof] on l as [Serve] does, but without a write
+// timeout: a CPU profile or a trace answers after the seconds it asks
+// for (30 by default).
+func ServePprof(ctx context.Context, l net.Listener, log *slog.Logger) error {
+	return serve(ctx, l, &http.Server{Handler: Pprof(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}, "", "", log)
+}
+
+func serve(ctx context.Context, l net.Listener, srv *http.Server, certFile, keyFile string, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() {
 		if certFile != "" {

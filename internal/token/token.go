@@ -72,9 +72,13 @@ func New(r io.Reader, nbytes int) (string, error) {
 // secrets made by [New] with 128 bits or more: no search can find them. It is
 // wrong for anything a person chose, such as a password.
 func Hash(s string) []byte {
-	h := sha256.Sum256([]byte(s))
+	h := Sum(s)
 	return h[:]
 }
+
+// Sum is [Hash] as an array, which a caller can keep on its stack: a
+// cache looked up by string(sum[:]) costs no allocation.
+func Sum(s string) [sha256.Size]byte { return sha256.Sum256([]byte(s)) }
 
 // Equal reports whether a and b are equal, in time that depends on their
 // lengths only, never on their contents.

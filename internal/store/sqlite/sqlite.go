@@ -30,6 +30,10 @@ var migrations embed.FS
 type DB struct {
 	db *sql.DB
 	conn
+	// revokedSince is RevokedSince's query, prepared once: forward-auth
+	// asks it up to every authn.DefaultWatchEvery, and parsing it each
+	// time was most of its cost.
+	revokedSince *sql.Stmt
 }
 
 var _ store.Store = (*DB)(nil)
@@ -64,6 +68,10 @@ func OpenFile(ctx context.Context, path string) (*DB, error) {
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if s.revokedSince, err = db.PrepareContext(ctx, `SELECT seq, kind, id FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	return s, nil
 }
@@ -166,7 +174,7 @@ func (s *DB) RevokedSince(ctx context.Context, seq int64, limit int) ([]store.Re
 		err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM revocations`).Scan(&seq)
 		return nil, seq, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, kind, id FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
+	rows, err := s.revokedSince.QueryContext(ctx, seq, limit)
 	if err != nil {
 		return nil, seq, err
 	}
@@ -193,7 +201,10 @@ func (s *DB) RevokedSince(ctx context.Context, seq int64, limit int) ([]store.Re
 }
 
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	s.revokedSince.Close()
+	return s.db.Close()
+}
 
 // execer is what *sql.DB and *sql.Tx share.
 type execer interface {
