@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/approval"
@@ -15,6 +16,7 @@ import (
 	"gatehouse/internal/edge"
 	"gatehouse/internal/fault"
 	"gatehouse/internal/policy"
+	"gatehouse/internal/session"
 )
 
 // keyRoutes registers API keys and forward-auth.
@@ -289,10 +291,36 @@ func errStepUpRoute(rule *policy.Rule, missing []string) *Error {
 	e := problem(http.StatusForbidden, "step-up-required", "Step-up required",
 		"This request needs a stronger or more recent authentication: step up, then retry.")
 	e.Problem.Extra = map[string]any{"required_assurance": "AAL" + strconv.Itoa(aal), "missing": missing}
-	if f := rule.Fresh(); f > 0 {
+	f := rule.Fresh()
+	if f > 0 {
 		e.Problem.Extra["max_age"] = int(f.Seconds())
 	}
+	e.Header = stepUpChallenge(session.Assurance(aal), f)
 	return e
+}
+
+// stepUpChallenge is the RFC 9470 challenge beside a step-up problem, so
+// that a standard OAuth client knows what to do: the assurance levels
+// that would do (acr_values, weakest first, named as the problem's
+// required_assurance) and, when the proof must be recent, max_age in
+// seconds. The status stays 403, the API's and forward-auth's answer to a
+// step-up: a 401 is what nginx's auth_request turns into the login
+// redirect, and the session is not to be thrown out.
+func stepUpChallenge(need session.Assurance, within time.Duration) http.Header {
+	var b strings.Builder
+	b.WriteString(`Bearer error="insufficient_user_authentication", error_description="A stronger or more recent authentication is needed", acr_values="`)
+	for a := max(need, session.AAL1); a <= session.AAL3; a++ {
+		if a > max(need, session.AAL1) {
+			b.WriteByte(' ')
+		}
+		b.WriteString(a.String())
+	}
+	b.WriteByte('"')
+	if within > 0 {
+		b.WriteString(", max_age=")
+		b.WriteString(strconv.Itoa(int(within.Seconds())))
+	}
+	return http.Header{"Www-Authenticate": {b.String()}}
 }
 
 // errApprovalRequired refuses a request that needs an approval it did not

@@ -19,8 +19,10 @@ import (
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/login"
 	"gatehouse/internal/policy"
+	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/storetest"
+	"gatehouse/internal/token"
 )
 
 var trustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
@@ -172,5 +174,73 @@ func TestCookieValue(t *testing.T) {
 		if got := cookieValue(h, "gatehouse_session"); got != tt.want {
 			t.Errorf("cookieValue(%q) = %q, want %q", tt.lines, got, tt.want)
 		}
+	}
+}
+
+// TestAuthzStepUpChallenge: a session short of a rule's assurance or
+// freshness is asked to step up as RFC 9470 says, beside the problem
+// document, and keeps the 403 that proxies pass on (a 401 would send it
+// to the login page).
+func TestAuthzStepUpChallenge(t *testing.T) {
+	st := storetest.SQLite(t)
+	storetest.NewAccount(t, st, "ACC-L", account.Live)
+	h, _ := authzHandlerOn(t, st)
+	u := storetest.NewUser(t, st, "olga")
+	if err := st.AddMember(context.Background(), &account.Membership{UserID: u.ID, AccountID: "ACC-L", Role: account.Owner, CreatedAt: storetest.T0}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := token.New(nil, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	// AAL2, proven an hour ago: live transfers ask for AAL3 within 5 minutes.
+	if err := st.CreateSession(context.Background(), &session.Session{ID: "ses_olga", UserID: u.ID, Door: session.Web, TokenHash: token.Hash(tok), Assurance: session.AAL2,
+		AuthTime: now.Add(-time.Hour), CreatedAt: now.Add(-time.Hour), LastSeenAt: now, ExpiresAt: now.Add(time.Hour), Idle: 15 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, method, url string
+		status            int
+		challenge         string
+	}{
+		{"TransferNeedsAAL3Fresh", "POST", "http://live.localhost/api/transfers", 403,
+			`Bearer error="insufficient_user_authentication", error_description="A stronger or more recent authentication is needed", acr_values="AAL3", max_age=300`},
+		{"OrdersNeedNoStepUp", "GET", "http://live.localhost/api/orders", 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, authzRequest("10.0.0.1:1", map[string][]string{"X-Original-Method": {tt.method}, "X-Original-Url": {tt.url},
+				"Cookie": {"gatehouse_session=" + tok}, "X-Forwarded-For": {"203.0.113.7"}}))
+			if w.Code != tt.status {
+				t.Fatalf("status %d %s, want %d", w.Code, w.Body, tt.status)
+			}
+			if got := w.Header().Get("Www-Authenticate"); got != tt.challenge {
+				t.Errorf("WWW-Authenticate = %q, want %q", got, tt.challenge)
+			}
+			if tt.status != 403 {
+				return
+			}
+			var p struct {
+				Type              string `json:"type"`
+				RequiredAssurance string `json:"required_assurance"`
+				MaxAge            int    `json:"max_age"`
+			}
+			json.Unmarshal(w.Body.Bytes(), &p)
+			if p.Type != "urn:gatehouse:problem:step-up-required" || p.RequiredAssurance != "AAL3" || p.MaxAge != 300 {
+				t.Errorf("problem %+v, want step-up-required AAL3 max_age 300", p)
+			}
+		})
+	}
+}
+
+// TestStepUpChallengeOfTheAPI: the API's step-up problem carries the same
+// challenge, naming every level that would do.
+func TestStepUpChallengeOfTheAPI(t *testing.T) {
+	e := toError(&session.StepUpError{Need: session.AAL2, Within: 5 * time.Minute})
+	want := `Bearer error="insufficient_user_authentication", error_description="A stronger or more recent authentication is needed", acr_values="AAL2 AAL3", max_age=300`
+	if got := e.Header.Get("Www-Authenticate"); e.Problem.Status != 403 || got != want {
+		t.Errorf("step-up answer %d, WWW-Authenticate %q; want 403, %q", e.Problem.Status, got, want)
 	}
 }

@@ -157,6 +157,7 @@ var answers = map[fault.Kind]answer{
 		if errors.As(err, &se) {
 			e.Problem.Detail = fmt.Sprintf("This needs %v proven within the last %v: raise the session with POST /v1/stepup and try again.", se.Need, se.Within)
 			e.Problem.Extra = map[string]any{"required_assurance": se.Need.String(), "max_age": int(se.Within.Seconds())}
+			e.Header = stepUpChallenge(se.Need, se.Within)
 		}
 	}},
 	fault.LastStrongFactor: {http.StatusConflict, "last-strong-factor", "Last strong factor",
