@@ -65,8 +65,10 @@ type ApprovalsConfig struct {
 	// phone approves.
 	WebAuthn *webauthn.RP
 	// Shared spends each accepted token in the store too, so that no
-	// other instance accepts it; nil on a store one instance serves
-	// (SQLite), where this instance's own record of spent tokens decides.
+	// other instance, and no instance started after this one was killed
+	// before its record was written, accepts it; serve passes the store
+	// on SQLite too. nil leaves only this instance's memory and the
+	// record written soon after (tests).
 	Shared store.Once
 	// Log receives what the writer of token uses could not write; nil
 	// discards.

@@ -161,6 +161,32 @@ func TestApprovalUseAfterRestart(t *testing.T) {
 	}
 }
 
+// TestApprovalUseSurvivesCrash: an instance killed after accepting a
+// token, before its record was written, leaves the claim in the store's
+// used_once (serve passes the store as Shared on SQLite too), so the
+// instance that starts next refuses the token.
+func TestApprovalUseSurvivesCrash(t *testing.T) {
+	f := newApprovalFixture(t)
+	crashed := authz.NewApprovals(authz.ApprovalsConfig{Store: f.st, Signer: f.appr.Signer(), Shared: f.st, Now: f.clock.Now})
+	f.appr = crashed
+	f.clock.Add(time.Second)
+	bind := authz.Binding{UserID: f.owner.ID, AccountID: "ACC-L", Kind: approval.Transfer}
+	a, tok := f.approvedToken(t, crashed)
+	if _, err := crashed.Use(ctx, tok, bind); err != nil {
+		t.Fatal(err)
+	}
+	// No Close: the process died with the record still queued.
+	if got, _ := f.st.ApprovalByID(ctx, a.ID); got.Status == approval.Used {
+		t.Skip("the record was written before the crash; nothing to show")
+	}
+	f.clock.Add(time.Second)
+	next := authz.NewApprovals(authz.ApprovalsConfig{Store: f.st, Signer: f.appr.Signer(), Shared: f.st, Now: f.clock.Now})
+	defer next.Close()
+	if _, err := next.Use(ctx, tok, bind); !errors.Is(err, authz.ErrApprovalToken) {
+		t.Errorf("a token accepted just before a crash, again after it = %v, want ErrApprovalToken", err)
+	}
+}
+
 // approvedTokenAgain is the token Get hands out again for id.
 func (f *approvalFixture) approvedTokenAgain(t *testing.T, via *authz.Approvals, id string) (string, error) {
 	t.Helper()
