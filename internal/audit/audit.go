@@ -100,6 +100,9 @@ const (
 	RecoveryCompleted       = "recovery.completed"
 	RecoveryShorteningAsked = "recovery.shortening_approved"
 	RecoveryShortened       = "recovery.shortened"
+	// PasswordResetRequested: a reset link was mailed (Detail "ip"); the
+	// reset itself is a password.changed with "by" "reset".
+	PasswordResetRequested = "password.reset_requested"
 )
 
 // API key event types. Detail holds "account" and "key" (the public

@@ -51,6 +51,12 @@ func TestRecovery(t *testing.T) {
 			if c1 != 202 || c2 != 202 || unknown != wrong || strings.Contains(unknown, "request") {
 				t.Errorf("unknown = %d %s, wrong = %d %s; want the same bare 202", c1, unknown, c2, wrong)
 			}
+			// Forgotten password: the same 202 for a known and an unknown user.
+			r1, known := raw(t, s.URL+"/v1/recovery/password", `{"username":"rita"}`)
+			r2, nobody := raw(t, s.URL+"/v1/recovery/password", `{"username":"nobody"}`)
+			if r1 != 202 || r2 != 202 || known != nobody {
+				t.Errorf("reset: rita = %d %s, nobody = %d %s; want the same 202", r1, known, r2, nobody)
+			}
 			// Hostile bodies: a problem, nothing started.
 			for _, bad := range []string{`{"username":"rita","password":"x","extra":1}`, `{"username":"","password":"x"}`, `[]`} {
 				if code, _ := raw(t, start, bad); code != 400 {

@@ -15,6 +15,7 @@ import (
 func recoveryRoutes(rt router, ld loginDeps, sd sessionDeps) {
 	rt.handle("POST /v1/admin/recovery/{id}/shorten", handleShortenRecovery(ld, sd))
 	rt.handle("POST /v1/recovery/factors", handleStartRecovery(ld))
+	rt.handle("POST /v1/recovery/password", handleResetRequest(ld))
 	rt.handle("GET /v1/recovery/{id}", handleGetRecovery(ld))
 	rt.handle("POST /v1/recovery/{id}/cancel", handleCancelRecovery(ld))
 	rt.handle("POST /v1/recovery/{id}/complete", handleCompleteRecovery(ld))
@@ -151,5 +152,30 @@ func handleShortenRecovery(d loginDeps, sd sessionDeps) handlerFunc {
 			out.Shortening = "done"
 		}
 		return writeJSON(w, http.StatusOK, out)
+	}
+}
+
+// resetRequest is the body of POST /v1/recovery/password.
+type resetRequest struct {
+	Username string `json:"username"`
+}
+
+func (b resetRequest) Valid(context.Context) []FieldError {
+	if b.Username == "" || !clienttext.Printable(b.Username, 256) {
+		return []FieldError{{"username", "required; at most 256 printable characters"}}
+	}
+	return nil
+}
+
+func handleResetRequest(d loginDeps) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		body, err := decode[resetRequest](w, r)
+		if err != nil {
+			return err
+		}
+		if err := d.svc.RequestPasswordReset(r.Context(), body.Username, edge.ClientAddr(r, d.proxies)); err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusAccepted, recoveryStarted{Status: "accepted"})
 	}
 }

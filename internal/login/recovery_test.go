@@ -298,3 +298,49 @@ func TestRecoveryShortenFourEyes(t *testing.T) {
 		t.Errorf("ShortenRecovery(unknown) = %v, want ErrNotFound", err)
 	}
 }
+
+// TestPasswordReset: a reset mails a link to a known user only; the link
+// sets the new password once, ends every session and signs nobody in; a
+// weak password spends nothing; the next login still asks for the
+// second factor.
+func TestPasswordReset(t *testing.T) {
+	f := newFixture(t)
+	u := f.addUser(t, "alice", user.Occasional)
+	cookie, _, _ := f.withTOTP(t, u)
+	ip := netip.MustParseAddr("198.51.100.7")
+	for _, name := range []string{"nobody", "alice"} {
+		if err := f.svc.RequestPasswordReset(ctx, name, ip); err != nil {
+			t.Fatalf("RequestPasswordReset(%s) = %v", name, err)
+		}
+	}
+	ms, err := f.st.ListMessages(ctx, store.MessageFilter{Event: "password.reset_link", Limit: 10})
+	if err != nil || len(ms) != 1 || ms[0].UserID != u.ID || ms[0].Destination != u.Email {
+		t.Fatalf("reset mails = %d, %v; want one, to alice", len(ms), err)
+	}
+	var tok string
+	f.st.InTx(ctx, func(tx store.Tx) error {
+		tok, err = notify.NewLink(ctx, tx, nil, u.ID, store.LinkPasswordReset, f.clock.Now().Add(time.Hour))
+		return err
+	})
+	var we *login.WeakPasswordError
+	if err := f.svc.ResetPassword(ctx, tok, "short"); !errors.As(err, &we) {
+		t.Errorf("ResetPassword(weak) = %v, want WeakPasswordError", err)
+	}
+	const next = "a new and long enough passphrase"
+	if err := f.svc.ResetPassword(ctx, tok, next); err != nil {
+		t.Fatalf("ResetPassword = %v", err)
+	}
+	if err := f.svc.ResetPassword(ctx, tok, next+"!"); !errors.Is(err, login.ErrResetLink) {
+		t.Errorf("ResetPassword reused = %v, want ErrResetLink", err)
+	}
+	if live, _ := f.st.SessionsOfUser(ctx, u.ID); len(live) != 0 {
+		t.Errorf("%d sessions live after the reset, want none", len(live))
+	}
+	r := f.mustLogin(t, webLogin("alice", next, cookie))
+	if r.Status != "factor_required" {
+		t.Errorf("login with the new password = %s, want factor_required", r.Status)
+	}
+	if e := f.lastEvent(t, u.ID, audit.PasswordChanged); e == nil || e.Detail["by"] != "reset" {
+		t.Errorf("password.changed = %+v", e)
+	}
+}

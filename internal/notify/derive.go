@@ -63,6 +63,7 @@ type Notices struct {
 const (
 	kindNotice   = "notice"
 	kindApproval = "device_approval"
+	kindReset    = "password_reset"
 )
 
 // mailPayload is the payload of a mail or push message. It holds no secret in
@@ -95,6 +96,9 @@ func cancelAD(messageID string) []byte {
 }
 func approvalAD(messageID string) []byte {
 	return []byte("gatehouse device approval link\x00" + messageID)
+}
+func resetAD(messageID string) []byte {
+	return []byte("gatehouse password reset link\x00" + messageID)
 }
 
 // NewMessageID returns a fresh outbox message id.
@@ -372,22 +376,33 @@ type Approval struct {
 // approval link, for the transaction that stores the link. The token is
 // sealed with box, bound to the message id.
 func ApprovalMessage(box *seal.Box, r io.Reader, a Approval) (*store.Message, error) {
+	return linkMessage(box, r, kindApproval, "device.approval_link", approvalAD, a)
+}
+
+// ResetMessage returns the outbox message that mails a password reset
+// link (a.Device unused), for the transaction that stores the link; the
+// token is sealed as an approval link's is.
+func ResetMessage(box *seal.Box, r io.Reader, a Approval) (*store.Message, error) {
+	return linkMessage(box, r, kindReset, "password.reset_link", resetAD, a)
+}
+
+func linkMessage(box *seal.Box, r io.Reader, kind, event string, ad func(string) []byte, a Approval) (*store.Message, error) {
 	if box == nil {
-		return nil, fmt.Errorf("notify: approval mail: no seal box")
+		return nil, fmt.Errorf("notify: %s mail: no seal box", kind)
 	}
 	mid, err := NewMessageID(r)
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := box.Seal([]byte(a.Token), approvalAD(mid))
+	sealed, err := box.Seal([]byte(a.Token), ad(mid))
 	if err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(mailPayload{Kind: kindApproval, Approval: &approval{Device: a.Device, Interface: a.Interface, IP: a.IP, Time: a.Time, Token: sealed}})
+	body, err := json.Marshal(mailPayload{Kind: kind, Approval: &approval{Device: a.Device, Interface: a.Interface, IP: a.IP, Time: a.Time, Token: sealed}})
 	if err != nil {
 		return nil, err
 	}
-	return &store.Message{ID: mid, Channel: store.ChannelMail, Event: "device.approval_link", UserID: a.UserID,
+	return &store.Message{ID: mid, Channel: store.ChannelMail, Event: event, UserID: a.UserID,
 		Destination: a.To, Payload: body, CreatedAt: a.Time}, nil
 }
 

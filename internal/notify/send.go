@@ -107,6 +107,19 @@ func (s *MailSender) render(ctx context.Context, m *store.Message, p *mailPayloa
 			"If this was you, open this link within 30 minutes to approve it:\n\n  " + link + "\n\n" +
 			"If it was not you, do not open the link: someone knows your password and passed your second factor. Change your password now."
 		return Mail{Subject: "Approve a new device for your gatehouse account", Body: body}, nil
+	case p.Kind == kindReset && p.Approval != nil:
+		a := p.Approval
+		tok, err := s.open(a.Token, resetAD(m.ID))
+		if err != nil {
+			return Mail{}, err
+		}
+		link := s.Origin + "/recovery/password?token=" + url.QueryEscape(tok)
+		body := "Someone asked to reset the password of your gatehouse account, from " + a.IP + " at " + a.Time.Format(time.RFC1123) + ".\n\n" +
+			"If this was you, open this link within 30 minutes to choose a new password:\n\n  " + link + "\n\n" +
+			"The link opens a page; nothing changes until you send a new password there. It does not sign you in: " +
+			"you then sign in with the new password and your second factor, and every session ends.\n\n" +
+			"If it was not you, do not open the link, and nothing changes."
+		return Mail{Subject: "Reset the password of your gatehouse account", Body: body}, nil
 	}
 	return Mail{}, outbox.Permanent(fmt.Errorf("mail payload of kind %q", p.Kind))
 }

@@ -41,4 +41,5 @@ type Recoveries interface {
 const (
 	LinkFreeze         = "freeze"
 	LinkRecoveryCancel = "recovery_cancel"
+	LinkPasswordReset  = "password_reset"
 )

@@ -29,16 +29,19 @@ type lostData struct {
 	Ready    bool
 	Token    string
 	Error    string
+	// MinLength is the password rules' shortest password.
+	MinLength int
 }
 
 const (
-	msgLostSent = "If the username and password are right, a recovery has started: every address and device of the account is told now, every day, and a day before it completes, " +
+	msgBadResetLink = "This reset link is unknown, used already or expired, and nothing was changed. Ask for a new one from the sign-in page."
+	msgLostSent     = "If the username and password are right, a recovery has started: every address and device of the account is told now, every day, and a day before it completes, " +
 		"and its page is open in this browser. Nothing else is said here, so that no one learns whether an account exists."
 	msgBadCancelLink = "This cancel link is unknown, used already or expired, and nothing was changed. Sign in with your second factor to cancel a recovery, or use the link of a newer notice."
 )
 
 func (d *deps) lostPage(w http.ResponseWriter, status int, secret string, data lostData) error {
-	title := map[string]string{"start": "Lost your second factor?", "sent": "Recovery requested", "wait": "Your recovery is waiting",
+	title := map[string]string{"start": "Lost your second factor?", "reset": "Choose a new password", "reset-done": "Your password was changed", "reset-sent": "Reset link requested", "sent": "Recovery requested", "wait": "Your recovery is waiting",
 		"cancel": "Cancel the recovery", "cancelled": "The recovery was cancelled"}[data.Step]
 	return render(w, status, "lost", page{Title: title, CSRF: formToken(secret), Data: data})
 }
@@ -181,5 +184,69 @@ func handleCancelLink(d *deps) handlerFunc {
 			return err
 		}
 		return d.lostPage(w, http.StatusOK, secret, lostData{Step: "cancelled"})
+	}
+}
+
+// handleResetForm is the page a reset mail's link opens: a new password
+// form, nothing changed.
+func handleResetForm(d *deps) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		secret, err := d.loginSecret(w, r)
+		if err != nil {
+			return err
+		}
+		return d.lostPage(w, http.StatusOK, secret, lostData{Step: "reset", Token: r.URL.Query().Get("token"), MinLength: d.Login.Rules.MinLength})
+	}
+}
+
+func handleReset(d *deps) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		secret, tokenOK, err := d.signedOutForm(w, r)
+		if err != nil {
+			return err
+		}
+		if !tokenOK {
+			return errForgedForm()
+		}
+		data := lostData{Step: "reset", Token: r.PostForm.Get("token"), MinLength: d.Login.Rules.MinLength}
+		err = d.Login.ResetPassword(r.Context(), data.Token, r.PostForm.Get("new"))
+		var we *login.WeakPasswordError
+		switch {
+		case errors.Is(err, login.ErrResetLink) || fault.Of(err) == fault.Invalid:
+			data.Error, data.Token = msgBadResetLink, ""
+			return d.lostPage(w, http.StatusNotFound, secret, data)
+		case errors.As(err, &we):
+			data.Error = we.Error()
+			return d.lostPage(w, http.StatusUnprocessableEntity, secret, data)
+		case err != nil:
+			return err
+		}
+		return d.lostPage(w, http.StatusOK, secret, lostData{Step: "reset-done"})
+	}
+}
+
+// handleForgot mails a reset link; the page says the same for every
+// username.
+func handleForgot(d *deps) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		secret, tokenOK, err := d.signedOutForm(w, r)
+		if err != nil {
+			return err
+		}
+		name := r.PostForm.Get("username")
+		if !tokenOK {
+			return d.lostPage(w, http.StatusForbidden, secret, lostData{Step: "start", Error: msgFormExpired})
+		}
+		if name == "" || !clienttext.Printable(name, 256) {
+			return d.lostPage(w, http.StatusUnprocessableEntity, secret, lostData{Step: "start", Error: msgMissing})
+		}
+		if err := d.Login.RequestPasswordReset(r.Context(), name, edge.ClientAddr(r, d.Proxies)); err != nil {
+			status, msg, ok := d.failure(w, err)
+			if !ok {
+				return err
+			}
+			return d.lostPage(w, status, secret, lostData{Step: "start", Error: msg})
+		}
+		return d.lostPage(w, http.StatusAccepted, secret, lostData{Step: "reset-sent"})
 	}
 }

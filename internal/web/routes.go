@@ -32,6 +32,9 @@ func routes(mux *http.ServeMux, d *deps) {
 	// pages; the session it ends in reaches only the factors pages.
 	public("GET /recovery", handleLostForm(d))
 	public("POST /recovery", handleLostStart(d))
+	public("POST /recovery/forgot", handleForgot(d))
+	public("GET /recovery/password", handleResetForm(d))
+	public("POST /recovery/password", handleReset(d))
 	public("GET /recovery/cancel", handleCancelLinkForm(d))
 	public("POST /recovery/cancel", handleCancelLink(d))
 	public("GET /recovery/{id}", handleLostWait(d))
