@@ -10,6 +10,7 @@ import (
 
 	"gatehouse/internal/audit"
 	"gatehouse/internal/clienttext"
+	"gatehouse/internal/cooldown"
 	"gatehouse/internal/device"
 	"gatehouse/internal/fault"
 	"gatehouse/internal/flow"
@@ -299,6 +300,14 @@ func (s *Service) CompleteRecovery(ctx context.Context, id string, req Request) 
 			"account_at", r.AccountAt.Format(time.RFC3339))
 		if err := tx.AppendAudit(ctx, ev); err != nil {
 			return err
+		}
+		if s.Cooldown.For(u.Profile) > 0 && r.AccountAt.After(now) {
+			// Account management and transfers stay closed until the
+			// request's account_at (8 days by default): the cool-down
+			// started next keeps this later end and tells it.
+			if err := tx.StartCooldown(ctx, u.ID, r.AccountAt, cooldown.ReasonRecovery); err != nil {
+				return err
+			}
 		}
 		return s.Cooldown.Start(ctx, tx, ev)
 	}, now)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/cooldown"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/login"
 	"gatehouse/internal/notify"
@@ -141,9 +142,13 @@ func TestRecoveryComplete(t *testing.T) {
 			t.Errorf("%s: CompleteRecovery = %v, want ErrInvalidCredentials", tc.name, err)
 		}
 	}
+	f.svc.Cooldown = &cooldown.Policy{Length: 24 * time.Hour}
 	res, err := f.svc.CompleteRecovery(ctx, r.ID, webLogin("alice", pw, cookie))
 	if err != nil || res.Status != "authenticated" || !res.Session.RecoveryOnly() || !res.EnrolmentRequired {
 		t.Fatalf("CompleteRecovery = %+v, %v; want a recovery-only session", res, err)
+	}
+	if got, _ := f.st.UserByID(ctx, u.ID); !got.CooldownUntil.Equal(r.AccountAt) {
+		t.Errorf("cool-down after completion until %v, want account_at %v", got.CooldownUntil, r.AccountAt)
 	}
 	live, err := f.st.SessionsOfUser(ctx, u.ID)
 	if err != nil || len(live) != 1 || live[0].ID != res.Session.ID {
@@ -327,8 +332,12 @@ func TestPasswordReset(t *testing.T) {
 		t.Errorf("ResetPassword(weak) = %v, want WeakPasswordError", err)
 	}
 	const next = "a new and long enough passphrase"
+	f.svc.Cooldown = &cooldown.Policy{Length: 24 * time.Hour}
 	if err := f.svc.ResetPassword(ctx, tok, next); err != nil {
 		t.Fatalf("ResetPassword = %v", err)
+	}
+	if got, _ := f.st.UserByID(ctx, u.ID); !got.CoolingDown(f.clock.Now()) {
+		t.Errorf("no cool-down after a reset")
 	}
 	if err := f.svc.ResetPassword(ctx, tok, next+"!"); !errors.Is(err, login.ErrResetLink) {
 		t.Errorf("ResetPassword reused = %v, want ErrResetLink", err)

@@ -72,7 +72,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, username string, ip 
 
 // ResetPassword spends a reset link and sets the new password, ending
 // every session of the user, in one transaction with its password.changed
-// event (told on every channel). It never signs anyone in: the user then
+// event (told on every channel) and the cool-down it starts. It never
+// signs anyone in: the user then
 // signs in with the new password and the second factor the account has,
 // or, without one, starts a lost-factor recovery. A new password the
 // rules refuse spends nothing.
@@ -110,7 +111,11 @@ func (s *Service) ResetPassword(ctx context.Context, tok, next string) error {
 		if err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.PasswordChanged, UserID: u.ID, Actor: u.ID,
-			Detail: map[string]string{"by": "reset", "sessions_ended": fmt.Sprint(len(ended))}})
+		ev := &audit.Event{Time: now, Type: audit.PasswordChanged, UserID: u.ID, Actor: u.ID,
+			Detail: map[string]string{"by": "reset", "sessions_ended": fmt.Sprint(len(ended))}}
+		if err := tx.AppendAudit(ctx, ev); err != nil {
+			return err
+		}
+		return s.Cooldown.Start(ctx, tx, ev) // a reset is a password change
 	})
 }
