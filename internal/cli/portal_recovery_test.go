@@ -112,3 +112,46 @@ func (c *chrome) attr(t *testing.T, sel, name string) string {
 	}
 	return v
 }
+
+// TestPortalPasswordReset opens a mailed reset link in Chromium: opening
+// it changes nothing; the new password sent from its page works, the old
+// one no longer does, and nobody was signed in by it.
+func TestPortalPasswordReset(t *testing.T) {
+	s := portalServer(t)
+	c := newChrome(t, s.URL)
+	tok := "PORTAL-reset-link-token-0123456789abcdefghi"
+	h := sha256.Sum256([]byte(tok))
+	s.sql(t, `INSERT INTO freeze_links (token_hash, user_id, expires_at, purpose) VALUES (X'`+hex.EncodeToString(h[:])+`', (SELECT id FROM users WHERE username = 'alice'), 9999999999999999, 'password_reset')`)
+	apiLogin := func(pw string) int {
+		t.Helper()
+		return call(t, newBrowser(t), "POST", s.URL+"/v1/login", map[string]any{"username": "alice", "password": pw, "interface": "web"}, nil, nil).StatusCode
+	}
+	if resp := c.open(t, "/recovery/password?token="+tok); resp.Status != 200 {
+		t.Fatalf("GET /recovery/password = %d", resp.Status)
+	}
+	if code := apiLogin(portalPW); code != 200 {
+		t.Errorf("after opening the link the old password answers %d, want 200: opening changes nothing", code)
+	}
+	const next = "another portal passphrase, long"
+	remember(next)
+	c.typeInto(t, "new", next)
+	c.submit(t, "#reset-password")
+	if !strings.Contains(c.text(t, "#reset-done"), "was changed") {
+		t.Fatalf("the reset page did not say the password changed")
+	}
+	if ck := c.cookie(t, "gatehouse_session"); ck != "" {
+		t.Errorf("the reset signed the browser in")
+	}
+	if code := apiLogin(portalPW); code != 401 {
+		t.Errorf("the old password answers %d after the reset, want 401", code)
+	}
+	if code := apiLogin(next); code != 200 {
+		t.Errorf("the new password answers %d, want 200", code)
+	}
+	c.open(t, "/recovery/password?token="+tok)
+	c.typeInto(t, "new", next+" again")
+	c.submit(t, "#reset-password")
+	if !strings.Contains(c.text(t, "p.error"), "unknown, used already or expired") {
+		t.Errorf("a spent reset link was not refused")
+	}
+}
