@@ -80,6 +80,11 @@ const (
 	// CooldownLifted: an administrator ended a cool-down early. Detail
 	// holds "reason" (the administrator's, mandatory) and "was_until".
 	CooldownLifted = "cooldown.lifted"
+	// OrdersRateLimited: a key or session went over its ceiling of
+	// order-placing requests per minute (authz.orders_per_minute) and was
+	// refused; written once per run of refusals. Detail holds "key" and
+	// "account", or "session"; and "per_minute".
+	OrdersRateLimited = "orders.rate_limited"
 	// OutboxRetried: an operator made a parked outbox message pending
 	// again. Detail holds "message", "channel" and "event".
 	OutboxRetried = "outbox.retried"

@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,7 @@ import (
 	"gatehouse/internal/account"
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/approval"
+	"gatehouse/internal/audit"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/policy"
@@ -77,7 +79,11 @@ type Config struct {
 	// Approvals checks and spends the approval tokens of rules with
 	// approval: required; nil refuses every such request.
 	Approvals *Approvals
-	Now       func() time.Time // nil means time.Now
+	// OrdersPerMinute is the ceiling on order-placing requests (POST on a
+	// rule asking for orders:write) per key and per session, counted in
+	// this instance (see [bursts]); 0 sets none.
+	OrdersPerMinute int
+	Now             func() time.Time // nil means time.Now
 }
 
 // Service makes forward-auth decisions. It is safe for concurrent use.
@@ -89,11 +95,13 @@ type Service struct {
 	now     func() time.Time
 	members members
 	appr    *Approvals
+	bursts  *bursts
 }
 
 // New returns the forward-auth service.
 func New(c Config) *Service {
 	s := &Service{rules: c.Rules, keys: c.Keys, watch: c.Watch, now: c.Now, appr: c.Approvals,
+		bursts:  &bursts{perMinute: c.OrdersPerMinute, buckets: map[string]*bucket{}},
 		members: members{src: c.Members, maxAge: c.MaxAge, byUser: map[string]*memberEntry{}}}
 	if s.now == nil {
 		s.now = time.Now
@@ -151,6 +159,9 @@ type Result struct {
 	// ApprovalWaived says the rule's approval_over threshold let the
 	// request through without an approval, on its declared amount.
 	ApprovalWaived bool
+	// RetryAfter is, for a request over its order ceiling, when the next
+	// one would pass.
+	RetryAfter time.Duration
 
 	decided bool // the credential was refused before Decide
 	// keyApproval is set for a key whose transfers wait for an approval.
@@ -188,6 +199,21 @@ func (s *Service) Authorize(ctx context.Context, req *Request) (Result, error) {
 		return res, nil
 	}
 	res.Decision = policy.Decide(rule, params, &res.Credential, now)
+	if res.Allow && placesOrder(rule, t.Method) {
+		id := res.Credential.KeyID
+		if id == "" {
+			id = "s:" + res.Credential.SessionID
+		}
+		if ok, wait, first := s.bursts.take(id, now); !ok {
+			res.Decision = policy.Decision{Kind: policy.RateLimited, Missing: []string{"order rate"}, Rule: rule}
+			res.RetryAfter = wait
+			if first {
+				// Once per run of refusals, never on an allowed request.
+				return res, s.tellBurst(ctx, req, &res.Credential, now)
+			}
+			return res, nil
+		}
+	}
 	if res.Allow && rule.CoolsDown() {
 		if err := s.cooldown(ctx, rule, now, &res); err != nil || !res.Allow {
 			return res, err
@@ -197,6 +223,28 @@ func (s *Service) Authorize(ctx context.Context, req *Request) (Result, error) {
 		return res, s.approve(ctx, req, rule, &res)
 	}
 	return res, nil
+}
+
+// tellBurst records, for the owner's notice, that a credential went over
+// its order ceiling.
+func (s *Service) tellBurst(ctx context.Context, req *Request, c *policy.Credential, now time.Time) error {
+	if s.keys == nil || s.keys.store == nil {
+		return nil
+	}
+	d := map[string]string{"per_minute": strconv.Itoa(s.bursts.perMinute)}
+	iface := "api"
+	if c.KeyID != "" {
+		d["key"], d["account"] = c.KeyID, c.AccountID
+	} else {
+		d["session"] = c.SessionID
+		iface = ""
+	}
+	err := s.keys.store.AppendAudit(ctx, &audit.Event{Time: now, Type: audit.OrdersRateLimited, UserID: c.UserID, Actor: c.UserID,
+		Interface: iface, IP: req.Client.String(), Detail: d})
+	if err != nil {
+		return fmt.Errorf("authz: record order burst: %w", err)
+	}
+	return nil
 }
 
 // cooldown refuses a request the rule allowed when the credential's user

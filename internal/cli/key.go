@@ -35,7 +35,8 @@ func buildAuthz(c *config.Config, st store.Store, keys *authz.Keys, sessions *au
 		return nil, err
 	}
 	return authz.New(authz.Config{Rules: rules, Keys: keys, Sessions: sessions, Members: st, Watch: watch,
-		Replay: &dpop.ReplayCache{Window: c.DPoP.MaxAge}, Shared: sharedOnce(c, st), DPoPMaxAge: c.DPoP.MaxAge, MaxAge: c.CacheMaxAge, Approvals: approvals, Now: now}), nil
+		Replay: &dpop.ReplayCache{Window: c.DPoP.MaxAge}, Shared: sharedOnce(c, st), DPoPMaxAge: c.DPoP.MaxAge, MaxAge: c.CacheMaxAge, Approvals: approvals,
+		OrdersPerMinute: c.Authz.OrdersPerMinute, Now: now}), nil
 }
 
 func newKeys(c *config.Config, st store.Store, now func() time.Time, log *slog.Logger) *authz.Keys {

@@ -140,6 +140,7 @@ func Default() *Config {
 		Approvals:    Approvals{Lifetime: approval.DefaultLifetime, TokenLifetime: approval.DefaultTokenLifetime, MaxPending: approval.DefaultMaxPending},
 		Recovery:     defaultRecovery(),
 		Cooldown:     Cooldown{Length: 24 * time.Hour},
+		Authz:        Authz{OrdersPerMinute: 600},
 		DPoP:         DPoP{MaxAge: time.Minute},
 		CacheMaxAge:  time.Second,
 		Factors:      defaultFactors(),
@@ -263,6 +264,9 @@ func (c *Config) ValidateAdmin() error { return c.validate(false) }
 func (c *Config) validate(serving bool) error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("config: "+format, args...)) }
+	if n := c.Authz.OrdersPerMinute; n < 0 || n > 1_000_000 {
+		bad("authz.orders_per_minute %d: want 0 (no ceiling) to 1000000", n)
+	}
 	for _, p := range c.Cooldown.problems() {
 		bad("%s", p)
 	}

@@ -65,6 +65,11 @@ type Authz struct {
 	// decision of /v1/authz; empty serves none. It is plain gRPC and
 	// answers only trusted_proxies, as forward-auth does.
 	GRPCListen string `yaml:"grpc_listen"`
+	// OrdersPerMinute is the ceiling on order-placing requests (POST on a
+	// rule asking for orders:write) per API key and per session, counted
+	// per instance: with N instances a credential may place up to N times
+	// it. 0 sets none.
+	OrdersPerMinute int `yaml:"orders_per_minute"`
 }
 
 // Rules are forward-auth's route rules, as written in the configuration;

@@ -167,6 +167,8 @@ func handleAuthz(d authzDeps) handlerFunc {
 			return errApprovalRequired(res.ApprovalKind, &res.Credential, res.Why)
 		case policy.Cooldown:
 			return kindError(fault.Cooldown, res.Why)
+		case policy.RateLimited:
+			return errRateLimited(res.RetryAfter)
 		}
 		return errForbidden(res.Missing)
 	}
@@ -334,5 +336,15 @@ func errApprovalRequired(kind approval.Kind, c *policy.Credential, why error) *E
 	if c.AccountID != "" {
 		e.Problem.Extra["account"] = c.AccountID
 	}
+	return e
+}
+
+// errRateLimited refuses an order over its credential's ceiling per
+// minute. It is a 403, not a 429: nginx's auth_request passes on only
+// 401 and 403.
+func errRateLimited(wait time.Duration) *Error {
+	e := problem(http.StatusForbidden, "rate-limited", "Order rate over its ceiling",
+		"This credential placed more orders in the last minute than its ceiling allows: wait, then retry.")
+	retry(e, wait)
 	return e
 }

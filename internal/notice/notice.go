@@ -38,8 +38,9 @@ const (
 	AccountClosed       Event = "account.closed" // wrong passwords closed the account to new devices
 	AccountFrozen       Event = "account.frozen"
 	AccountUnfrozen     Event = "account.unfrozen"
-	CooldownStarted     Event = "cooldown.started" // a security change made risky actions wait
-	CooldownLifted      Event = "cooldown.lifted"  // an administrator ended a cool-down early
+	CooldownStarted     Event = "cooldown.started"    // a security change made risky actions wait
+	CooldownLifted      Event = "cooldown.lifted"     // an administrator ended a cool-down early
+	OrdersRateLimited   Event = "orders.rate_limited" // a key or session placed orders far faster than its ceiling
 	PreferencesChanged  Event = "notice.preferences_changed"
 	PhraseChanged       Event = "notice.phrase_changed"
 	Summary             Event = "notice.summary"    // stands for the notices the rate rule held back
@@ -124,6 +125,7 @@ var catalogue = []Spec{
 	{AccountUnfrozen, true, mailPushHook, "Your gatehouse account was unfrozen", "Your account was unfrozen.", adviceFreeze},
 	{CooldownStarted, false, mailPushHook, "Risky actions on your account are paused for a cool-down", "A security change on your account started a cool-down: until it ends, no new live API key, no transfer or bank-account change, no trading permission raised and no removal of another second factor.", adviceFreeze},
 	{CooldownLifted, true, mailPushHook, "The cool-down of your account was lifted", "An administrator ended the cool-down of your account early: risky actions are allowed again.", adviceFreeze},
+	{OrdersRateLimited, false, mailPushHook, "Orders refused: too many too fast", "A key or session of your account placed orders faster than its ceiling per minute allows; the orders over it were refused.", adviceFreeze},
 	{PreferencesChanged, false, []Channel{Mail}, "Your notice settings changed", "The notices your account sends, and where, were changed.", adviceCheck},
 	{PhraseChanged, true, []Channel{Mail}, "Your anti-phishing phrase changed", "The anti-phishing phrase shown at the top of these mails was changed. This mail already shows the new one.", adviceFreeze},
 	{ApprovalApproved, false, mailHook, "A transaction was approved", "A transaction on your account was approved with your phone or security key.", adviceFreeze},
@@ -240,6 +242,7 @@ var fromAudit = map[string]Event{
 	audit.NoticePreferences:   PreferencesChanged,
 	audit.CooldownStarted:     CooldownStarted,
 	audit.CooldownLifted:      CooldownLifted,
+	audit.OrdersRateLimited:   OrdersRateLimited,
 	audit.NoticePhrase:        PhraseChanged,
 	audit.ApprovalApproved:    ApprovalApproved,
 	audit.ApprovalDenied:      ApprovalDenied,

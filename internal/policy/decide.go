@@ -175,9 +175,12 @@ const (
 	// Cooldown: a credential the rule allows, of a user whose cool-down
 	// runs, on a route it covers ([Rule.CoolsDown]); 403 cooldown.
 	Cooldown
+	// RateLimited: an order-placing request over its credential's ceiling
+	// per minute; 403 rate-limited with retry_after.
+	RateLimited
 )
 
-var kindNames = [...]string{"allowed", "unauthenticated", "step_up", "forbidden", "approval_required", "cooldown"}
+var kindNames = [...]string{"allowed", "unauthenticated", "step_up", "forbidden", "approval_required", "cooldown", "rate_limited"}
 
 // String returns the kind's name, e.g. "step_up".
 func (k Kind) String() string {
