@@ -109,10 +109,15 @@ func (s *Service) answerNotice(ctx context.Context, f *factor.Factor, resp push.
 	if err != nil {
 		return "", ErrInvalidCode
 	}
-	spent := sha256.Sum256(msg)
+	spent, until := sha256.Sum256(msg), now.Add(2*push.ClockSkew)
+	if outcome == push.RequestReported {
+		// A notice is reported once, whenever the answer was signed: a
+		// second report is refused, not a second freeze and event.
+		spent, until = sha256.Sum256([]byte("report\n"+m.ID)), m.CreatedAt.Add(PhoneNoticeAnswerable)
+	}
 	var frozen func()
 	err = s.Store.InTx(ctx, func(tx store.Tx) error {
-		if err := tx.UseOnce(ctx, phoneNoticeAnswer, spent[:], now.Add(2*push.ClockSkew), now); err != nil {
+		if err := tx.UseOnce(ctx, phoneNoticeAnswer, spent[:], until, now); err != nil {
 			return err
 		}
 		if err := tx.MarkDelivered(ctx, m.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -125,6 +125,15 @@ func TestPhoneNoticeAnswers(t *testing.T) {
 	if e := f.lastEvent(t, u.ID, audit.NoticeReported); e == nil || e.Detail["notice"] != "msg_a1" || e.Detail["event"] != "key.created" {
 		t.Errorf("notice.reported event = %+v", e)
 	}
+	// Reported again a minute on (another signed_at, so another answer):
+	// refused, no second freeze.
+	f.clock.Add(time.Minute)
+	if _, err := ph.answerNotice(t, "msg_a1", push.Report, 0, f.clock.Now()); !errors.Is(err, login.ErrFlow) {
+		t.Errorf("a second report of the notice = %v, want ErrFlow", err)
+	}
+	if len(frozen) != 1 {
+		t.Errorf("frozen = %v after a second report, want one freeze", frozen)
+	}
 	// Too late: a week after the notice, it is no longer answered.
 	f.clock.Add(login.PhoneNoticeAnswerable)
 	if _, err := ph.answerNotice(t, "msg_a1", push.Report, 0, f.clock.Now()); !errors.Is(err, login.ErrFlow) && !errors.Is(err, login.ErrFactorUnavailable) {
