@@ -150,6 +150,20 @@ const (
 	VerificationRequested = "ssf.verification_requested"
 )
 
+// Security signal event types (see package signal). Every event a
+// signal's playbook causes carries "signal" (its id) in Detail: the
+// session.ended and apikey.revoked events too. SignalCreated and
+// SignalClosed are system events (no UserID); Detail holds "signal",
+// "title", "kind", "severity" and "steps". SignalApplied tells one user
+// what the signal asks of them: Detail holds "signal", "title", "link",
+// "todo" (what to do, sentences joined by "; ") and "steps" (the steps
+// that concern the user, comma-separated).
+const (
+	SignalCreated = "signal.created"
+	SignalApplied = "signal.applied"
+	SignalClosed  = "signal.closed"
+)
+
 // Event is one entry of the audit trail.
 type Event struct {
 	Seq       int64 // position in the chain, from 1; assigned by the store

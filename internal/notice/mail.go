@@ -108,7 +108,12 @@ var details = []Fact{
 	{"account", "Account"}, {"environment", "Environment"}, {"key", "API key"}, {"successor", "New key"},
 	{"kind", "Factor"}, {"scopes", "Scopes"}, {"before", "Permissions before"}, {"after", "Permissions after"},
 	{"failures", "Wrong answers in a row"}, {"reason", "Reason"}, {"completes_at", "Completes at"},
+	{"title", "Advisory"}, {"todo", "What to do"}, {"link", "Advisory page"},
 }
+
+// long are the facts an operator wrote (a signal's title, what it asks):
+// shown whole, not cut at 64 characters, but made as safe as a client's.
+var long = map[string]bool{"title": true, "todo": true, "link": true}
 
 // Facts returns the labelled facts a notice shows: door, device, address
 // and time, then the event's own; for a [Summary], the count of each
@@ -151,7 +156,9 @@ func Facts(n Notice) []Fact {
 		out = append(out, Fact{"Time", n.Time.UTC().Format("Mon, 2 Jan 2006 15:04:05 UTC")})
 	}
 	for _, f := range details {
-		if v := n.Detail[f.Label]; v != "" {
+		if v := n.Detail[f.Label]; v != "" && long[f.Label] {
+			out = append(out, Fact{f.Value, clientN(v, 1000)})
+		} else if v != "" {
 			out = append(out, Fact{f.Value, client(v)})
 		}
 	}
@@ -162,15 +169,18 @@ func Facts(n Notice) []Fact {
 // characters on one line, with anything that reads as a link broken
 // ("example.com" becomes "example[.]com") so mail programs do not make
 // it clickable.
-func client(s string) string {
+func client(s string) string { return clientN(s, 64) }
+
+// clientN is [client] with at most n characters.
+func clientN(s string, n int) string {
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || !unicode.IsPrint(r) {
 			return ' '
 		}
 		return r
 	}, s)
-	if r := []rune(s); len(r) > 64 {
-		s = string(r[:63]) + "…"
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n-1]) + "…"
 	}
 	s = strings.ReplaceAll(s, "://", "[:]//")
 	// A dot between two letters or digits is how a host name looks.

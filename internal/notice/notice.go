@@ -55,6 +55,10 @@ const (
 	RecoveryCancelled Event = "recovery.cancelled"
 	RecoveryCompleted Event = "recovery.completed"
 	RecoveryShortened Event = "recovery.shortened"
+	// SignalApplied: an operator's security signal asks something of the
+	// user (sign in again, rotate keys, enrol a security key...); the
+	// notice carries the signal's title and what to do.
+	SignalApplied Event = "signal.applied"
 )
 
 // Channel is a way a notice reaches someone.
@@ -135,6 +139,7 @@ var catalogue = []Spec{
 	{RecoveryCancelled, true, mailPushHook, "The recovery of your account was cancelled", "The recovery of your account without its second factor was cancelled; nothing changed.", adviceCheck},
 	{RecoveryCompleted, true, mailPushHook, "The recovery of your account completed", "The recovery of your account completed: every session ended, and a new session may add a second factor.", adviceFreeze},
 	{RecoveryShortened, true, mailPushHook, "The wait of the recovery of your account was shortened", "Two administrators shortened the wait of the recovery of your account; it may complete now.", adviceCancel},
+	{SignalApplied, true, mailPushHook, "A security advisory asks something of you", "The operators of gatehouse issued a security advisory that concerns your account.", "Do what it asks above: until you do, some doors may ask you to sign in again or refuse what the advisory covers."},
 	{Summary, true, []Channel{Mail}, "More activity on your gatehouse account", "More notices than usual were due for your account, so they are summed up here.", adviceCheck},
 }
 
@@ -213,6 +218,9 @@ func auditEvent(e *audit.Event) (Event, bool) {
 		// logout, a password change and a device removal are told by
 		// their own notices.
 		by, id := e.Detail["by_session"], e.Detail["session"]
+		if e.Detail["signal"] != "" {
+			return "", false // the signal's own notice tells why
+		}
 		if e.Actor == "admin" || (by != "" && by != id) {
 			return SessionEndedByOther, true
 		}
@@ -251,6 +259,7 @@ var fromAudit = map[string]Event{
 	audit.RecoveryCancelled:   RecoveryCancelled,
 	audit.RecoveryCompleted:   RecoveryCompleted,
 	audit.RecoveryShortened:   RecoveryShortened,
+	audit.SignalApplied:       SignalApplied,
 	"account.frozen":          AccountFrozen,
 	"account.unfrozen":        AccountUnfrozen,
 }

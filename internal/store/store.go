@@ -196,6 +196,7 @@ type Tx interface {
 	Approvals
 	Once
 	Recoveries
+	Signals
 }
 
 // Store is an open database.

@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, approvalTests...)
 	tests = append(tests, onceTests...)
 	tests = append(tests, recoveryTests...)
+	tests = append(tests, signalTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open(t)) })
 	}
