@@ -1,0 +1,139 @@
+// Command benchseed prepares the sessions scripts/bench-forward-auth.sh
+// measures, in a SQLite store that gatehouse serve is not yet serving:
+//
+//	benchseed -data DIR -user NAME sessions   prints a web session's token and
+//	                                          a DPoP-bound desktop session's
+//	                                          token, one a line, and writes the
+//	                                          desktop's device key to DIR/bench-device.pem
+//	benchseed -data DIR proofs N METHOD URL TOKEN   prints N fresh DPoP proofs,
+//	                                          one a line, for the request
+//
+// A proof is good for one request (forward-auth keeps a replay cache), so
+// the script makes a new batch before each run. The sessions are bench
+// data: they are written straight into the store, without the login flow
+// or its audit events. Never point it at a real store.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"gatehouse/internal/dpop"
+	"gatehouse/internal/session"
+	"gatehouse/internal/store/sqlite"
+	"gatehouse/internal/token"
+)
+
+func main() {
+	data := flag.String("data", "", "the SQLite data directory")
+	username := flag.String("user", "", "the user whose sessions to make")
+	flag.Parse()
+	if *data == "" {
+		log.Fatal("benchseed: -data is required")
+	}
+	keyFile := filepath.Join(*data, "bench-device.pem")
+	switch flag.Arg(0) {
+	case "sessions":
+		if err := sessions(*data, *username, keyFile); err != nil {
+			log.Fatal("benchseed: ", err)
+		}
+	case "proofs":
+		n, err := strconv.Atoi(flag.Arg(1))
+		if err != nil || flag.NArg() != 5 {
+			log.Fatal("benchseed: usage: proofs N METHOD URL TOKEN")
+		}
+		if err := proofs(keyFile, n, flag.Arg(2), flag.Arg(3), flag.Arg(4)); err != nil {
+			log.Fatal("benchseed: ", err)
+		}
+	default:
+		log.Fatal("benchseed: want sessions or proofs")
+	}
+}
+
+func sessions(data, username, keyFile string) error {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := st.UserByUsername(ctx, username)
+	if err != nil {
+		return fmt.Errorf("user %s: %w", username, err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return err
+	}
+	signer, err := loadSigner(keyFile)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	for _, s := range []struct {
+		id   string
+		door session.Door
+		jkt  string
+	}{{"ses_benchweb", session.Web, ""}, {"ses_benchdesk", session.Desktop, signer.JKT()}} {
+		tok, err := token.New(nil, 32)
+		if err != nil {
+			return err
+		}
+		if err := st.CreateSession(ctx, &session.Session{ID: s.id, UserID: u.ID, Door: s.door, TokenHash: token.Hash(tok), JKT: s.jkt,
+			Assurance: session.AAL2, AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour), Idle: time.Hour}); err != nil {
+			return err
+		}
+		fmt.Println(tok)
+	}
+	return nil
+}
+
+// loadSigner is the signer of the device key in keyFile.
+func loadSigner(keyFile string) (*dpop.Signer, error) {
+	b, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	key, err := dpop.ParseKey(b)
+	if err != nil {
+		return nil, err
+	}
+	return dpop.NewSigner(key)
+}
+
+func proofs(keyFile string, n int, method, url, tok string) error {
+	signer, err := loadSigner(keyFile)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(os.Stdout, 1<<20)
+	now := time.Now()
+	for range n {
+		p, err := signer.Proof(method, url, tok, now)
+		if err != nil {
+			return err
+		}
+		w.WriteString(p)
+		w.WriteByte('\n')
+	}
+	return w.Flush()
+}
