@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode"
 
-	"gatehouse/internal/assess"
+	"gatehouse/internal/posturegate"
 	"gatehouse/internal/store"
 )
 
@@ -92,11 +92,11 @@ func runAccountPermissions(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	res, err := assess.ChangePermissions(ctx, st, assess.Change{
+	res, err := posturegate.ChangePermissions(ctx, st, posturegate.Change{
 		Account: *id, Options: options.value(), Margin: margin.value(), Futures: futures.value(), Withdrawals: withdrawals.value(),
 		For: u.ID, Actor: "admin", Override: reason,
-	}, assess.Platform{Entities: c.Entities, SignInNotices: c.SignInNotices(), FactorRule: c.Throttle.Factor}, time.Now().UTC())
-	var ge *assess.GateError
+	}, posturegate.Platform{Entities: c.Entities, SignInNotices: c.SignInNotices(), FactorRule: c.Throttle.Factor}, time.Now().UTC())
+	var ge *posturegate.GateError
 	switch {
 	case errors.As(err, &ge):
 		n := fmt.Sprintf("%d high findings", len(ge.Findings))
@@ -109,7 +109,7 @@ func runAccountPermissions(ctx context.Context, e *env, args []string) error {
 		}
 		return fmt.Errorf("turning on %s for %s refused: fix the findings first, or pass the gate with --override REASON (audited)",
 			strings.Join(ge.TurningOn, ", "), *id)
-	case errors.Is(err, assess.ErrNotOwner):
+	case errors.Is(err, posturegate.ErrNotOwner):
 		return fmt.Errorf("%s is not an owner of %s", u.Username, *id)
 	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("no account %q", *id)

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"gatehouse/internal/assess"
 	"gatehouse/internal/posture"
+	"gatehouse/internal/posturegate"
 )
 
 // postureServer starts gatehouse with SMS through a capture endpoint and
@@ -211,7 +211,7 @@ func TestPostureEndToEnd(t *testing.T) {
 				if resp := call(t, root, "GET", s.URL+"/v1/admin/posture/"+"nobody", nil, nil, nil); resp.StatusCode != 404 {
 					t.Errorf("admin GET unknown user = %d, want 404", resp.StatusCode)
 				}
-				var o assess.Overview
+				var o posturegate.Overview
 				if resp := call(t, root, "GET", s.URL+"/v1/admin/posture", nil, nil, &o); resp.StatusCode != 200 {
 					t.Fatalf("admin summary = %d %s", resp.StatusCode, body(resp))
 				}

@@ -15,7 +15,6 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"gatehouse/internal/account"
-	"gatehouse/internal/assess"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/config"
@@ -25,6 +24,7 @@ import (
 	"gatehouse/internal/httpapi"
 	"gatehouse/internal/login"
 	"gatehouse/internal/password"
+	"gatehouse/internal/posturegate"
 	"gatehouse/internal/server"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -217,7 +217,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	svc.Cooldown.Changed = func(id string) { decider.ForgetUsers(id) }
 	// One posture service for both doors: the same rules decide who reads
 	// which report and who changes which permissions.
-	pst := &assess.Service{Store: st, Platform: assess.Platform{Entities: c.Entities, SignInNotices: c.SignInNotices(), FactorRule: c.Throttle.Factor},
+	pst := &posturegate.Service{Store: st, Platform: posturegate.Platform{Entities: c.Entities, SignInNotices: c.SignInNotices(), FactorRule: c.Throttle.Factor},
 		Admins: c.Admins, StepUpWindow: c.Factors.StepUpWindow, Now: now}
 	tr := transmitter(c)
 	if tr.Keys, err = signingKeys(c, log); err != nil {

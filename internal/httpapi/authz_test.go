@@ -13,12 +13,12 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/apikey"
-	"gatehouse/internal/assess"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/login"
 	"gatehouse/internal/policy"
+	"gatehouse/internal/posturegate"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/storetest"
@@ -49,7 +49,7 @@ func authzHandlerOn(t *testing.T, st store.Store) (http.Handler, string) {
 	svc := authz.New(authz.Config{Rules: policy.ReferenceRules(), Keys: keys, Sessions: sessions, Members: st,
 		Replay: &dpop.ReplayCache{Window: time.Minute}, DPoPMaxAge: time.Minute, MaxAge: time.Second})
 	auth := &Authenticator{Authenticator: &authn.Authenticator{Sessions: sessions, Replay: &dpop.ReplayCache{Window: time.Minute}, MaxAge: time.Minute, Now: time.Now}, Origin: "http://localhost"}
-	h := NewHandler(Deps{Posture: &assess.Service{Store: st}, Login: &login.Service{}, Auth: auth, Proxies: trustedProxies, Log: slog.New(slog.DiscardHandler), Now: time.Now,
+	h := NewHandler(Deps{Posture: &posturegate.Service{Store: st}, Login: &login.Service{}, Auth: auth, Proxies: trustedProxies, Log: slog.New(slog.DiscardHandler), Now: time.Now,
 		Keys: keys, Authz: svc, LoginURL: "https://portal.example/login"})
 	return h, iss.Secret
 }

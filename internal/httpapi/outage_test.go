@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"gatehouse/internal/assess"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/config"
 	"gatehouse/internal/factor"
@@ -25,6 +24,7 @@ import (
 	"gatehouse/internal/httpapi"
 	"gatehouse/internal/login"
 	"gatehouse/internal/password"
+	"gatehouse/internal/posturegate"
 	"gatehouse/internal/seal"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -157,7 +157,7 @@ func TestStoreFailureDuringLoginAnswerIs503AndCountsNothing(t *testing.T) {
 	now = now.Add(totp.Period)
 
 	auth := &httpapi.Authenticator{Authenticator: &authn.Authenticator{Sessions: authn.New(st, time.Second, clock, nil), MaxAge: time.Minute, Now: clock}, Origin: "http://localhost"}
-	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Deps{Posture: &assess.Service{Store: st, Now: clock}, Login: svc, Auth: auth, Log: log, Now: clock}))
+	srv := httptest.NewServer(httpapi.NewHandler(httpapi.Deps{Posture: &posturegate.Service{Store: st, Now: clock}, Login: svc, Auth: auth, Log: log, Now: clock}))
 	t.Cleanup(srv.Close)
 	jar, _ := cookiejar.New(nil)
 	client := srv.Client()

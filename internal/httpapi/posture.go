@@ -9,16 +9,16 @@ import (
 	"unicode"
 
 	"gatehouse/internal/account"
-	"gatehouse/internal/assess"
 	"gatehouse/internal/edge"
 	"gatehouse/internal/posture"
+	"gatehouse/internal/posturegate"
 	"gatehouse/internal/session"
 )
 
 // postureDeps is what the posture and permission handlers share.
 type postureDeps struct {
 	auth    *Authenticator
-	posture *assess.Service
+	posture *posturegate.Service
 	proxies []netip.Prefix
 }
 
@@ -158,7 +158,7 @@ func handlePermissions(d postureDeps) handlerFunc {
 		if err != nil {
 			return err
 		}
-		req := assess.PermissionRequest{Account: r.PathValue("account"), Options: body.Options, Margin: body.Margin, Futures: body.Futures,
+		req := posturegate.PermissionRequest{Account: r.PathValue("account"), Options: body.Options, Margin: body.Margin, Futures: body.Futures,
 			Withdrawals: body.Withdrawals, User: body.User}
 		if body.OverrideReason != nil {
 			req.Override = *body.OverrideReason

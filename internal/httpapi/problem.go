@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"gatehouse/internal/assess"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/fault"
 	"gatehouse/internal/login"
+	"gatehouse/internal/posturegate"
 	"gatehouse/internal/session"
 	"gatehouse/internal/user"
 )
@@ -174,7 +174,7 @@ var answers = map[fault.Kind]answer{
 		e.Problem.Detail = keyStateDetail(err)
 	}},
 	fault.PostureGate: {http.StatusConflict, "posture-gate", "Security posture too weak for these permissions", "", func(err error, e *Error) {
-		var ge *assess.GateError
+		var ge *posturegate.GateError
 		if !errors.As(err, &ge) {
 			return
 		}

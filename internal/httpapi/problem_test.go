@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"gatehouse/internal/apikey"
-	"gatehouse/internal/assess"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/fault"
 	"gatehouse/internal/login"
 	"gatehouse/internal/password"
+	"gatehouse/internal/posturegate"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 )
@@ -59,8 +59,8 @@ func TestErrorsAnswerByKind(t *testing.T) {
 		{"ErrKeyState", fmt.Errorf("%w: %w", authz.ErrKeyState, apikey.ErrRevoked), 409, "key-state"},
 		{"ForbiddenError", &authz.ForbiddenError{Reason: "a viewer cannot"}, 403, "forbidden"},
 		{"RequestError", &apikey.RequestError{Problems: []apikey.Problem{{Field: "name", Message: "required"}}}, 400, "bad-request"},
-		{"GateError", &assess.GateError{TurningOn: []string{"margin"}}, 409, "posture-gate"},
-		{"ErrNoGateUser", assess.ErrNoGateUser, 400, "bad-request"},
+		{"GateError", &posturegate.GateError{TurningOn: []string{"margin"}}, 409, "posture-gate"},
+		{"ErrNoGateUser", posturegate.ErrNoGateUser, 400, "bad-request"},
 		{"Unavailable", fault.Wrap(fault.Unavailable, errors.New("database is locked")), 503, "unavailable"},
 		{"Canceled", fmt.Errorf("read user: %w", context.Canceled), 499, "client-closed-request"},
 		{"ErrConflict", store.ErrConflict, 500, "internal"},

@@ -12,12 +12,12 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"gatehouse/internal/assess"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/freeze"
 	"gatehouse/internal/login"
 	"gatehouse/internal/pathid"
+	"gatehouse/internal/posturegate"
 	"gatehouse/internal/ssf"
 )
 
@@ -49,7 +49,7 @@ type Deps struct {
 	Approvals *authz.Approvals
 	// Posture serves the posture reports and permission changes, and
 	// decides who may have them; nil leaves their routes out.
-	Posture *assess.Service
+	Posture *posturegate.Service
 	// SSF is the Shared Signals transmitter; nil leaves its routes out.
 	SSF *ssf.Transmitter
 	// JWKS returns the public keys served at /.well-known/jwks.json (those

@@ -11,12 +11,12 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/apikey"
-	"gatehouse/internal/assess"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/login"
+	"gatehouse/internal/posturegate"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/storetest"
@@ -46,7 +46,7 @@ func newAPIUser(t *testing.T) apiUser {
 	auth := &Authenticator{Authenticator: &authn.Authenticator{Sessions: authn.New(st, time.Second, now, nil), Replay: &dpop.ReplayCache{Window: time.Minute},
 		MaxAge: time.Minute, Now: now}, Origin: "http://localhost"}
 	keys := authz.NewKeys(authz.KeysConfig{Store: st, Limits: apikey.DefaultLimits(), StepUpWindow: 5 * time.Minute, MaxAge: time.Second, Now: now})
-	h := NewHandler(Deps{Posture: &assess.Service{Store: st, Now: now}, Login: &login.Service{Store: st, Now: now}, Auth: auth, Log: slog.New(slog.DiscardHandler), Now: now, Keys: keys})
+	h := NewHandler(Deps{Posture: &posturegate.Service{Store: st, Now: now}, Login: &login.Service{Store: st, Now: now}, Auth: auth, Log: slog.New(slog.DiscardHandler), Now: now, Keys: keys})
 	return apiUser{h: h, st: st, cookie: &http.Cookie{Name: auth.Cookies.Session(), Value: "tok-alice"}, sess: s}
 }
 

@@ -20,7 +20,6 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"gatehouse/internal/apikey"
-	"gatehouse/internal/assess"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
@@ -28,6 +27,7 @@ import (
 	"gatehouse/internal/emit"
 	"gatehouse/internal/login"
 	"gatehouse/internal/outbox"
+	"gatehouse/internal/posturegate"
 	"gatehouse/internal/secevent"
 	"gatehouse/internal/session"
 	"gatehouse/internal/ssf"
@@ -256,7 +256,7 @@ func newSSFAPI(t *testing.T, raw store.Store) *ssfAPI {
 	auth := &Authenticator{Authenticator: &authn.Authenticator{Sessions: authn.New(st, time.Second, now, nil), Replay: &dpop.ReplayCache{Window: time.Minute},
 		MaxAge: time.Minute, Now: now}, Origin: "http://localhost"}
 	keys := authz.NewKeys(authz.KeysConfig{Store: st, Limits: apikey.DefaultLimits(), StepUpWindow: 5 * time.Minute, MaxAge: time.Second, Now: now})
-	a.h = NewHandler(Deps{Posture: &assess.Service{Store: st, Now: now}, Login: &login.Service{Store: st, Now: now}, Auth: auth, Log: slog.New(slog.DiscardHandler),
+	a.h = NewHandler(Deps{Posture: &posturegate.Service{Store: st, Now: now}, Login: &login.Service{Store: st, Now: now}, Auth: auth, Log: slog.New(slog.DiscardHandler),
 		Now: now, Keys: keys, SSF: tr, JWKS: tr.JWKS})
 
 	a.push = newSetReceiver(t, a.h, ordersAud)

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"gatehouse/internal/apikey"
-	"gatehouse/internal/assess"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
@@ -25,6 +24,7 @@ import (
 	"gatehouse/internal/login"
 	"gatehouse/internal/notify"
 	"gatehouse/internal/password"
+	"gatehouse/internal/posturegate"
 	"gatehouse/internal/seal"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -194,7 +194,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	keys := authz.NewKeys(authz.KeysConfig{Store: st, Limits: apikey.DefaultLimits(), StepUpWindow: cfg.Factors.StepUpWindow, MaxAge: time.Second,
 		Now: clk.Now, Rand: rnd})
 	auth := &authn.Authenticator{Sessions: sessions, Now: clk.Now}
-	h, err := web.NewHandler(web.Deps{Posture: &assess.Service{Store: st, Now: clk.Now}, Login: svc, Keys: keys, Auth: auth, Origin: origin, Now: clk.Now, Rand: rnd,
+	h, err := web.NewHandler(web.Deps{Posture: &posturegate.Service{Store: st, Now: clk.Now}, Login: svc, Keys: keys, Auth: auth, Origin: origin, Now: clk.Now, Rand: rnd,
 		ReturnHosts: []string{"localhost", "portal.localhost"}})
 	if err != nil {
 		t.Fatal(err)

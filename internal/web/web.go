@@ -9,13 +9,13 @@ import (
 	"net/netip"
 	"time"
 
-	"gatehouse/internal/assess"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/edge"
 	"gatehouse/internal/fault"
 	"gatehouse/internal/freeze"
 	"gatehouse/internal/login"
+	"gatehouse/internal/posturegate"
 )
 
 // Deps are the portal's dependencies, set by the command line.
@@ -27,7 +27,7 @@ type Deps struct {
 	// approve with a security key; nil leaves the page out.
 	Approvals *authz.Approvals
 	// Posture makes the overview's posture report; nil leaves it out.
-	Posture *assess.Service
+	Posture *posturegate.Service
 	// Freeze serves "This wasn't me" and the unfreeze page; nil leaves
 	// them out.
 	Freeze *freeze.Service

@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"gatehouse/internal/assess"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/edge"
 	"gatehouse/internal/httpapi"
+	"gatehouse/internal/posturegate"
 	"gatehouse/internal/session"
 	"gatehouse/internal/user"
 	"gatehouse/internal/web"
@@ -228,7 +228,7 @@ func TestLoginCookies(t *testing.T) {
 func TestSecureCookies(t *testing.T) {
 	e := newEnv(t)
 	auth := &authn.Authenticator{Sessions: e.sessions, Now: e.clock.Now}
-	h, err := web.NewHandler(web.Deps{Posture: &assess.Service{Store: e.st, Now: e.clock.Now}, Login: e.svc, Auth: auth, Cookies: edge.Cookies{Secure: true}, Origin: "https://portal.example", Now: e.clock.Now})
+	h, err := web.NewHandler(web.Deps{Posture: &posturegate.Service{Store: e.st, Now: e.clock.Now}, Login: e.svc, Auth: auth, Cookies: edge.Cookies{Secure: true}, Origin: "https://portal.example", Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestSecureCookies(t *testing.T) {
 func TestNewHandlerBadOrigin(t *testing.T) {
 	e := newEnv(t)
 	auth := &authn.Authenticator{Sessions: e.sessions, Now: e.clock.Now}
-	if _, err := web.NewHandler(web.Deps{Posture: &assess.Service{Store: e.st}, Login: e.svc, Auth: auth, Origin: "not an origin"}); err == nil {
+	if _, err := web.NewHandler(web.Deps{Posture: &posturegate.Service{Store: e.st}, Login: e.svc, Auth: auth, Origin: "not an origin"}); err == nil {
 		t.Error("NewHandler accepted a malformed origin")
 	}
 }

@@ -1,4 +1,4 @@
-package assess_test
+package posturegate_test
 
 import (
 	"errors"
@@ -7,10 +7,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"gatehouse/internal/account"
-	"gatehouse/internal/assess"
 	"gatehouse/internal/audit"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/posture"
+	"gatehouse/internal/posturegate"
 	"gatehouse/internal/store"
 	"gatehouse/internal/user"
 )
@@ -54,8 +54,8 @@ func TestChangePermissions(t *testing.T) {
 	f.member(trader, "LIVE", account.Trader)
 
 	t.Run("Refused", func(t *testing.T) {
-		_, err := assess.ChangePermissions(ctx, f.st, assess.Change{Account: "LIVE", Options: yes(), For: sms.ID, Actor: sms.ID}, assess.Platform{}, now)
-		var ge *assess.GateError
+		_, err := posturegate.ChangePermissions(ctx, f.st, posturegate.Change{Account: "LIVE", Options: yes(), For: sms.ID, Actor: sms.ID}, posturegate.Platform{}, now)
+		var ge *posturegate.GateError
 		if !errors.As(err, &ge) || len(ge.Findings) != 1 || ge.Findings[0].ID != "sms-only-second-factor" {
 			t.Fatalf("ChangePermissions = %v, want a gate refusal naming sms-only-second-factor", err)
 		}
@@ -68,7 +68,7 @@ func TestChangePermissions(t *testing.T) {
 	})
 
 	t.Run("Allowed", func(t *testing.T) {
-		res, err := assess.ChangePermissions(ctx, f.st, assess.Change{Account: "LIVE", Options: yes(), Margin: yes(), For: clean.ID, Actor: clean.ID, Interface: "web", IP: "192.0.2.9"}, assess.Platform{}, now)
+		res, err := posturegate.ChangePermissions(ctx, f.st, posturegate.Change{Account: "LIVE", Options: yes(), Margin: yes(), For: clean.ID, Actor: clean.ID, Interface: "web", IP: "192.0.2.9"}, posturegate.Platform{}, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func TestChangePermissions(t *testing.T) {
 	})
 
 	t.Run("TurnOffDespiteFindings", func(t *testing.T) {
-		res, err := assess.ChangePermissions(ctx, f.st, assess.Change{Account: "LIVE", Margin: no(), For: sms.ID, Actor: sms.ID}, assess.Platform{}, now)
+		res, err := posturegate.ChangePermissions(ctx, f.st, posturegate.Change{Account: "LIVE", Margin: no(), For: sms.ID, Actor: sms.ID}, posturegate.Platform{}, now)
 		if err != nil {
 			t.Fatalf("turning margin off with a high finding open = %v, want allowed", err)
 		}
@@ -102,7 +102,7 @@ func TestChangePermissions(t *testing.T) {
 
 	t.Run("Override", func(t *testing.T) {
 		const reason = "ticket 4711: client signed the options agreement"
-		res, err := assess.ChangePermissions(ctx, f.st, assess.Change{Account: "LIVE", Withdrawals: yes(), For: sms.ID, Actor: "admin", Override: reason}, assess.Platform{}, now)
+		res, err := posturegate.ChangePermissions(ctx, f.st, posturegate.Change{Account: "LIVE", Withdrawals: yes(), For: sms.ID, Actor: "admin", Override: reason}, posturegate.Platform{}, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +131,7 @@ func TestChangePermissions(t *testing.T) {
 	})
 
 	t.Run("OverrideNotNeeded", func(t *testing.T) {
-		res, err := assess.ChangePermissions(ctx, f.st, assess.Change{Account: "LIVE", Futures: yes(), For: clean.ID, Actor: "admin", Override: "just in case"}, assess.Platform{}, now)
+		res, err := posturegate.ChangePermissions(ctx, f.st, posturegate.Change{Account: "LIVE", Futures: yes(), For: clean.ID, Actor: "admin", Override: "just in case"}, posturegate.Platform{}, now)
 		if err != nil || len(res.Overridden) != 0 {
 			t.Fatalf("= %+v, %v", res, err)
 		}
@@ -143,7 +143,7 @@ func TestChangePermissions(t *testing.T) {
 
 	t.Run("NoChangeWritesNothing", func(t *testing.T) {
 		before := len(events(t, f.st, clean))
-		res, err := assess.ChangePermissions(ctx, f.st, assess.Change{Account: "LIVE", Options: yes(), For: clean.ID, Actor: clean.ID}, assess.Platform{}, now)
+		res, err := posturegate.ChangePermissions(ctx, f.st, posturegate.Change{Account: "LIVE", Options: yes(), For: clean.ID, Actor: clean.ID}, posturegate.Platform{}, now)
 		if err != nil || res.Changed() {
 			t.Fatalf("= %+v, %v", res, err)
 		}
@@ -153,30 +153,30 @@ func TestChangePermissions(t *testing.T) {
 	})
 
 	t.Run("ErrNotOwner", func(t *testing.T) {
-		_, err := assess.ChangePermissions(ctx, f.st, assess.Change{Account: "LIVE", Options: no(), For: trader.ID, Actor: trader.ID}, assess.Platform{}, now)
-		if !errors.Is(err, assess.ErrNotOwner) {
+		_, err := posturegate.ChangePermissions(ctx, f.st, posturegate.Change{Account: "LIVE", Options: no(), For: trader.ID, Actor: trader.ID}, posturegate.Platform{}, now)
+		if !errors.Is(err, posturegate.ErrNotOwner) {
 			t.Errorf("a trader changing permissions = %v, want ErrNotOwner", err)
 		}
 		outsider := f.user("olga", user.Occasional)
-		_, err = assess.ChangePermissions(ctx, f.st, assess.Change{Account: "LIVE", Options: no(), For: outsider.ID, Actor: outsider.ID}, assess.Platform{}, now)
-		if !errors.Is(err, assess.ErrNotOwner) {
+		_, err = posturegate.ChangePermissions(ctx, f.st, posturegate.Change{Account: "LIVE", Options: no(), For: outsider.ID, Actor: outsider.ID}, posturegate.Platform{}, now)
+		if !errors.Is(err, posturegate.ErrNotOwner) {
 			t.Errorf("a non-member changing permissions = %v, want ErrNotOwner", err)
 		}
 	})
 
 	t.Run("ErrNotFound", func(t *testing.T) {
-		_, err := assess.ChangePermissions(ctx, f.st, assess.Change{Account: "NOPE", Options: yes(), For: clean.ID, Actor: clean.ID}, assess.Platform{}, now)
+		_, err := posturegate.ChangePermissions(ctx, f.st, posturegate.Change{Account: "NOPE", Options: yes(), For: clean.ID, Actor: clean.ID}, posturegate.Platform{}, now)
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("unknown account = %v, want ErrNotFound", err)
 		}
 	})
 
 	t.Run("ErrNoGateUser", func(t *testing.T) {
-		_, err := assess.ChangePermissions(ctx, f.st, assess.Change{Account: "LIVE", Margin: yes(), Actor: "usr_admin"}, assess.Platform{}, now)
-		if !errors.Is(err, assess.ErrNoGateUser) {
+		_, err := posturegate.ChangePermissions(ctx, f.st, posturegate.Change{Account: "LIVE", Margin: yes(), Actor: "usr_admin"}, posturegate.Platform{}, now)
+		if !errors.Is(err, posturegate.ErrNoGateUser) {
 			t.Errorf("turning on for nobody = %v, want ErrNoGateUser", err)
 		}
-		res, err := assess.ChangePermissions(ctx, f.st, assess.Change{Account: "LIVE", Withdrawals: no(), Actor: "usr_admin"}, assess.Platform{}, now)
+		res, err := posturegate.ChangePermissions(ctx, f.st, posturegate.Change{Account: "LIVE", Withdrawals: no(), Actor: "usr_admin"}, posturegate.Platform{}, now)
 		if err != nil || res.After.Withdrawals {
 			t.Errorf("turning off for nobody = %+v, %v; want allowed", res, err)
 		}
@@ -193,7 +193,7 @@ func TestSummary(t *testing.T) {
 	f.account("LIVE", account.Live, "US", account.Permissions{})
 	f.member(sms, "LIVE", account.Owner)
 
-	o, err := assess.Summary(ctx, f.st, assess.Platform{}, now)
+	o, err := posturegate.Summary(ctx, f.st, posturegate.Platform{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package assess
+package posturegate
 
 import (
 	"context"
@@ -36,9 +36,9 @@ type Service struct {
 var (
 	// ErrNoAccount: the account does not exist or the caller cannot see
 	// it; the two are not told apart.
-	ErrNoAccount = fault.New(fault.NotFound, "assess: no such account")
+	ErrNoAccount = fault.New(fault.NotFound, "posturegate: no such account")
 	// ErrNoUser: the user an administrator named does not exist.
-	ErrNoUser = fault.New(fault.NotFound, "assess: no such user")
+	ErrNoUser = fault.New(fault.NotFound, "posturegate: no such user")
 	// errNotAdmin refuses a route of the platform team to anyone else.
 	errNotAdmin = &authz.ForbiddenError{Reason: "This needs an administrator"}
 	// errOwnerRole refuses a member who is not an owner.
@@ -100,7 +100,7 @@ func (s *Service) admin(ctx context.Context, a session.Actor) error {
 // Own returns the posture report of the actor's own user.
 func (s *Service) Own(ctx context.Context, a session.Actor) (posture.Report, error) {
 	if a.Operator() {
-		return posture.Report{}, errors.New("assess: an operator has no posture of its own")
+		return posture.Report{}, errors.New("posturegate: an operator has no posture of its own")
 	}
 	return ForUser(ctx, s.Store, a.Session.UserID, s.Platform, s.now())
 }
@@ -167,7 +167,7 @@ type PermissionRequest struct {
 // override, is refused with the reason.
 func (s *Service) SetPermissions(ctx context.Context, a session.Actor, req PermissionRequest) (Result, error) {
 	if a.Operator() {
-		return Result{}, errors.New("assess: an operator changes permissions with `gatehouse permissions`")
+		return Result{}, errors.New("posturegate: an operator changes permissions with `gatehouse permissions`")
 	}
 	if !account.ValidID(req.Account) {
 		return Result{}, ErrNoAccount
@@ -205,7 +205,7 @@ func (s *Service) SetPermissions(ctx context.Context, a session.Actor, req Permi
 	case req.User != "":
 		u, err := s.Store.UserByUsername(ctx, user.NormalizeUsername(req.User))
 		if errors.Is(err, store.ErrNotFound) {
-			return Result{}, fault.NewField("user", "no such user", "assess: no such user")
+			return Result{}, fault.NewField("user", "no such user", "posturegate: no such user")
 		}
 		if err != nil {
 			return Result{}, err

@@ -1,4 +1,4 @@
-// Package assess builds posture reports from the store: it reads one
+// Package posturegate builds posture reports from the store: it reads one
 // user's factors, devices, sessions, API keys, accounts and push
 // requests, maps them into a [posture.Snapshot] and judges it with
 // [posture.Assess]. It also sums the reports of every user for the
@@ -7,7 +7,7 @@
 //
 // The rules live in package posture; this package only reads and maps,
 // so the server, the portal and the command line judge one state alike.
-package assess
+package posturegate
 
 import (
 	"context"
@@ -109,14 +109,14 @@ func Snapshot(ctx context.Context, st Reader, userID string, p Platform, now tim
 	}
 	u, err := st.UserByID(ctx, userID)
 	if err != nil {
-		return posture.Snapshot{}, fmt.Errorf("assess: user: %w", err)
+		return posture.Snapshot{}, fmt.Errorf("posturegate: user: %w", err)
 	}
 	snap := posture.Snapshot{UserID: u.ID, UserName: u.Username, Profile: posture.Profile(u.Profile)}
 	snap.Settings.SessionNotifications = p.SignInNotices
 
 	fs, err := st.FactorsOfUser(ctx, u.ID)
 	if err != nil {
-		return posture.Snapshot{}, fmt.Errorf("assess: factors: %w", err)
+		return posture.Snapshot{}, fmt.Errorf("posturegate: factors: %w", err)
 	}
 	for _, f := range fs {
 		if !f.Usable() {
@@ -130,7 +130,7 @@ func Snapshot(ctx context.Context, st Reader, userID string, p Platform, now tim
 	}
 	codes, err := st.RecoveryCodes(ctx, u.ID)
 	if err != nil {
-		return posture.Snapshot{}, fmt.Errorf("assess: recovery codes: %w", err)
+		return posture.Snapshot{}, fmt.Errorf("posturegate: recovery codes: %w", err)
 	}
 	for _, c := range codes {
 		if c.UsedAt.IsZero() {
@@ -140,7 +140,7 @@ func Snapshot(ctx context.Context, st Reader, userID string, p Platform, now tim
 
 	devs, err := st.DevicesOfUser(ctx, u.ID)
 	if err != nil {
-		return posture.Snapshot{}, fmt.Errorf("assess: devices: %w", err)
+		return posture.Snapshot{}, fmt.Errorf("posturegate: devices: %w", err)
 	}
 	for _, d := range devs {
 		if d.Status == device.Revoked {
@@ -153,7 +153,7 @@ func Snapshot(ctx context.Context, st Reader, userID string, p Platform, now tim
 
 	sessions, err := st.SessionsOfUser(ctx, u.ID)
 	if err != nil {
-		return posture.Snapshot{}, fmt.Errorf("assess: sessions: %w", err)
+		return posture.Snapshot{}, fmt.Errorf("posturegate: sessions: %w", err)
 	}
 	for _, s := range sessions {
 		if !s.Active(now) {
@@ -168,17 +168,17 @@ func Snapshot(ctx context.Context, st Reader, userID string, p Platform, now tim
 
 	ms, err := st.MembershipsOfUser(ctx, u.ID)
 	if err != nil {
-		return posture.Snapshot{}, fmt.Errorf("assess: memberships: %w", err)
+		return posture.Snapshot{}, fmt.Errorf("posturegate: memberships: %w", err)
 	}
 	for _, m := range ms {
 		a, err := st.AccountByID(ctx, m.AccountID)
 		if err != nil {
-			return posture.Snapshot{}, fmt.Errorf("assess: account %s: %w", m.AccountID, err)
+			return posture.Snapshot{}, fmt.Errorf("posturegate: account %s: %w", m.AccountID, err)
 		}
 		snap.Accounts = append(snap.Accounts, mapAccount(a, entities))
 		keys, err := st.KeysOfAccount(ctx, a.ID)
 		if err != nil {
-			return posture.Snapshot{}, fmt.Errorf("assess: keys of %s: %w", a.ID, err)
+			return posture.Snapshot{}, fmt.Errorf("posturegate: keys of %s: %w", a.ID, err)
 		}
 		for _, k := range keys {
 			if k.Usable(now) != nil {
@@ -191,7 +191,7 @@ func Snapshot(ctx context.Context, st Reader, userID string, p Platform, now tim
 				case errors.Is(err, store.ErrNotFound):
 					// Purged long after it ended: the reason is gone.
 				case err != nil:
-					return posture.Snapshot{}, fmt.Errorf("assess: session of key %s: %w", k.ID, err)
+					return posture.Snapshot{}, fmt.Errorf("posturegate: session of key %s: %w", k.ID, err)
 				default:
 					pk.MinterEnded = s.EndedUntrusted()
 				}
@@ -202,7 +202,7 @@ func Snapshot(ctx context.Context, st Reader, userID string, p Platform, now tim
 
 	pushes, err := st.PushRequestsSince(ctx, u.ID, now.Add(-PushWindow))
 	if err != nil {
-		return posture.Snapshot{}, fmt.Errorf("assess: push requests: %w", err)
+		return posture.Snapshot{}, fmt.Errorf("posturegate: push requests: %w", err)
 	}
 	for _, p := range pushes {
 		if out, ok := pushOutcome(p, now); ok {
@@ -216,7 +216,7 @@ func Snapshot(ctx context.Context, st Reader, userID string, p Platform, now tim
 	}
 	st8, _, err := st.Reserve(ctx, throttle.FactorKey(u.ID), func(s throttle.State) (throttle.State, bool) { return s, false })
 	if err != nil {
-		return posture.Snapshot{}, fmt.Errorf("assess: factor throttle: %w", err)
+		return posture.Snapshot{}, fmt.Errorf("posturegate: factor throttle: %w", err)
 	}
 	if rule.Forget == 0 || st8.LastAt.IsZero() || now.Sub(st8.LastAt) < rule.Forget {
 		snap.FactorFailures = st8.Failures

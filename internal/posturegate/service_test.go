@@ -1,4 +1,4 @@
-package assess_test
+package posturegate_test
 
 import (
 	"errors"
@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"gatehouse/internal/account"
-	"gatehouse/internal/assess"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/fault"
+	"gatehouse/internal/posturegate"
 	"gatehouse/internal/session"
 	"gatehouse/internal/user"
 )
@@ -28,7 +28,7 @@ func TestSetPermissionsDecidesWhoMay(t *testing.T) {
 	f.account("LIVE", account.Live, "US", account.Permissions{})
 	f.member(owner, "LIVE", account.Owner)
 	f.member(trader, "LIVE", account.Trader)
-	svc := &assess.Service{Store: f.st, Admins: []string{"Ada"}, StepUpWindow: 5 * time.Minute, Now: func() time.Time { return now }}
+	svc := &posturegate.Service{Store: f.st, Admins: []string{"Ada"}, StepUpWindow: 5 * time.Minute, Now: func() time.Time { return now }}
 
 	fresh := func(u *user.User, aal session.Assurance) session.Actor {
 		return session.Actor{Session: &session.Session{ID: "ses_" + u.Username, UserID: u.ID, Door: session.Web, Assurance: aal, AuthTime: now.Add(-time.Minute)}, IP: "192.0.2.7"}
@@ -40,7 +40,7 @@ func TestSetPermissionsDecidesWhoMay(t *testing.T) {
 	}
 	forbidden := func(err error) bool { var fe *authz.ForbiddenError; return errors.As(err, &fe) }
 	stepUp := func(err error) bool { var se *session.StepUpError; return errors.As(err, &se) }
-	notFound := func(err error) bool { return errors.Is(err, assess.ErrNoAccount) }
+	notFound := func(err error) bool { return errors.Is(err, posturegate.ErrNoAccount) }
 	invalidUser := func(err error) bool {
 		fs := fault.Fields(err)
 		return fault.Of(err) == fault.Invalid && len(fs) == 1 && fs[0].Name == "user"
@@ -48,25 +48,25 @@ func TestSetPermissionsDecidesWhoMay(t *testing.T) {
 	tests := []struct {
 		name  string
 		actor session.Actor
-		req   assess.PermissionRequest
+		req   posturegate.PermissionRequest
 		want  func(error) bool // nil: allowed
 	}{
-		{"OwnerTurnsOn", fresh(owner, session.AAL2), assess.PermissionRequest{Options: yes()}, nil},
-		{"OwnerWithStaleProofStepsUp", stale(owner), assess.PermissionRequest{Options: yes()}, stepUp},
-		{"OwnerAtAAL1StepsUp", fresh(owner, session.AAL1), assess.PermissionRequest{Options: yes()}, stepUp},
-		{"TraderIsForbidden", fresh(trader, session.AAL2), assess.PermissionRequest{Options: yes()}, forbidden},
-		{"StrangerSeesNoAccount", fresh(stranger, session.AAL2), assess.PermissionRequest{Options: yes()}, notFound},
-		{"MalformedAccountIsNone", fresh(owner, session.AAL2), assess.PermissionRequest{Account: "../x", Options: yes()}, notFound},
-		{"OwnerMayNotNameAUser", fresh(owner, session.AAL2), assess.PermissionRequest{Options: yes(), User: "olga"}, forbidden},
-		{"OwnerMayNotOverride", fresh(owner, session.AAL2), assess.PermissionRequest{Options: yes(), Override: "ticket 1"}, forbidden},
-		{"AdminForAnOwner", fresh(admin, session.AAL2), assess.PermissionRequest{Margin: yes(), User: "olga"}, nil},
-		{"AdminNamingNoOne", fresh(admin, session.AAL2), assess.PermissionRequest{Margin: yes(), User: "nobody"}, invalidUser},
-		{"AdminNamingATrader", fresh(admin, session.AAL2), assess.PermissionRequest{Margin: yes(), User: "tim"}, invalidUser},
-		{"AdminWithStaleProofStepsUp", stale(admin), assess.PermissionRequest{Margin: yes(), User: "olga"}, stepUp},
+		{"OwnerTurnsOn", fresh(owner, session.AAL2), posturegate.PermissionRequest{Options: yes()}, nil},
+		{"OwnerWithStaleProofStepsUp", stale(owner), posturegate.PermissionRequest{Options: yes()}, stepUp},
+		{"OwnerAtAAL1StepsUp", fresh(owner, session.AAL1), posturegate.PermissionRequest{Options: yes()}, stepUp},
+		{"TraderIsForbidden", fresh(trader, session.AAL2), posturegate.PermissionRequest{Options: yes()}, forbidden},
+		{"StrangerSeesNoAccount", fresh(stranger, session.AAL2), posturegate.PermissionRequest{Options: yes()}, notFound},
+		{"MalformedAccountIsNone", fresh(owner, session.AAL2), posturegate.PermissionRequest{Account: "../x", Options: yes()}, notFound},
+		{"OwnerMayNotNameAUser", fresh(owner, session.AAL2), posturegate.PermissionRequest{Options: yes(), User: "olga"}, forbidden},
+		{"OwnerMayNotOverride", fresh(owner, session.AAL2), posturegate.PermissionRequest{Options: yes(), Override: "ticket 1"}, forbidden},
+		{"AdminForAnOwner", fresh(admin, session.AAL2), posturegate.PermissionRequest{Margin: yes(), User: "olga"}, nil},
+		{"AdminNamingNoOne", fresh(admin, session.AAL2), posturegate.PermissionRequest{Margin: yes(), User: "nobody"}, invalidUser},
+		{"AdminNamingATrader", fresh(admin, session.AAL2), posturegate.PermissionRequest{Margin: yes(), User: "tim"}, invalidUser},
+		{"AdminWithStaleProofStepsUp", stale(admin), posturegate.PermissionRequest{Margin: yes(), User: "olga"}, stepUp},
 		// An administrator's AAL1 session is no administrator's: the
 		// account is not theirs to see.
-		{"AdminAtAAL1SeesNoAccount", fresh(admin, session.AAL1), assess.PermissionRequest{Margin: yes(), User: "olga"}, notFound},
-		{"AdminUnknownAccount", fresh(admin, session.AAL2), assess.PermissionRequest{Account: "NOPE", Margin: no()}, notFound},
+		{"AdminAtAAL1SeesNoAccount", fresh(admin, session.AAL1), posturegate.PermissionRequest{Margin: yes(), User: "olga"}, notFound},
+		{"AdminUnknownAccount", fresh(admin, session.AAL2), posturegate.PermissionRequest{Account: "NOPE", Margin: no()}, notFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,7 +91,7 @@ func TestAdminRoutesNeedAnAdministrator(t *testing.T) {
 	f := newFixture(t)
 	admin := f.user("ada", user.Occasional)
 	other := f.user("bob", user.Occasional)
-	svc := &assess.Service{Store: f.st, Admins: []string{"ada"}, Now: func() time.Time { return now }}
+	svc := &posturegate.Service{Store: f.st, Admins: []string{"ada"}, Now: func() time.Time { return now }}
 	as := func(u *user.User, aal session.Assurance) session.Actor {
 		return session.Actor{Session: &session.Session{UserID: u.ID, Assurance: aal, AuthTime: now.Add(-10 * time.Hour)}}
 	}
@@ -106,7 +106,7 @@ func TestAdminRoutesNeedAnAdministrator(t *testing.T) {
 	if _, err := svc.Summary(ctx, as(other, session.AAL3)); !errors.As(err, &fe) {
 		t.Errorf("Summary by a non-admin = %v, want forbidden", err)
 	}
-	if _, err := svc.ReportOf(ctx, as(admin, session.AAL2), "nobody"); !errors.Is(err, assess.ErrNoUser) {
+	if _, err := svc.ReportOf(ctx, as(admin, session.AAL2), "nobody"); !errors.Is(err, posturegate.ErrNoUser) {
 		t.Errorf("ReportOf(nobody) = %v, want ErrNoUser", err)
 	}
 }

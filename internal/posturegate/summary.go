@@ -1,4 +1,4 @@
-package assess
+package posturegate
 
 import (
 	"cmp"
@@ -61,7 +61,7 @@ func Check(findingID string) string {
 func Summary(ctx context.Context, st Lister, p Platform, now time.Time) (Overview, error) {
 	users, err := st.ListUsers(ctx)
 	if err != nil {
-		return Overview{}, fmt.Errorf("assess: list users: %w", err)
+		return Overview{}, fmt.Errorf("posturegate: list users: %w", err)
 	}
 	o := Overview{AssessedAt: now, Users: len(users), Exposures: map[posture.Exposure]int{}, Checks: []CheckCount{}}
 	for _, e := range posture.Exposures {

@@ -1,4 +1,4 @@
-package assess
+package posturegate
 
 import (
 	"context"
@@ -18,11 +18,11 @@ import (
 var (
 	// ErrNotOwner refuses a change for a user who is not an owner of the
 	// account: only an owner's posture may gate its permissions.
-	ErrNotOwner = fault.New(fault.Forbidden, "assess: the user is not an owner of the account")
+	ErrNotOwner = fault.New(fault.Forbidden, "posturegate: the user is not an owner of the account")
 	// ErrNoGateUser refuses to turn a permission on without a user whose
 	// posture gates it.
 	ErrNoGateUser = fault.NewField("user", "name the owner you act for: turning a permission on is gated on their posture",
-		"assess: turning a permission on needs the user it is done for")
+		"posturegate: turning a permission on needs the user it is done for")
 )
 
 // GateError refuses to turn trading permissions on while the posture of
@@ -42,7 +42,7 @@ func (e *GateError) Error() string {
 	for i, f := range e.Findings {
 		ids[i] = f.ID
 	}
-	return fmt.Sprintf("assess: turning on %s for account %s refused while high findings are open: %s",
+	return fmt.Sprintf("posturegate: turning on %s for account %s refused while high findings are open: %s",
 		strings.Join(e.TurningOn, ", "), e.Account, strings.Join(ids, ", "))
 }
 
@@ -195,7 +195,7 @@ func ChangePermissions(ctx context.Context, st TxRunner, c Change, p Platform, n
 		res = Result{}
 		a, err := tx.AccountByID(ctx, c.Account)
 		if err != nil {
-			return fmt.Errorf("assess: account: %w", err)
+			return fmt.Errorf("posturegate: account: %w", err)
 		}
 		res.Before = a.Permissions
 		res.After = c.apply(a.Permissions)

@@ -1,4 +1,4 @@
-package assess_test
+package posturegate_test
 
 import (
 	"context"
@@ -14,11 +14,11 @@ import (
 
 	"gatehouse/internal/account"
 	"gatehouse/internal/apikey"
-	"gatehouse/internal/assess"
 	"gatehouse/internal/device"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/push"
 	"gatehouse/internal/posture"
+	"gatehouse/internal/posturegate"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/storetest"
@@ -194,7 +194,7 @@ func TestSnapshotMapsTheStore(t *testing.T) {
 		f.must(err)
 	}
 
-	got, err := assess.Snapshot(ctx, f.st, u.ID, assess.Platform{}, now)
+	got, err := posturegate.Snapshot(ctx, f.st, u.ID, posturegate.Platform{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestSnapshotEntities(t *testing.T) {
 	}
 	table := posture.DefaultEntities()
 	table["CH"] = posture.Entity{Code: "CH", Name: "Swiss securities firm", Jurisdiction: "Switzerland", Scheme: "esisuisse", Limit: "up to CHF 100,000"}
-	r, err := assess.ForUser(ctx, f.st, u.ID, assess.Platform{Entities: table}, now)
+	r, err := posturegate.ForUser(ctx, f.st, u.ID, posturegate.Platform{Entities: table}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestForUserFindings(t *testing.T) {
 	clean := f.user("cleo", user.Occasional)
 	f.clean(clean)
 
-	r, err := assess.ForUser(ctx, f.st, sms.ID, assess.Platform{}, now)
+	r, err := posturegate.ForUser(ctx, f.st, sms.ID, posturegate.Platform{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,7 @@ func TestForUserFindings(t *testing.T) {
 		t.Errorf("entities = %+v; want SIPC with the takeover reminder", r.Entities)
 	}
 
-	r, err = assess.ForUser(ctx, f.st, clean.ID, assess.Platform{}, now)
+	r, err = posturegate.ForUser(ctx, f.st, clean.ID, posturegate.Platform{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestForUserFindings(t *testing.T) {
 		t.Errorf("a user with a security key and recovery codes has a high finding: %+v", r.Findings)
 	}
 
-	if _, err := assess.ForUser(ctx, f.st, "usr_nobody", assess.Platform{}, now); !errors.Is(err, store.ErrNotFound) {
+	if _, err := posturegate.ForUser(ctx, f.st, "usr_nobody", posturegate.Platform{}, now); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("ForUser(unknown) = %v, want ErrNotFound", err)
 	}
 }
@@ -355,14 +355,14 @@ func TestCheckPermissions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := assess.CheckPermissions(ctx, f.st, tt.user.ID, tt.account, tt.want, tt.current, assess.Platform{}, now)
+			err := posturegate.CheckPermissions(ctx, f.st, tt.user.ID, tt.account, tt.want, tt.current, posturegate.Platform{}, now)
 			if tt.refused == nil {
 				if err != nil {
 					t.Errorf("CheckPermissions = %v, want nil", err)
 				}
 				return
 			}
-			var ge *assess.GateError
+			var ge *posturegate.GateError
 			if !errors.As(err, &ge) {
 				t.Fatalf("CheckPermissions = %v, want a *GateError", err)
 			}
@@ -397,7 +397,7 @@ func TestTurningOn(t *testing.T) {
 		{account.Permissions{}, account.Permissions{Options: true, Margin: true, Futures: true, Withdrawals: true}, nil},
 	}
 	for _, tt := range tests {
-		if got := assess.TurningOn(tt.want, tt.current); !cmp.Equal(got, tt.on, cmpopts.EquateEmpty()) {
+		if got := posturegate.TurningOn(tt.want, tt.current); !cmp.Equal(got, tt.on, cmpopts.EquateEmpty()) {
 			t.Errorf("TurningOn(%+v, %+v) = %v, want %v", tt.want, tt.current, got, tt.on)
 		}
 	}
@@ -405,7 +405,7 @@ func TestTurningOn(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	for in, want := range map[string]string{"key-no-allowlist/k1": "key-no-allowlist", "sms-enrolled": "sms-enrolled", "session-stale/a/b": "session-stale"} {
-		if got := assess.Check(in); got != want {
+		if got := posturegate.Check(in); got != want {
 			t.Errorf("Check(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -429,7 +429,7 @@ func TestKeyMintedByEndedSessionIsFlagged(t *testing.T) {
 		f.must(f.st.CreateKey(ctx, k))
 		f.must(f.st.EndSession(ctx, s.session, now.Add(-time.Minute), s.reason))
 	}
-	r, err := assess.ForUser(ctx, f.st, u.ID, assess.Platform{}, now)
+	r, err := posturegate.ForUser(ctx, f.st, u.ID, posturegate.Platform{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +453,7 @@ func TestJapanPackFromTheStore(t *testing.T) {
 	f.factor(u, "totp-1", factor.TOTP, false)
 	f.account("JP-NISA", account.Live, "JP", account.Permissions{})
 	f.member(u, "JP-NISA", account.Owner)
-	r, err := assess.ForUser(ctx, f.st, u.ID, assess.Platform{}, now)
+	r, err := posturegate.ForUser(ctx, f.st, u.ID, posturegate.Platform{}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
