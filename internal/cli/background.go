@@ -81,6 +81,8 @@ type loops struct {
 	hashes   func() uint64  // the password hasher's count; nil: no release after bursts
 	// remind sends the recoveries' due reminders; nil: none from here.
 	remind func(context.Context) (int, error)
+	// checkpoints writes the audit chain's checkpoints; nil: none.
+	checkpoints *checkpointer
 	// approvals records the approval tokens forward-auth accepted off
 	// the request's path; Run closes it last, writing what is left.
 	approvals *authz.Approvals
@@ -99,6 +101,9 @@ func (l *loops) Run(ctx context.Context, interval time.Duration) {
 	}
 	if l.outbox != nil {
 		wg.Go(func() { l.outbox.Run(ctx) })
+	}
+	if l.checkpoints != nil {
+		wg.Go(func() { l.checkpoints.Run(ctx) })
 	}
 	if l.remind != nil {
 		wg.Go(func() { runReminders(ctx, l.remind, time.Minute, l.log) })

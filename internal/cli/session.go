@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"text/tabwriter"
 	"time"
 
 	"gatehouse/internal/audit"
+	"gatehouse/internal/checkpoint"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
 )
@@ -17,8 +19,9 @@ func init() {
 		"list":   runSessionList,
 		"revoke": runSessionRevoke,
 	})}
-	verbs["audit"] = verb{summary: "verify the audit chain", run: subverbs("audit", map[string]func(context.Context, *env, []string) error{
-		"verify": runAuditVerify,
+	verbs["audit"] = verb{summary: "verify the audit chain, write signed checkpoints of its head", run: subverbs("audit", map[string]func(context.Context, *env, []string) error{
+		"verify":     runAuditVerify,
+		"checkpoint": runAuditCheckpoint,
 	})}
 }
 
@@ -97,21 +100,51 @@ func runSessionRevoke(ctx context.Context, e *env, args []string) error {
 }
 
 func runAuditVerify(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "audit verify", "audit verify")
+	fs := newFlagSet(e, "audit verify", "audit verify [--checkpoint FILE]")
 	var sf storeFlags
 	sf.register(fs)
+	cpFile := fs.String("checkpoint", "", "also check the chain against the signed checkpoints in this `file` (audit checkpoint, audit.checkpoints): a tail removed or a history rewritten fails")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	_, st, err := sf.open(ctx, e)
+	c, st, err := sf.open(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	n, err := audit.Verify(st.AuditEvents(ctx))
+	if *cpFile == "" {
+		n, err := audit.Verify(st.AuditEvents(ctx))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "audit chain intact: %d events\n", n)
+		return nil
+	}
+	keys, err := checkpointKeys(c)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "audit chain intact: %d events\n", n)
+	f, err := os.Open(*cpFile)
+	if err != nil {
+		return fmt.Errorf("read the checkpoints: %w", err)
+	}
+	defer f.Close()
+	cps, err := checkpoint.ParseAll(f, keys)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *cpFile, err)
+	}
+	if len(cps) == 0 {
+		return fmt.Errorf("%s holds no checkpoint", *cpFile)
+	}
+	n, err := checkpoint.Verify(st.AuditEvents(ctx), cps)
+	if err != nil {
+		return err
+	}
+	last := cps[len(cps)-1]
+	noun := "checkpoints"
+	if len(cps) == 1 {
+		noun = "checkpoint"
+	}
+	fmt.Fprintf(e.stdout, "audit chain intact: %d events, consistent with %d %s (the last: event %d at %s)\n", n, len(cps), noun, last.Seq, last.Time.Format(time.RFC3339))
 	return nil
 }

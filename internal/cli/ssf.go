@@ -49,13 +49,9 @@ func transmitter(c *config.Config) *ssf.Transmitter {
 // requires keys with them) an ephemeral key is made, so the transmitter
 // configuration and its jwks_uri still answer.
 func signingKeys(c *config.Config, log *slog.Logger) ([]secevent.Key, error) {
-	var keys []secevent.Key
-	for i, f := range c.SSF.SigningKeys {
-		k, err := config.LoadSigningKey(f)
-		if err != nil {
-			return nil, fmt.Errorf("ssf.signing_keys[%d]: %w", i, err)
-		}
-		keys = append(keys, secevent.Key{ID: thumbprint(k), Private: k})
+	keys, err := configuredSigningKeys(c)
+	if err != nil {
+		return nil, err
 	}
 	if len(keys) == 0 {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -64,6 +60,20 @@ func signingKeys(c *config.Config, log *slog.Logger) ([]secevent.Key, error) {
 		}
 		keys = append(keys, secevent.Key{ID: thumbprint(k), Private: k})
 		log.Debug("ssf: no signing key configured; an ephemeral one is published (no receivers are configured)")
+	}
+	return keys, nil
+}
+
+// configuredSigningKeys loads ssf.signing_keys, each named by its JWK
+// thumbprint; none when none is configured.
+func configuredSigningKeys(c *config.Config) ([]secevent.Key, error) {
+	var keys []secevent.Key
+	for i, f := range c.SSF.SigningKeys {
+		k, err := config.LoadSigningKey(f)
+		if err != nil {
+			return nil, fmt.Errorf("ssf.signing_keys[%d]: %w", i, err)
+		}
+		keys = append(keys, secevent.Key{ID: thumbprint(k), Private: k})
 	}
 	return keys, nil
 }

@@ -26,16 +26,24 @@ const (
 // GATEHOUSE_SSF_TOKEN_MARKET_DATA), as ssf.receivers YAML.
 const pollReceiver = "    - id: market-data\n      audience: [market-data]\n      delivery: poll\n"
 
+// signingKeyFile writes a new P-256 key in PEM, as ssf.signing_keys
+// names them, and returns its path.
+func signingKeyFile(t *testing.T) string {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalECPrivateKey(k)
+	key := filepath.Join(t.TempDir(), "ssf.pem")
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
 // ssfConfig writes a configuration with a signing key and the receivers.
 func ssfConfig(t *testing.T, receivers string) string {
 	t.Helper()
 	dir := t.TempDir()
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, _ := x509.MarshalECPrivateKey(k)
-	key := filepath.Join(dir, "ssf.pem")
-	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	key := signingKeyFile(t)
 	cfg := filepath.Join(dir, "gatehouse.yaml")
 	yaml := "ssf:\n  signing_keys: [" + key + "]\n  receivers:\n" + receivers
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {

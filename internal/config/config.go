@@ -101,6 +101,8 @@ type Config struct {
 	SSF SSF `yaml:"ssf"`
 	// Recovery is the lost-factor recovery's waits and limits.
 	Recovery Recovery `yaml:"recovery"`
+	// Audit configures the audit chain's checkpoints.
+	Audit Audit `yaml:"audit"`
 }
 
 // TLS names certificate and key files; both empty serves plain HTTP.
@@ -146,6 +148,7 @@ func Default() *Config {
 		Factors:      defaultFactors(),
 		Mail:         Mail{NotifySignIns: true},
 		Outbox:       defaultOutbox(),
+		Audit:        Audit{Checkpoints: Checkpoints{Every: time.Hour}},
 		Keys:         defaultKeys(),
 		Rules:        policy.ReferenceSpecs(),
 		Entities:     posture.DefaultEntities(),
@@ -359,6 +362,7 @@ func (c *Config) validate(serving bool) error {
 	c.validateOutbox(bad)
 	c.validatePosture(bad)
 	c.validateSSF(bad, serving)
+	c.validateAudit(bad)
 	return errors.Join(errs...)
 }
 

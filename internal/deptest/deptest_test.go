@@ -22,7 +22,7 @@ var leaves = []string{
 	"internal/token", "internal/user", "internal/flow", "internal/seal", "internal/webhook", "internal/fault",
 	"internal/strictjson", "internal/clienttext", "internal/notice", "internal/secevent",
 	"internal/factor", "internal/factor/totp", "internal/factor/recovery", "internal/factor/push", "internal/factor/sms",
-	"internal/approval", "internal/signal",
+	"internal/approval", "internal/signal", "internal/checkpoint",
 	// internal/factor/webauthn is not a leaf: go-webauthn, which it wraps,
 	// imports net/http for its protocol types.
 }

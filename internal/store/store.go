@@ -142,6 +142,9 @@ type FreezeLinks interface {
 type Audit interface {
 	// AppendAudit seals e onto the chain's head (see [audit.Seal]) and stores it.
 	AppendAudit(ctx context.Context, e *audit.Event) error
+	// AuditHead returns the chain's last event; ErrNotFound when the
+	// chain is empty.
+	AuditHead(ctx context.Context) (*audit.Event, error)
 	// AuditEvents walks the whole chain in order, for verification.
 	AuditEvents(ctx context.Context) iter.Seq2[*audit.Event, error]
 	// AuditOfUser returns up to limit of a user's events with Seq < before

@@ -137,3 +137,9 @@ func (q *conn) ResetThrottle(ctx context.Context, key string) error {
 	_, err := q.x.Exec(ctx, `DELETE FROM throttles WHERE key = $1`, key)
 	return err
 }
+
+// AuditHead implements [store.Audit].
+func (q *conn) AuditHead(ctx context.Context) (*audit.Event, error) {
+	e, err := scanEvent(q.x.QueryRow(ctx, `SELECT `+auditCols+` FROM audit ORDER BY seq DESC LIMIT 1`))
+	return e, mapErr(err)
+}

@@ -3,6 +3,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -278,6 +279,9 @@ func testDevices(t *testing.T, s store.Store) {
 }
 
 func testAuditChain(t *testing.T, s store.Store) {
+	if _, err := s.AuditHead(ctx); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("AuditHead of an empty chain = %v, want ErrNotFound", err)
+	}
 	for i := range 5 {
 		e := &audit.Event{Time: T0.Add(time.Duration(i) * time.Second), Type: audit.LoginSucceeded, UserID: fmt.Sprintf("usr_%d", i%2), Actor: "usr", IP: "192.0.2.1", Detail: map[string]string{"session": fmt.Sprint(i)}}
 		if err := s.AppendAudit(ctx, e); err != nil {
@@ -290,6 +294,13 @@ func testAuditChain(t *testing.T, s store.Store) {
 	n, err := audit.Verify(s.AuditEvents(ctx))
 	if err != nil || n != 5 {
 		t.Errorf("Verify = %d, %v; want 5, nil", n, err)
+	}
+	var last *audit.Event
+	for e := range s.AuditEvents(ctx) {
+		last = e
+	}
+	if head, err := s.AuditHead(ctx); err != nil || head.Seq != 5 || !bytes.Equal(head.Hash, last.Hash) {
+		t.Errorf("AuditHead = %+v, %v; want event 5", head, err)
 	}
 	mine, err := s.AuditOfUser(ctx, "usr_0", 0, 10)
 	if err != nil || len(mine) != 3 || mine[0].Seq != 5 {
