@@ -23,6 +23,7 @@ import (
 	"gatehouse/internal/extauthz"
 	"gatehouse/internal/httpapi"
 	"gatehouse/internal/login"
+	"gatehouse/internal/notify"
 	"gatehouse/internal/password"
 	"gatehouse/internal/posturegate"
 	"gatehouse/internal/server"
@@ -161,7 +162,7 @@ func listenPprof(addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--pprof %s: %w (give HOST:PORT, e.g. 127.0.0.1:6060)", addr, err)
 	}
-	if !config.LoopbackHost(host) {
+	if !notify.LoopbackHost(host) {
 		return nil, fmt.Errorf("--pprof %s: not a loopback address (use 127.0.0.1:PORT or [::1]:PORT)", addr)
 	}
 	l, err := net.Listen("tcp", addr)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"gatehouse/internal/notify"
 	"net"
 	"net/netip"
 	"strings"
@@ -24,13 +25,6 @@ type Metrics struct {
 	AllowRemote bool `yaml:"allow_remote"`
 }
 
-// LoopbackHost reports whether host, an address or "localhost", is on
-// loopback: what only the machine itself reaches.
-func LoopbackHost(host string) bool {
-	a, err := netip.ParseAddr(host)
-	return strings.EqualFold(host, "localhost") || err == nil && a.IsLoopback()
-}
-
 func (c *Config) validateMetrics(bad func(string, ...any)) {
 	m := c.Metrics
 	if m.Listen == "" {
@@ -42,7 +36,7 @@ func (c *Config) validateMetrics(bad func(string, ...any)) {
 		return
 	}
 	_, err = netip.ParseAddr(host)
-	loopback := LoopbackHost(host)
+	loopback := notify.LoopbackHost(host)
 	if host != "" && !strings.EqualFold(host, "localhost") && err != nil {
 		bad("metrics.listen %q: want HOST:PORT with an IP address", m.Listen)
 		return

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"gatehouse/internal/notify"
 	"net/url"
 	"os"
 	"regexp"
@@ -165,7 +166,7 @@ func pushURL(s string) error {
 		return nil
 	case "http":
 		host := u.Hostname()
-		if LoopbackHost(host) {
+		if notify.LoopbackHost(host) {
 			return nil
 		}
 		return errors.New("http only to a loopback host: tokens in clear are readable on the way")

@@ -79,9 +79,10 @@ func (m TLSMode) For(port string) TLSMode {
 	return StartTLS
 }
 
-// LoopbackHost reports whether host (of an smtp_addr) names this machine:
-// "localhost" or a loopback IP address. A name that merely resolves to
-// loopback does not count: what it resolves to can change.
+// LoopbackHost reports whether host (of a relay, a listen address, a URL)
+// names this machine: "localhost" or a loopback IP address. A name that
+// merely resolves to loopback does not count: what it resolves to can
+// change.
 func LoopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
