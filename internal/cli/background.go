@@ -11,6 +11,7 @@ import (
 
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
+	"gatehouse/internal/login"
 	"gatehouse/internal/outbox"
 	"gatehouse/internal/store"
 )
@@ -79,6 +80,9 @@ type loops struct {
 	store    store.Store
 	outbox   *outbox.Worker // nil: the outbox is not delivered from here
 	hashes   func() uint64  // the password hasher's count; nil: no release after bursts
+	// later runs the work requests answered before doing it (a password
+	// reset's mail); nil: none.
+	later *login.Later
 	// remind sends the recoveries' due reminders; nil: none from here.
 	remind func(context.Context) (int, error)
 	// checkpoints writes the audit chain's checkpoints; nil: none.
@@ -104,6 +108,9 @@ func (l *loops) Run(ctx context.Context, interval time.Duration) {
 	}
 	if l.checkpoints != nil {
 		wg.Go(func() { l.checkpoints.Run(ctx) })
+	}
+	if l.later != nil {
+		wg.Go(func() { l.later.Run(ctx) })
 	}
 	if l.remind != nil {
 		wg.Go(func() { runReminders(ctx, l.remind, time.Minute, l.log) })

@@ -204,7 +204,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 		return nil, nil, err
 	}
 	svc := &login.Service{Store: st, Hasher: hasher, Rules: c.Password.Rules, Throttle: c.Throttle, Lifetimes: c.Sessions, Factors: factors, Log: log, Outcome: metrics.LoginOutcome,
-		Recovery: loginRecovery(c), Cooldown: cooldownPolicy(c)}
+		Recovery: loginRecovery(c), Cooldown: cooldownPolicy(c), Later: login.NewLater(1024, log)}
 	approvals, err := buildApprovals(c, st, factors, now, log)
 	if err != nil {
 		return nil, nil, err
@@ -251,7 +251,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 		// Validate has made sure a signing key is configured.
 		cps = &checkpointer{st: st, key: tr.Keys[0], issuer: checkpointIssuer(c), now: time.Now, to: c.Audit.Checkpoints, log: log}
 	}
-	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, watch: watch, store: st, outbox: worker, hashes: hasher.Hashes, remind: svc.RemindRecoveries, approvals: approvals, checkpoints: cps, log: log}, nil
+	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, watch: watch, store: st, outbox: worker, hashes: hasher.Hashes, later: svc.Later, remind: svc.RemindRecoveries, approvals: approvals, checkpoints: cps, log: log}, nil
 }
 
 // sharedOnce is where DPoP proofs and approval tokens are spent beyond

@@ -117,6 +117,10 @@ type Service struct {
 	// or removed and a recovery code used, in the change's transaction;
 	// nil starts none.
 	Cooldown *cooldown.Policy
+	// Later, when set, runs a password reset's look-up and writes after
+	// the request is answered (see [Service.RequestPasswordReset]); nil
+	// runs them before (the command line, tests).
+	Later *Later
 
 	dummyOnce sync.Once
 	dummy     string

@@ -1,7 +1,9 @@
 package login_test
 
 import (
+	"context"
 	"errors"
+	"maps"
 	"net/netip"
 	"slices"
 	"testing"
@@ -351,5 +353,42 @@ func TestPasswordReset(t *testing.T) {
 	}
 	if e := f.lastEvent(t, u.ID, audit.PasswordChanged); e == nil || e.Detail["by"] != "reset" {
 		t.Errorf("password.changed = %+v", e)
+	}
+}
+
+// TestPasswordResetAnswersFirst: with the work deferred, a reset request
+// for an unknown user and one for a known user make the same store calls
+// before answering (the throttles alone), so the answer's time cannot tell
+// them apart; the known user's link is mailed once the queue runs, and a
+// full queue refuses everyone alike.
+func TestPasswordResetAnswersFirst(t *testing.T) {
+	f := newFixture(t)
+	u := f.addUser(t, "alice", user.Occasional)
+	f.svc.Later = login.NewLater(2, nil)
+	ip := netip.MustParseAddr("198.51.100.7")
+	f.count.n.take()
+	var before []map[string]int
+	for _, name := range []string{"nobody", "alice"} {
+		if err := f.svc.RequestPasswordReset(ctx, name, ip); err != nil {
+			t.Fatalf("RequestPasswordReset(%s) = %v", name, err)
+		}
+		before = append(before, f.count.n.take())
+	}
+	if !maps.Equal(before[0], before[1]) || before[1]["UserByUsername"] != 0 {
+		t.Errorf("store calls before answering: unknown %v, known %v; want the same, no user look-up", before[0], before[1])
+	}
+	if err := f.svc.RequestPasswordReset(ctx, "carol", ip); !errors.Is(err, login.ErrBusy) {
+		t.Errorf("RequestPasswordReset with the queue full = %v, want ErrBusy", err)
+	}
+	ms, _ := f.st.ListMessages(ctx, store.MessageFilter{Event: "password.reset_link", Limit: 10})
+	if len(ms) != 0 {
+		t.Fatalf("%d reset mails before the queue ran, want none", len(ms))
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	f.svc.Later.Run(done) // runs what is queued, then returns
+	ms, err := f.st.ListMessages(ctx, store.MessageFilter{Event: "password.reset_link", Limit: 10})
+	if err != nil || len(ms) != 1 || ms[0].UserID != u.ID {
+		t.Fatalf("reset mails after the queue ran = %d, %v; want one, to alice", len(ms), err)
 	}
 }

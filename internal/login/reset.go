@@ -28,8 +28,10 @@ const EndReset = "password_reset"
 // RequestPasswordReset mails a single-use reset link to the address of
 // username's user, through the outbox. It answers nil for every username
 // (unknown, without an address, frozen) after the same work: limits per
-// username and per source like a recovery's starts (counted apart), and
-// a link token made and hashed. Only the
+// username and per source like a recovery's starts (counted apart), then,
+// through [Service.Later] when set, the look-up of the user and the
+// link's and mail's writes, which only a known user's request has: the
+// answer comes before them, so its time tells nothing either. Only the
 // owner's mailbox learns more.
 func (s *Service) RequestPasswordReset(ctx context.Context, username string, ip netip.Addr) error {
 	now := s.now()
@@ -43,20 +45,36 @@ func (s *Service) RequestPasswordReset(ctx context.Context, username string, ip 
 	if err := reserve(ctx, s.Store, "rps:"+ip.String(), perSource, now); err != nil {
 		return err
 	}
+	if s.Later == nil {
+		return s.mailReset(ctx, name, ip, now)
+	}
+	ok := s.Later.Do(func(ctx context.Context) {
+		if err := s.mailReset(ctx, name, ip, now); err != nil {
+			s.Later.log.Error("password reset", "err", err)
+		}
+	})
+	if !ok {
+		return ErrBusy
+	}
+	return nil
+}
+
+// mailReset writes the reset link and its mail for name's user, if it has
+// an address and is not frozen, in one transaction with its audit event.
+func (s *Service) mailReset(ctx context.Context, name string, ip netip.Addr, now time.Time) error {
 	u, err := s.Store.UserByUsername(ctx, name)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && (u.Email == "" || u.Frozen()) || s.Factors.Seal == nil {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	tok, err := token.New(s.Rand, 32)
 	if err != nil {
 		return err
 	}
-	hash := token.Hash(tok)
-	if u == nil || u.Email == "" || u.Frozen() || s.Factors.Seal == nil {
-		return nil
-	}
 	return s.Store.InTx(ctx, func(tx store.Tx) error {
-		if err := tx.CreateLink(ctx, hash, u.ID, store.LinkPasswordReset, now.Add(resetLinkLifetime)); err != nil {
+		if err := tx.CreateLink(ctx, token.Hash(tok), u.ID, store.LinkPasswordReset, now.Add(resetLinkLifetime)); err != nil {
 			return err
 		}
 		m, err := notify.ResetMessage(s.Factors.Seal, s.Rand, notify.Approval{UserID: u.ID, To: u.Email, IP: ip.String(), Time: now, Token: tok})
