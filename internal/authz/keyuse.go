@@ -139,10 +139,16 @@ func (k *Keys) Run(ctx context.Context, interval time.Duration) {
 				k.log.Error("flush key uses", "err", err)
 			}
 		case <-sweep.C:
-			if n, err := k.RevokeDormant(ctx); err != nil {
-				k.log.Error("revoke dormant keys", "err", err, "revoked", n)
-			} else if n > 0 {
-				k.log.Info("revoked dormant keys", "revoked", n)
+			// One instance at a time: the others would find the same keys.
+			_, err := k.store.Alone(ctx, "dormant-keys", func(ctx context.Context) error {
+				n, err := k.RevokeDormant(ctx)
+				if n > 0 {
+					k.log.Info("revoked dormant keys", "revoked", n)
+				}
+				return err
+			})
+			if err != nil && ctx.Err() == nil {
+				k.log.Error("revoke dormant keys", "err", err)
 			}
 			sweep.Reset(k.sweepEvery)
 		}

@@ -13,6 +13,7 @@ import (
 	"gatehouse/internal/authz"
 	"gatehouse/internal/login"
 	"gatehouse/internal/outbox"
+	"gatehouse/internal/playbook"
 	"gatehouse/internal/store"
 )
 
@@ -26,18 +27,42 @@ const (
 )
 
 // runJanitor purges expired login state every interval until ctx ends.
-// With several instances on one PostgreSQL each runs it; the deletes are
-// idempotent.
-func runJanitor(ctx context.Context, st store.Purger, every time.Duration, log *slog.Logger) {
+// With several instances on one PostgreSQL, one of them purges at a time
+// ([store.Store.Alone]); the others skip that round.
+func runJanitor(ctx context.Context, st store.Store, every time.Duration, log *slog.Logger) {
 	each(ctx, every, func() {
-		now := time.Now()
-		n, err := st.PurgeExpired(ctx, now.Add(-keepExpired), now.Add(-keepHistory))
-		if err != nil {
-			log.Error("purge expired login state", "err", err)
-		} else if n > 0 {
-			log.Info("purged expired login state", "rows", n)
-		}
+		alone(ctx, st, "janitor", log, func(ctx context.Context) error {
+			now := time.Now()
+			n, err := st.PurgeExpired(ctx, now.Add(-keepExpired), now.Add(-keepHistory))
+			if err == nil && n > 0 {
+				log.Info("purged expired login state", "rows", n)
+			}
+			return err
+		})
 	})
+}
+
+// runSignalSweep suspends, every interval until ctx ends, the keys that
+// open signals marked for rotation and that were not rotated by their
+// deadline, on one instance at a time.
+func runSignalSweep(ctx context.Context, st store.Store, signals *playbook.Service, every time.Duration, log *slog.Logger) {
+	each(ctx, every, func() {
+		alone(ctx, st, "signal-sweep", log, func(ctx context.Context) error {
+			n, err := signals.Sweep(ctx)
+			if n > 0 {
+				log.Info("signal sweep: keys suspended for want of rotation", "actions", n)
+			}
+			return err
+		})
+	})
+}
+
+// alone runs fn unless another instance is running the work name, and
+// logs its failure.
+func alone(ctx context.Context, st store.Store, name string, log *slog.Logger, fn func(context.Context) error) {
+	if _, err := st.Alone(ctx, name, fn); err != nil && ctx.Err() == nil {
+		log.Error("background work failed", "work", name, "err", err)
+	}
 }
 
 // each runs fn every interval until ctx ends.
@@ -80,6 +105,8 @@ type loops struct {
 	store    store.Store
 	outbox   *outbox.Worker // nil: the outbox is not delivered from here
 	hashes   func() uint64  // the password hasher's count; nil: no release after bursts
+	// signals sweeps the open signals' key deadlines; nil: none.
+	signals *playbook.Service
 	// later runs the work requests answered before doing it (a password
 	// reset's mail); nil: none.
 	later *login.Later
@@ -108,6 +135,9 @@ func (l *loops) Run(ctx context.Context, interval time.Duration) {
 	}
 	if l.checkpoints != nil {
 		wg.Go(func() { l.checkpoints.Run(ctx) })
+	}
+	if l.signals != nil && l.store != nil {
+		wg.Go(func() { runSignalSweep(ctx, l.store, l.signals, time.Minute, l.log) })
 	}
 	if l.later != nil {
 		wg.Go(func() { l.later.Run(ctx) })

@@ -25,6 +25,7 @@ import (
 	"gatehouse/internal/login"
 	"gatehouse/internal/notify"
 	"gatehouse/internal/password"
+	"gatehouse/internal/playbook"
 	"gatehouse/internal/posturegate"
 	"gatehouse/internal/server"
 	"gatehouse/internal/session"
@@ -251,7 +252,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 		// Validate has made sure a signing key is configured.
 		cps = &checkpointer{st: st, key: tr.Keys[0], issuer: checkpointIssuer(c), now: time.Now, to: c.Audit.Checkpoints, log: log}
 	}
-	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, watch: watch, store: st, outbox: worker, hashes: hasher.Hashes, later: svc.Later, remind: svc.RemindRecoveries, approvals: approvals, checkpoints: cps, log: log}, nil
+	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, watch: watch, store: st, outbox: worker, hashes: hasher.Hashes, later: svc.Later, signals: &playbook.Service{Store: st, Sessions: sessions, Keys: keys, Now: now}, remind: svc.RemindRecoveries, approvals: approvals, checkpoints: cps, log: log}, nil
 }
 
 // sharedOnce is where DPoP proofs and approval tokens are spent beyond

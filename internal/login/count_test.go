@@ -91,6 +91,9 @@ func (c *countingStore) InTx(ctx context.Context, fn func(store.Tx) error) error
 func (c *countingStore) Ping(ctx context.Context) error       { return c.st.Ping(ctx) }
 func (c *countingStore) Revocations() <-chan store.Revocation { return c.st.Revocations() }
 func (c *countingStore) Close() error                         { return c.st.Close() }
+func (c *countingStore) Alone(ctx context.Context, name string, fn func(context.Context) error) (bool, error) {
+	return c.st.Alone(ctx, name, fn)
+}
 func (c *countingStore) RevokedSince(ctx context.Context, seq int64, limit int) ([]store.Revocation, int64, error) {
 	return c.st.RevokedSince(ctx, seq, limit)
 }

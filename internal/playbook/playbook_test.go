@@ -217,3 +217,73 @@ func TestAddRefusesBadSignal(t *testing.T) {
 		t.Errorf("%d signals stored after refusals, want none", len(list))
 	}
 }
+
+// TestRotateKeysSweep: a rotate-keys step marks the keys of the users in
+// scope when applied; the sweep the janitor runs suspends nothing before
+// the deadline, then the marked keys not rotated, once, with their
+// key.revoked events naming the signal; a key made after the signal is
+// left alone.
+func TestRotateKeysSweep(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			st := withNotices(t, b.open(t))
+			now := storetest.T0.Add(time.Hour)
+			svc := &playbook.Service{Store: st, Now: func() time.Time { return now }}
+			sig := &signal.Signal{ID: "sig_rotate", Title: "Workstation build 4.2 leaks tokens", Kind: signal.Vulnerability, Severity: signal.High,
+				Doors: []string{"api"}, Steps: steps(t, "rotate-keys:14d"), State: signal.Open, CreatedAt: now, CreatedBy: "admin"}
+			err := st.InTx(ctx, func(tx store.Tx) error {
+				storetest.NewUser(t, tx, "alice")
+				storetest.NewAccount(t, tx, "ACC-1", "live")
+				for _, id := range []string{"key_old1", "key_old2"} {
+					if err := tx.CreateKey(ctx, storetest.NewKey(id, "ACC-1", "live", storetest.T0)); err != nil {
+						return err
+					}
+				}
+				return tx.CreateSignal(ctx, sig)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := svc.Apply(ctx, sig.ID, "admin")
+			if err != nil || p.Count()[signal.OpMarkKey] != 2 {
+				t.Fatalf("Apply = %v, %v; want both keys marked", p, err)
+			}
+			// A key made after the signal: the rotation it asked for.
+			if err := st.CreateKey(ctx, storetest.NewKey("key_new", "ACC-1", "live", now.Add(time.Minute))); err != nil {
+				t.Fatal(err)
+			}
+			now = now.Add(13 * 24 * time.Hour)
+			if n, err := svc.Sweep(ctx); n != 0 || err != nil {
+				t.Errorf("Sweep before the deadline = %d, %v; want nothing", n, err)
+			}
+			now = now.Add(2 * 24 * time.Hour)
+			if n, err := svc.Sweep(ctx); n != 2 || err != nil {
+				t.Errorf("Sweep after the deadline = %d, %v; want the two marked keys", n, err)
+			}
+			if n, err := svc.Sweep(ctx); n != 0 || err != nil {
+				t.Errorf("Sweep again = %d, %v; want nothing twice", n, err)
+			}
+			for id, revoked := range map[string]bool{"key_old1": true, "key_old2": true, "key_new": false} {
+				k, err := st.KeyByID(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := !k.RevokedAt.IsZero() && k.RevokeReason == "signal"; got != revoked {
+					t.Errorf("%s revoked by the signal = %v, want %v (%+v)", id, got, revoked, k)
+				}
+			}
+			n := 0
+			for e, err := range st.AuditEvents(ctx) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e.Type == audit.KeyRevoked && e.Detail["signal"] == sig.ID && e.Detail["reason"] == "signal" {
+					n++
+				}
+			}
+			if n != 2 {
+				t.Errorf("%d key.revoked events naming the signal, want 2", n)
+			}
+		})
+	}
+}

@@ -210,6 +210,12 @@ type Store interface {
 	InTx(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
+	// Alone runs fn unless another process on the store is running work
+	// of the same name, and reports whether it ran: background work that
+	// every instance schedules (the janitor's purges, the dormant-key and
+	// signal sweeps) then runs on one instance at a time. A backend that
+	// one process serves runs fn.
+	Alone(ctx context.Context, name string, fn func(context.Context) error) (ran bool, err error)
 	// Revocations delivers what any instance, this one included, revoked
 	// or changed where the backend can tell (PostgreSQL LISTEN/NOTIFY):
 	// sessions ended (or whose token changed, or whose assurance dropped),

@@ -1,6 +1,8 @@
 package postgres_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -11,6 +13,7 @@ import (
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
+	"gatehouse/internal/store/postgres"
 	"gatehouse/internal/store/storetest"
 )
 
@@ -153,5 +156,82 @@ func TestOutboxClaimsAcrossInstances(t *testing.T) {
 		if c != 1 {
 			t.Errorf("%s claimed %d times, want 1", id, c)
 		}
+	}
+}
+
+// TestAloneAcrossInstances: while one instance runs the work of a name,
+// another instance's Alone of the same name runs nothing and says so, a
+// different name runs, and once the first is done the name is free
+// again; an instance that dies holding it frees it with its session.
+func TestAloneAcrossInstances(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	a, b := open(t, url), open(t, url)
+	inside, release := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ran, err := a.Alone(ctx, "janitor", func(context.Context) error {
+			close(inside)
+			<-release
+			return nil
+		})
+		if !ran || err != nil {
+			t.Errorf("first Alone = %v, %v; want it to run", ran, err)
+		}
+	})
+	<-inside
+	ran, err := b.Alone(ctx, "janitor", func(context.Context) error {
+		t.Error("the other instance ran the janitor while the first ran it")
+		return nil
+	})
+	if ran || err != nil {
+		t.Errorf("second Alone while the first holds it = %v, %v; want false, nil", ran, err)
+	}
+	if ran, err := b.Alone(ctx, "dormant-keys", func(context.Context) error { return nil }); !ran || err != nil {
+		t.Errorf("Alone of another name = %v, %v; want it to run", ran, err)
+	}
+	close(release)
+	wg.Wait()
+	want := errors.New("the work failed")
+	if ran, err := b.Alone(ctx, "janitor", func(context.Context) error { return want }); !ran || !errors.Is(err, want) {
+		t.Errorf("Alone after the first finished = %v, %v; want it to run and its error", ran, err)
+	}
+
+	// A process that dies holding the lock: its session ends, and the
+	// lock with it.
+	dying, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, stop, gone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(gone)
+		dying.Alone(ctx, "janitor", func(context.Context) error {
+			close(held)
+			<-stop // the process "dies" below, its work unfinished
+			return nil
+		})
+	}()
+	t.Cleanup(func() { close(stop); <-gone; dying.Close() })
+	<-held
+	if ran, _ := b.Alone(ctx, "janitor", func(context.Context) error { return nil }); ran {
+		t.Fatal("Alone ran while a live instance held the name")
+	}
+	c := raw(t, url)
+	if _, err := c.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()
+		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		  AND classid::bigint >> 16 = x'6769'::int`); err != nil {
+		t.Fatal(err)
+	}
+	ok := false
+	for range 100 {
+		if ran, _ := b.Alone(ctx, "janitor", func(context.Context) error { return nil }); ran {
+			ok = true
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !ok {
+		t.Error("the name stayed held after the holder's session ended")
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"path"
 	"reflect"
@@ -57,6 +58,9 @@ var migrations embed.FS
 const (
 	lockMigrate int32 = 0x67680001 // "gh", 1: the schema and its ledger
 	lockAudit   int32 = 0x67680002 // "gh", 2: the audit chain's head
+	// lockAlone is the high half of the classes of [DB.Alone]'s locks,
+	// whose low half is a hash of the work's name.
+	lockAlone int32 = 0x67690000 // "gi", 0
 )
 
 // revocationBuffer is how many revocations [DB.Revocations] holds for a
@@ -261,6 +265,37 @@ func (s *DB) lockedTx(ctx context.Context, class int32, fn func(pgx.Tx) error) e
 		}
 		return fn(tx)
 	})
+}
+
+// Alone implements [store.Store] with a session-level advisory lock,
+// tried without waiting, on a connection of its own held while fn runs:
+// if the instance dies, PostgreSQL ends its session and the lock with it.
+func (s *DB) Alone(ctx context.Context, name string, fn func(context.Context) error) (bool, error) {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("postgres: acquire a connection: %w", err)
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	class := lockAlone | int32(h.Sum32()&0xffff)
+	var got bool
+	if err := c.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, class, s.lockKey).Scan(&got); err != nil {
+		c.Release()
+		return false, fmt.Errorf("postgres: lock %s: %w", name, err)
+	}
+	if !got {
+		c.Release()
+		return false, nil
+	}
+	defer func() {
+		if _, err := c.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, $2)`, class, s.lockKey); err != nil {
+			// Closing the session is what releases the lock then.
+			_ = c.Hijack().Close(context.WithoutCancel(ctx))
+			return
+		}
+		c.Release()
+	}()
+	return true, fn(ctx)
 }
 
 func lock(ctx context.Context, x querier, class, key int32) error {

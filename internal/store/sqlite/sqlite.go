@@ -166,6 +166,12 @@ func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // every revocation is local and there is nothing to deliver.
 func (s *DB) Revocations() <-chan store.Revocation { return nil }
 
+// Alone implements [store.Store]: one process serves a SQLite store, so
+// its work has no other instance to wait for.
+func (s *DB) Alone(ctx context.Context, _ string, fn func(context.Context) error) (bool, error) {
+	return true, fn(ctx)
+}
+
 // RevokedSince implements [store.Store] from the revocations table, which
 // triggers fill (migration 0004): another process on the same file, such
 // as the command line, revokes there too.
