@@ -49,6 +49,7 @@ func TestRevokedOnOneInstanceRefusedOnAnother(t *testing.T) {
 	revokedKey := newKey("revoked")
 	frozenKey := newKey("frozen")
 	ended := newBenchSession(t, stA, a.userID, session.Web, "ses_ended", "")
+	lowered := newBenchSession(t, stA, a.userID, session.Web, "ses_lowered", "")
 	now := time.Now().UTC()
 	if err := stA.CreateDevice(ctx, &device.Device{ID: "dev_1", UserID: a.userID, Interface: "web", Fingerprint: "cookie:01", Status: device.Trusted, CreatedAt: now, LastSeenAt: now}); err != nil {
 		t.Fatal(err)
@@ -76,6 +77,11 @@ func TestRevokedOnOneInstanceRefusedOnAnother(t *testing.T) {
 		}},
 		{"SessionRevoked", byCookie(ended), func() error {
 			return stA.EndSession(ctx, "ses_ended", time.Now(), session.EndRevoked)
+		}},
+		{"FactorRemoved", byCookie(lowered), func() error {
+			// What login.Service.RemoveFactor does to the sessions that
+			// proved the removed factor: AAL1, which this route refuses.
+			return stA.LowerSession(ctx, "ses_lowered", "pwd")
 		}},
 		{"DeviceRevoked", byCookie(tokD), func() error {
 			// What login.Service does to a revoked device's sessions.

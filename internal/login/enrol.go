@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 	"unicode"
 
@@ -378,7 +380,14 @@ func (s *Service) otherSessions(ctx context.Context, userID string, sess *sessio
 }
 
 // RemoveFactor removes one of the session's user's factors, refusing to
-// remove the last strong one.
+// remove the last strong one. The user's other sessions that proved the
+// factor's method (its AMR: "otp", "hwk", "swk", "mca", "sms") drop to
+// AAL1 in the same transaction, the method struck from what they proved,
+// and must step up again with a factor the user still has: a session won
+// with a lost or stolen authenticator keeps nothing of it. A session
+// cannot tell which of two factors of one kind it proved, so both count.
+// The session that removes it, which has just proved itself, keeps its
+// assurance.
 func (s *Service) RemoveFactor(ctx context.Context, sess *session.Session, factorID string) (int, error) {
 	now := s.now()
 	f, err := s.Store.FactorByID(ctx, factorID)
@@ -416,13 +425,49 @@ func (s *Service) RemoveFactor(ctx context.Context, sess *session.Session, facto
 		if err := tx.DeleteFactor(ctx, f.ID); err != nil {
 			return err
 		}
-		ev := sessionEvent(sess, now, audit.FactorRemoved, "factor", f.ID, "kind", string(f.Kind), "name", f.Name)
+		lowered, err := lowerSessions(ctx, tx, f, sess.ID)
+		if err != nil {
+			return err
+		}
+		ev := sessionEvent(sess, now, audit.FactorRemoved, "factor", f.ID, "kind", string(f.Kind), "name", f.Name, "sessions_lowered", strconv.Itoa(lowered))
 		if err := tx.AppendAudit(ctx, ev); err != nil {
 			return err
 		}
 		return s.Cooldown.Start(ctx, tx, ev)
 	})
 	return s.otherSessions(ctx, sess.UserID, sess), err
+}
+
+// lowerSessions drops to AAL1 the user's sessions but except that proved
+// the method of f, which is being removed, and returns how many.
+func lowerSessions(ctx context.Context, tx store.Tx, f *factor.Factor, except string) (int, error) {
+	if f.Status != factor.Active {
+		return 0, nil // never proved by any session
+	}
+	method := f.Kind.AMR(f.DeviceBound)
+	live, err := tx.SessionsOfUser(ctx, f.UserID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, x := range live {
+		if x.ID == except || x.Assurance <= session.AAL1 || !x.Proved(method) {
+			continue
+		}
+		kept := make([]string, 0, 2)
+		for _, m := range strings.Fields(x.AMR) {
+			if m != method {
+				kept = append(kept, m)
+			}
+		}
+		if err := tx.LowerSession(ctx, x.ID, strings.Join(kept, " ")); errors.Is(err, store.ErrNotFound) {
+			continue // ended meanwhile
+		} else if err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // removalCooldown refuses, while the user's cool-down runs, to remove a

@@ -41,23 +41,28 @@ func (l *Later) Do(job func(context.Context)) bool {
 }
 
 // Run runs the queued jobs until ctx ends, then runs what was queued
-// before it ended, each with a few seconds to finish.
+// before it ended. Each job has a few seconds, whether or not ctx has
+// ended: the request it answered for was told it was taken.
 func (l *Later) Run(ctx context.Context) {
 	for {
 		select {
 		case job := <-l.jobs:
-			job(ctx)
+			l.run(ctx, job)
 		case <-ctx.Done():
 			for {
 				select {
 				case job := <-l.jobs:
-					c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-					job(c)
-					cancel()
+					l.run(ctx, job)
 				default:
 					return
 				}
 			}
 		}
 	}
+}
+
+func (l *Later) run(ctx context.Context, job func(context.Context)) {
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	job(c)
 }

@@ -89,6 +89,11 @@ type Sessions interface {
 	TouchSessions(ctx context.Context, seen map[string]time.Time) error
 	// SetSessionAssurance records a step-up.
 	SetSessionAssurance(ctx context.Context, id string, aal session.Assurance, authTime time.Time) error
+	// LowerSession drops a session that has not ended to AAL1 with the
+	// methods amr, when a factor it proved is removed: it must step up
+	// again before what needs more. Other instances are told, as of a
+	// revocation.
+	LowerSession(ctx context.Context, id, amr string) error
 	// RaiseSession records a step-up with the methods proven and a new
 	// token hash: the token is replaced whenever the session gains power.
 	RaiseSession(ctx context.Context, id string, aal session.Assurance, amr string, authTime time.Time, tokenHash []byte) error

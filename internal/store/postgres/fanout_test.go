@@ -71,6 +71,10 @@ func TestRevocationsFanout(t *testing.T) {
 			return a.RaiseSession(ctx, s.ID, session.AAL2, "pwd otp", at, []byte("new token hash, 32 bytes long!!!"))
 		}, []store.Revocation{ses}},
 		{"LowerAssurance", func() error { return a.SetSessionAssurance(ctx, s.ID, session.AAL1, at) }, []store.Revocation{ses}},
+		{"RaiseAgain", func() error {
+			return a.RaiseSession(ctx, s.ID, session.AAL2, "pwd otp", at, []byte("another token hash, 32 bytes!!!"))
+		}, []store.Revocation{ses}},
+		{"LowerSession", func() error { return a.LowerSession(ctx, s.ID, "pwd") }, []store.Revocation{ses}},
 	} {
 		if err := c.change(); err != nil {
 			t.Fatalf("%s: %v", c.name, err)

@@ -118,6 +118,11 @@ func (q *conn) SetSessionAssurance(ctx context.Context, id string, aal session.A
 	return affected(tag, err)
 }
 
+func (q *conn) LowerSession(ctx context.Context, id, amr string) error {
+	tag, err := q.x.Exec(ctx, `UPDATE sessions SET aal = $1, amr = $2 WHERE id = $3 AND ended_at IS NULL`, int(session.AAL1), amr, id)
+	return affected(tag, err)
+}
+
 func (q *conn) RaiseSession(ctx context.Context, id string, aal session.Assurance, amr string, authTime time.Time, tokenHash []byte) error {
 	tag, err := q.x.Exec(ctx, `UPDATE sessions SET aal = $1, amr = $2, auth_time = $3, token_hash = $4 WHERE id = $5 AND ended_at IS NULL`, int(aal), amr, ts(authTime), tokenHash, id)
 	return affected(tag, err)

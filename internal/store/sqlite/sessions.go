@@ -117,6 +117,11 @@ func (q *conn) SetSessionAssurance(ctx context.Context, id string, aal session.A
 	return affected(res, err)
 }
 
+func (q *conn) LowerSession(ctx context.Context, id, amr string) error {
+	res, err := q.x.ExecContext(ctx, `UPDATE sessions SET aal = ?, amr = ? WHERE id = ? AND ended_at IS NULL`, int(session.AAL1), amr, id)
+	return affected(res, err)
+}
+
 func (q *conn) RaiseSession(ctx context.Context, id string, aal session.Assurance, amr string, authTime time.Time, tokenHash []byte) error {
 	res, err := q.x.ExecContext(ctx, `UPDATE sessions SET aal = ?, amr = ?, auth_time = ?, token_hash = ? WHERE id = ? AND ended_at IS NULL`, int(aal), amr, us(authTime), tokenHash, id)
 	return affected(res, err)

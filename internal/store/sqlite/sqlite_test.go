@@ -108,7 +108,7 @@ func TestAuditTamperDetected(t *testing.T) {
 
 // TestRevocationLogSeesOtherProcesses revokes through a second handle on
 // the same file, as the command line does while serve runs: the first
-// handle's RevokedSince names every session ended or re-tokened and every
+// handle's RevokedSince names every session ended, re-tokened or lowered and every
 // key revoked or rotated, in order, and nothing for a mere last-seen.
 func TestRevocationLogSeesOtherProcesses(t *testing.T) {
 	dir := t.TempDir()
@@ -144,6 +144,7 @@ func TestRevocationLogSeesOtherProcesses(t *testing.T) {
 		func() error { return cli.TouchSessions(ctx, map[string]time.Time{"ses_a": now}) }, // not a revocation
 		func() error { return cli.EndSession(ctx, "ses_a", now, "revoked") },
 		func() error { return cli.RaiseSession(ctx, "ses_b", 2, "pwd otp", now, []byte("new hash")) },
+		func() error { return cli.LowerSession(ctx, "ses_b", "pwd") }, // a factor it proved removed
 		func() error { _, err := cli.EndSessionsOfUser(ctx, u.ID, "ses_b", now, "revoked"); return err },
 		func() error { return cli.RevokeKey(ctx, "key_a", now, apikey.RevokedByAdmin) },
 		func() error { return cli.SetKeySuccessor(ctx, "key_b", "key_c", now.Add(time.Hour)) },
@@ -161,7 +162,7 @@ func TestRevocationLogSeesOtherProcesses(t *testing.T) {
 	for _, r := range got {
 		names = append(names, r.Session+r.Key)
 	}
-	want := []string{"ses_a", "ses_b", "ses_c", "ses_d", "key_a", "key_b"}
+	want := []string{"ses_a", "ses_b", "ses_b", "ses_c", "ses_d", "key_a", "key_b"}
 	if !slices.Equal(names, want) || next != got[len(got)-1].Seq {
 		t.Errorf("RevokedSince(%d) = %q, next %d; want %q and the last seq", mark, names, next, want)
 	}

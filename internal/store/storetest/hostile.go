@@ -124,6 +124,7 @@ func probeHostileKey(t *testing.T, s store.Tx, userID, h string) {
 	ids, err := s.EndSessionsOfUser(ctx, h, "", T0, session.EndRevoked)
 	empty("EndSessionsOfUser", len(ids), err)
 	notFound("SetSessionAssurance", s.SetSessionAssurance(ctx, h, session.AAL2, T0))
+	notFound("LowerSession", s.LowerSession(ctx, h, "pwd"))
 	notFound("RaiseSession", s.RaiseSession(ctx, h, session.AAL2, "pwd otp", T0, []byte("new-hash")))
 	ids, err = s.EndSessionsOfDevice(ctx, h, T0, session.EndRevoked)
 	empty("EndSessionsOfDevice", len(ids), err)
