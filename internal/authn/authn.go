@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gatehouse/internal/audit"
@@ -60,6 +61,10 @@ type Sessions struct {
 	maxAge time.Duration
 	now    func() time.Time
 	log    *slog.Logger
+
+	// hits and misses count the look-ups answered from the cache and
+	// from the store, for the metrics.
+	hits, misses atomic.Uint64
 
 	mu      sync.Mutex
 	byHash  map[string]*entry // key: string(token hash)
@@ -117,6 +122,10 @@ func (a *Sessions) Resolve(ctx context.Context, tok string) (*session.Session, e
 	return s, err
 }
 
+// Lookups returns how many sessions were found in the cache and how many
+// were read from the store, since the start.
+func (a *Sessions) Lookups() (hits, misses uint64) { return a.hits.Load(), a.misses.Load() }
+
 // resolve is Resolve, and whether the session's user is frozen.
 func (a *Sessions) resolve(ctx context.Context, tok string) (*session.Session, bool, error) {
 	if tok == "" || len(tok) > 128 {
@@ -131,10 +140,12 @@ func (a *Sessions) resolve(ctx context.Context, tok string) (*session.Session, b
 		if err := e.s.Check(now); err == nil {
 			s, frozen := e.s, e.frozen
 			a.mu.Unlock()
+			a.hits.Add(1)
 			return &s, frozen, nil
 		}
 	}
 	a.mu.Unlock()
+	a.misses.Add(1)
 
 	h := bytes.Clone(sum[:]) // sum stays on the stack of a cache hit
 	key := string(h)

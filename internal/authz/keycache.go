@@ -40,6 +40,10 @@ type keyEntry struct {
 // emptied, so a flood of made-up keys costs memory once.
 const maxMissing = 4096
 
+// Lookups returns how many keys (or ids known to be unknown) were found in
+// the cache and how many were read from the store, since the start.
+func (k *Keys) Lookups() (hits, misses uint64) { return k.hits.Load(), k.misses.Load() }
+
 // Resolve returns the key that p names if it authenticates a request from
 // addr now: it exists, p's secret matches its hash (in constant time), it
 // is usable and addr is in its allowlist. Otherwise the error wraps
@@ -63,6 +67,11 @@ func (k *Keys) Resolve(ctx context.Context, p apikey.Parsed, addr netip.Addr) (*
 		unknown = ok && now.Sub(at) <= k.maxAge
 	}
 	k.mu.Unlock()
+	if stale && !unknown {
+		k.misses.Add(1)
+	} else {
+		k.hits.Add(1)
+	}
 	if unknown {
 		return nil, "", fmt.Errorf("%w: unknown id", ErrInvalidKey)
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gatehouse/internal/apikey"
@@ -98,6 +99,10 @@ type Keys struct {
 	now          func() time.Time
 	rand         io.Reader
 	log          *slog.Logger
+
+	// hits and misses count the look-ups answered from the cache and
+	// from the store, for the metrics.
+	hits, misses atomic.Uint64
 
 	mu      sync.Mutex
 	byID    map[string]*keyEntry // key id → key as read from the store

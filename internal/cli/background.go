@@ -105,6 +105,9 @@ type loops struct {
 	store    store.Store
 	outbox   *outbox.Worker // nil: the outbox is not delivered from here
 	hashes   func() uint64  // the password hasher's count; nil: no release after bursts
+	// probe times this instance's revocation notifications; nil: none
+	// (SQLite).
+	probe *notifyProbe
 	// signals sweeps the open signals' key deadlines; nil: none.
 	signals *playbook.Service
 	// later runs the work requests answered before doing it (a password
@@ -135,6 +138,9 @@ func (l *loops) Run(ctx context.Context, interval time.Duration) {
 	}
 	if l.checkpoints != nil {
 		wg.Go(func() { l.checkpoints.Run(ctx) })
+	}
+	if l.probe != nil {
+		wg.Go(func() { l.probe.Run(ctx, l.log) })
 	}
 	if l.signals != nil && l.store != nil {
 		wg.Go(func() { runSignalSweep(ctx, l.store, l.signals, time.Minute, l.log) })

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -361,12 +362,26 @@ func testAuditTrail(t *testing.T, s *testServer) {
 	}
 }
 
-func testMetrics(t *testing.T, s *testServer) {
+func testMetrics(t *testing.T, s *testServer, notifies bool) {
 	resp, err := http.Get(s.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := body(resp)
+	// The session cache answered the earlier tests' requests, and read
+	// each new session from the store once.
+	for _, result := range []string{"hit", "miss"} {
+		if n := metricValue(b, `gatehouse_cache_lookups_total{cache="sessions",result="`+result+`"}`); n < 1 {
+			t.Errorf("session cache %ss = %v, want some", result, n)
+		}
+	}
+	if !strings.Contains(b, `gatehouse_cache_lookups_total{cache="keys",result="hit"}`) {
+		t.Error("/metrics lacks the key cache's look-ups")
+	}
+	// On PostgreSQL, the probe sent at start came back through NOTIFY.
+	if n := metricValue(b, "gatehouse_revocation_notify_seconds_count"); notifies && n < 1 || !notifies && n != -1 {
+		t.Errorf("gatehouse_revocation_notify_seconds_count = %v on %s", n, map[bool]string{true: "PostgreSQL (want at least 1)", false: "SQLite (want none)"}[notifies])
+	}
 	for _, want := range []string{`gatehouse_logins_total{outcome="succeeded"}`, `gatehouse_logins_total{outcome="failed"}`, `gatehouse_active_sessions{interface="web"}`,
 		`gatehouse_http_requests_total{code="200",route="POST /v1/login"}`, `gatehouse_http_request_duration_seconds_bucket`} {
 		if !strings.Contains(b, want) {
@@ -378,6 +393,20 @@ func testMetrics(t *testing.T, s *testServer) {
 			t.Errorf("%s = %d", path, resp.StatusCode)
 		}
 	}
+}
+
+// metricValue is the value of the sample named series in Prometheus text
+// b, or -1 when b has none.
+func metricValue(b, series string) float64 {
+	for _, line := range strings.Split(b, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }
 
 func testNoSecretsLogged(t *testing.T, s *testServer) {

@@ -189,6 +189,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	now := time.Now
 	sessions := authn.New(st, c.CacheMaxAge, now, log)
 	keys := newKeys(c, st, now, log)
+	reg.MustRegister(cacheStats{sessions, keys})
 	// The command line revokes on the same store from another process:
 	// the watcher makes that take effect on the next request.
 	watch := authn.NewWatcher(st, 0, sessions, keys.Forget, log)
@@ -252,7 +253,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 		// Validate has made sure a signing key is configured.
 		cps = &checkpointer{st: st, key: tr.Keys[0], issuer: checkpointIssuer(c), now: time.Now, to: c.Audit.Checkpoints, log: log}
 	}
-	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, watch: watch, store: st, outbox: worker, hashes: hasher.Hashes, later: svc.Later, signals: &playbook.Service{Store: st, Sessions: sessions, Keys: keys, Now: now}, remind: svc.RemindRecoveries, approvals: approvals, checkpoints: cps, log: log}, nil
+	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, watch: watch, store: st, outbox: worker, hashes: hasher.Hashes, later: svc.Later, probe: newNotifyProbe(st, reg), signals: &playbook.Service{Store: st, Sessions: sessions, Keys: keys, Now: now}, remind: svc.RemindRecoveries, approvals: approvals, checkpoints: cps, log: log}, nil
 }
 
 // sharedOnce is where DPoP proofs and approval tokens are spent beyond

@@ -239,3 +239,48 @@ func TestAloneAcrossInstances(t *testing.T) {
 		t.Error("the name stayed held after the holder's session ended")
 	}
 }
+
+// TestNotifyProbe: an instance's probe comes back to its own listener,
+// timed, and is never taken for a revocation, here or on another instance.
+func TestNotifyProbe(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	a, b := open(t, url), open(t, url)
+	lags := make(chan time.Duration, 1)
+	a.OnProbe(func(d time.Duration) { lags <- d })
+	if at, _ := a.ProbeSeen(); !at.IsZero() {
+		t.Fatal("a probe seen before any was sent")
+	}
+	if err := a.Probe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-lags:
+		if d <= 0 || d > 5*time.Second {
+			t.Errorf("probe lag %v, want a small positive time", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the probe did not come back")
+	}
+	if at, lag := a.ProbeSeen(); at.IsZero() || lag <= 0 {
+		t.Errorf("ProbeSeen = %v, %v", at, lag)
+	}
+	if at, _ := b.ProbeSeen(); !at.IsZero() {
+		t.Error("the other instance counted a's probe as its own")
+	}
+	// A session ended now is the first thing either instance hears of.
+	u := storetest.NewUser(t, a, "alice")
+	storetest.NewSession(t, a, u, "ses_after_probe", storetest.T0)
+	if err := a.EndSession(ctx, "ses_after_probe", storetest.T0.Add(time.Minute), "revoked"); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []*postgres.DB{a, b} {
+		select {
+		case r := <-st.Revocations():
+			if r.Session != "ses_after_probe" {
+				t.Errorf("first revocation heard = %+v, want the session (the probe is no revocation)", r)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no revocation heard")
+		}
+	}
+}

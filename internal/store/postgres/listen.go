@@ -3,7 +3,9 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -76,6 +78,10 @@ func (s *DB) receive(ctx context.Context, c *pgx.Conn) error {
 		if n.Channel != s.channel {
 			continue
 		}
+		if rest, ok := strings.CutPrefix(n.Payload, probePrefix); ok {
+			s.probes.received(rest)
+			continue
+		}
 		select {
 		case s.revoked <- parseRevocation(n.Payload):
 		default:
@@ -107,4 +113,61 @@ func closeConn(c *pgx.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	c.Close(ctx)
+}
+
+// probePrefix starts the payload of a probe ([DB.Probe]). An instance of
+// an older version takes a probe for a session id it does not hold, which
+// is harmless.
+const probePrefix = "probe:"
+
+// probes measures this instance's notification lag: the time from a
+// probe's NOTIFY, sent through the pool, to its arrival on the listening
+// connection, through the same server and the same path as a revocation
+// another instance commits. Only this instance's own probes count, timed
+// on its own clock.
+type probes struct {
+	id   string // this DB's, in its probes' payloads
+	last atomic.Int64
+	seen atomic.Int64 // when the last one arrived, Unix nanoseconds
+	fn   atomic.Pointer[func(time.Duration)]
+}
+
+func (p *probes) received(rest string) {
+	id, sent, ok := strings.Cut(rest, ":")
+	if !ok || id != p.id {
+		return
+	}
+	ns, err := strconv.ParseInt(sent, 10, 64)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	lag := now.Sub(time.Unix(0, ns))
+	p.last.Store(int64(lag))
+	p.seen.Store(now.UnixNano())
+	if fn := p.fn.Load(); fn != nil {
+		(*fn)(lag)
+	}
+}
+
+// Probe sends a probe on the revocation channel, as a revocation's NOTIFY
+// goes out; [DB.OnProbe] hears how long it took to come back.
+func (s *DB) Probe(ctx context.Context) error {
+	payload := probePrefix + s.probes.id + ":" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	_, err := s.pool.Exec(ctx, `SELECT gatehouse_notify($1, $2)`, s.schema, payload)
+	return err
+}
+
+// OnProbe has fn told the lag of each of this instance's probes that
+// comes back; set it before the first [DB.Probe].
+func (s *DB) OnProbe(fn func(time.Duration)) { s.probes.fn.Store(&fn) }
+
+// ProbeSeen returns when this instance's last probe came back and how
+// long it took; zero before the first.
+func (s *DB) ProbeSeen() (at time.Time, lag time.Duration) {
+	ns := s.probes.seen.Load()
+	if ns == 0 {
+		return time.Time{}, 0
+	}
+	return time.Unix(0, ns), time.Duration(s.probes.last.Load())
 }

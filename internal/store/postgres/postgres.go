@@ -82,6 +82,7 @@ type DB struct {
 	conn
 
 	revoked   chan store.Revocation
+	probes    probes
 	stop      context.CancelFunc
 	done      chan struct{} // closed when the listener has returned
 	closeOnce sync.Once
@@ -136,6 +137,11 @@ func (s *DB) start(ctx context.Context, cc *pgx.ConnConfig) error {
 	s.stop = stop
 	s.revoked = make(chan store.Revocation, revocationBuffer)
 	s.done = make(chan struct{})
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return err
+	}
+	s.probes.id = hex.EncodeToString(id[:])
 	go s.listen(lctx, cc, lc)
 	return nil
 }
