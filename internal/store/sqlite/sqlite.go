@@ -166,6 +166,23 @@ func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // every revocation is local and there is nothing to deliver.
 func (s *DB) Revocations() <-chan store.Revocation { return nil }
 
+// Backup writes a consistent copy of the database to path, which must not
+// exist, while the store stays open to readers and writers (SQLite's
+// VACUUM INTO: one read transaction, so the copy is the database as of
+// one commit). The copy is a database of its own, openable with
+// [OpenFile], with its sealed factor seeds sealed as they were: without
+// the seal key (factors.seed_key) they are useless, with it they are the
+// accounts.
+func (s *DB) Backup(ctx context.Context, path string) error {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("sqlite: backup: %s exists; name a new file", path)
+	}
+	if _, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		return fmt.Errorf("sqlite: backup to %s: %w", path, err)
+	}
+	return os.Chmod(path, 0o600)
+}
+
 // Alone implements [store.Store]: one process serves a SQLite store, so
 // its work has no other instance to wait for.
 func (s *DB) Alone(ctx context.Context, _ string, fn func(context.Context) error) (bool, error) {
