@@ -28,9 +28,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gatehouse/internal/account"
@@ -39,8 +41,10 @@ import (
 	"gatehouse/internal/audit"
 	"gatehouse/internal/authn"
 	"gatehouse/internal/dpop"
+	"gatehouse/internal/factor"
 	"gatehouse/internal/policy"
 	"gatehouse/internal/session"
+	"gatehouse/internal/signal"
 	"gatehouse/internal/store"
 	"gatehouse/internal/user"
 )
@@ -51,6 +55,9 @@ type MembershipSource interface {
 	UserByID(ctx context.Context, id string) (*user.User, error)
 	MembershipsOfUser(ctx context.Context, userID string) ([]*account.Membership, error)
 	AccountByID(ctx context.Context, id string) (*account.Account, error)
+	// FactorsOfUser tells whether a user owes a phishing-resistant
+	// factor a signal asks for; read only while such a rule is in force.
+	FactorsOfUser(ctx context.Context, userID string) ([]*factor.Factor, error)
 }
 
 // Config configures [New].
@@ -83,7 +90,11 @@ type Config struct {
 	// rule asking for orders:write) per key and per session, counted in
 	// this instance (see [bursts]); 0 sets none.
 	OrdersPerMinute int
-	Now             func() time.Time // nil means time.Now
+	// Signals holds the temporary rules of the security signals in force
+	// (re-authentication, route assurance, phishing-resistant factor by a
+	// deadline); nil for none.
+	Signals *signal.InForce
+	Now     func() time.Time // nil means time.Now
 }
 
 // Service makes forward-auth decisions. It is safe for concurrent use.
@@ -96,11 +107,12 @@ type Service struct {
 	members members
 	appr    *Approvals
 	bursts  *bursts
+	signals *signal.InForce
 }
 
 // New returns the forward-auth service.
 func New(c Config) *Service {
-	s := &Service{rules: c.Rules, keys: c.Keys, watch: c.Watch, now: c.Now, appr: c.Approvals,
+	s := &Service{rules: c.Rules, keys: c.Keys, watch: c.Watch, now: c.Now, appr: c.Approvals, signals: c.Signals,
 		bursts:  &bursts{perMinute: c.OrdersPerMinute, buckets: map[string]*bucket{}},
 		members: members{src: c.Members, maxAge: c.MaxAge, byUser: map[string]*memberEntry{}}}
 	if s.now == nil {
@@ -162,6 +174,12 @@ type Result struct {
 	// RetryAfter is, for a request over its order ceiling, when the next
 	// one would pass.
 	RetryAfter time.Duration
+	// Signal is, for a session a security signal refused, what the signal
+	// demands (the step-up, or read-only routes until a phishing-
+	// resistant factor is enrolled) and why.
+	Signal *signal.Demand
+
+	door session.Door // a session's
 
 	decided bool // the credential was refused before Decide
 	// keyApproval is set for a key whose transfers wait for an approval.
@@ -199,6 +217,13 @@ func (s *Service) Authorize(ctx context.Context, req *Request) (Result, error) {
 		return res, nil
 	}
 	res.Decision = policy.Decide(rule, params, &res.Credential, now)
+	if res.Allow && res.Credential.Kind == policy.SessionCredential {
+		if r := s.signals.Rules(); !r.Empty() {
+			if err := s.signalRules(ctx, r, t, rule, now, &res); err != nil || !res.Allow {
+				return res, err
+			}
+		}
+	}
 	if res.Allow && placesOrder(rule, t.Method) {
 		id := res.Credential.KeyID
 		if id == "" {
@@ -223,6 +248,42 @@ func (s *Service) Authorize(ctx context.Context, req *Request) (Result, error) {
 		return res, s.approve(ctx, req, rule, &res)
 	}
 	return res, nil
+}
+
+// signalRules refuses a session's request the rule allowed when a
+// security signal in force asks more of it: a step-up (higher assurance,
+// or an authentication since the signal was applied), or, past a
+// phishing-resistant factor's deadline for a user without one, reading
+// only. The user's profile and factors come through the membership cache.
+func (s *Service) signalRules(ctx context.Context, r *signal.Rules, t *Target, rule *policy.Rule, now time.Time, res *Result) error {
+	e, err := s.members.entry(ctx, res.Credential.UserID)
+	if err != nil {
+		return err
+	}
+	c := &res.Credential
+	var ferr error
+	hasStrong := func() bool {
+		fs, err := s.members.factors(ctx, e, res.Credential.UserID)
+		if err != nil {
+			ferr = err
+			return true
+		}
+		return fs
+	}
+	d, ok := r.Session(e.profile, res.door, session.Assurance(c.AAL), c.AuthTime, t.Method, t.Host, t.Path, now, hasStrong)
+	if ferr != nil {
+		return ferr
+	}
+	if !ok {
+		return nil
+	}
+	res.Signal = &d
+	if d.ReadOnly {
+		res.Decision = policy.Decision{Kind: policy.Forbidden, Missing: []string{"a security key or passkey (signal: " + d.Title + ")"}, Rule: rule}
+		return nil
+	}
+	res.Decision = policy.Decision{Kind: policy.StepUp, Missing: []string{"step-up (signal: " + d.Title + ")"}, Rule: rule}
+	return nil
 }
 
 // tellBurst records, for the owner's notice, that a credential went over
@@ -374,6 +435,7 @@ func (s *Service) sessionCredential(ctx context.Context, ss *session.Session, na
 	}
 	res.Credential = policy.Credential{Kind: policy.SessionCredential, UserID: ss.UserID, SessionID: ss.ID,
 		AAL: int(ss.Assurance), AuthTime: ss.AuthTime}
+	res.door = ss.Door
 	res.Credential.ResolveSession(rule, params, named, ms)
 	res.Scopes = scopeHeader(res.Credential.Scopes)
 	return nil
@@ -407,10 +469,33 @@ type memberEntry struct {
 	// cooldownUntil and cooldownReason are the user's cool-down.
 	cooldownUntil  time.Time
 	cooldownReason string
+	// profile is the user's, for the signals in scope.
+	profile user.Profile
+	// strong is whether the user has a usable security key or passkey,
+	// read once per entry when a signal first asks (0 unread, 1 no, 2 yes).
+	strong atomic.Int32
 }
 
 // maxMemberEntries bounds the cache; past it, it is emptied.
 const maxMemberEntries = 65536
+
+// factors reports whether the user of e has a usable security key or
+// passkey, read from the store once per entry.
+func (m *members) factors(ctx context.Context, e *memberEntry, userID string) (bool, error) {
+	switch e.strong.Load() {
+	case 1:
+		return false, nil
+	case 2:
+		return true, nil
+	}
+	fs, err := m.src.FactorsOfUser(ctx, userID)
+	if err != nil {
+		return false, fmt.Errorf("authz: read factors: %w", err)
+	}
+	has := slices.ContainsFunc(fs, func(f *factor.Factor) bool { return f.Kind == factor.WebAuthn && f.Usable() })
+	e.strong.Store(map[bool]int32{false: 1, true: 2}[has])
+	return has, nil
+}
 
 func (m *members) of(ctx context.Context, userID string) ([]policy.Membership, error) {
 	e, err := m.entry(ctx, userID)
@@ -432,7 +517,7 @@ func (m *members) entry(ctx context.Context, userID string) (*memberEntry, error
 	u, err := m.src.UserByID(ctx, userID)
 	switch {
 	case err == nil:
-		e.cooldownUntil, e.cooldownReason = u.CooldownUntil, u.CooldownReason
+		e.cooldownUntil, e.cooldownReason, e.profile = u.CooldownUntil, u.CooldownReason, u.Profile
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, fmt.Errorf("authz: read user: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"gatehouse/internal/login"
 	"gatehouse/internal/outbox"
 	"gatehouse/internal/playbook"
+	"gatehouse/internal/signal"
 	"gatehouse/internal/store"
 )
 
@@ -108,6 +109,9 @@ type loops struct {
 	// probe times this instance's revocation notifications; nil: none
 	// (SQLite).
 	probe *notifyProbe
+	// inForce follows the security signals' rules applied or closed by
+	// any process on the store; nil: none.
+	inForce *signal.InForce
 	// signals sweeps the open signals' key deadlines; nil: none.
 	signals *playbook.Service
 	// later runs the work requests answered before doing it (a password
@@ -138,6 +142,16 @@ func (l *loops) Run(ctx context.Context, interval time.Duration) {
 	}
 	if l.checkpoints != nil {
 		wg.Go(func() { l.checkpoints.Run(ctx) })
+	}
+	if l.inForce != nil {
+		wg.Go(func() {
+			each(ctx, 2*time.Second, func() {
+				// A failed read keeps the rules it had.
+				if err := l.inForce.Refresh(ctx); err != nil && ctx.Err() == nil {
+					l.log.Error("read the security signals", "err", err)
+				}
+			})
+		})
 	}
 	if l.probe != nil {
 		wg.Go(func() { l.probe.Run(ctx, l.log) })

@@ -16,6 +16,7 @@ import (
 	"gatehouse/internal/authz"
 	"gatehouse/internal/config"
 	"gatehouse/internal/dpop"
+	"gatehouse/internal/signal"
 	"gatehouse/internal/store"
 )
 
@@ -29,14 +30,14 @@ func init() {
 }
 
 // buildAuthz wires forward-auth over the store and the caches.
-func buildAuthz(c *config.Config, st store.Store, keys *authz.Keys, sessions *authn.Sessions, watch *authn.Watcher, approvals *authz.Approvals, now func() time.Time) (*authz.Service, error) {
+func buildAuthz(c *config.Config, st store.Store, keys *authz.Keys, sessions *authn.Sessions, watch *authn.Watcher, approvals *authz.Approvals, signals *signal.InForce, now func() time.Time) (*authz.Service, error) {
 	rules, err := c.RuleSet()
 	if err != nil {
 		return nil, err
 	}
 	return authz.New(authz.Config{Rules: rules, Keys: keys, Sessions: sessions, Members: st, Watch: watch,
 		Replay: &dpop.ReplayCache{Window: c.DPoP.MaxAge}, Shared: sharedOnce(c, st), DPoPMaxAge: c.DPoP.MaxAge, MaxAge: c.CacheMaxAge, Approvals: approvals,
-		OrdersPerMinute: c.Authz.OrdersPerMinute, Now: now}), nil
+		OrdersPerMinute: c.Authz.OrdersPerMinute, Signals: signals, Now: now}), nil
 }
 
 func newKeys(c *config.Config, st store.Store, now func() time.Time, log *slog.Logger) *authz.Keys {

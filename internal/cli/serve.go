@@ -29,6 +29,7 @@ import (
 	"gatehouse/internal/posturegate"
 	"gatehouse/internal/server"
 	"gatehouse/internal/session"
+	"gatehouse/internal/signal"
 	"gatehouse/internal/store"
 	"gatehouse/internal/token"
 	"gatehouse/internal/user"
@@ -211,7 +212,13 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	if err != nil {
 		return nil, nil, err
 	}
-	decider, err := buildAuthz(c, st, keys, sessions, watch, approvals, now)
+	// The security signals' rules in force, for forward-auth and logins.
+	inForce := &signal.InForce{List: st.ListSignals}
+	if err := inForce.Refresh(context.Background()); err != nil {
+		return nil, nil, fmt.Errorf("read the security signals: %w", err)
+	}
+	svc.Signals = inForce
+	decider, err := buildAuthz(c, st, keys, sessions, watch, approvals, inForce, now)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -253,7 +260,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 		// Validate has made sure a signing key is configured.
 		cps = &checkpointer{st: st, key: tr.Keys[0], issuer: checkpointIssuer(c), now: time.Now, to: c.Audit.Checkpoints, log: log}
 	}
-	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, watch: watch, store: st, outbox: worker, hashes: hasher.Hashes, later: svc.Later, probe: newNotifyProbe(st, reg), signals: &playbook.Service{Store: st, Sessions: sessions, Keys: keys, Now: now}, remind: svc.RemindRecoveries, approvals: approvals, checkpoints: cps, log: log}, nil
+	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, watch: watch, store: st, outbox: worker, hashes: hasher.Hashes, later: svc.Later, probe: newNotifyProbe(st, reg), signals: &playbook.Service{Store: st, Sessions: sessions, Keys: keys, InForce: inForce, Now: now}, inForce: inForce, remind: svc.RemindRecoveries, approvals: approvals, checkpoints: cps, log: log}, nil
 }
 
 // sharedOnce is where DPoP proofs and approval tokens are spent beyond

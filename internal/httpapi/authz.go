@@ -17,6 +17,7 @@ import (
 	"gatehouse/internal/fault"
 	"gatehouse/internal/policy"
 	"gatehouse/internal/session"
+	"gatehouse/internal/signal"
 )
 
 // keyRoutes registers API keys and forward-auth.
@@ -162,6 +163,9 @@ func handleAuthz(d authzDeps) handlerFunc {
 			}
 			return errAuthzUnauthenticated(why)
 		case policy.StepUp:
+			if res.Signal != nil {
+				return errStepUpSignal(res.Rule, res.Signal, res.Missing)
+			}
 			return errStepUpRoute(res.Rule, res.Missing)
 		case policy.ApprovalRequired:
 			return errApprovalRequired(res.ApprovalKind, &res.Credential, res.Why)
@@ -298,6 +302,30 @@ func errStepUpRoute(rule *policy.Rule, missing []string) *Error {
 		e.Problem.Extra["max_age"] = int(f.Seconds())
 	}
 	e.Header = stepUpChallenge(session.Assurance(aal), f)
+	return e
+}
+
+// errStepUpSignal asks a session for what a security signal in force
+// demands beyond the route's rule: the higher of the two assurances and,
+// when the signal asks for an authentication since it was applied, the
+// max_age that reaches back to then. The signal's title and what the
+// user must do are in the problem, for the client to show.
+func errStepUpSignal(rule *policy.Rule, d *signal.Demand, missing []string) *Error {
+	aal := max(session.Assurance(rule.AAL()), d.AAL, session.AAL1)
+	e := problem(http.StatusForbidden, "step-up-required", "Step-up required",
+		"A security notice asks you to sign in again: step up, then retry.")
+	e.Problem.Extra = map[string]any{"required_assurance": aal.String(), "missing": missing, "signal": d.Title, "todo": d.Todo}
+	f := rule.Fresh()
+	if !d.Since.IsZero() {
+		since := max(time.Since(d.Since), time.Second)
+		if f == 0 || since < f {
+			f = since
+		}
+	}
+	if f > 0 {
+		e.Problem.Extra["max_age"] = int(f.Seconds())
+	}
+	e.Header = stepUpChallenge(aal, f)
 	return e
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -120,11 +121,17 @@ func flowJKT(fl *flow.Flow) string {
 	return ""
 }
 
+// policy is u's profile's factor policy, with SMS forbidden while a
+// security signal's forbid-sms step in force covers the profile.
 func (s *Service) policy(u *user.User) FactorPolicy {
-	if p, ok := s.Factors.Policy[u.Profile]; ok {
-		return p
+	p, ok := s.Factors.Policy[u.Profile]
+	if !ok {
+		p = FactorPolicy{MinAssurance: map[session.Door]session.Assurance{session.Web: session.AAL2, session.Desktop: session.AAL2, session.Mobile: session.AAL2}}
 	}
-	return FactorPolicy{MinAssurance: map[session.Door]session.Assurance{session.Web: session.AAL2, session.Desktop: session.AAL2, session.Mobile: session.AAL2}}
+	if s.Signals.Rules().ForbidsSMS(u.Profile) != "" && p.Allows(factor.SMS) {
+		p.Forbid = append(slices.Clip(p.Forbid), factor.SMS)
+	}
+	return p
 }
 
 // offers lists the factors among fs (all of u's) that can take u through

@@ -34,6 +34,7 @@ import (
 	"gatehouse/internal/flow"
 	"gatehouse/internal/password"
 	"gatehouse/internal/session"
+	"gatehouse/internal/signal"
 	"gatehouse/internal/store"
 	"gatehouse/internal/throttle"
 	"gatehouse/internal/token"
@@ -117,6 +118,10 @@ type Service struct {
 	// or removed and a recovery code used, in the change's transaction;
 	// nil starts none.
 	Cooldown *cooldown.Policy
+	// Signals holds the rules of the security signals in force; their
+	// forbid-sms steps take SMS from the users in scope (sign-in and
+	// enrolment). Nil for none.
+	Signals *signal.InForce
 	// Later, when set, runs a password reset's look-up and writes after
 	// the request is answered (see [Service.RequestPasswordReset]); nil
 	// runs them before (the command line, tests).

@@ -47,8 +47,11 @@ type Service struct {
 	// sessions ended and keys revoked; nil for none (the command line).
 	Sessions *authn.Sessions
 	Keys     *authz.Keys
-	Now      func() time.Time // nil means time.Now
-	Rand     io.Reader        // nil means crypto/rand.Reader
+	// InForce, when set, is refreshed after each application and close,
+	// so that this instance enforces the rules at once.
+	InForce *signal.InForce
+	Now     func() time.Time // nil means time.Now
+	Rand    io.Reader        // nil means crypto/rand.Reader
 }
 
 func (s *Service) now() time.Time {
@@ -132,6 +135,7 @@ func (s *Service) Close(ctx context.Context, id, by string) (*signal.Signal, err
 	if err != nil {
 		return nil, err
 	}
+	s.refresh(ctx)
 	return sig, nil
 }
 
@@ -310,7 +314,16 @@ func (s *Service) apply(ctx context.Context, id, by string, only func(int) bool)
 	if s.Keys != nil {
 		s.Keys.Forget(revoked...)
 	}
+	s.refresh(ctx)
 	return p, nil
+}
+
+// refresh reads the rules in force again after a change; a failure is
+// made good by the next periodic refresh.
+func (s *Service) refresh(ctx context.Context) {
+	if s.InForce != nil {
+		_ = s.InForce.Refresh(ctx)
+	}
 }
 
 // Sweep suspends, for every open signal, the keys its rotate-keys steps

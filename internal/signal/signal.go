@@ -81,10 +81,6 @@ var (
 	ErrDoor  = errors.New("signal: door must be web, desktop, mobile or api")
 	ErrLink  = errors.New("signal: link must be an absolute http or https URL")
 	ErrSteps = errors.New("signal: at most 20 steps")
-	// ErrNotEnforced refuses a step gatehouse parses and plans but does
-	// not yet enforce: recording it would tell the operator, and the
-	// users it notifies, of a rule that nothing holds.
-	ErrNotEnforced = errors.New("signal: only the end-sessions step is enforced in this version")
 )
 
 // Validate returns every problem of s, joined, or nil.
@@ -123,12 +119,6 @@ func (s *Signal) Validate() error {
 	}
 	if len(s.Steps) > 20 {
 		errs = append(errs, ErrSteps)
-	}
-	for _, st := range s.Steps {
-		if st.Kind != EndSessions {
-			errs = append(errs, fmt.Errorf("%w: %s is not", ErrNotEnforced, st.Kind))
-			break
-		}
 	}
 	return errors.Join(errs...)
 }
