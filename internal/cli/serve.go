@@ -218,6 +218,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 		return nil, nil, fmt.Errorf("read the security signals: %w", err)
 	}
 	svc.Signals = inForce
+	signals := &playbook.Service{Store: st, Sessions: sessions, Keys: keys, InForce: inForce, Now: now}
 	decider, err := buildAuthz(c, st, keys, sessions, watch, approvals, inForce, now)
 	if err != nil {
 		return nil, nil, err
@@ -244,7 +245,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	frz.Cooldown = svc.Cooldown
 	svc.Freeze = frz.FromPhone // the phone's "This wasn't me"
 	apiDeps := httpapi.Deps{SSF: tr, JWKS: jwks, Login: svc, Auth: &httpapi.Authenticator{Authenticator: auth, Origin: c.PublicOrigin, Cookies: cookies}, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
-		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL, Posture: pst, Approvals: approvals, Freeze: frz}
+		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL, Posture: pst, Approvals: approvals, Freeze: frz, Signals: signals}
 	api := httpapi.NewHandler(apiDeps)
 	portal, err := web.NewHandler(web.Deps{Login: svc, Keys: keys, Posture: pst, Approvals: approvals, Freeze: frz, Auth: auth, Cookies: cookies, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now,
 		ReturnHosts: c.ReturnHosts()})
@@ -260,7 +261,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 		// Validate has made sure a signing key is configured.
 		cps = &checkpointer{st: st, key: tr.Keys[0], issuer: checkpointIssuer(c), now: time.Now, to: c.Audit.Checkpoints, log: log}
 	}
-	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, watch: watch, store: st, outbox: worker, hashes: hasher.Hashes, later: svc.Later, probe: newNotifyProbe(st, reg), signals: &playbook.Service{Store: st, Sessions: sessions, Keys: keys, InForce: inForce, Now: now}, inForce: inForce, remind: svc.RemindRecoveries, approvals: approvals, checkpoints: cps, log: log}, nil
+	return h, &loops{extAuthz: httpapi.AuthzHandler(apiDeps, "ext_authz Check"), sessions: sessions, keys: keys, watch: watch, store: st, outbox: worker, hashes: hasher.Hashes, later: svc.Later, probe: newNotifyProbe(st, reg), signals: signals, inForce: inForce, remind: svc.RemindRecoveries, approvals: approvals, checkpoints: cps, log: log}, nil
 }
 
 // sharedOnce is where DPoP proofs and approval tokens are spent beyond

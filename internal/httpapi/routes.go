@@ -17,6 +17,7 @@ import (
 	"gatehouse/internal/freeze"
 	"gatehouse/internal/login"
 	"gatehouse/internal/pathid"
+	"gatehouse/internal/playbook"
 	"gatehouse/internal/posturegate"
 	"gatehouse/internal/ssf"
 )
@@ -58,6 +59,8 @@ type Deps struct {
 	JWKS func() []jose.JSONWebKey
 	// Freeze serves POST /v1/freeze and /v1/unfreeze; nil leaves them out.
 	Freeze *freeze.Service
+	// Signals serves /v1/admin/signals; nil leaves them out.
+	Signals *playbook.Service
 }
 
 // router registers handlers with the adapter that renders their errors.
@@ -109,6 +112,7 @@ func NewHandler(d Deps) http.Handler {
 	approvalRoutes(rt, ld)
 	freezeRoutes(rt, sd)
 	recoveryRoutes(rt, ld, sd)
+	signalRoutes(rt, sd)
 	handle("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, err := w.Write(openapi)

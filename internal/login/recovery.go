@@ -368,11 +368,28 @@ func (s *Service) provePassword(ctx context.Context, name, password, ip, door, a
 
 // Errors of shortening a wait.
 var (
-	ErrNotAdmin   = fault.New(fault.Forbidden, "login: shortening a recovery needs an administrator")
+	ErrNotAdmin   = fault.New(fault.Forbidden, "login: this needs an administrator")
 	ErrSameAdmin  = fault.New(fault.NotAllowed, "login: a second, different administrator must approve the shortening")
 	ErrNotPending = fault.New(fault.NotFound, "login: no pending recovery of that id")
 	ErrNoReason   = fault.NewField("reason", "1 to 200 printable characters", "login: a shortening needs a reason")
 )
+
+// Admin returns the user of sess if it is an administrator (Recovery.Admins)
+// who proved AAL3 within the step-up window: what every administrator's
+// action over the API asks.
+func (s *Service) Admin(ctx context.Context, sess *session.Session) (*user.User, error) {
+	u, err := s.Store.UserByID(ctx, sess.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(s.Recovery.Admins, u.Username) {
+		return nil, ErrNotAdmin
+	}
+	if err := sess.Require(session.AAL3, s.stepUpWindow(), s.now()); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
 
 // ShortenRecovery records the approval of the administrator signed in on
 // sess to end request id's wait now, with a reason: four eyes. The
@@ -383,14 +400,8 @@ var (
 // It reports whether the wait ended.
 func (s *Service) ShortenRecovery(ctx context.Context, sess *session.Session, id, reason string) (*recovery.Request, bool, error) {
 	now := s.now()
-	u, err := s.Store.UserByID(ctx, sess.UserID)
+	u, err := s.Admin(ctx, sess)
 	if err != nil {
-		return nil, false, err
-	}
-	if !slices.Contains(s.Recovery.Admins, u.Username) {
-		return nil, false, ErrNotAdmin
-	}
-	if err := sess.Require(session.AAL3, s.stepUpWindow(), now); err != nil {
 		return nil, false, err
 	}
 	if reason == "" || len(reason) > 200 || !clienttext.Printable(reason, 200) {

@@ -29,6 +29,7 @@ var kinds = map[string]func(string) bool{
 	"keys":      apikey.ValidID,
 	"approvals": token.ValidID, // "apr_" and a token.New id
 	"recovery":  token.ValidID, // "rcv_" and a token.New id
+	"signals":   token.ValidID, // "sig_" and a token.New id
 }
 
 // wildcards maps the other wildcard names to the check of their form.
