@@ -162,7 +162,13 @@ var fragmentTemplate = template.Must(template.New("fragment").Parse(`<section cl
 <span class="gh-count gh-mitigated">{{.Mitigated}} covered</span>
 </p>
 </header>
-<h2>How you sign in, and what can go wrong</h2>
+{{range .Signals}}<div class="gh-signal" id="gh-signal-{{.ID}}">
+<h2>Security notice in force: {{.Title}}</h2>
+{{if .Owed}}<p><strong>You still need to:</strong></p><ul>{{range .Owed}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .Rules}}<p>Meanwhile:</p><ul>{{range .Rules}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .Link}}<p><a href="{{.Link}}" rel="noopener noreferrer">More about it</a></p>{{end}}
+</div>
+{{end}}<h2>How you sign in, and what can go wrong</h2>
 <p class="gh-lead">Each box is a way into your account. Below its name: what guards it. At the bottom: what can go wrong there, coloured by how exposed you are.</p>
 <figure class="gh-map">
 {{.Map}}

@@ -199,6 +199,22 @@ type Report struct {
 	// 800-63B-4 always, and the jurisdiction pack of each legal entity
 	// that has one.
 	Packs []PackReport `json:"packs"`
+	// Signals are the security signals in force that concern the user:
+	// the platform's advisories, with what the user still owes.
+	Signals []SignalNotice `json:"signals"`
+}
+
+// SignalNotice is one security signal in force for the user of a report.
+type SignalNotice struct {
+	ID       string `json:"id"`
+	Title    string `json:"title"`
+	Severity string `json:"severity"`
+	Link     string `json:"link,omitempty"`
+	// Owed are the steps the user has still to take (enrol a security
+	// key, replace SMS); Rules the rules in force meanwhile (sign in
+	// again, step up for a route).
+	Owed  []string `json:"owed"`
+	Rules []string `json:"rules"`
 }
 
 // HasHigh reports whether a high finding is open.

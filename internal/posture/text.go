@@ -21,6 +21,19 @@ func WriteText(w io.Writer, r Report) error {
 	fmt.Fprintf(b, "Assessed %s\n\n", r.AssessedAt.UTC().Format("2006-01-02 15:04 MST"))
 	wrap(b, "", fmt.Sprintf("Judged against the %s profile: %s.", r.Profile, r.Policy))
 	fmt.Fprintf(b, "\n%d high, %d medium, %d low, %d mitigated\n", r.Count(High), r.Count(Medium), r.Count(Low), r.Count(Mitigated))
+	for _, sg := range r.Signals {
+		fmt.Fprintf(b, "\nSecurity notice in force (%s)\n", sg.Severity)
+		wrap(b, "  ", sg.Title)
+		for _, o := range sg.Owed {
+			wrap(b, "  You still need to: ", o)
+		}
+		for _, x := range sg.Rules {
+			wrap(b, "  Meanwhile: ", x)
+		}
+		if sg.Link != "" {
+			wrap(b, "  More: ", sg.Link)
+		}
+	}
 
 	open, covered := 0, 0
 	for _, f := range r.Findings {
@@ -227,6 +240,11 @@ func (r Report) normalized() Report {
 		p.Accounts = nz(p.Accounts)
 		p.Rules = nz(p.Rules)
 		out.Packs[i] = p
+	}
+	out.Signals = make([]SignalNotice, len(r.Signals))
+	for i, sg := range r.Signals {
+		sg.Owed, sg.Rules = nz(sg.Owed), nz(sg.Rules)
+		out.Signals[i] = sg
 	}
 	out.Unstated = make([]Question, len(r.Unstated))
 	for i, q := range r.Unstated {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"gatehouse/internal/factor/push"
+	"slices"
 	"time"
 
 	"gatehouse/internal/account"
@@ -22,6 +23,7 @@ import (
 	"gatehouse/internal/factor"
 	"gatehouse/internal/posture"
 	"gatehouse/internal/session"
+	"gatehouse/internal/signal"
 	"gatehouse/internal/store"
 	"gatehouse/internal/throttle"
 	"gatehouse/internal/user"
@@ -41,6 +43,9 @@ type Reader interface {
 	SessionByID(ctx context.Context, id string) (*session.Session, error)
 	KeysOfAccount(ctx context.Context, accountID string) ([]*apikey.Key, error)
 	PushRequestsSince(ctx context.Context, userID string, since time.Time) ([]*push.Request, error)
+	// ListSignals gives the security signals in force that concern the
+	// user, shown in the report.
+	ListSignals(ctx context.Context) ([]*signal.Signal, error)
 	// Reserve reads the user's second-factor counter: a decision that
 	// refuses stores nothing.
 	Reserve(ctx context.Context, key string, decide func(throttle.State) (throttle.State, bool)) (throttle.State, bool, error)
@@ -71,7 +76,54 @@ func ForUser(ctx context.Context, st Reader, userID string, p Platform, now time
 	if err != nil {
 		return posture.Report{}, err
 	}
-	return posture.Assess(snap, now), nil
+	r := posture.Assess(snap, now)
+	if r.Signals, err = signalNotices(ctx, st, userID, now); err != nil {
+		return posture.Report{}, err
+	}
+	return r, nil
+}
+
+// signalNotices lists the open, applied signals whose scope holds the
+// user, with the steps the user still owes (a security key, another
+// factor than SMS) and the rules in force meanwhile.
+func signalNotices(ctx context.Context, st Reader, userID string, now time.Time) ([]posture.SignalNotice, error) {
+	sigs, err := st.ListSignals(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("posturegate: signals: %w", err)
+	}
+	u, err := st.UserByID(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("posturegate: user: %w", err)
+	}
+	var fs []*factor.Factor
+	var out []posture.SignalNotice
+	for _, sg := range sigs {
+		if !sg.InForce() || sg.AppliedAt.IsZero() || !sg.UserInScope(u) {
+			continue
+		}
+		if fs == nil {
+			if fs, err = st.FactorsOfUser(ctx, userID); err != nil {
+				return nil, fmt.Errorf("posturegate: factors: %w", err)
+			}
+		}
+		n := posture.SignalNotice{ID: sg.ID, Title: sg.Title, Severity: string(sg.Severity), Link: sg.Link}
+		for _, step := range sg.Steps {
+			switch step.Kind {
+			case signal.RequirePhishingResistant:
+				if !slices.ContainsFunc(fs, func(f *factor.Factor) bool { return f.Kind == factor.WebAuthn && f.Usable() }) {
+					n.Owed = append(n.Owed, step.Todo())
+				}
+			case signal.ForbidSMS:
+				if slices.ContainsFunc(fs, func(f *factor.Factor) bool { return f.Kind == factor.SMS }) {
+					n.Owed = append(n.Owed, step.Todo())
+				}
+			case signal.Reauth, signal.RouteAAL, signal.RotateKeys:
+				n.Rules = append(n.Rules, step.Todo())
+			}
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // Snapshot reads the stored state of the user with userID at now and

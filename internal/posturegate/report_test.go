@@ -20,6 +20,7 @@ import (
 	"gatehouse/internal/posture"
 	"gatehouse/internal/posturegate"
 	"gatehouse/internal/session"
+	"gatehouse/internal/signal"
 	"gatehouse/internal/store"
 	"gatehouse/internal/store/storetest"
 	"gatehouse/internal/throttle"
@@ -472,5 +473,70 @@ func TestJapanPackFromTheStore(t *testing.T) {
 	}
 	if phishing.Exposure != posture.High || !cited {
 		t.Errorf("phishing finding = %s %+v; want high, citing the JSDA guidelines", phishing.Exposure, phishing.Basis)
+	}
+}
+
+// TestReportShowsSignalsInForce: an open, applied signal whose scope holds
+// the user appears in the report with the steps the user still owes; a
+// security key enrolled pays that step; a closed signal, one not yet
+// applied or one for another profile does not appear.
+func TestReportShowsSignalsInForce(t *testing.T) {
+	f := newFixture(t)
+	pro := f.user("pia", user.Professional)
+	f.factor(pro, "sms-1", factor.SMS, false)
+	occ := f.user("otto", user.Occasional)
+	f.factor(occ, "sms-2", factor.SMS, false)
+
+	steps := func(ss ...string) []signal.Step {
+		var out []signal.Step
+		for _, s := range ss {
+			st, err := signal.ParseStep(s)
+			f.must(err)
+			out = append(out, st)
+		}
+		return out
+	}
+	add := func(id string, profiles []user.Profile, apply bool, ss ...string) {
+		sg := &signal.Signal{ID: id, Title: "Advisory " + id, Kind: signal.Phishing, Severity: signal.High, Profiles: profiles,
+			Link: "https://status.example.com/" + id, Steps: steps(ss...), State: signal.Open, CreatedAt: storetest.T0, CreatedBy: "usr_ops"}
+		f.must(f.st.CreateSignal(ctx, sg))
+		if apply {
+			f.must(f.st.MarkSignalApplied(ctx, id, storetest.T0))
+		}
+	}
+	add("sig_phish", []user.Profile{user.Professional}, true, "require-phishing-resistant:2027-01-31", "forbid-sms", "reauth:aal3")
+	add("sig_draft", nil, false, "forbid-sms")
+	add("sig_over", nil, true, "forbid-sms")
+	f.must(f.st.CloseSignal(ctx, "sig_over", storetest.T0, "usr_ops"))
+
+	r, err := posturegate.ForUser(ctx, f.st, pro.ID, posturegate.Platform{}, now)
+	f.must(err)
+	if len(r.Signals) != 1 || r.Signals[0].ID != "sig_phish" {
+		t.Fatalf("signals of the professional = %+v; want sig_phish alone", r.Signals)
+	}
+	sg := r.Signals[0]
+	if len(sg.Owed) != 2 || !strings.Contains(sg.Owed[0], "2027-01-31") || !strings.Contains(strings.ToLower(sg.Owed[1]), "sms") {
+		t.Errorf("owed = %q; want the security key by 2027-01-31, then SMS replaced", sg.Owed)
+	}
+	if len(sg.Rules) != 1 || sg.Link != "https://status.example.com/sig_phish" || sg.Severity != "high" {
+		t.Errorf("notice = %+v; want one rule (re-authentication), the link and the severity", sg)
+	}
+	var text strings.Builder
+	f.must(posture.WriteText(&text, r))
+	if !strings.Contains(text.String(), "Security notice in force (high)") || !strings.Contains(text.String(), "Advisory sig_phish") {
+		t.Errorf("text report lacks the notice:\n%s", text.String())
+	}
+
+	f.factor(pro, "key-1", factor.WebAuthn, true)
+	r, err = posturegate.ForUser(ctx, f.st, pro.ID, posturegate.Platform{}, now)
+	f.must(err)
+	if len(r.Signals) != 1 || len(r.Signals[0].Owed) != 1 || strings.Contains(r.Signals[0].Owed[0], "2027-01-31") {
+		t.Errorf("after a security key, owed = %+v; want only SMS left", r.Signals)
+	}
+
+	r, err = posturegate.ForUser(ctx, f.st, occ.ID, posturegate.Platform{}, now)
+	f.must(err)
+	if len(r.Signals) != 0 {
+		t.Errorf("signals of a user outside every scope in force = %+v; want none", r.Signals)
 	}
 }
