@@ -194,13 +194,12 @@ func (s *Service) plan(ctx context.Context, q store.Tx, id string, now time.Time
 	}
 	if sig.NeedsFactors() {
 		in.Factors = map[string][]*factor.Factor{}
-		for _, u := range in.Users {
-			if !sig.UserInScope(u) {
-				continue
-			}
-			if in.Factors[u.ID], err = q.FactorsOfUser(ctx, u.ID); err != nil {
-				return nil, err
-			}
+		fs, err := q.ListFactors(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			in.Factors[f.UserID] = append(in.Factors[f.UserID], f)
 		}
 	}
 	effects, err := q.SignalEffects(ctx, sig.ID)
@@ -243,15 +242,25 @@ func (s *Service) apply(ctx context.Context, id, by string, only func(int) bool)
 		tells := map[string][]int{} // user → steps to tell of
 		var order []string
 		keys := map[string][]string{}
+		var ending []string
+		for _, a := range p.Actions {
+			if a.Op == signal.OpEndSession {
+				ending = append(ending, a.Target)
+			}
+		}
+		if ended, err = tx.EndSessions(ctx, ending, now, EndSignal); err != nil {
+			return err
+		}
+		endedNow := make(map[string]bool, len(ended))
+		for _, id := range ended {
+			endedNow[id] = true
+		}
 		for _, a := range p.Actions {
 			switch a.Op {
 			case signal.OpEndSession:
-				if err := tx.EndSession(ctx, a.Target, now, EndSignal); errors.Is(err, store.ErrNotFound) {
+				if !endedNow[a.Target] {
 					continue // ended meanwhile
-				} else if err != nil {
-					return err
 				}
-				ended = append(ended, a.Target)
 				if err := event(audit.SessionEnded, a.UserID, map[string]string{"session": a.Target, "reason": EndSignal}); err != nil {
 					return err
 				}

@@ -27,15 +27,15 @@ var ctx = context.Background()
 
 var backends = []struct {
 	name string
-	open func(t *testing.T) store.Store
+	open func(t testing.TB) store.Store
 }{
-	{"SQLite", func(t *testing.T) store.Store { return storetest.SQLite(t) }},
-	{"PostgreSQL", func(t *testing.T) store.Store { return storetest.Postgres(t) }},
+	{"SQLite", func(t testing.TB) store.Store { return storetest.SQLite(t) }},
+	{"PostgreSQL", func(t testing.TB) store.Store { return storetest.Postgres(t) }},
 }
 
 // withNotices wraps st as the server does: every audit event writes its
 // notices in its transaction.
-func withNotices(t *testing.T, st store.Store) store.Store {
+func withNotices(t testing.TB, st store.Store) store.Store {
 	t.Helper()
 	key := sha256.Sum256([]byte("playbook test key"))
 	box, err := seal.New(key[:])
@@ -45,7 +45,7 @@ func withNotices(t *testing.T, st store.Store) store.Store {
 	return emit.Wrap(st, &notify.Notices{Seal: box, Mail: true})
 }
 
-func steps(t *testing.T, ss ...string) []signal.Step {
+func steps(t testing.TB, ss ...string) []signal.Step {
 	t.Helper()
 	var out []signal.Step
 	for _, s := range ss {

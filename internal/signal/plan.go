@@ -20,8 +20,8 @@ type Subjects struct {
 	Sessions []*session.Session
 	// Keys are the API keys not revoked, of every user.
 	Keys []*apikey.Key
-	// Factors are the factors of the users in scope, by user id; only
-	// needed by require-phishing-resistant and forbid-sms.
+	// Factors are the factors of (at least) the users in scope, by user
+	// id; only needed by require-phishing-resistant and forbid-sms.
 	Factors map[string][]*factor.Factor
 }
 

@@ -16,6 +16,9 @@ type Factors interface {
 	FactorByCredentialID(ctx context.Context, credentialID []byte) (*factor.Factor, error)
 	// FactorsOfUser lists a user's factors, oldest first.
 	FactorsOfUser(ctx context.Context, userID string) ([]*factor.Factor, error)
+	// ListFactors lists every user's factors, by user then oldest first:
+	// a playbook planning over every user reads them in one query.
+	ListFactors(ctx context.Context) ([]*factor.Factor, error)
 	// UpdateFactor stores the mutable fields of f (name, status, secret,
 	// data, device-bound, flag, confirmed and last-used times).
 	UpdateFactor(ctx context.Context, f *factor.Factor) error

@@ -82,6 +82,9 @@ type Sessions interface {
 	// EndSession marks a session ended; ErrNotFound if it is unknown or
 	// ended already.
 	EndSession(ctx context.Context, id string, now time.Time, reason string) error
+	// EndSessions ends those of the sessions ids still live and returns the
+	// ids it ended: a playbook ending thousands at once.
+	EndSessions(ctx context.Context, ids []string, now time.Time, reason string) ([]string, error)
 	// EndSessionsOfUser ends every session of the user but except (which
 	// may be empty) and returns the ids it ended.
 	EndSessionsOfUser(ctx context.Context, userID, except string, now time.Time, reason string) ([]string, error)

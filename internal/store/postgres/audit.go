@@ -41,22 +41,27 @@ func (q *conn) AppendAudit(ctx context.Context, e *audit.Event) error {
 		return err
 	}
 	return q.atomic(ctx, func(c *conn) error {
-		if err := lock(ctx, c.x, lockAudit, q.db.lockKey); err != nil {
-			return err
-		}
-		var head *audit.Event
-		var h audit.Event
-		err := c.x.QueryRow(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&h.Seq, &h.Hash)
-		switch {
-		case err == nil:
-			head = &h
-		case !errors.Is(err, pgx.ErrNoRows):
-			return err
+		head := c.head
+		if head == nil {
+			if err := lock(ctx, c.x, lockAudit, q.db.lockKey); err != nil {
+				return err
+			}
+			var h audit.Event
+			err := c.x.QueryRow(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&h.Seq, &h.Hash)
+			switch {
+			case err == nil:
+				head = &h
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
 		}
 		audit.Seal(head, e)
-		_, err = c.x.Exec(ctx, `INSERT INTO audit (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			e.Seq, ts(e.Time), e.Type, e.UserID, e.Actor, e.Interface, e.IP, string(detail), e.PrevHash, e.Hash)
-		return mapErr(err)
+		if err := c.insert(ctx, `INSERT INTO audit (`+auditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			e.Seq, ts(e.Time), e.Type, e.UserID, e.Actor, e.Interface, e.IP, string(detail), e.PrevHash, e.Hash); err != nil {
+			return err
+		}
+		c.head = &audit.Event{Seq: e.Seq, Hash: e.Hash}
+		return nil
 	})
 }
 

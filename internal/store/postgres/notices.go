@@ -66,6 +66,6 @@ func (q *conn) SetNoticeRate(ctx context.Context, userID string, r *store.Notice
 	if err != nil {
 		return err
 	}
-	return q.write(ctx, `INSERT INTO notice_rates (user_id, state, summary) VALUES ($1, $2, $3)
+	return q.insert(ctx, `INSERT INTO notice_rates (user_id, state, summary) VALUES ($1, $2, $3)
 		ON CONFLICT (user_id) DO UPDATE SET state = excluded.state, summary = excluded.summary`, userID, string(b), r.Summary)
 }

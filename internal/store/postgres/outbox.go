@@ -21,7 +21,7 @@ func scanMessage(row scanner) (*store.Message, error) {
 
 func (q *conn) EnqueueMessage(ctx context.Context, m *store.Message) error {
 	store.CleanMessage(m)
-	return q.write(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	return q.insert(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		m.ID, m.Channel, m.Event, m.UserID, m.Destination, m.Payload, m.State, m.Attempts, ts(m.NextAttemptAt), m.LastError, ts(m.CreatedAt), ts(m.DeliveredAt))
 }
 

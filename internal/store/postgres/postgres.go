@@ -38,6 +38,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/clienttext"
 	"gatehouse/internal/store"
 )
@@ -357,8 +358,12 @@ func (s *DB) inTx(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	// Rolls back when fn fails or panics; a no-op after Commit.
 	defer tx.Rollback(ctx)
-	if err := fn(&conn{x: textGuard{tx}, tx: tx, db: s}); err != nil {
+	p := &pipe{tx: tx}
+	if err := fn(&conn{x: textGuard{p}, tx: tx, pipe: p, db: s}); err != nil {
 		return err
+	}
+	if err := p.flush(ctx); err != nil {
+		return fmt.Errorf("postgres: commit: %w", mapErr(err))
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("postgres: commit: %w", mapErr(err))
@@ -497,9 +502,14 @@ func (noRows) TypeMap() *pgtype.Map                         { return nil }
 
 // conn runs the aggregate methods on the pool or inside a transaction.
 type conn struct {
-	x  querier
-	tx pgx.Tx // nil outside a transaction
-	db *DB
+	x    querier
+	tx   pgx.Tx // nil outside a transaction
+	pipe *pipe  // the transaction's statements; nil outside one
+	db   *DB
+	// head is the audit event this transaction appended last: the chain's
+	// lock is held since, so the next append needs neither the lock nor
+	// the head read again.
+	head *audit.Event
 }
 
 // atomic runs fn in a transaction, or in the current one.
@@ -527,17 +537,49 @@ func (q *conn) write(ctx context.Context, sql string, args ...any) error {
 		_, err := q.x.Exec(ctx, sql, args...)
 		return mapErr(err)
 	}
-	sp, err := q.tx.Begin(ctx)
+	// The savepoint, the statement and the release go in one round trip,
+	// with what the transaction holds back; only a failure costs two more,
+	// to roll back to the savepoint and drop it, which leaves the
+	// transaction usable.
+	br, err := q.pipe.send(ctx, &pgx.QueuedQuery{SQL: `SAVEPOINT gatehouse_write`},
+		&pgx.QueuedQuery{SQL: sql, Arguments: args}, &pgx.QueuedQuery{SQL: `RELEASE SAVEPOINT gatehouse_write`})
 	if err != nil {
 		return err
 	}
-	if _, err := sp.Exec(ctx, sql, args...); err != nil {
-		if rerr := sp.Rollback(ctx); rerr != nil {
-			return errors.Join(mapErr(err), rerr)
+	_, errSave := br.Exec()
+	_, errStmt := br.Exec()
+	_, errRelease := br.Exec()
+	errClose := br.Close()
+	switch {
+	case errSave != nil:
+		return errSave
+	case errStmt != nil:
+		if _, err := q.tx.Exec(ctx, `ROLLBACK TO SAVEPOINT gatehouse_write`); err != nil {
+			return errors.Join(mapErr(errStmt), err)
 		}
+		if _, err := q.tx.Exec(ctx, `RELEASE SAVEPOINT gatehouse_write`); err != nil {
+			return errors.Join(mapErr(errStmt), err)
+		}
+		return mapErr(errStmt)
+	}
+	return errors.Join(errRelease, errClose)
+}
+
+// insert runs an insert that nothing in the transaction waits on and that
+// breaks no constraint but by a fault (a fresh random id taken): in a
+// transaction it is held back to go with the next statement (see
+// [pipe]); its failure then fails the transaction. Invalid text is
+// refused as [conn.write] refuses it.
+func (q *conn) insert(ctx context.Context, sql string, args ...any) error {
+	if !validText(args) {
+		return fmt.Errorf("%w: a key is not valid UTF-8 text", store.ErrNotFound)
+	}
+	if q.pipe == nil {
+		_, err := q.x.Exec(ctx, sql, args...)
 		return mapErr(err)
 	}
-	return sp.Commit(ctx)
+	q.pipe.hold(sql, args...)
+	return nil
 }
 
 // PostgreSQL error codes mapped to the store's errors.

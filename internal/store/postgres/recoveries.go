@@ -80,7 +80,7 @@ func (q *conn) SetRecoveryShortening(ctx context.Context, r *recovery.Request) e
 }
 
 func (q *conn) CreateLink(ctx context.Context, tokenHash []byte, userID, purpose string, expires time.Time) error {
-	return q.write(ctx, `INSERT INTO freeze_links (token_hash, user_id, expires_at, purpose) VALUES ($1, $2, $3, $4)`, tokenHash, userID, ts(expires), purpose)
+	return q.insert(ctx, `INSERT INTO freeze_links (token_hash, user_id, expires_at, purpose) VALUES ($1, $2, $3, $4)`, tokenHash, userID, ts(expires), purpose)
 }
 
 func (q *conn) UseLink(ctx context.Context, tokenHash []byte, purpose string, now time.Time) (string, error) {

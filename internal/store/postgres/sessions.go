@@ -67,6 +67,16 @@ func (q *conn) EndSession(ctx context.Context, id string, now time.Time, reason 
 	return affected(tag, err)
 }
 
+func (q *conn) EndSessions(ctx context.Context, ids []string, now time.Time, reason string) ([]string, error) {
+	// An id PostgreSQL cannot hold as text names no session; textGuard
+	// would answer "no row" for the whole statement.
+	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !clienttext.Valid(id) })
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return q.endSessions(ctx, `id = ANY($3::text[])`, now, reason, ids)
+}
+
 func (q *conn) EndSessionsOfUser(ctx context.Context, userID, except string, now time.Time, reason string) ([]string, error) {
 	if !clienttext.Valid(except) {
 		// No session has that id, so none is spared; and textGuard, which

@@ -35,19 +35,24 @@ func (q *conn) AppendAudit(ctx context.Context, e *audit.Event) error {
 		return err
 	}
 	return q.atomic(ctx, func(c *conn) error {
-		var head *audit.Event
-		var h audit.Event
-		err := c.x.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&h.Seq, &h.Hash)
-		switch {
-		case err == nil:
-			head = &h
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
+		head := c.head
+		if head == nil {
+			var h audit.Event
+			err := c.x.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&h.Seq, &h.Hash)
+			switch {
+			case err == nil:
+				head = &h
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
 		}
 		audit.Seal(head, e)
-		_, err = c.x.ExecContext(ctx, `INSERT INTO audit (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.Seq, us(e.Time), e.Type, e.UserID, e.Actor, e.Interface, e.IP, string(detail), e.PrevHash, e.Hash)
-		return mapErr(err)
+		if _, err := c.x.ExecContext(ctx, `INSERT INTO audit (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.Seq, us(e.Time), e.Type, e.UserID, e.Actor, e.Interface, e.IP, string(detail), e.PrevHash, e.Hash); err != nil {
+			return mapErr(err)
+		}
+		c.head = &audit.Event{Seq: e.Seq, Hash: e.Hash}
+		return nil
 	})
 }
 

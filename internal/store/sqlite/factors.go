@@ -45,7 +45,15 @@ func (q *conn) FactorByCredentialID(ctx context.Context, credentialID []byte) (*
 }
 
 func (q *conn) FactorsOfUser(ctx context.Context, userID string) ([]*factor.Factor, error) {
-	rows, err := q.x.QueryContext(ctx, `SELECT `+factorCols+` FROM factors WHERE user_id = ? ORDER BY created_at, id`, userID)
+	return q.factorsWhere(ctx, `WHERE user_id = ? ORDER BY created_at, id`, userID)
+}
+
+func (q *conn) ListFactors(ctx context.Context) ([]*factor.Factor, error) {
+	return q.factorsWhere(ctx, `ORDER BY user_id, created_at, id`)
+}
+
+func (q *conn) factorsWhere(ctx context.Context, where string, args ...any) ([]*factor.Factor, error) {
+	rows, err := q.x.QueryContext(ctx, `SELECT `+factorCols+` FROM factors `+where, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"gatehouse/internal/device"
@@ -70,6 +71,24 @@ func (q *conn) ListSessions(ctx context.Context) ([]*session.Session, error) {
 func (q *conn) EndSession(ctx context.Context, id string, now time.Time, reason string) error {
 	res, err := q.x.ExecContext(ctx, `UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL`, us(now), reason, id)
 	return affected(res, err)
+}
+
+// EndSessions ends the sessions one statement each: in SQLite a
+// statement is a call into the library, not a round trip.
+func (q *conn) EndSessions(ctx context.Context, ids []string, now time.Time, reason string) ([]string, error) {
+	var ended []string
+	err := q.atomic(ctx, func(c *conn) error {
+		for _, id := range ids {
+			switch err := c.EndSession(ctx, id, now, reason); {
+			case err == nil:
+				ended = append(ended, id)
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+		}
+		return nil
+	})
+	return ended, err
 }
 
 func (q *conn) EndSessionsOfUser(ctx context.Context, userID, except string, now time.Time, reason string) ([]string, error) {

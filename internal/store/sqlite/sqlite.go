@@ -20,6 +20,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/store"
 )
 
@@ -34,6 +35,7 @@ type DB struct {
 	// asks it up to every authn.DefaultWatchEvery, and parsing it each
 	// time was most of its cost.
 	revokedSince *sql.Stmt
+	stmts        *stmts
 }
 
 var _ store.Store = (*DB)(nil)
@@ -63,7 +65,8 @@ func OpenFile(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
-	s := &DB{db: db, conn: conn{x: db}}
+	s := &DB{db: db, stmts: &stmts{db: db}}
+	s.conn = conn{x: onDB{db: db, c: s.stmts}}
 	s.conn.db = s
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -149,7 +152,8 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	if err := fn(&conn{x: tx, db: s, inTx: true}); err != nil {
+	defer s.stmts.warm(ctx)
+	if err := fn(&conn{x: newInTx(tx, s.stmts), db: s, inTx: true}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -226,13 +230,14 @@ func (s *DB) RevokedSince(ctx context.Context, seq int64, limit int) ([]store.Re
 // Close closes the database.
 func (s *DB) Close() error {
 	s.revokedSince.Close()
+	s.stmts.close()
 	return s.db.Close()
 }
 
-// execer is what *sql.DB and *sql.Tx share.
+// execer runs the store's statements, prepared once (stmts.go).
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
@@ -241,6 +246,10 @@ type conn struct {
 	x    execer
 	db   *DB
 	inTx bool
+	// head is the audit event this transaction appended last: the write
+	// lock (BEGIN IMMEDIATE) is held since, so the next append need not
+	// read the head again. Outside a transaction it stays nil.
+	head *audit.Event
 }
 
 // atomic runs fn in a transaction, or in the current one.

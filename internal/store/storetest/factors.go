@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -53,6 +54,18 @@ func testFactors(t *testing.T, s store.Store) {
 	list, _ := s.FactorsOfUser(ctx, u.ID)
 	if len(list) != 2 || list[0].ID != "fac_1" || string(list[1].Secret) != "sealed" {
 		t.Errorf("FactorsOfUser = %+v", list)
+	}
+	bob := NewUser(t, s, "bob")
+	if err := s.CreateFactor(ctx, &factor.Factor{ID: "fac_4", UserID: bob.ID, Kind: factor.SMS, Status: factor.Active, Phone: "+447700900123", CreatedAt: T0}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.ListFactors(ctx)
+	var ids []string
+	for _, f := range all {
+		ids = append(ids, f.UserID+"/"+f.ID)
+	}
+	if want := []string{u.ID + "/fac_1", u.ID + "/fac_3", bob.ID + "/fac_4"}; err != nil || !slices.Equal(ids, want) && !slices.Equal(ids, []string{want[2], want[0], want[1]}) {
+		t.Errorf("ListFactors = %v, %v; want every user's, each user's oldest first: %v", ids, err, want)
 	}
 	if err := s.DeleteFactor(ctx, "fac_1"); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -250,6 +251,18 @@ func testSessions(t *testing.T, s store.Store) {
 	all, _ := s.ListSessions(ctx)
 	if len(all) != 2 {
 		t.Errorf("ListSessions = %d, want 2 (a1, b1)", len(all))
+	}
+	// EndSessions ends the live ones of the ids and says which: an ended,
+	// an unknown and a hostile id are passed over.
+	ids, err = s.EndSessions(ctx, []string{"ses_a1", "ses_a2", "ses_none", "ses_b1", "ses_\x00"}, end, session.EndRevoked)
+	if slices.Sort(ids); err != nil || !slices.Equal(ids, []string{"ses_a1", "ses_b1"}) {
+		t.Errorf("EndSessions = %v, %v; want [ses_a1 ses_b1]", ids, err)
+	}
+	if got, _ = s.SessionByID(ctx, "ses_b1"); !got.EndedAt.Equal(end) || got.EndReason != session.EndRevoked {
+		t.Errorf("ses_b1 after EndSessions: %v %q", got.EndedAt, got.EndReason)
+	}
+	if all, _ = s.ListSessions(ctx); len(all) != 0 {
+		t.Errorf("ListSessions after EndSessions = %d, want 0", len(all))
 	}
 }
 
