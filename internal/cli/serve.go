@@ -18,6 +18,7 @@ import (
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
 	"gatehouse/internal/config"
+	"gatehouse/internal/cooldown"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/edge"
 	"gatehouse/internal/extauthz"
@@ -245,7 +246,8 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 	frz.Cooldown = svc.Cooldown
 	svc.Freeze = frz.FromPhone // the phone's "This wasn't me"
 	apiDeps := httpapi.Deps{SSF: tr, JWKS: jwks, Login: svc, Auth: &httpapi.Authenticator{Authenticator: auth, Origin: c.PublicOrigin, Cookies: cookies}, Proxies: c.Proxies(), LoginReplay: &dpop.ReplayCache{Window: c.DPoP.MaxAge},
-		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL, Posture: pst, Approvals: approvals, Freeze: frz, Signals: signals}
+		Log: log, Metrics: metrics, Now: now, Keys: keys, Authz: decider, LoginURL: c.Authz.LoginURL, Posture: pst, Approvals: approvals, Freeze: frz, Signals: signals,
+		Cooldowns: &cooldown.Service{Store: st, Now: now}}
 	api := httpapi.NewHandler(apiDeps)
 	portal, err := web.NewHandler(web.Deps{Login: svc, Keys: keys, Posture: pst, Approvals: approvals, Freeze: frz, Auth: auth, Cookies: cookies, Origin: c.PublicOrigin, Proxies: c.Proxies(), Log: log, Now: now,
 		ReturnHosts: c.ReturnHosts()})

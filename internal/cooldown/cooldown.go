@@ -158,6 +158,35 @@ func (s *Service) Lift(ctx context.Context, a session.Actor, userID, reason stri
 	if !a.Operator() {
 		return fault.New(fault.NotAllowed, "cooldown: only an administrator lifts a cool-down")
 	}
+	return s.lift(ctx, a, func(tx store.Tx) (*user.User, error) { return tx.UserByID(ctx, userID) }, reason)
+}
+
+// ErrOwnCooldown refuses an administrator lifting their own cool-down.
+var ErrOwnCooldown = fault.New(fault.NotAllowed, "cooldown: an administrator does not lift their own cool-down; another one must")
+
+// AdminLift is [Service.Lift] for an administrator signed in on
+// a.Session, whom the caller has checked (login.Service.Admin: listed in
+// admins, AAL3 within the step-up window). ref is a username or a user
+// id. Nobody lifts their own cool-down: an intruder who took over an
+// administrator's account, and started its cool-down doing so, would
+// otherwise end it.
+func (s *Service) AdminLift(ctx context.Context, a session.Actor, ref, reason string) error {
+	if a.Session == nil {
+		return fault.New(fault.NotAllowed, "cooldown: an administrator's session is needed")
+	}
+	return s.lift(ctx, a, func(tx store.Tx) (*user.User, error) {
+		u, err := tx.UserByUsername(ctx, user.NormalizeUsername(ref))
+		if errors.Is(err, store.ErrNotFound) {
+			u, err = tx.UserByID(ctx, ref)
+		}
+		if err == nil && u.ID == a.Session.UserID {
+			return nil, ErrOwnCooldown
+		}
+		return u, err
+	}, reason)
+}
+
+func (s *Service) lift(ctx context.Context, a session.Actor, find func(store.Tx) (*user.User, error), reason string) error {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return ErrNoReason
@@ -168,7 +197,7 @@ func (s *Service) Lift(ctx context.Context, a session.Actor, userID, reason stri
 	}
 	t := now().UTC()
 	return s.Store.InTx(ctx, func(tx store.Tx) error {
-		u, err := tx.UserByID(ctx, userID)
+		u, err := find(tx)
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrNone
 		}

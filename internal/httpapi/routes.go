@@ -17,6 +17,7 @@ import (
 	"gatehouse/internal/freeze"
 	"gatehouse/internal/login"
 	"gatehouse/internal/pathid"
+	"gatehouse/internal/cooldown"
 	"gatehouse/internal/playbook"
 	"gatehouse/internal/posturegate"
 	"gatehouse/internal/ssf"
@@ -61,6 +62,9 @@ type Deps struct {
 	Freeze *freeze.Service
 	// Signals serves /v1/admin/signals; nil leaves them out.
 	Signals *playbook.Service
+	// Cooldowns serves an administrator's lift of a cool-down; nil leaves
+	// the route out.
+	Cooldowns *cooldown.Service
 }
 
 // router registers handlers with the adapter that renders their errors.
@@ -113,6 +117,7 @@ func NewHandler(d Deps) http.Handler {
 	freezeRoutes(rt, sd)
 	recoveryRoutes(rt, ld, sd)
 	signalRoutes(rt, sd)
+	cooldownRoutes(rt, sd)
 	handle("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, err := w.Write(openapi)

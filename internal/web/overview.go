@@ -3,7 +3,9 @@ package web
 import (
 	"html/template"
 	"net/http"
+	"time"
 
+	"gatehouse/internal/cooldown"
 	"gatehouse/internal/posture"
 	"gatehouse/internal/session"
 )
@@ -20,6 +22,24 @@ type overviewData struct {
 	Sessions int
 	// Recent are the newest events of the audit trail.
 	Recent []eventRow
+	// Cooldown is set while a cool-down runs: when it ends and why.
+	Cooldown *cooldownNote
+}
+
+// cooldownNote is the overview's notice of a running cool-down.
+type cooldownNote struct {
+	Until time.Time
+	Why   string
+}
+
+// cooldownWhy says in words what started a cool-down (its reason, as
+// package cooldown stores it).
+var cooldownWhy = map[string]string{
+	cooldown.ReasonPassword:      "your password was changed",
+	cooldown.ReasonFactorAdded:   "a second factor was added",
+	cooldown.ReasonFactorRemoved: "a second factor was removed",
+	cooldown.ReasonUnfreeze:      "your account was unfrozen",
+	cooldown.ReasonRecovery:      "your account was recovered",
 }
 
 type doorCount struct {
@@ -44,6 +64,13 @@ func handleOverview(d *deps) signedInFunc {
 			count[s.Door]++
 		}
 		data := overviewData{Sessions: len(rows)}
+		if u := v.User; u.CoolingDown(d.now()) {
+			why := cooldownWhy[u.CooldownReason]
+			if why == "" {
+				why = "a security change was made"
+			}
+			data.Cooldown = &cooldownNote{Until: u.CooldownUntil, Why: why}
+		}
 		for _, i := range session.Doors {
 			name := doorName(string(i))
 			data.Doors = append(data.Doors, doorCount{Door: name, N: count[name]})

@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"gatehouse/internal/cooldown"
 	"net/http"
 	"net/url"
 	"os"
@@ -270,5 +272,32 @@ func TestActivityPages(t *testing.T) {
 		if a := b.get(t, "/activity?before="+bad); a.Code != http.StatusBadRequest {
 			t.Errorf("?before=%s = %d, want 400", bad, a.Code)
 		}
+	}
+}
+
+// TestOverviewShowsCooldown: while a cool-down runs, the overview says
+// until when, why and what waits, and how to freeze if the change was not
+// the visitor's; once it ends, the notice is gone.
+func TestOverviewShowsCooldown(t *testing.T) {
+	e, b := scenario(t)
+	alice, err := e.st.UserByUsername(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := at(6).Add(24 * time.Hour)
+	if err := e.st.StartCooldown(context.Background(), alice.ID, until, cooldown.ReasonPassword); err != nil {
+		t.Fatal(err)
+	}
+	a := b.get(t, "/")
+	checkAccessible(t, "overview-cooldown", a.Body)
+	for _, want := range []string{`<time datetime="` + until.Format(time.RFC3339) + `"`, "your password was changed", "no new live API key", "freeze the account now"} {
+		if !strings.Contains(a.Body, want) {
+			t.Errorf("overview during a cool-down lacks %q", want)
+		}
+	}
+	e.clock.Set(until.Add(time.Minute))
+	b.mustLogin(t, "alice", alicePW)
+	if a := b.get(t, "/"); strings.Contains(a.Body, "h-cooldown") {
+		t.Error("the overview still shows a cool-down that has ended")
 	}
 }
