@@ -13,11 +13,11 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"gatehouse/internal/authz"
+	"gatehouse/internal/cooldown"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/freeze"
 	"gatehouse/internal/login"
 	"gatehouse/internal/pathid"
-	"gatehouse/internal/cooldown"
 	"gatehouse/internal/playbook"
 	"gatehouse/internal/posturegate"
 	"gatehouse/internal/ssf"
