@@ -178,8 +178,13 @@ type Result struct {
 	// demands (the step-up, or read-only routes until a phishing-
 	// resistant factor is enrolled) and why.
 	Signal *signal.Demand
+	// Moved says a web or mobile session asked to trade from another
+	// network than the one it last authenticated from: it must step up
+	// from where it is now.
+	Moved bool
 
-	door session.Door // a session's
+	door      session.Door // a session's
+	sessionIP string       // a session's address when it last authenticated
 
 	decided bool // the credential was refused before Decide
 	// keyApproval is set for a key whose transfers wait for an approval.
@@ -223,6 +228,11 @@ func (s *Service) Authorize(ctx context.Context, req *Request) (Result, error) {
 				return res, err
 			}
 		}
+	}
+	if res.Allow && res.Credential.Kind == policy.SessionCredential && movedToTrade(res.door, res.sessionIP, req.Client, rule, t.Method) {
+		res.Moved = true
+		res.Decision = policy.Decision{Kind: policy.StepUp, Missing: []string{"step-up from this network"}, Rule: rule}
+		return res, nil
 	}
 	if res.Allow && placesOrder(rule, t.Method) {
 		id := res.Credential.KeyID
@@ -435,7 +445,7 @@ func (s *Service) sessionCredential(ctx context.Context, ss *session.Session, na
 	}
 	res.Credential = policy.Credential{Kind: policy.SessionCredential, UserID: ss.UserID, SessionID: ss.ID,
 		AAL: int(ss.Assurance), AuthTime: ss.AuthTime}
-	res.door = ss.Door
+	res.door, res.sessionIP = ss.Door, ss.IP
 	res.Credential.ResolveSession(rule, params, named, ms)
 	res.Scopes = scopeHeader(res.Credential.Scopes)
 	return nil

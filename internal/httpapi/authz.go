@@ -166,6 +166,9 @@ func handleAuthz(d authzDeps) handlerFunc {
 			if res.Signal != nil {
 				return errStepUpSignal(res.Rule, res.Signal, res.Missing)
 			}
+			if res.Moved {
+				return errStepUpMoved(res.Rule, res.Missing)
+			}
 			return errStepUpRoute(res.Rule, res.Missing)
 		case policy.ApprovalRequired:
 			return errApprovalRequired(res.ApprovalKind, &res.Credential, res.Why)
@@ -302,6 +305,21 @@ func errStepUpRoute(rule *policy.Rule, missing []string) *Error {
 		e.Problem.Extra["max_age"] = int(f.Seconds())
 	}
 	e.Header = stepUpChallenge(session.Assurance(aal), f)
+	return e
+}
+
+// errStepUpMoved asks a session that moved to another network to
+// authenticate again, from there, before it trades: at least AAL2, and
+// max_age=0 in the challenge, since the assurance it holds was proven
+// elsewhere.
+func errStepUpMoved(rule *policy.Rule, missing []string) *Error {
+	aal := max(session.Assurance(rule.AAL()), session.AAL2)
+	e := problem(http.StatusForbidden, "step-up-required", "Step-up required",
+		"This session is being used from another network than the one it signed in from: step up from here, then retry.")
+	e.Problem.Extra = map[string]any{"required_assurance": aal.String(), "missing": missing, "reason": "network_changed", "max_age": 0}
+	e.Header = stepUpChallenge(aal, 0)
+	v := e.Header["Www-Authenticate"][0] + ", max_age=0"
+	e.Header["Www-Authenticate"] = []string{v}
 	return e
 }
 

@@ -244,3 +244,18 @@ func TestStepUpChallengeOfTheAPI(t *testing.T) {
 		t.Errorf("step-up answer %d, WWW-Authenticate %q; want 403, %q", e.Problem.Status, got, want)
 	}
 }
+
+// TestStepUpMovedSession: a session that moved network is asked to
+// authenticate again from where it is: at least AAL2, max_age=0, and the
+// problem says why.
+func TestStepUpMovedSession(t *testing.T) {
+	rule, _, _ := policy.ReferenceRules().Match("live.localhost", "POST", "/api/orders")
+	e := errStepUpMoved(rule, []string{"step-up from this network"})
+	want := `Bearer error="insufficient_user_authentication", error_description="A stronger or more recent authentication is needed", acr_values="AAL2 AAL3", max_age=0`
+	if got := e.Header.Get("Www-Authenticate"); e.Problem.Status != 403 || got != want {
+		t.Errorf("moved session answer %d, WWW-Authenticate %q; want 403, %q", e.Problem.Status, got, want)
+	}
+	if e.Problem.Extra["reason"] != "network_changed" || e.Problem.Extra["max_age"] != 0 || e.Problem.Type != "urn:gatehouse:problem:step-up-required" {
+		t.Errorf("problem = %+v %v", e.Problem, e.Problem.Extra)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gatehouse/internal/clienttext"
+	"gatehouse/internal/edge"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/factor/sms"
 	"gatehouse/internal/login"
@@ -278,7 +279,8 @@ func handleStepUp(d sessionDeps, ld loginDeps) handlerFunc {
 		if err != nil {
 			return err
 		}
-		res, err := ld.svc.Step(r.Context(), s, login.StepUp{Factor: factor.Kind(body.Factor), Code: body.Code, Flow: body.Flow, Response: body.Response})
+		res, err := ld.svc.Step(r.Context(), s, login.StepUp{Factor: factor.Kind(body.Factor), Code: body.Code, Flow: body.Flow, Response: body.Response,
+			IP: edge.ClientAddr(r, d.proxies).String()})
 		if err != nil {
 			return err
 		}

@@ -235,9 +235,9 @@ func (c countingTx) PushRequestByID(ctx context.Context, id string) (*push.Reque
 	return c.Tx.PushRequestByID(ctx, id)
 }
 
-func (c countingTx) RaiseSession(ctx context.Context, id string, aal session.Assurance, amr string, authTime time.Time, tokenHash []byte) error {
+func (c countingTx) RaiseSession(ctx context.Context, id string, aal session.Assurance, amr string, authTime time.Time, tokenHash []byte, ip string) error {
 	c.n.add("RaiseSession")
-	return c.Tx.RaiseSession(ctx, id, aal, amr, authTime, tokenHash)
+	return c.Tx.RaiseSession(ctx, id, aal, amr, authTime, tokenHash, ip)
 }
 
 func (c countingTx) RecoveryCodes(ctx context.Context, userID string) ([]factor.RecoveryCode, error) {

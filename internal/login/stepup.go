@@ -21,6 +21,9 @@ type StepUp struct {
 	Code     string          // totp
 	Flow     string          // webauthn finish, push poll
 	Response json.RawMessage // webauthn assertion
+	// IP is the client's address: the session's address once raised, so
+	// a session that moved network and stepped up there trades on.
+	IP string
 }
 
 // StepUpResult is where a step-up stands. When Status is "raised" the
@@ -41,6 +44,11 @@ func (s *Service) Step(ctx context.Context, sess *session.Session, req StepUp) (
 	now := s.now()
 	var held []string
 	defer s.settle(ctx, &err, &held, now)
+	if req.IP != "" {
+		moved := *sess
+		moved.IP = req.IP
+		sess = &moved
+	}
 	binding := "session:" + sess.ID
 	switch req.Factor {
 	case factor.TOTP:
@@ -183,7 +191,7 @@ func (s *Service) raiseTo(ctx context.Context, sess *session.Session, aal sessio
 				return err
 			}
 		}
-		if err := tx.RaiseSession(ctx, ns.ID, ns.Assurance, ns.AMR, now, ns.TokenHash); err != nil {
+		if err := tx.RaiseSession(ctx, ns.ID, ns.Assurance, ns.AMR, now, ns.TokenHash, ns.IP); err != nil {
 			return err
 		}
 		if err := tx.ResetThrottle(ctx, throttle.FactorKey(sess.UserID)); err != nil {

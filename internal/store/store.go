@@ -99,7 +99,10 @@ type Sessions interface {
 	LowerSession(ctx context.Context, id, amr string) error
 	// RaiseSession records a step-up with the methods proven and a new
 	// token hash: the token is replaced whenever the session gains power.
-	RaiseSession(ctx context.Context, id string, aal session.Assurance, amr string, authTime time.Time, tokenHash []byte) error
+	// ip, the address the step-up came from, becomes the session's
+	// address (forward-auth asks a session that moved to another network
+	// to step up there); "" keeps the one stored.
+	RaiseSession(ctx context.Context, id string, aal session.Assurance, amr string, authTime time.Time, tokenHash []byte, ip string) error
 	// EndSessionsOfDevice ends every live session of a device and returns their ids.
 	EndSessionsOfDevice(ctx context.Context, deviceID string, now time.Time, reason string) ([]string, error)
 	// CountActiveSessions counts sessions not ended and not past their absolute end.

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"gatehouse/internal/account"
+	"gatehouse/internal/edge"
 	"gatehouse/internal/factor"
 	"gatehouse/internal/flow"
 	"gatehouse/internal/login"
@@ -95,7 +96,7 @@ func handleStepUp(d *deps) signedInFunc {
 		if code == "" {
 			return d.stepUp(w, r, v, http.StatusUnprocessableEntity, session.AAL2, "", back, msgCodeMissing)
 		}
-		res, err := d.Login.Step(r.Context(), v.Session, login.StepUp{Factor: factor.TOTP, Code: code})
+		res, err := d.Login.Step(r.Context(), v.Session, login.StepUp{Factor: factor.TOTP, Code: code, IP: edge.ClientAddr(r, d.Proxies).String()})
 		if err != nil {
 			status, msg, ok := d.failure(w, err)
 			if !ok {

@@ -68,11 +68,11 @@ func TestRevocationsFanout(t *testing.T) {
 		}, []store.Revocation{usr, key("aaaaaaaaaaaaaaa2"), key("aaaaaaaaaaaaaaa3")}},
 		{"RemoveMember", func() error { return a.RemoveMember(ctx, alice.ID, "acc-live") }, []store.Revocation{usr, key("aaaaaaaaaaaaaaa2"), key("aaaaaaaaaaaaaaa3")}},
 		{"RaiseSession", func() error {
-			return a.RaiseSession(ctx, s.ID, session.AAL2, "pwd otp", at, []byte("new token hash, 32 bytes long!!!"))
+			return a.RaiseSession(ctx, s.ID, session.AAL2, "pwd otp", at, []byte("new token hash, 32 bytes long!!!"), "")
 		}, []store.Revocation{ses}},
 		{"LowerAssurance", func() error { return a.SetSessionAssurance(ctx, s.ID, session.AAL1, at) }, []store.Revocation{ses}},
 		{"RaiseAgain", func() error {
-			return a.RaiseSession(ctx, s.ID, session.AAL2, "pwd otp", at, []byte("another token hash, 32 bytes!!!"))
+			return a.RaiseSession(ctx, s.ID, session.AAL2, "pwd otp", at, []byte("another token hash, 32 bytes!!!"), "")
 		}, []store.Revocation{ses}},
 		{"LowerSession", func() error { return a.LowerSession(ctx, s.ID, "pwd") }, []store.Revocation{ses}},
 	} {

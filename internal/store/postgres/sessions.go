@@ -133,8 +133,9 @@ func (q *conn) LowerSession(ctx context.Context, id, amr string) error {
 	return affected(tag, err)
 }
 
-func (q *conn) RaiseSession(ctx context.Context, id string, aal session.Assurance, amr string, authTime time.Time, tokenHash []byte) error {
-	tag, err := q.x.Exec(ctx, `UPDATE sessions SET aal = $1, amr = $2, auth_time = $3, token_hash = $4 WHERE id = $5 AND ended_at IS NULL`, int(aal), amr, ts(authTime), tokenHash, id)
+func (q *conn) RaiseSession(ctx context.Context, id string, aal session.Assurance, amr string, authTime time.Time, tokenHash []byte, ip string) error {
+	tag, err := q.x.Exec(ctx, `UPDATE sessions SET aal = $1, amr = $2, auth_time = $3, token_hash = $4, ip = CASE WHEN $6 = '' THEN ip ELSE $6 END WHERE id = $5 AND ended_at IS NULL`,
+		int(aal), amr, ts(authTime), tokenHash, id, clienttext.Clean(ip))
 	return affected(tag, err)
 }
 

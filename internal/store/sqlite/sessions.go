@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"gatehouse/internal/clienttext"
 	"gatehouse/internal/device"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -141,8 +142,9 @@ func (q *conn) LowerSession(ctx context.Context, id, amr string) error {
 	return affected(res, err)
 }
 
-func (q *conn) RaiseSession(ctx context.Context, id string, aal session.Assurance, amr string, authTime time.Time, tokenHash []byte) error {
-	res, err := q.x.ExecContext(ctx, `UPDATE sessions SET aal = ?, amr = ?, auth_time = ?, token_hash = ? WHERE id = ? AND ended_at IS NULL`, int(aal), amr, us(authTime), tokenHash, id)
+func (q *conn) RaiseSession(ctx context.Context, id string, aal session.Assurance, amr string, authTime time.Time, tokenHash []byte, ip string) error {
+	res, err := q.x.ExecContext(ctx, `UPDATE sessions SET aal = ?, amr = ?, auth_time = ?, token_hash = ?, ip = CASE WHEN ?6 = '' THEN ip ELSE ?6 END WHERE id = ?5 AND ended_at IS NULL`,
+		int(aal), amr, us(authTime), tokenHash, id, clienttext.Clean(ip))
 	return affected(res, err)
 }
 

@@ -143,7 +143,7 @@ func TestRevocationLogSeesOtherProcesses(t *testing.T) {
 	steps := []func() error{
 		func() error { return cli.TouchSessions(ctx, map[string]time.Time{"ses_a": now}) }, // not a revocation
 		func() error { return cli.EndSession(ctx, "ses_a", now, "revoked") },
-		func() error { return cli.RaiseSession(ctx, "ses_b", 2, "pwd otp", now, []byte("new hash")) },
+		func() error { return cli.RaiseSession(ctx, "ses_b", 2, "pwd otp", now, []byte("new hash"), "") },
 		func() error { return cli.LowerSession(ctx, "ses_b", "pwd") }, // a factor it proved removed
 		func() error { _, err := cli.EndSessionsOfUser(ctx, u.ID, "ses_b", now, "revoked"); return err },
 		func() error { return cli.RevokeKey(ctx, "key_a", now, apikey.RevokedByAdmin) },

@@ -150,15 +150,22 @@ func testRaiseAndDeviceSessions(t *testing.T, s store.Store) {
 	if got, _ := s.SessionByID(ctx, "ses_b"); got.AMR != "pwd" {
 		t.Errorf("AMR = %q, want pwd", got.AMR)
 	}
-	if err := s.RaiseSession(ctx, "ses_b", session.AAL3, "pwd hwk", T0.Add(time.Minute), []byte("hb2")); err != nil {
+	if err := s.RaiseSession(ctx, "ses_b", session.AAL3, "pwd hwk", T0.Add(time.Minute), []byte("hb2"), "198.51.100.9"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.SessionByTokenHash(ctx, []byte("hb")); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("old token still finds the raised session: %v", err)
 	}
 	got, _ := s.SessionByTokenHash(ctx, []byte("hb2"))
-	if got == nil || got.Assurance != session.AAL3 || got.AMR != "pwd hwk" || !got.AuthTime.Equal(T0.Add(time.Minute)) {
-		t.Errorf("raised session = %+v", got)
+	if got == nil || got.Assurance != session.AAL3 || got.AMR != "pwd hwk" || !got.AuthTime.Equal(T0.Add(time.Minute)) || got.IP != "198.51.100.9" {
+		t.Errorf("raised session = %+v; want AAL3, pwd hwk, the step-up's time and address", got)
+	}
+	// A raise without an address keeps the one stored.
+	if err := s.RaiseSession(ctx, "ses_b", session.AAL3, "pwd hwk", T0.Add(2*time.Minute), []byte("hb3"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.SessionByID(ctx, "ses_b"); got.IP != "198.51.100.9" {
+		t.Errorf("after a raise without an address, IP = %q; want 198.51.100.9 kept", got.IP)
 	}
 	ids, err := s.EndSessionsOfDevice(ctx, "dev_1", T0, session.EndRevoked)
 	if err != nil || len(ids) != 1 || ids[0] != "ses_b" {

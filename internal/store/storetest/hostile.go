@@ -125,7 +125,7 @@ func probeHostileKey(t *testing.T, s store.Tx, userID, h string) {
 	empty("EndSessionsOfUser", len(ids), err)
 	notFound("SetSessionAssurance", s.SetSessionAssurance(ctx, h, session.AAL2, T0))
 	notFound("LowerSession", s.LowerSession(ctx, h, "pwd"))
-	notFound("RaiseSession", s.RaiseSession(ctx, h, session.AAL2, "pwd otp", T0, []byte("new-hash")))
+	notFound("RaiseSession", s.RaiseSession(ctx, h, session.AAL2, "pwd otp", T0, []byte("new-hash"), ""))
 	ids, err = s.EndSessionsOfDevice(ctx, h, T0, session.EndRevoked)
 	empty("EndSessionsOfDevice", len(ids), err)
 
