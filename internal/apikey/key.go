@@ -74,6 +74,10 @@ type Key struct {
 	// a bot may place orders within its scopes, but money leaves only
 	// with the owner's phone or security key. Rotation keeps it.
 	ApprovalRequired bool
+	// HoldOnNewNetwork refuses a [Key.Watched] key on a network it has not
+	// been used from (its first excepted) until the owner approves that
+	// network (see [Network]). Rotation keeps it.
+	HoldOnNewNetwork bool
 
 	// SuccessorID is set on a key that was rotated, PredecessorID on the
 	// key that replaced it. OverlapEndsAt, set with SuccessorID, is when
@@ -188,6 +192,7 @@ func (k *Key) Rotate(tok Token, by string, aal int, l Limits, now time.Time) (Ke
 		PredecessorID: k.ID,
 
 		ApprovalRequired: k.ApprovalRequired,
+		HoldOnNewNetwork: k.HoldOnNewNetwork,
 	}
 	end := now.Add(max(l.RotationOverlap, 0))
 	if end.After(k.ExpiresAt) {

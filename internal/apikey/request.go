@@ -115,6 +115,8 @@ type Request struct {
 	// Approval is "required" for a key whose transfers wait for the
 	// owner's approval ([Key.ApprovalRequired]), or "".
 	Approval string
+	// HoldOnNewNetwork is [Key.HoldOnNewNetwork].
+	HoldOnNewNetwork bool
 }
 
 // Spec is a validated [Request]: everything needed to make the key but its
@@ -130,6 +132,8 @@ type Spec struct {
 	Shortened bool
 	// ApprovalRequired is [Key.ApprovalRequired].
 	ApprovalRequired bool
+	// HoldOnNewNetwork is [Key.HoldOnNewNetwork].
+	HoldOnNewNetwork bool
 }
 
 // NewKey returns the key that s describes, for accountID, created by the
@@ -156,6 +160,7 @@ func (s Spec) NewKey(tok Token, accountID, by string, now time.Time) (Key, error
 		ExpiresAt:   now.Add(s.TTL),
 
 		ApprovalRequired: s.ApprovalRequired,
+		HoldOnNewNetwork: s.HoldOnNewNetwork,
 	}, nil
 }
 
@@ -313,6 +318,7 @@ func (r Request) Validate(l Limits, acct account.Environment, aal int) (Spec, er
 		Shortened:   shortened,
 
 		ApprovalRequired: r.Approval == "required",
+		HoldOnNewNetwork: r.HoldOnNewNetwork,
 	}, nil
 }
 

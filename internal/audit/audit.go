@@ -121,6 +121,14 @@ const (
 	KeyRotated    = "apikey.rotated"
 	KeyRevoked    = "apikey.revoked"
 	KeyNewAddress = "apikey.new_address"
+	// KeyNewNetwork: a watched key (live, trading or moving money) was
+	// first used from a network. Detail holds "account", "key",
+	// "network" and "held" ("true" when the key waits for its owner's
+	// approval there).
+	KeyNewNetwork = "apikey.new_network"
+	// KeyNetworkApproved: the owner approved a held network of a key.
+	// Detail holds "account", "key" and "network".
+	KeyNetworkApproved = "apikey.network_approved"
 	// KeySuspended: the key is refused until its creator is a member of
 	// its account again.
 	KeySuspended = "apikey.suspended"

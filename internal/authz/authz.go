@@ -94,7 +94,11 @@ type Config struct {
 	// (re-authentication, route assurance, phishing-resistant factor by a
 	// deadline); nil for none.
 	Signals *signal.InForce
-	Now     func() time.Time // nil means time.Now
+	// Networks names the networks of watched keys' clients (an
+	// operator's autonomous-system map, else /24 and /48); nil for the
+	// prefixes alone.
+	Networks *NetworkMap
+	Now      func() time.Time // nil means time.Now
 }
 
 // Service makes forward-auth decisions. It is safe for concurrent use.
@@ -108,6 +112,7 @@ type Service struct {
 	appr    *Approvals
 	bursts  *bursts
 	signals *signal.InForce
+	nets    *keyNetworks // nil without a key store
 }
 
 // New returns the forward-auth service.
@@ -125,6 +130,9 @@ func New(c Config) *Service {
 	// Authorize consults the watcher itself, before either cache.
 	s.auth = &authn.Authenticator{Sessions: c.Sessions, Replay: replay, Shared: c.Shared, SharedKind: "dpop:authz", MaxAge: c.DPoPMaxAge, Now: s.now}
 	s.members.now = s.now
+	if c.Keys != nil && c.Keys.store != nil {
+		s.nets = &keyNetworks{store: c.Keys.store, m: c.Networks, seen: map[seenKey]time.Time{}}
+	}
 	return s
 }
 
@@ -182,6 +190,10 @@ type Result struct {
 	// network than the one it last authenticated from: it must step up
 	// from where it is now.
 	Moved bool
+	// HeldNetwork is, for a key held on a network its owner has not
+	// approved, that network.
+	HeldNetwork string
+	key         *apikey.Key // a key credential's
 
 	door      session.Door // a session's
 	sessionIP string       // a session's address when it last authenticated
@@ -222,6 +234,17 @@ func (s *Service) Authorize(ctx context.Context, req *Request) (Result, error) {
 		return res, nil
 	}
 	res.Decision = policy.Decide(rule, params, &res.Credential, now)
+	if res.Allow && res.key != nil {
+		held, err := s.nets.check(ctx, res.key, req.Client, now)
+		if err != nil {
+			return Result{}, err
+		}
+		if held != "" {
+			res.HeldNetwork = held
+			res.Decision = policy.Decision{Kind: policy.Hold, Missing: []string{"owner's approval of network " + held}, Rule: rule}
+			return res, nil
+		}
+	}
 	if res.Allow && res.Credential.Kind == policy.SessionCredential {
 		if r := s.signals.Rules(); !r.Empty() {
 			if err := s.signalRules(ctx, r, t, rule, now, &res); err != nil || !res.Allow {
@@ -414,6 +437,7 @@ func (s *Service) apiKey(ctx context.Context, req *Request, cred string, rule *p
 	}
 	res.Scopes = scopes
 	res.keyApproval = key.ApprovalRequired
+	res.key = key
 	return nil
 }
 

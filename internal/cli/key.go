@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -35,9 +36,21 @@ func buildAuthz(c *config.Config, st store.Store, keys *authz.Keys, sessions *au
 	if err != nil {
 		return nil, err
 	}
+	var networks *authz.NetworkMap
+	if f := c.Authz.NetworksFile; f != "" {
+		r, err := os.Open(f)
+		if err != nil {
+			return nil, fmt.Errorf("authz.networks_file: %w", err)
+		}
+		networks, err = authz.ParseNetworkMap(r)
+		r.Close()
+		if err != nil {
+			return nil, fmt.Errorf("authz.networks_file %s: %w", f, err)
+		}
+	}
 	return authz.New(authz.Config{Rules: rules, Keys: keys, Sessions: sessions, Members: st, Watch: watch,
 		Replay: &dpop.ReplayCache{Window: c.DPoP.MaxAge}, Shared: sharedOnce(c, st), DPoPMaxAge: c.DPoP.MaxAge, MaxAge: c.CacheMaxAge, Approvals: approvals,
-		OrdersPerMinute: c.Authz.OrdersPerMinute, Signals: signals, Now: now}), nil
+		OrdersPerMinute: c.Authz.OrdersPerMinute, Signals: signals, Networks: networks, Now: now}), nil
 }
 
 func newKeys(c *config.Config, st store.Store, now func() time.Time, log *slog.Logger) *authz.Keys {
@@ -158,7 +171,7 @@ func printJSON(e *env, v any) error {
 }
 
 func runKeyCreate(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "key create", "key create --account ID --name N --environment paper|live --scope S … [--allow-ip CIDR …] [--expires DURATION] [--approval required] [--json]")
+	fs := newFlagSet(e, "key create", "key create --account ID --name N --environment paper|live --scope S … [--allow-ip CIDR …] [--expires DURATION] [--approval required] [--hold-on-new-network] [--json]")
 	var sf storeFlags
 	sf.register(fs)
 	acct := fs.String("account", "", "the `account` the key acts on")
@@ -170,13 +183,14 @@ func runKeyCreate(ctx context.Context, e *env, args []string) error {
 	expires := fs.String("expires", "", "the key's life, e.g. 30d or 720h (default: the configured default, 90 days)")
 	asJSON := fs.Bool("json", false, "print the key as JSON, its secret in \"secret\" and its identifier in \"id\"")
 	approvalFlag := fs.String("approval", "", "required: every transfer of the key waits for the owner's approval (docs/approvals.md)")
+	holdFlag := fs.Bool("hold-on-new-network", false, "a live trading key waits, on a network it has not been used from (its first excepted), for the owner's approval of that network")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *acct == "" || *name == "" || *environment == "" || len(scopes) == 0 {
 		return usageError("key create needs --account, --name, --environment and at least one --scope")
 	}
-	req := apikey.Request{Name: *name, Environment: *environment, Scopes: scopes, AllowIPs: allow, Approval: *approvalFlag}
+	req := apikey.Request{Name: *name, Environment: *environment, Scopes: scopes, AllowIPs: allow, Approval: *approvalFlag, HoldOnNewNetwork: *holdFlag}
 	if *expires != "" {
 		d, err := parseDuration(*expires)
 		if err != nil {

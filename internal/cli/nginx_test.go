@@ -1,12 +1,10 @@
 package cli_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -227,15 +225,7 @@ func tradingAPI(t *testing.T) *httptest.Server {
 // viaProxy is a client whose every connection goes to the proxy's port,
 // whatever host the URL names, so that URLs read as in production:
 // http://live.localhost/api/orders.
-func viaProxy(port int) *http.Client {
-	jar, _ := cookiejar.New(nil)
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	return &http.Client{Jar: jar, Timeout: 15 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		}}}
-}
+func viaProxy(port int) *http.Client { return viaProxyFrom(port, "") }
 
 // TestNginx puts Debian's nginx with auth_request in front of a test
 // trading API, with gatehouse deciding, on both stores.

@@ -70,6 +70,10 @@ type Authz struct {
 	// per instance: with N instances a credential may place up to N times
 	// it. 0 sets none.
 	OrdersPerMinute int `yaml:"orders_per_minute"`
+	// NetworksFile is an autonomous-system map ("PREFIX ASN" per line)
+	// naming the networks of watched keys' clients; empty uses the /24
+	// (IPv4) or /48 (IPv6) of the address.
+	NetworksFile string `yaml:"networks_file"`
 }
 
 // Rules are forward-auth's route rules, as written in the configuration;

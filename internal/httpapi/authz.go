@@ -31,6 +31,8 @@ func keyRoutes(rt router) {
 	rt.handle("POST /v1/accounts/{account}/keys", handleCreateKey(kd))
 	rt.handle("POST /v1/accounts/{account}/keys/{id}/rotate", handleRotateKey(kd))
 	rt.handle("DELETE /v1/accounts/{account}/keys/{id}", handleRevokeKey(kd))
+	rt.handle("GET /v1/accounts/{account}/keys/{id}/networks", handleKeyNetworks(kd))
+	rt.handle("POST /v1/accounts/{account}/keys/{id}/networks/approve", handleApproveKeyNetwork(kd))
 	rt.handle("GET /v1/authz", handleAuthz(newAuthzDeps(d)))
 }
 
@@ -176,6 +178,8 @@ func handleAuthz(d authzDeps) handlerFunc {
 			return kindError(fault.Cooldown, res.Why)
 		case policy.RateLimited:
 			return errRateLimited(res.RetryAfter)
+		case policy.Hold:
+			return errHold(res.Credential.KeyID, res.HeldNetwork)
 		}
 		return errForbidden(res.Missing)
 	}
@@ -388,6 +392,15 @@ func errApprovalRequired(kind approval.Kind, c *policy.Credential, why error) *E
 // errRateLimited refuses an order over its credential's ceiling per
 // minute. It is a 403, not a 429: nginx's auth_request passes on only
 // 401 and 403.
+// errHold refuses a key held on a network its owner has not approved,
+// and says where the owner approves it.
+func errHold(keyID, network string) *Error {
+	e := problem(http.StatusForbidden, "hold", "Key held on a new network",
+		"This API key waits on networks it has not been used from, and this is one: its owner approves the network in the portal (Keys), then the key works from it.")
+	e.Problem.Extra = map[string]any{"network": network, "key": keyID}
+	return e
+}
+
 func errRateLimited(wait time.Duration) *Error {
 	e := problem(http.StatusForbidden, "rate-limited", "Order rate over its ceiling",
 		"This credential placed more orders in the last minute than its ceiling allows: wait, then retry.")

@@ -32,6 +32,9 @@ type createKeyRequest struct {
 	// Approval "required" makes the key's transfers wait for the owner's
 	// approval.
 	Approval string `json:"approval"`
+	// HoldOnNewNetwork makes a live trading key wait, on a network it has
+	// not been used from, for the owner's approval of that network.
+	HoldOnNewNetwork bool `json:"hold_on_new_network"`
 }
 
 // maxExpiresIn keeps the seconds from overflowing a time.Duration; the
@@ -88,6 +91,8 @@ type keyView struct {
 	// Approval is "required" for a key whose transfers wait for the
 	// owner's approval.
 	Approval string `json:"approval,omitempty"`
+	// HoldOnNewNetwork: the key waits on new networks for the owner.
+	HoldOnNewNetwork bool `json:"hold_on_new_network"`
 }
 
 // issuedView is the answer to create and rotate: the only time the
@@ -107,6 +112,7 @@ func viewKey(k *apikey.Key, now time.Time) keyView {
 	if k.ApprovalRequired {
 		v.Approval = "required"
 	}
+	v.HoldOnNewNetwork = k.HoldOnNewNetwork
 	for _, p := range k.AllowIPs {
 		v.AllowIPs = append(v.AllowIPs, p.String())
 	}
@@ -164,7 +170,8 @@ func handleCreateKey(d keyDeps) handlerFunc {
 			return err
 		}
 		req := apikey.Request{Name: body.Name, Environment: body.Environment, Scopes: body.Scopes, AllowIPs: body.AllowIPs,
-			ExpiresIn: time.Duration(body.ExpiresIn) * time.Second, Approval: body.Approval}
+			ExpiresIn: time.Duration(body.ExpiresIn) * time.Second, Approval: body.Approval,
+			HoldOnNewNetwork: body.HoldOnNewNetwork}
 		iss, err := d.keys.Create(r.Context(), a, r.PathValue("account"), req)
 		if err != nil {
 			return err

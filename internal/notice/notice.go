@@ -41,6 +41,8 @@ const (
 	CooldownStarted     Event = "cooldown.started"    // a security change made risky actions wait
 	CooldownLifted      Event = "cooldown.lifted"     // an administrator ended a cool-down early
 	OrdersRateLimited   Event = "orders.rate_limited" // a key or session placed orders far faster than its ceiling
+	KeyHeld             Event = "key.held"            // a key with a hold was refused on a network its owner has not approved
+	KeyNetworkApproved  Event = "key.network_approved"
 	PreferencesChanged  Event = "notice.preferences_changed"
 	PhraseChanged       Event = "notice.phrase_changed"
 	Summary             Event = "notice.summary"    // stands for the notices the rate rule held back
@@ -129,6 +131,8 @@ var catalogue = []Spec{
 	{AccountUnfrozen, true, mailPushHook, "Your gatehouse account was unfrozen", "Your account was unfrozen.", adviceFreeze},
 	{CooldownStarted, false, mailPushHook, "Risky actions on your account are paused for a cool-down", "A security change on your account started a cool-down: until it ends, no new live API key, no transfer or bank-account change, no trading permission raised and no removal of another second factor.", adviceFreeze},
 	{CooldownLifted, true, mailPushHook, "The cool-down of your account was lifted", "An administrator ended the cool-down of your account early: risky actions are allowed again.", adviceFreeze},
+	{KeyHeld, true, mailPushHook, "An API key was held on a new network", "A live API key of your account, which you set to wait on new networks, was used from a network it had never been used from; that use was refused. Approve the network on the Keys page of the portal if it is yours.", adviceFreeze},
+	{KeyNetworkApproved, false, mailPushHook, "A network was approved for an API key", "A network an API key of your account was held on was approved; the key now works from it.", adviceFreeze},
 	{OrdersRateLimited, false, mailPushHook, "Orders refused: too many too fast", "A key or session of your account placed orders faster than its ceiling per minute allows; the orders over it were refused.", adviceFreeze},
 	{PreferencesChanged, false, []Channel{Mail}, "Your notice settings changed", "The notices your account sends, and where, were changed.", adviceCheck},
 	{PhraseChanged, true, []Channel{Mail}, "Your anti-phishing phrase changed", "The anti-phishing phrase shown at the top of these mails was changed. This mail already shows the new one.", adviceFreeze},
@@ -226,6 +230,14 @@ func auditEvent(e *audit.Event) (Event, bool) {
 		}
 		return "", false
 	}
+	if e.Type == audit.KeyNewNetwork {
+		// The address's own notice (apikey.new_address) tells of the use;
+		// a refusal is told as such.
+		if e.Detail["held"] == "true" {
+			return KeyHeld, true
+		}
+		return "", false
+	}
 	ev, ok := fromAudit[e.Type]
 	return ev, ok
 }
@@ -251,6 +263,7 @@ var fromAudit = map[string]Event{
 	audit.CooldownStarted:     CooldownStarted,
 	audit.CooldownLifted:      CooldownLifted,
 	audit.OrdersRateLimited:   OrdersRateLimited,
+	audit.KeyNetworkApproved:  KeyNetworkApproved,
 	audit.NoticePhrase:        PhraseChanged,
 	audit.ApprovalApproved:    ApprovalApproved,
 	audit.ApprovalDenied:      ApprovalDenied,

@@ -178,9 +178,12 @@ const (
 	// RateLimited: an order-placing request over its credential's ceiling
 	// per minute; 403 rate-limited with retry_after.
 	RateLimited
+	// Hold: an API key with a hold on new networks, used from one its
+	// owner has not approved; 403 hold.
+	Hold
 )
 
-var kindNames = [...]string{"allowed", "unauthenticated", "step_up", "forbidden", "approval_required", "cooldown", "rate_limited"}
+var kindNames = [...]string{"allowed", "unauthenticated", "step_up", "forbidden", "approval_required", "cooldown", "rate_limited", "hold"}
 
 // String returns the kind's name, e.g. "step_up".
 func (k Kind) String() string {

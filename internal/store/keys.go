@@ -31,6 +31,21 @@ type Keys interface {
 	// RevokeKey marks a key revoked at now for reason; ErrNotFound when it
 	// is unknown or revoked already.
 	RevokeKey(ctx context.Context, id string, now time.Time, reason apikey.RevokeReason) error
+	// KeyNetwork returns the network of key keyID named network;
+	// ErrNotFound when the key was never used from it.
+	KeyNetwork(ctx context.Context, keyID, network string) (*apikey.Network, error)
+	// KeyNetworks lists the networks a key was used from, oldest first.
+	KeyNetworks(ctx context.Context, keyID string) ([]*apikey.Network, error)
+	// AddKeyNetwork records the first use of key keyID from network, from
+	// address ip at at, and returns the network as stored and whether this
+	// call added it (false: another instance did first). The key's first
+	// network, and every network when hold is false, is approved at once;
+	// any other waits for ApproveKeyNetwork. Deciding "first" and adding
+	// are one step, so two instances cannot both add a first network.
+	AddKeyNetwork(ctx context.Context, keyID, network string, ip netip.Addr, at time.Time, hold bool) (n *apikey.Network, added bool, err error)
+	// ApproveKeyNetwork approves a held network of a key at at, by by;
+	// ErrNotFound when the key has no such held network.
+	ApproveKeyNetwork(ctx context.Context, keyID, network string, at time.Time, by string) error
 	// TouchKey records a use of the key from addr at at: the last-used
 	// time and address move forward only (an older use in a late batch
 	// changes nothing), and the address joins the key's set of addresses.

@@ -36,6 +36,10 @@ type keyRow struct {
 	// Live says the key still authenticates, or will again (suspended), so
 	// it is listed and can be rotated or revoked.
 	Live bool
+	// Hold says the key waits on new networks for its owner; Held are
+	// the networks it waits on now.
+	Hold bool
+	Held []string
 }
 
 func viewKey(k *apikey.Key, now time.Time) keyRow {
@@ -48,6 +52,7 @@ func viewKey(k *apikey.Key, now time.Time) keyRow {
 		row.LastUsedIP = k.LastUsedIP.String()
 	}
 	row.Live = row.Status == "active" || row.Status == "rotating" || row.Status == "suspended"
+	row.Hold = k.HoldOnNewNetwork && k.Watched()
 	return row
 }
 
@@ -105,6 +110,17 @@ func (d *deps) keysPage(w http.ResponseWriter, r *http.Request, v *visitor, stat
 			if !row.Live {
 				sec.Old++
 				continue
+			}
+			if row.Hold {
+				nets, err := d.Keys.Networks(ctx, d.actor(r, v), a.ID, k.ID)
+				if err != nil {
+					return err
+				}
+				for _, n := range nets {
+					if n.Held() {
+						row.Held = append(row.Held, n.Network)
+					}
+				}
 			}
 			sec.Keys = append(sec.Keys, row)
 		}
@@ -299,6 +315,21 @@ func handleRotateKey(d *deps) signedInFunc {
 		}
 		return render(w, http.StatusCreated, "key-secret", page{Title: "Your rotated API key", Nav: "keys", V: v, CSRF: v.CSRF, Scripts: []string{"copy.js"},
 			Data: issuedData{Account: acct, Key: viewKey(&iss.Key, d.now()), Secret: iss.Secret, Replaced: id, OverlapEnds: iss.OverlapEndsAt}})
+	}
+}
+
+// handleApproveNetwork lets a key held on a network work from it.
+func handleApproveNetwork(d *deps) signedInFunc {
+	return func(w http.ResponseWriter, r *http.Request, v *visitor) error {
+		network := r.PostForm.Get("network")
+		if network == "" || len(network) > 64 {
+			return d.keysPage(w, r, v, http.StatusUnprocessableEntity, "Name the network to allow.")
+		}
+		if err := d.Keys.ApproveNetwork(r.Context(), d.actor(r, v), r.PathValue("account"), r.PathValue("id"), network); err != nil {
+			return d.keyError(w, r, v, "/keys", err, nil)
+		}
+		http.Redirect(w, r, "/keys?done=network-approved", http.StatusSeeOther)
+		return nil
 	}
 }
 

@@ -232,3 +232,39 @@ func TestPasswordChangeLeadsToKeysTheEndedSessionsMinted(t *testing.T) {
 		t.Errorf("sessions page after the password change does not list key %s", iss.Key.ID)
 	}
 }
+
+// TestKeysPageHeldNetwork: a live key with a hold shows the networks it
+// is refused from (not the approved ones), and its owner allows one from
+// the page, recorded as theirs.
+func TestKeysPageHeldNetwork(t *testing.T) {
+	e := newEnv(t)
+	alice := e.addUser(t, "alice", alicePW, user.Occasional)
+	addAccount(t, e, alice, "ACC-L", account.Live, account.Owner)
+	iss, err := e.keys.Create(ctx, authz.Actor{}, "ACC-L", apikey.Request{Name: "bot on vm-3", Scopes: []string{"orders:read", "orders:write"}, HoldOnNewNetwork: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := e.clock.Now()
+	for _, n := range []string{"203.0.113.0/24", "198.51.100.0/24"} {
+		if _, _, err := e.st.AddKeyNetwork(ctx, iss.Key.ID, n, netip.MustParseAddr(strings.Replace(n, "0/24", "9", 1)), now, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := e.signedInBrowser(t, alice, session.Session{ID: "ses_keys", Assurance: session.AAL2, AMR: "pwd otp", IP: "127.0.0.1", CreatedAt: now}, firefoxUA)
+	page := b.get(t, "/keys")
+	checkAccessible(t, "keys-held", page.Body)
+	if !strings.Contains(page.Body, "New networks wait for you") || !strings.Contains(page.Body, `value="198.51.100.0/24"`) || strings.Contains(page.Body, `value="203.0.113.0/24"`) {
+		t.Fatalf("keys page does not show the held network alone:\n%s", page.Body)
+	}
+	a := b.post(t, "/keys/ACC-L/"+iss.Key.ID+"/networks/approve", url.Values{"csrf": {csrf(t, page)}, "network": {"198.51.100.0/24"}})
+	if a.Code != http.StatusSeeOther || a.Location() != "/keys?done=network-approved" {
+		t.Fatalf("allow = %d → %q", a.Code, a.Location())
+	}
+	n, err := e.st.KeyNetwork(ctx, iss.Key.ID, "198.51.100.0/24")
+	if err != nil || n.Held() || n.ApprovedBy != alice.ID {
+		t.Errorf("after the portal's allow: %+v, %v; want approved by alice", n, err)
+	}
+	if strings.Contains(b.get(t, "/keys").Body, "Refused from") {
+		t.Error("the keys page still lists the allowed network as refused")
+	}
+}

@@ -203,6 +203,7 @@ var notices = map[string]string{
 	"device-revoked":      "The device was revoked, and its sessions ended.",
 	"this-device-revoked": "This device was revoked, so it is signed out. Signing in here again makes it a new device.",
 	"key-revoked":         "The API key was revoked. It is refused from its next request on.",
+	"network-approved":    "The network was allowed: the key works from it within a second.",
 	"unfrozen":            "Your account is unfrozen and your password changed. Your API keys work again; your other sessions were signed out.",
 	"notices-saved":       "Your notice choices were saved.",
 	"phrase-saved":        "Your anti-phishing phrase was saved. Mails from gatehouse start with it from now on.",

@@ -89,6 +89,7 @@ func routes(mux *http.ServeMux, d *deps) {
 		member("POST /keys/{account}", handleCreateKey(d))
 		member("POST /keys/{account}/{id}/rotate", handleRotateKey(d))
 		member("POST /keys/{account}/{id}/revoke", handleRevokeKey(d))
+		member("POST /keys/{account}/{id}/networks/approve", handleApproveNetwork(d))
 	}
 
 	// The audit trail, newest first, paged with ?before=.

@@ -15,7 +15,7 @@ import (
 )
 
 const keyCols = `id, account_id, name, environment, scopes, allow_ips, secret_hash, created_by, created_at, expires_at,
-	last_used_at, last_used_ip, revoked_at, revoke_reason, successor_id, predecessor_id, overlap_ends_at, session_id, frozen_at, approval_required`
+	last_used_at, last_used_ip, revoked_at, revoke_reason, successor_id, predecessor_id, overlap_ends_at, session_id, frozen_at, approval_required, hold_on_new_network`
 
 func scanKey(row scanner) (*apikey.Key, error) {
 	var k apikey.Key
@@ -23,7 +23,7 @@ func scanKey(row scanner) (*apikey.Key, error) {
 	var created, expires, lastUsed, overlap, frozen time.Time
 	var revoked *time.Time
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Environment, &scopes, &allow, &k.SecretHash, &k.CreatedBy, &created, &expires,
-		&lastUsed, &lastIP, &revoked, &k.RevokeReason, &k.SuccessorID, &k.PredecessorID, &overlap, &k.SessionID, &frozen, &k.ApprovalRequired); err != nil {
+		&lastUsed, &lastIP, &revoked, &k.RevokeReason, &k.SuccessorID, &k.PredecessorID, &overlap, &k.SessionID, &frozen, &k.ApprovalRequired, &k.HoldOnNewNetwork); err != nil {
 		return nil, mapErr(err)
 	}
 	k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.OverlapEndsAt, k.FrozenAt = tm(created), tm(expires), tm(lastUsed), tm(overlap), tm(frozen)
@@ -95,10 +95,10 @@ func (q *conn) CreateKey(ctx context.Context, k *apikey.Key) error {
 		r := ts(k.RevokedAt)
 		revoked = &r
 	}
-	return q.write(ctx, `INSERT INTO api_keys (`+keyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+	return q.write(ctx, `INSERT INTO api_keys (`+keyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 		k.ID, k.AccountID, k.Name, string(k.Environment), k.Scopes.String(), encodePrefixes(k.AllowIPs), k.SecretHash, k.CreatedBy,
 		ts(k.CreatedAt), ts(k.ExpiresAt), ts(k.LastUsedAt), addrText(k.LastUsedIP), revoked, string(k.RevokeReason),
-		k.SuccessorID, k.PredecessorID, ts(k.OverlapEndsAt), k.SessionID, ts(k.FrozenAt), k.ApprovalRequired)
+		k.SuccessorID, k.PredecessorID, ts(k.OverlapEndsAt), k.SessionID, ts(k.FrozenAt), k.ApprovalRequired, k.HoldOnNewNetwork)
 }
 
 func (q *conn) KeyByID(ctx context.Context, id string) (*apikey.Key, error) {

@@ -14,7 +14,7 @@ import (
 )
 
 const keyCols = `id, account_id, name, environment, scopes, allow_ips, secret_hash, created_by, created_at, expires_at,
-	last_used_at, last_used_ip, revoked_at, revoke_reason, successor_id, predecessor_id, overlap_ends_at, session_id, frozen_at, approval_required`
+	last_used_at, last_used_ip, revoked_at, revoke_reason, successor_id, predecessor_id, overlap_ends_at, session_id, frozen_at, approval_required, hold_on_new_network`
 
 func scanKey(row interface{ Scan(...any) error }) (*apikey.Key, error) {
 	var k apikey.Key
@@ -22,7 +22,7 @@ func scanKey(row interface{ Scan(...any) error }) (*apikey.Key, error) {
 	var created, expires, lastUsed, overlap, frozen int64
 	var revoked sql.NullInt64
 	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Environment, &scopes, &allow, &k.SecretHash, &k.CreatedBy, &created, &expires,
-		&lastUsed, &lastIP, &revoked, &k.RevokeReason, &k.SuccessorID, &k.PredecessorID, &overlap, &k.SessionID, &frozen, &k.ApprovalRequired); err != nil {
+		&lastUsed, &lastIP, &revoked, &k.RevokeReason, &k.SuccessorID, &k.PredecessorID, &overlap, &k.SessionID, &frozen, &k.ApprovalRequired, &k.HoldOnNewNetwork); err != nil {
 		return nil, mapErr(err)
 	}
 	k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.OverlapEndsAt, k.FrozenAt = tm(created), tm(expires), tm(lastUsed), tm(overlap), tm(frozen)
@@ -97,10 +97,10 @@ func (q *conn) CreateKey(ctx context.Context, k *apikey.Key) error {
 	if !k.RevokedAt.IsZero() {
 		revoked = us(k.RevokedAt)
 	}
-	_, err := q.x.ExecContext(ctx, `INSERT INTO api_keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := q.x.ExecContext(ctx, `INSERT INTO api_keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.AccountID, k.Name, string(k.Environment), k.Scopes.String(), encodePrefixes(k.AllowIPs), k.SecretHash, k.CreatedBy,
 		us(k.CreatedAt), us(k.ExpiresAt), us(k.LastUsedAt), addrText(k.LastUsedIP), revoked, string(k.RevokeReason),
-		k.SuccessorID, k.PredecessorID, us(k.OverlapEndsAt), k.SessionID, us(k.FrozenAt), k.ApprovalRequired)
+		k.SuccessorID, k.PredecessorID, us(k.OverlapEndsAt), k.SessionID, us(k.FrozenAt), k.ApprovalRequired, k.HoldOnNewNetwork)
 	return mapErr(err)
 }
 

@@ -19,6 +19,7 @@ import (
 // keyTests are the conformance tests of [store.Keys].
 var keyTests = []suiteTest{
 	{"KeysRoundTrip", testKeysRoundTrip},
+	{"KeyNetworks", testKeyNetworks},
 	{"KeysList", testKeysList},
 	{"KeysRotate", testKeysRotate},
 	{"KeysRotateRace", testKeysRotateRace},
@@ -62,6 +63,7 @@ func testKeysRoundTrip(t *testing.T, s store.Store) {
 	k.AllowIPs = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("2001:db8::/48"), netip.MustParsePrefix("198.51.100.7/32")}
 	k.Name = "momentum bot #2 (vm-3) — 日本"
 	k.SessionID = "ses_minter"
+	k.HoldOnNewNetwork = true
 	if err := s.CreateKey(ctx, k); err != nil {
 		t.Fatal(err)
 	}
@@ -444,5 +446,66 @@ func testKeysRevokeAndCreateWhileUseIsFlushed(t *testing.T, s store.Store) {
 	}
 	if n, err := audit.Verify(s.AuditEvents(ctx)); err != nil {
 		t.Errorf("Verify after concurrent key changes = %d, %v; want nil", n, err)
+	}
+}
+
+// testKeyNetworks: a key's first network is approved at its first use;
+// later ones wait under a hold and pass at once without; adding again
+// adds nothing; approval is once, by someone.
+func testKeyNetworks(t *testing.T, s store.Store) {
+	NewAccount(t, s, "acc-live", account.Live)
+	for _, id := range []string{"0123456789abcdef", "fedcba9876543210"} {
+		if err := s.CreateKey(ctx, NewKey(id, "acc-live", account.Live, T0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, free := "0123456789abcdef", "fedcba9876543210"
+	ip := netip.MustParseAddr("203.0.113.7")
+	add := func(key, network string, at time.Time, hold bool) (*apikey.Network, bool) {
+		t.Helper()
+		n, added, err := s.AddKeyNetwork(ctx, key, network, ip, at, hold)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, added
+	}
+	if n, added := add(held, "203.0.113.0/24", T0, true); !added || n.Held() || !n.ApprovedAt.Equal(T0) || n.FirstIP != ip {
+		t.Errorf("first network of a held key = %+v, added %v; want added and approved at once", n, added)
+	}
+	n, added := add(held, "198.51.100.0/24", T0.Add(time.Minute), true)
+	if !added || !n.Held() {
+		t.Errorf("second network of a held key = %+v, added %v; want added and held", n, added)
+	}
+	if n, added := add(held, "198.51.100.0/24", T0.Add(2*time.Minute), true); added || !n.Held() || !n.FirstSeenAt.Equal(T0.Add(time.Minute)) {
+		t.Errorf("adding it again = %+v, added %v; want the stored one, not added", n, added)
+	}
+	if n, _ := add(free, "203.0.113.0/24", T0, false); n.Held() {
+		t.Error("a key without a hold has its first network held")
+	}
+	if n, _ := add(free, "AS64500", T0.Add(time.Minute), false); n.Held() {
+		t.Error("a key without a hold has a later network held")
+	}
+	if err := s.ApproveKeyNetwork(ctx, held, "198.51.100.0/24", T0.Add(time.Hour), "usr_alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ApproveKeyNetwork(ctx, held, "198.51.100.0/24", T0.Add(time.Hour), "usr_alice"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("approving twice = %v, want ErrNotFound", err)
+	}
+	if err := s.ApproveKeyNetwork(ctx, held, "192.0.2.0/24", T0, "usr_alice"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("approving a network never seen = %v, want ErrNotFound", err)
+	}
+	got, err := s.KeyNetwork(ctx, held, "198.51.100.0/24")
+	if err != nil || got.Held() || got.ApprovedBy != "usr_alice" || !got.ApprovedAt.Equal(T0.Add(time.Hour)) {
+		t.Errorf("approved network = %+v, %v", got, err)
+	}
+	list, err := s.KeyNetworks(ctx, held)
+	if err != nil || len(list) != 2 || list[0].Network != "203.0.113.0/24" {
+		t.Errorf("KeyNetworks = %+v, %v; want the two, oldest first", list, err)
+	}
+	if _, err := s.KeyNetwork(ctx, held, "nope\x00"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("KeyNetwork of a hostile name = %v, want ErrNotFound", err)
+	}
+	if _, _, err := s.AddKeyNetwork(ctx, "nokey", "203.0.113.0/24", ip, T0, true); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("AddKeyNetwork of an unknown key = %v, want ErrNotFound", err)
 	}
 }
