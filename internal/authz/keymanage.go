@@ -12,6 +12,7 @@ import (
 	"gatehouse/internal/account"
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/audit"
+	"gatehouse/internal/factor"
 	"gatehouse/internal/fault"
 	"gatehouse/internal/session"
 	"gatehouse/internal/store"
@@ -107,7 +108,55 @@ func (k *Keys) checkStepUp(ctx context.Context, a Actor, env account.Environment
 		}
 	}
 	need := RequiredAssurance(env, s, u.Profile)
-	return a.Session.Require(need, k.stepUpWindow, now)
+	if err := a.Session.Require(need, k.stepUpWindow, now); err != nil {
+		return err
+	}
+	if env == account.Live {
+		return k.checkSignals(ctx, a, u, now)
+	}
+	return nil
+}
+
+// ErrSignalReadOnly refuses a live key to a user who owes a security key
+// or passkey, past the deadline a security signal set.
+var ErrSignalReadOnly = fault.New(fault.NotAllowed, "authz: a security notice asks for a security key or passkey before any new live key")
+
+// checkSignals applies the security signals in force to a session about
+// to mint or widen a live key, as forward-auth applies them to a request
+// that changes something.
+func (k *Keys) checkSignals(ctx context.Context, a Actor, u *user.User, now time.Time) error {
+	in := k.signals.Load()
+	if in == nil {
+		return nil
+	}
+	r := in.Rules()
+	if r.Empty() {
+		return nil
+	}
+	var ferr error
+	hasStrong := func() bool {
+		fs, err := k.store.FactorsOfUser(ctx, u.ID)
+		if err != nil {
+			ferr = err
+			return true
+		}
+		return slices.ContainsFunc(fs, func(f *factor.Factor) bool { return f.Kind == factor.WebAuthn && f.Usable() })
+	}
+	s := a.Session
+	d, ok := r.Session(u.Profile, s.Door, s.Assurance, s.AuthTime, "POST", "", "", now, hasStrong)
+	switch {
+	case ferr != nil:
+		return fmt.Errorf("authz: read factors: %w", ferr)
+	case !ok:
+		return nil
+	case d.ReadOnly:
+		return fmt.Errorf("%w (%s: %s)", ErrSignalReadOnly, d.Title, d.Todo)
+	}
+	e := &session.StepUpError{Need: max(d.AAL, session.AAL2)}
+	if !d.Since.IsZero() {
+		e.Within = max(now.Sub(d.Since), time.Second)
+	}
+	return e
 }
 
 // Create makes a key for accountID as req asks, on behalf of a. A

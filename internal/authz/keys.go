@@ -11,6 +11,7 @@ import (
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/fault"
 	"gatehouse/internal/session"
+	"gatehouse/internal/signal"
 	"gatehouse/internal/store"
 )
 
@@ -99,6 +100,9 @@ type Keys struct {
 	now          func() time.Time
 	rand         io.Reader
 	log          *slog.Logger
+	// signals holds the security signals' rules, which a session must
+	// meet to mint or widen a live key (see UseSignals); nil for none.
+	signals atomic.Pointer[signal.InForce]
 
 	// hits and misses count the look-ups answered from the cache and
 	// from the store, for the metrics.
@@ -109,6 +113,13 @@ type Keys struct {
 	missing map[string]time.Time // ids the store did not know, and when
 	pending map[string]*keyUse   // uses not yet written, by key id
 }
+
+// UseSignals makes minting, rotating and widening a live key meet the
+// rules of the security signals in force, as forward-auth makes a
+// session's trading meet them: a session a signal asks to step up must,
+// and a user who owes a security key past its deadline mints none. A key
+// must not carry past a signal what its session could not do.
+func (k *Keys) UseSignals(in *signal.InForce) { k.signals.Store(in) }
 
 // NewKeys returns the key service.
 func NewKeys(c KeysConfig) *Keys {

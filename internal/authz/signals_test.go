@@ -1,8 +1,13 @@
 package authz_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"gatehouse/internal/apikey"
+	"gatehouse/internal/factor"
 
 	"gatehouse/internal/authn"
 	"gatehouse/internal/authz"
@@ -110,6 +115,41 @@ func TestSignalsInForwardAuth(t *testing.T) {
 			}
 			if k := kind(oldWeb, read); k != policy.Allowed {
 				t.Errorf("a read by the same user: %v, want allowed", k)
+			}
+
+			// A key must not carry past the signal what the session
+			// could not do: no live key for the user who owes a
+			// security key, until they enrol one.
+			f.keys.UseSignals(inForce)
+			mint := func() error {
+				_, err := f.keys.Create(ctx, f.session(f.owner, session.AAL2, f.clock.Now()), "ACC-L", apikey.Request{Name: "bot", Scopes: []string{"orders:read", "orders:write"}})
+				return err
+			}
+			if err := mint(); !errors.Is(err, authz.ErrSignalReadOnly) || !strings.Contains(err.Error(), pr.Title) {
+				t.Errorf("a live key for a user owing a security key past the deadline: %v, want ErrSignalReadOnly naming the signal", err)
+			}
+			if _, err := f.keys.Create(ctx, f.session(f.owner, session.AAL2, f.clock.Now()), "ACC-P", apikey.Request{Name: "paper bot", Scopes: []string{"orders:read", "orders:write"}}); err != nil {
+				t.Errorf("a paper key meanwhile: %v, want made", err)
+			}
+			if err := f.st.CreateFactor(ctx, &factor.Factor{ID: "fac_key", UserID: f.owner.ID, Kind: factor.WebAuthn, Status: factor.Active, CredentialID: []byte("cred-owner"),
+				CreatedAt: f.clock.Now(), ConfirmedAt: f.clock.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			if err := mint(); err != nil {
+				t.Errorf("a live key once a security key is enrolled: %v", err)
+			}
+			// A reauth:aal3 signal: a live key needs AAL3 since it.
+			if _, err := pb.Close(ctx, pr.ID, "admin"); err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Add(time.Minute)
+			strong := add("Session theft on the portal", nil, "reauth:aal3")
+			if _, err := pb.Apply(ctx, strong.ID, "admin"); err != nil {
+				t.Fatal(err)
+			}
+			var su *session.StepUpError
+			if err := mint(); !errors.As(err, &su) || su.Need != session.AAL3 {
+				t.Errorf("a live key from an AAL2 session under reauth:aal3: %v, want a step-up to AAL3", err)
 			}
 		})
 	}

@@ -219,6 +219,7 @@ func buildServer(c *config.Config, st store.Store, hasher *password.Hasher, reg 
 		return nil, nil, fmt.Errorf("read the security signals: %w", err)
 	}
 	svc.Signals = inForce
+	keys.UseSignals(inForce)
 	signals := &playbook.Service{Store: st, Sessions: sessions, Keys: keys, InForce: inForce, Now: now}
 	decider, err := buildAuthz(c, st, keys, sessions, watch, approvals, inForce, now)
 	if err != nil {
