@@ -135,23 +135,31 @@ func (n *Notices) Derive(ctx context.Context, tx store.Tx, e *audit.Event) ([]*s
 	now := e.Time
 	var out []*store.Message
 	var to string
-	if slices.Contains(channels, notice.Mail) && n.Mail && (nt.Event != notice.SessionCreated || n.SignIns) {
-		u, err := tx.UserByID(ctx, nt.UserID)
-		if err != nil {
-			return nil, fmt.Errorf("notify: user of a notice: %w", err)
-		}
-		// The address is the one the user had when the change was made: an
-		// intruder who changes it afterwards does not divert this notice.
-		to = u.Email
-	}
 	var phones []string
-	if slices.Contains(channels, notice.Push) {
-		if phones, err = phonesOf(ctx, tx, nt.UserID); err != nil {
-			return nil, err
+	var rate *store.NoticeRate
+	wantMail := slices.Contains(channels, notice.Mail) && n.Mail && (nt.Event != notice.SessionCreated || n.SignIns)
+	if wantPush := slices.Contains(channels, notice.Push); wantMail || wantPush {
+		// The user, their phones and their notice rate in one read.
+		u, fs, r, err := tx.NoticeFacts(ctx, nt.UserID)
+		if err != nil {
+			return nil, fmt.Errorf("notify: facts of a notice to %s: %w", nt.UserID, err)
 		}
+		if wantMail {
+			if u == nil {
+				return nil, fmt.Errorf("notify: user of a notice: %w", store.ErrNotFound)
+			}
+			// The address is the one the user had when the change was made:
+			// an intruder who changes it afterwards does not divert this
+			// notice.
+			to = u.Email
+		}
+		if wantPush {
+			phones = usablePhones(fs)
+		}
+		rate = r
 	}
 	if to != "" || len(phones) > 0 {
-		ok, summary, err := n.admit(ctx, tx, &nt, to, phones)
+		ok, summary, err := n.admit(ctx, tx, &nt, to, phones, rate)
 		if err != nil {
 			return nil, err
 		}
@@ -202,12 +210,10 @@ func (n *Notices) Derive(ctx context.Context, tx store.Tx, e *audit.Event) ([]*s
 // the user's count until it ends). It reports whether they are sent; when
 // they are held back instead, nt is counted in the window's summary: a
 // new summary message, returned to be enqueued, due when the window ends,
-// or the one already waiting, rewritten.
-func (n *Notices) admit(ctx context.Context, tx store.Tx, nt *notice.Notice, to string, phones []string) (bool, *store.Message, error) {
-	r, err := tx.NoticeRateOf(ctx, nt.UserID)
-	if err != nil {
-		return false, nil, fmt.Errorf("notify: notice rate of %s: %w", nt.UserID, err)
-	}
+// or the one already waiting, rewritten. r is the user's place under the
+// limit, read (and held) with the notice's other facts.
+func (n *Notices) admit(ctx context.Context, tx store.Tx, nt *notice.Notice, to string, phones []string, r *store.NoticeRate) (bool, *store.Message, error) {
+	var err error
 	next := &store.NoticeRate{Summary: r.Summary}
 	if n.Limit.Ended(r.State, nt.Time) {
 		next.Summary = "" // that window's summary, if any, is on its way
@@ -279,20 +285,15 @@ func (n *Notices) summarize(ctx context.Context, tx store.Tx, r *store.NoticeRat
 	return m, nil
 }
 
-// phonesOf returns the factor ids of the user's usable phones, oldest
-// first: each receives the user's push notices.
-func phonesOf(ctx context.Context, tx store.Tx, userID string) ([]string, error) {
-	fs, err := tx.FactorsOfUser(ctx, userID)
-	if err != nil {
-		return nil, fmt.Errorf("notify: phones of %s: %w", userID, err)
-	}
+// usablePhones returns the factor ids of the usable phones among fs.
+func usablePhones(fs []*factor.Factor) []string {
 	var out []string
 	for _, f := range fs {
 		if f.Kind == factor.Push && f.Usable() {
 			out = append(out, f.ID)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // noticePush is the push message of nt to the phone with factor id

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"time"
 
+	"gatehouse/internal/factor"
 	"gatehouse/internal/notice"
+	"gatehouse/internal/user"
 )
 
 // NoticeSettings is what a user chose of their notices.
@@ -58,6 +60,11 @@ type NoticeRates interface {
 	// until the transaction ends, so that the notices of one user are
 	// counted one after the other, on every instance.
 	NoticeRateOf(ctx context.Context, userID string) (*NoticeRate, error)
+	// NoticeFacts reads what a notice to userID needs, in one round trip
+	// where the backend can: the user (nil when there is no such user),
+	// their factors, and their place under the limit, held as
+	// NoticeRateOf holds it.
+	NoticeFacts(ctx context.Context, userID string) (*user.User, []*factor.Factor, *NoticeRate, error)
 	// SetNoticeRate stores r as userID's place; ErrNotFound for a user
 	// that does not exist.
 	SetNoticeRate(ctx context.Context, userID string, r *NoticeRate) error

@@ -2,10 +2,15 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"gatehouse/internal/factor"
 	"gatehouse/internal/notice"
 	"gatehouse/internal/store"
+	"gatehouse/internal/user"
 )
 
 func (q *conn) NoticeSettingsOf(ctx context.Context, userID string) (*store.NoticeSettings, error) {
@@ -51,8 +56,9 @@ func (q *conn) NoticeRateOf(ctx context.Context, userID string) (*store.NoticeRa
 	}
 	lock := ""
 	if q.tx != nil {
-		if _, err := q.x.Exec(ctx, `INSERT INTO notice_rates (user_id) SELECT id FROM users WHERE id = $1 ON CONFLICT (user_id) DO NOTHING`, userID); err != nil {
-			return nil, mapErr(err)
+		// Held back to go with the read below: one round trip.
+		if err := q.insert(ctx, `INSERT INTO notice_rates (user_id) SELECT id FROM users WHERE id = $1 ON CONFLICT (user_id) DO NOTHING`, userID); err != nil {
+			return nil, err
 		}
 		lock = " FOR UPDATE"
 	}
@@ -68,4 +74,45 @@ func (q *conn) SetNoticeRate(ctx context.Context, userID string, r *store.Notice
 	}
 	return q.insert(ctx, `INSERT INTO notice_rates (user_id, state, summary) VALUES ($1, $2, $3)
 		ON CONFLICT (user_id) DO UPDATE SET state = excluded.state, summary = excluded.summary`, userID, string(b), r.Summary)
+}
+
+// NoticeFacts sends its three reads in one batch, with what the
+// transaction holds back: one round trip where three (four with the rate
+// row's insert) were.
+func (q *conn) NoticeFacts(ctx context.Context, userID string) (*user.User, []*factor.Factor, *store.NoticeRate, error) {
+	if !validText([]any{userID}) {
+		return nil, nil, &store.NoticeRate{}, nil
+	}
+	lock := ""
+	if q.tx != nil {
+		if err := q.insert(ctx, `INSERT INTO notice_rates (user_id) SELECT id FROM users WHERE id = $1 ON CONFLICT (user_id) DO NOTHING`, userID); err != nil {
+			return nil, nil, nil, err
+		}
+		lock = " FOR UPDATE"
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+userCols+` FROM users WHERE id = $1`, userID)
+	b.Queue(`SELECT `+factorCols+` FROM factors WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	b.Queue(`SELECT state, summary FROM notice_rates WHERE user_id = $1`+lock, userID)
+	br := q.x.SendBatch(ctx, b)
+	defer br.Close()
+	u, err := scanUser(br.QueryRow())
+	if errors.Is(err, store.ErrNotFound) {
+		u, err = nil, nil
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rows, err := br.Query()
+	fs, err := collect(rows, err, scanFactor)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var state, summary string
+	err = br.QueryRow().Scan(&state, &summary)
+	r, err := store.DecodeNoticeRate([]byte(state), summary, mapErr(err))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return u, fs, r, br.Close()
 }

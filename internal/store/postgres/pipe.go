@@ -95,11 +95,16 @@ func (p *pipe) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 	return &batchRows{Rows: rows, br: br}, nil
 }
 
+// SendBatch sends what is held with b, and returns b's results.
 func (p *pipe) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	if err := p.flush(ctx); err != nil {
+	if len(p.held) == 0 {
+		return p.tx.SendBatch(ctx, b)
+	}
+	br, err := p.send(ctx, b.QueuedQueries...)
+	if err != nil {
 		return errBatch{err}
 	}
-	return p.tx.SendBatch(ctx, b)
+	return br
 }
 
 // batchRow is a row read at the end of a batch; reading it ends the batch.

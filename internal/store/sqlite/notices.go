@@ -2,11 +2,13 @@ package sqlite
 
 import (
 	"context"
-
+	"errors"
 	"time"
 
+	"gatehouse/internal/factor"
 	"gatehouse/internal/notice"
 	"gatehouse/internal/store"
+	"gatehouse/internal/user"
 )
 
 func (q *conn) NoticeSettingsOf(ctx context.Context, userID string) (*store.NoticeSettings, error) {
@@ -61,4 +63,22 @@ func (q *conn) SetNoticeRate(ctx context.Context, userID string, r *store.Notice
 	_, err = q.x.ExecContext(ctx, `INSERT INTO notice_rates (user_id, state, summary) VALUES (?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET state = excluded.state, summary = excluded.summary`, userID, string(b), r.Summary)
 	return mapErr(err)
+}
+
+// NoticeFacts reads one after the other: in SQLite a read is a call into
+// the library, not a round trip.
+func (q *conn) NoticeFacts(ctx context.Context, userID string) (*user.User, []*factor.Factor, *store.NoticeRate, error) {
+	u, err := q.UserByID(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		u, err = nil, nil
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	fs, err := q.FactorsOfUser(ctx, userID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, err := q.NoticeRateOf(ctx, userID)
+	return u, fs, r, err
 }

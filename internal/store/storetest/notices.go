@@ -8,8 +8,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"gatehouse/internal/factor"
 	"gatehouse/internal/notice"
 	"gatehouse/internal/store"
+	"gatehouse/internal/user"
 )
 
 // noticeTests are the conformance tests of the users' notice settings.
@@ -19,6 +21,8 @@ var noticeTests = []suiteTest{
 	{"NoticeSettingsInTx", testNoticeSettingsInTx},
 	{"NoticeRates", testNoticeRates},
 	{"NoticeRatesConcurrent", testNoticeRatesConcurrent},
+	{"NoticeFacts", testNoticeFacts},
+	{"NoticeFactsConcurrent", testNoticeFactsConcurrent},
 }
 
 // testNoticeRates: a user sent nothing has the zero rate; a stored rate
@@ -61,6 +65,55 @@ func testNoticeRates(t *testing.T, s store.Store) {
 // testNoticeRatesConcurrent: transactions that read a user's rate and
 // store it one more hold it in turn, so none of the counts is lost.
 func testNoticeRatesConcurrent(t *testing.T, s store.Store) {
+	countConcurrently(t, s, func(tx store.Tx, userID string) (*store.NoticeRate, error) { return tx.NoticeRateOf(ctx, userID) })
+}
+
+// testNoticeFactsConcurrent: NoticeFacts holds the rate as NoticeRateOf
+// does.
+func testNoticeFactsConcurrent(t *testing.T, s store.Store) {
+	countConcurrently(t, s, func(tx store.Tx, userID string) (*store.NoticeRate, error) {
+		_, _, r, err := tx.NoticeFacts(ctx, userID)
+		return r, err
+	})
+}
+
+// testNoticeFacts: the user, their factors and their rate, as the
+// separate reads give them; for no such user, none and the zero rate.
+func testNoticeFacts(t *testing.T, s store.Store) {
+	alice := NewUser(t, s, "alice")
+	if err := s.CreateFactor(ctx, &factor.Factor{ID: "fac_phone", UserID: alice.ID, Kind: factor.Push, Status: factor.Active, CredentialID: []byte("phone"), CreatedAt: T0}); err != nil {
+		t.Fatal(err)
+	}
+	want := &store.NoticeRate{State: notice.RateState{Start: T0, Sent: 3}, Summary: "msg_sum"}
+	if err := s.SetNoticeRate(ctx, alice.ID, want); err != nil {
+		t.Fatal(err)
+	}
+	for _, inTx := range []bool{false, true} {
+		read := func(id string) (u *user.User, fs []*factor.Factor, r *store.NoticeRate, err error) {
+			if !inTx {
+				return s.NoticeFacts(ctx, id)
+			}
+			err = s.InTx(ctx, func(tx store.Tx) error {
+				var err error
+				u, fs, r, err = tx.NoticeFacts(ctx, id)
+				return err
+			})
+			return u, fs, r, err
+		}
+		u, fs, r, err := read(alice.ID)
+		if err != nil || u == nil || u.Email != alice.Email || len(fs) != 1 || fs[0].ID != "fac_phone" || cmp.Diff(want, r) != "" {
+			t.Errorf("NoticeFacts(alice) in a transaction %v = %+v, %v, %+v, %v", inTx, u, fs, r, err)
+		}
+		u, fs, r, err = read("usr_nobody")
+		if err != nil || u != nil || len(fs) != 0 || r == nil || r.State.Sent != 0 {
+			t.Errorf("NoticeFacts(nobody) in a transaction %v = %+v, %v, %+v, %v; want nothing and the zero rate", inTx, u, fs, r, err)
+		}
+	}
+}
+
+// countConcurrently counts one notice of a user in each of several
+// concurrent transactions, reading the rate with read: none is lost.
+func countConcurrently(t *testing.T, s store.Store, read func(tx store.Tx, userID string) (*store.NoticeRate, error)) {
 	alice := NewUser(t, s, "alice")
 	const n = 12
 	var wg sync.WaitGroup
@@ -68,7 +121,7 @@ func testNoticeRatesConcurrent(t *testing.T, s store.Store) {
 	for range n {
 		wg.Go(func() {
 			errs <- s.InTx(ctx, func(tx store.Tx) error {
-				r, err := tx.NoticeRateOf(ctx, alice.ID)
+				r, err := read(tx, alice.ID)
 				if err != nil {
 					return err
 				}
