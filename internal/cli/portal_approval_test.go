@@ -89,6 +89,9 @@ func TestPortalApproval(t *testing.T) {
 	if st := c.text(t, "#approval-state"); !strings.Contains(st, "used") {
 		t.Errorf("the page of a used approval says %q", st)
 	}
+	if h := c.text(t, "h1"); h != "This transfer is used" {
+		t.Errorf("the heading of a used approval is %q, want no question left", h)
+	}
 
 	// A withdrawal the owner did not ask for, denied on its page with one
 	// button (no key): no token, forward-auth keeps refusing, the page

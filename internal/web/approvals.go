@@ -38,7 +38,11 @@ func handleApprovalPage(d *deps) signedInFunc {
 				data.Key = true
 			}
 		}
-		p := page{Title: "Approve a " + kindWords(a.Kind), V: v, CSRF: v.CSRF, Data: data}
+		title := "Approve a " + kindWords(a.Kind)
+		if data.State != approval.Pending {
+			title = "A " + kindWords(a.Kind) + ", " + string(data.State)
+		}
+		p := page{Title: title, V: v, CSRF: v.CSRF, Data: data}
 		if data.Key && data.State == approval.Pending {
 			p.Scripts = []string{"webauthn.js"}
 		}
