@@ -66,10 +66,16 @@ type ApprovalsConfig struct {
 	WebAuthn *webauthn.RP
 	// Shared spends each accepted token in the store too, so that no
 	// other instance, and no instance started after this one was killed
-	// before its record was written, accepts it; serve passes the store
-	// on SQLite too. nil leaves only this instance's memory and the
-	// record written soon after (tests).
+	// before its record was written, accepts it: serve passes the store
+	// on PostgreSQL, where instances share it. nil leaves this instance's
+	// memory and the record written soon after.
 	Shared store.Once
+	// OneInstance says no other instance serves the store (SQLite): then
+	// a token signed before this instance started is refused, rather than
+	// checked against the record, since a crash may have lost the record
+	// of its use. Tokens live minutes; after a restart the owner approves
+	// again. With it and no Shared, a token's claim costs no store write.
+	OneInstance bool
 	// Log receives what the writer of token uses could not write; nil
 	// discards.
 	Log  *slog.Logger
@@ -410,6 +416,10 @@ func (s *Approvals) decide(ctx context.Context, a *approval.Approval, status app
 	return err
 }
 
+// ErrTokenBeforeStart refuses, on a store one instance serves, an
+// approval token signed before the instance started.
+var ErrTokenBeforeStart = errors.New("authz: the approval token was signed before gatehouse restarted; approve again")
+
 // Binding is what a request that needs an approval acts as: the token
 // must name the same user, account and kind.
 type Binding struct {
@@ -442,7 +452,7 @@ func usedEvent(a *approval.Approval, b *Binding, now time.Time) *audit.Event {
 // refusal wraps ErrApprovalToken.
 func (s *Approvals) Use(ctx context.Context, tok string, b Binding) (*approval.Claims, error) {
 	now := s.c.Now()
-	c, err := s.check(tok, now)
+	c, mine, err := s.check(tok, now)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrApprovalToken, err)
 	}
@@ -465,9 +475,13 @@ func (s *Approvals) Use(ctx context.Context, tok string, b Binding) (*approval.C
 		}
 	}
 	a := approval.Approval{ID: c.ID, UserID: c.Subject, AccountID: c.Account, Kind: c.Kind, Hash: c.Hash}
-	if c.IssuedAt > s.started.Unix() {
+	if mine || c.IssuedAt > s.started.Unix() {
 		s.writer.add(spentRecord{a: a, b: b, now: now.UTC()})
 		return c, nil
+	}
+	if s.c.OneInstance {
+		// Its use before a crash may be in no record: refuse it.
+		return nil, fmt.Errorf("%w: %w", ErrApprovalToken, ErrTokenBeforeStart)
 	}
 	// Decided before this flow began: an instance that ran before may
 	// have accepted it, and only the record would say so.
@@ -487,16 +501,17 @@ func (s *Approvals) Use(ctx context.Context, tok string, b Binding) (*approval.C
 }
 
 // check returns the claims of tok at now: known if this instance signed
-// it, else read and checked by its MAC.
-func (s *Approvals) check(tok string, now time.Time) (*approval.Claims, error) {
+// it (mine), else read and checked by its MAC.
+func (s *Approvals) check(tok string, now time.Time) (_ *approval.Claims, mine bool, _ error) {
 	c, ok := s.minted.claims(tok)
 	if !ok {
-		return s.c.Signer.Check(tok, now)
+		c, err := s.c.Signer.Check(tok, now)
+		return c, false, err
 	}
 	if now.Unix() >= c.Expiry {
-		return nil, approval.ErrTokenExpired
+		return nil, true, approval.ErrTokenExpired
 	}
-	return &c, nil
+	return &c, true, nil
 }
 
 // keyUser is u as the WebAuthn relying party sees it, with the active

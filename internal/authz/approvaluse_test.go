@@ -163,7 +163,7 @@ func TestApprovalUseAfterRestart(t *testing.T) {
 
 // TestApprovalUseSurvivesCrash: an instance killed after accepting a
 // token, before its record was written, leaves the claim in the store's
-// used_once (serve passes the store as Shared on SQLite too), so the
+// used_once (serve passes the store as Shared on PostgreSQL), so the
 // instance that starts next refuses the token.
 func TestApprovalUseSurvivesCrash(t *testing.T) {
 	f := newApprovalFixture(t)
@@ -184,6 +184,41 @@ func TestApprovalUseSurvivesCrash(t *testing.T) {
 	defer next.Close()
 	if _, err := next.Use(ctx, tok, bind); !errors.Is(err, authz.ErrApprovalToken) {
 		t.Errorf("a token accepted just before a crash, again after it = %v, want ErrApprovalToken", err)
+	}
+}
+
+// TestApprovalUseOneInstanceCrash: on a store one instance serves
+// (SQLite), the claim is in memory and costs no store write; an instance
+// killed after accepting a token, before its record was written, leaves
+// no trace of the claim, so the instance that starts next refuses every
+// token signed before it started, used or not: the owner approves again.
+func TestApprovalUseOneInstanceCrash(t *testing.T) {
+	f := newApprovalFixture(t)
+	crashed := authz.NewApprovals(authz.ApprovalsConfig{Store: f.st, Signer: f.appr.Signer(), OneInstance: true, Now: f.clock.Now})
+	f.appr = crashed
+	f.clock.Add(time.Second)
+	bind := authz.Binding{UserID: f.owner.ID, AccountID: "ACC-L", Kind: approval.Transfer}
+	_, tok := f.approvedToken(t, crashed)
+	_, unused := f.approvedToken(t, crashed)
+	if _, err := crashed.Use(ctx, tok, bind); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := crashed.Use(ctx, tok, bind); !errors.Is(err, authz.ErrApprovalToken) {
+		t.Errorf("a token twice on one instance = %v, want ErrApprovalToken", err)
+	}
+	// No Close: the process died, perhaps with the record still queued.
+	f.clock.Add(time.Second)
+	next := authz.NewApprovals(authz.ApprovalsConfig{Store: f.st, Signer: f.appr.Signer(), OneInstance: true, Now: f.clock.Now})
+	defer next.Close()
+	for name, tk := range map[string]string{"used": tok, "unused": unused} {
+		if _, err := next.Use(ctx, tk, bind); !errors.Is(err, authz.ErrApprovalToken) || !errors.Is(err, authz.ErrTokenBeforeStart) {
+			t.Errorf("a %s token signed before the restart = %v, want ErrTokenBeforeStart", name, err)
+		}
+	}
+	f.appr = next
+	_, fresh := f.approvedToken(t, next)
+	if _, err := next.Use(ctx, fresh, bind); err != nil {
+		t.Errorf("a token approved after the restart = %v, want accepted", err)
 	}
 }
 

@@ -24,5 +24,6 @@ func buildApprovals(c *config.Config, st store.Store, factors login.Factors, now
 		return nil, err
 	}
 	return authz.NewApprovals(authz.ApprovalsConfig{Store: st, Signer: signer, Lifetime: c.Approvals.Lifetime,
-		TokenLifetime: c.Approvals.TokenLifetime, MaxPending: c.Approvals.MaxPending, WebAuthn: factors.WebAuthn, Shared: st, Log: log, Now: now}), nil
+		TokenLifetime: c.Approvals.TokenLifetime, MaxPending: c.Approvals.MaxPending, WebAuthn: factors.WebAuthn,
+		Shared: sharedOnce(c, st), OneInstance: c.DatabaseURL == "", Log: log, Now: now}), nil
 }
