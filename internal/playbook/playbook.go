@@ -209,45 +209,96 @@ func (s *Service) plan(ctx context.Context, q store.Tx, id string, now time.Time
 	return &Plan{Signal: sig, Actions: signal.Plan(sig, in, signal.DoneOf(effects), now, only)}, nil
 }
 
-// Apply applies the signal id on behalf of by, in one transaction with
-// its audit events and notices, and returns what it did: what
-// [Service.DryRun] listed just before, less what changed meanwhile.
-// Applying again does nothing twice.
+// Apply applies the signal id on behalf of by and returns what it did:
+// what [Service.DryRun] listed just before, less what changed meanwhile.
+// It works through the users in chunks of [applyChunk], each in one
+// transaction with its audit events and notices: every change commits
+// with its event, and no transaction holds the audit chain long enough
+// to keep other instances' logins waiting. Applying again does nothing
+// twice; an apply stopped part way (a failure, the signal closed) is
+// finished by applying again.
 func (s *Service) Apply(ctx context.Context, id, by string) (*Plan, error) {
 	return s.apply(ctx, id, by, nil)
 }
 
+// applyChunk is how many users one transaction of an apply covers.
+const applyChunk = 1000
+
 func (s *Service) apply(ctx context.Context, id, by string, only func(int) bool) (*Plan, error) {
 	now := s.now()
-	var p *Plan
-	var ended, revoked []string
-	err := s.Store.InTx(ctx, func(tx store.Tx) error {
-		var err error
-		ended, revoked = nil, nil
-		if p, err = s.plan(ctx, tx, id, now, only); err != nil {
+	p, err := s.plan(ctx, s.Store, id, now, only)
+	if err != nil {
+		return nil, err
+	}
+	var users []string
+	seen := map[string]bool{}
+	for _, a := range p.Actions {
+		if !seen[a.UserID] {
+			seen[a.UserID] = true
+			users = append(users, a.UserID)
+		}
+	}
+	slices.Sort(users)
+	done := map[string]bool{}
+	defer s.refresh(ctx)
+	for start := 0; start == 0 || start < len(users); start += applyChunk {
+		chunk := map[string]bool{}
+		for _, u := range users[start:min(start+applyChunk, len(users))] {
+			chunk[u] = true
+		}
+		var acts []signal.Action
+		for _, a := range p.Actions {
+			if chunk[a.UserID] {
+				acts = append(acts, a)
+			}
+		}
+		ended, revoked, err := s.applyActions(ctx, p.Signal, acts, by, now, done)
+		if s.Sessions != nil {
+			s.Sessions.Forget(ended...)
+		}
+		if s.Keys != nil {
+			s.Keys.Forget(revoked...)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if p.Signal.AppliedAt.IsZero() {
+		p.Signal.AppliedAt = now
+	}
+	p.Actions = slices.DeleteFunc(p.Actions, func(a signal.Action) bool { return !done[a.Key()] })
+	return p, nil
+}
+
+// applyActions does acts, the actions of some users, in one transaction
+// with their audit events and notices, and notes in done what it did.
+func (s *Service) applyActions(ctx context.Context, sig *signal.Signal, acts []signal.Action, by string, now time.Time, done map[string]bool) (ended, revoked []string, err error) {
+	var effects []signal.Effect
+	err = s.Store.InTx(ctx, func(tx store.Tx) error {
+		ended, revoked, effects = nil, nil, nil
+		// Closed since the plan (or by another apply's last chunk): stop.
+		if cur, err := tx.SignalByID(ctx, sig.ID); err != nil {
+			return err
+		} else if !cur.InForce() {
+			return ErrClosed
+		}
+		if err := tx.MarkSignalApplied(ctx, sig.ID, now); err != nil {
 			return err
 		}
-		if err := tx.MarkSignalApplied(ctx, id, now); err != nil {
-			return err
-		}
-		if p.Signal.AppliedAt.IsZero() {
-			p.Signal.AppliedAt = now
-		}
-		sig := p.Signal
 		event := func(typ, userID string, d map[string]string) error {
 			d["signal"] = sig.ID
 			return tx.AppendAudit(ctx, &audit.Event{Time: now, Type: typ, UserID: userID, Actor: by, Detail: d})
 		}
-		done := make([]signal.Effect, 0, len(p.Actions))
 		tells := map[string][]int{} // user → steps to tell of
 		var order []string
 		keys := map[string][]string{}
 		var ending []string
-		for _, a := range p.Actions {
+		for _, a := range acts {
 			if a.Op == signal.OpEndSession {
 				ending = append(ending, a.Target)
 			}
 		}
+		var err error
 		if ended, err = tx.EndSessions(ctx, ending, now, EndSignal); err != nil {
 			return err
 		}
@@ -255,7 +306,7 @@ func (s *Service) apply(ctx context.Context, id, by string, only func(int) bool)
 		for _, id := range ended {
 			endedNow[id] = true
 		}
-		for _, a := range p.Actions {
+		for _, a := range acts {
 			switch a.Op {
 			case signal.OpEndSession:
 				if !endedNow[a.Target] {
@@ -286,7 +337,7 @@ func (s *Service) apply(ctx context.Context, id, by string, only func(int) bool)
 				}
 				tells[a.UserID] = append(tells[a.UserID], a.Step)
 			}
-			done = append(done, signal.Effect{SignalID: sig.ID, Action: a, At: now})
+			effects = append(effects, signal.Effect{SignalID: sig.ID, Action: a, At: now})
 		}
 		slices.Sort(order)
 		for _, userID := range order {
@@ -308,23 +359,15 @@ func (s *Service) apply(ctx context.Context, id, by string, only func(int) bool)
 				return err
 			}
 		}
-		p.Actions = p.Actions[:0]
-		for _, e := range done {
-			p.Actions = append(p.Actions, e.Action)
-		}
-		return tx.AddSignalEffects(ctx, done)
+		return tx.AddSignalEffects(ctx, effects)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if s.Sessions != nil {
-		s.Sessions.Forget(ended...)
+	for _, e := range effects {
+		done[e.Action.Key()] = true
 	}
-	if s.Keys != nil {
-		s.Keys.Forget(revoked...)
-	}
-	s.refresh(ctx)
-	return p, nil
+	return ended, revoked, nil
 }
 
 // refresh reads the rules in force again after a change; a failure is
