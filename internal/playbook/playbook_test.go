@@ -287,3 +287,102 @@ func TestRotateKeysSweep(t *testing.T) {
 		})
 	}
 }
+
+// failingEffects is a store whose transactions fail when they record
+// effects, from the nth such transaction on: an apply that dies part way.
+type failingEffects struct {
+	store.Store
+	calls *int
+	from  int
+}
+
+func (f failingEffects) InTx(ctx context.Context, fn func(store.Tx) error) error {
+	return f.Store.InTx(ctx, func(tx store.Tx) error { return fn(failingTx{tx, f}) })
+}
+
+type failingTx struct {
+	store.Tx
+	f failingEffects
+}
+
+var errInjected = errors.New("injected failure")
+
+func (t failingTx) AddSignalEffects(ctx context.Context, es []signal.Effect) error {
+	*t.f.calls++
+	if *t.f.calls >= t.f.from {
+		return errInjected
+	}
+	return t.Tx.AddSignalEffects(ctx, es)
+}
+
+// TestApplyStoppedPartWay: an apply that fails after some of its chunks
+// has done those chunks whole (each session ended with its event, each
+// user told), nothing of the failed one; applying again finishes the
+// rest, and nobody is told twice.
+func TestApplyStoppedPartWay(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			raw := b.open(t)
+			now := storetest.T0.Add(2 * time.Hour)
+			const users = 2500 // three chunks
+			err := raw.InTx(ctx, func(tx store.Tx) error {
+				for i := range users {
+					u := &user.User{ID: fmt.Sprintf("usr_%05d", i), Username: fmt.Sprintf("u%05d", i), Email: fmt.Sprintf("u%05d@example.com", i),
+						Profile: user.Professional, PasswordHash: "$argon2id$x", CreatedAt: storetest.T0, UpdatedAt: storetest.T0}
+					if err := tx.CreateUser(ctx, u); err != nil {
+						return err
+					}
+					newSession(t, tx, u, fmt.Sprintf("ses_w%05d", i), session.Web, storetest.T0)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := 0
+			broken := &playbook.Service{Store: withNotices(t, failingEffects{Store: raw, calls: &calls, from: 2}), Now: func() time.Time { return now }}
+			sig, err := broken.Add(ctx, &signal.Signal{Title: "Session cookies stolen from a partner site", Kind: signal.Phishing, Severity: signal.High,
+				Doors: []string{"web"}, Steps: steps(t, "end-sessions")}, "admin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := broken.Apply(ctx, sig.ID, "admin"); !errors.Is(err, errInjected) {
+				t.Fatalf("apply with its second chunk failing = %v, want the failure", err)
+			}
+			live, err := raw.ListSessions(ctx)
+			if err != nil || len(live) != users-1000 {
+				t.Fatalf("after the failed apply %d sessions live (%v), want %d: the first chunk done, the second undone", len(live), err, users-1000)
+			}
+			done, err := raw.SignalEffects(ctx, sig.ID)
+			if err != nil || len(done) != 2000 {
+				t.Errorf("effects recorded = %d (%v), want 2000 (1000 sessions, 1000 users told)", len(done), err)
+			}
+			svc := &playbook.Service{Store: withNotices(t, raw), Now: func() time.Time { return now }}
+			rest, err := svc.Apply(ctx, sig.ID, "admin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := rest.Count(); n[signal.OpEndSession] != users-1000 || n["users"] != users-1000 {
+				t.Errorf("applying again did %v, want the %d users left", n, users-1000)
+			}
+			if live, _ := raw.ListSessions(ctx); len(live) != 0 {
+				t.Errorf("%d sessions live after applying again, want none", len(live))
+			}
+			for _, id := range []string{"usr_00000", "usr_01500", "usr_02499"} {
+				trail, err := raw.AuditOfUser(ctx, id, 0, 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				told := 0
+				for _, e := range trail {
+					if e.Type == audit.SignalApplied {
+						told++
+					}
+				}
+				if told != 1 {
+					t.Errorf("%s told %d times, want once", id, told)
+				}
+			}
+		})
+	}
+}
