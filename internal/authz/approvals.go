@@ -474,11 +474,11 @@ func (s *Approvals) Use(ctx context.Context, tok string, b Binding) (*approval.C
 			return nil, fmt.Errorf("authz: spend approval token: %w", err)
 		}
 	}
-	a := approval.Approval{ID: c.ID, UserID: c.Subject, AccountID: c.Account, Kind: c.Kind, Hash: c.Hash}
 	if mine || c.IssuedAt > s.started.Unix() {
-		s.writer.add(spentRecord{a: a, b: b, now: now.UTC()})
+		s.writer.add(spentRecord{c: c, b: b, now: now.UTC()})
 		return c, nil
 	}
+	a := approval.Approval{ID: c.ID, UserID: c.Subject, AccountID: c.Account, Kind: c.Kind, Hash: c.Hash}
 	if s.c.OneInstance {
 		// Its use before a crash may be in no record: refuse it.
 		return nil, fmt.Errorf("%w: %w", ErrApprovalToken, ErrTokenBeforeStart)

@@ -65,11 +65,18 @@ func (s *spentSet) has(id string) bool {
 	return ok
 }
 
-// spentRecord is one accepted token, to record.
+// spentRecord is one accepted token, to record: its claims (held by
+// pointer, as Use made them) and the request's binding, small enough to
+// queue without a copy of the approval.
 type spentRecord struct {
-	a   approval.Approval
+	c   *approval.Claims
 	b   Binding
 	now time.Time
+}
+
+// approval is the approval r's token names, as its audit event tells it.
+func (r *spentRecord) approval() approval.Approval {
+	return approval.Approval{ID: r.c.ID, UserID: r.c.Subject, AccountID: r.c.Account, Kind: r.c.Kind, Hash: r.c.Hash}
 }
 
 // useWriter records accepted tokens in the store, off the request's
@@ -78,13 +85,15 @@ type spentRecord struct {
 type useWriter struct {
 	st  store.Store
 	log *slog.Logger
-	// mu guards queue, started and closed.
-	mu      sync.Mutex
-	queue   []spentRecord
-	started bool
-	closed  bool
-	stop    chan struct{}
-	done    chan struct{}
+	// mu guards queue, spare, started and closed.
+	mu sync.Mutex
+	// queue is what waits to be written; spare the buffer the last
+	// flush wrote, emptied, for the next turn.
+	queue, spare []spentRecord
+	started      bool
+	closed       bool
+	stop         chan struct{}
+	done         chan struct{}
 }
 
 func newUseWriter(st store.Store, log *slog.Logger) *useWriter {
@@ -97,7 +106,7 @@ func (w *useWriter) add(r spentRecord) {
 	if w.closed {
 		w.mu.Unlock()
 		if err := w.write(context.Background(), []spentRecord{r}); err != nil {
-			w.log.Error("approval use not recorded", "approval", r.a.ID, "err", err)
+			w.log.Error("approval use not recorded", "approval", r.c.ID, "err", err)
 		}
 		return
 	}
@@ -135,11 +144,24 @@ func (w *useWriter) run() {
 func (w *useWriter) flush() {
 	w.mu.Lock()
 	batch := w.queue
-	w.queue = nil
+	// The two buffers take turns, so that a steady flow of uses appends
+	// into memory already grown.
+	w.queue, w.spare = w.spare[:0], nil
 	w.mu.Unlock()
 	if len(batch) == 0 {
+		w.mu.Lock()
+		if w.spare == nil {
+			w.spare = batch
+		}
+		w.mu.Unlock()
 		return
 	}
+	defer func() {
+		clear(batch)
+		w.mu.Lock()
+		w.spare = batch[:0]
+		w.mu.Unlock()
+	}()
 	var err error
 	for try := range 5 {
 		if try > 0 {
@@ -150,7 +172,7 @@ func (w *useWriter) flush() {
 		}
 	}
 	for _, r := range batch {
-		w.log.Error("approval use not recorded", "approval", r.a.ID, "err", err)
+		w.log.Error("approval use not recorded", "approval", r.c.ID, "err", err)
 	}
 }
 
@@ -158,15 +180,16 @@ func (w *useWriter) write(ctx context.Context, batch []spentRecord) error {
 	return w.st.InTx(ctx, func(tx store.Tx) error {
 		for i := range batch {
 			r := &batch[i]
-			if err := tx.UseApproval(ctx, r.a.ID, r.now); errors.Is(err, store.ErrNotFound) {
+			if err := tx.UseApproval(ctx, r.c.ID, r.now); errors.Is(err, store.ErrNotFound) {
 				// Not approved any more: used by the path that claims in
 				// the record (an instance restarted since), so this
 				// accepted it twice. Never expected; said loudly.
-				w.log.Error("approval token accepted twice", "approval", r.a.ID)
+				w.log.Error("approval token accepted twice", "approval", r.c.ID)
 			} else if err != nil {
 				return err
 			}
-			if err := tx.AppendAudit(ctx, usedEvent(&r.a, &r.b, r.now)); err != nil {
+			a := r.approval()
+			if err := tx.AppendAudit(ctx, usedEvent(&a, &r.b, r.now)); err != nil {
 				return err
 			}
 		}

@@ -197,6 +197,9 @@ type Result struct {
 
 	door      session.Door // a session's
 	sessionIP string       // a session's address when it last authenticated
+	// member is a session's user as the membership cache holds them, read
+	// once per request for its memberships, cool-down and profile.
+	member *memberEntry
 
 	decided bool // the credential was refused before Decide
 	// keyApproval is set for a key whose transfers wait for an approval.
@@ -289,7 +292,7 @@ func (s *Service) Authorize(ctx context.Context, req *Request) (Result, error) {
 // phishing-resistant factor's deadline for a user without one, reading
 // only. The user's profile and factors come through the membership cache.
 func (s *Service) signalRules(ctx context.Context, r *signal.Rules, t *Target, rule *policy.Rule, now time.Time, res *Result) error {
-	e, err := s.members.entry(ctx, res.Credential.UserID)
+	e, err := s.memberOf(ctx, res)
 	if err != nil {
 		return err
 	}
@@ -319,6 +322,15 @@ func (s *Service) signalRules(ctx context.Context, r *signal.Rules, t *Target, r
 	return nil
 }
 
+// memberOf is the credential's user in the membership cache: a
+// session's, read already, or a key creator's.
+func (s *Service) memberOf(ctx context.Context, res *Result) (*memberEntry, error) {
+	if res.member != nil {
+		return res.member, nil
+	}
+	return s.members.entry(ctx, res.Credential.UserID)
+}
+
 // tellBurst records, for the owner's notice, that a credential went over
 // its order ceiling.
 func (s *Service) tellBurst(ctx context.Context, req *Request, c *policy.Credential, now time.Time) error {
@@ -346,7 +358,7 @@ func (s *Service) tellBurst(ctx context.Context, req *Request, c *policy.Credent
 // approval token is spent. Only the routes a cool-down covers pay for
 // the look-up, which the membership cache answers.
 func (s *Service) cooldown(ctx context.Context, rule *policy.Rule, now time.Time, res *Result) error {
-	e, err := s.members.entry(ctx, res.Credential.UserID)
+	e, err := s.memberOf(ctx, res)
 	if err != nil {
 		return err
 	}
@@ -463,10 +475,12 @@ func (s *Service) session(ctx context.Context, req *Request, rule *policy.Rule, 
 }
 
 func (s *Service) sessionCredential(ctx context.Context, ss *session.Session, named string, rule *policy.Rule, params *policy.Params, res *Result) error {
-	ms, err := s.members.of(ctx, ss.UserID)
+	e, err := s.members.entry(ctx, ss.UserID)
 	if err != nil {
 		return err
 	}
+	ms := e.ms
+	res.member = e
 	res.Credential = policy.Credential{Kind: policy.SessionCredential, UserID: ss.UserID, SessionID: ss.ID,
 		AAL: int(ss.Assurance), AuthTime: ss.AuthTime}
 	res.door, res.sessionIP = ss.Door, ss.IP
@@ -531,14 +545,8 @@ func (m *members) factors(ctx context.Context, e *memberEntry, userID string) (b
 	return has, nil
 }
 
-func (m *members) of(ctx context.Context, userID string) ([]policy.Membership, error) {
-	e, err := m.entry(ctx, userID)
-	if err != nil {
-		return nil, err
-	}
-	return e.ms, nil
-}
-
+// entry returns the cached state of userID, read again when older than
+// maxAge.
 func (m *members) entry(ctx context.Context, userID string) (*memberEntry, error) {
 	now := m.now()
 	m.mu.Lock()
