@@ -449,7 +449,8 @@ func usedEvent(a *approval.Approval, b *Binding, now time.Time) *audit.Event {
 // a token is accepted once across every instance on the store, and its
 // approval moves from approved to used with an [audit.ApprovalUsed]
 // event, in one transaction, soon after (see approvaluse.go). Every
-// refusal wraps ErrApprovalToken.
+// refusal wraps ErrApprovalToken. The claims may be shared with other
+// requests for the same token: read them, do not change them.
 func (s *Approvals) Use(ctx context.Context, tok string, b Binding) (*approval.Claims, error) {
 	now := s.c.Now()
 	c, mine, err := s.check(tok, now)
@@ -511,7 +512,7 @@ func (s *Approvals) check(tok string, now time.Time) (_ *approval.Claims, mine b
 	if now.Unix() >= c.Expiry {
 		return nil, true, approval.ErrTokenExpired
 	}
-	return &c, true, nil
+	return c, true, nil
 }
 
 // keyUser is u as the WebAuthn relying party sees it, with the active

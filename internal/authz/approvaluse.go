@@ -229,9 +229,27 @@ const maxMinted = 10000
 // concurrent use.
 type mintedSet struct {
 	mu    sync.Mutex
-	byID  map[string]string          // approval id → token
-	byTok map[string]approval.Claims // token → its claims
-	prune int64                      // when to drop expired tokens next, Unix seconds
+	byID  map[string]string     // approval id → token
+	byTok map[string]*mintedTok // the token's tail → the token and its claims
+	prune int64                 // when to drop expired tokens next, Unix seconds
+}
+
+// mintedTok is a token this instance signed, with its claims, which are
+// shared read-only by every request that presents it.
+type mintedTok struct {
+	tok string
+	c   *approval.Claims
+}
+
+// tokTail is what mintedSet files a token under: the end of its
+// signature, unique enough to find it without hashing the whole token
+// (about 700 bytes); the whole token is compared on a find.
+func tokTail(tok string) string {
+	const n = 24
+	if len(tok) <= n {
+		return tok
+	}
+	return tok[len(tok)-n:]
 }
 
 // token returns the token of approval id still good at now, if any.
@@ -239,18 +257,25 @@ func (m *mintedSet) token(id string, now time.Time) (string, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	tok, ok := m.byID[id]
-	if !ok || now.Unix() >= m.byTok[tok].Expiry {
+	if !ok {
+		return "", false
+	}
+	if e := m.byTok[tokTail(tok)]; e == nil || e.tok != tok || now.Unix() >= e.c.Expiry {
 		return "", false
 	}
 	return tok, true
 }
 
-// claims returns the claims of tok, if this instance signed it.
-func (m *mintedSet) claims(tok string) (approval.Claims, bool) {
+// claims returns the claims of tok, if this instance signed it. They are
+// shared: the caller must not change them.
+func (m *mintedSet) claims(tok string) (*approval.Claims, bool) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	c, ok := m.byTok[tok]
-	return c, ok
+	e := m.byTok[tokTail(tok)]
+	m.mu.Unlock()
+	if e == nil || e.tok != tok {
+		return nil, false
+	}
+	return e.c, true
 }
 
 // add remembers tok, signed with claims c.
@@ -258,13 +283,13 @@ func (m *mintedSet) add(tok string, c approval.Claims, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.byID == nil {
-		m.byID, m.byTok = map[string]string{}, map[string]approval.Claims{}
+		m.byID, m.byTok = map[string]string{}, map[string]*mintedTok{}
 	}
 	if t := now.Unix(); t >= m.prune || len(m.byID) >= maxMinted {
 		for id, tok := range m.byID {
-			if m.byTok[tok].Expiry <= t {
+			if e := m.byTok[tokTail(tok)]; e == nil || e.c.Expiry <= t {
 				delete(m.byID, id)
-				delete(m.byTok, tok)
+				delete(m.byTok, tokTail(tok))
 			}
 		}
 		m.prune = t + 10
@@ -273,7 +298,10 @@ func (m *mintedSet) add(tok string, c approval.Claims, now time.Time) {
 		return
 	}
 	if old, ok := m.byID[c.ID]; ok {
-		delete(m.byTok, old)
+		delete(m.byTok, tokTail(old))
 	}
-	m.byID[c.ID], m.byTok[tok] = tok, c
+	if _, taken := m.byTok[tokTail(tok)]; taken {
+		return // another token ends alike: checked by its MAC instead
+	}
+	m.byID[c.ID], m.byTok[tokTail(tok)] = tok, &mintedTok{tok: tok, c: &c}
 }

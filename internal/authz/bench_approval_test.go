@@ -25,8 +25,9 @@ import (
 )
 
 // BenchmarkAuthzApproval compares, interleaved, forward-auth of one web
-// session to a route without an approval rule and to one with
-// approval: required carrying a fresh token, through the API handler
+// session to two transfer routes alike (scope transfers:write, so both
+// make the cool-down check a transfer route makes) but for approval:
+// required on the second, the request to it carrying a fresh token, through the API handler
 // serve builds over a real SQLite store. Each round makes, untimed, an
 // approved approval and its token, then times the two requests in
 // alternating order. It reports the median of each and their ratio, and
@@ -56,12 +57,12 @@ func BenchmarkAuthzApproval(b *testing.B) {
 	specs, err := policy.ParseSpecs([]byte(`
 - host: live.localhost
   methods: [POST]
-  path: /api/orders
-  scopes: [orders:write]
+  path: /api/transfers/direct
+  scopes: [transfers:write]
 - host: live.localhost
   methods: [POST]
   path: /api/transfers
-  scopes: [orders:write]
+  scopes: [transfers:write]
   approval: required
   approval_kind: transfer
 `))
@@ -87,7 +88,7 @@ func BenchmarkAuthzApproval(b *testing.B) {
 	api := httpapi.NewHandler(httpapi.Deps{Login: &login.Service{}, Auth: auth, Proxies: loopback, LoginReplay: &dpop.ReplayCache{Window: time.Minute},
 		Log: log, Metrics: httpapi.NewMetrics(prometheus.NewRegistry()), Now: time.Now, Keys: keys, Authz: svc, Approvals: appr})
 
-	plain := http.Header{"X-Original-Method": {"POST"}, "X-Original-Url": {"http://live.localhost/api/orders"}, "Cookie": {"gatehouse_session=" + tok}}
+	plain := http.Header{"X-Original-Method": {"POST"}, "X-Original-Url": {"http://live.localhost/api/transfers/direct"}, "Cookie": {"gatehouse_session=" + tok}}
 	with := http.Header{"X-Original-Method": {"POST"}, "X-Original-Url": {"http://live.localhost/api/transfers"}, "Cookie": {"gatehouse_session=" + tok}}
 	ask := func(h http.Header) (time.Duration, int) {
 		r, _ := http.NewRequest("GET", "/v1/authz", nil)

@@ -141,9 +141,6 @@ func handleAuthz(d authzDeps) handlerFunc {
 		switch res.Kind {
 		case policy.Allowed:
 			writeIdentity(w.Header(), &res)
-			if res.ApprovedHash != "" {
-				w.Header()[approvalcheck.HashHeader] = []string{res.ApprovedHash}
-			}
 			if res.ApprovalWaived {
 				over, _ := res.Rule.ApprovalOver()
 				w.Header()[approvalcheck.WaivedHeader] = []string{strconv.FormatFloat(over, 'f', -1, 64)}
@@ -185,9 +182,10 @@ func handleAuthz(d authzDeps) handlerFunc {
 	}
 }
 
-// writeIdentity sets the identity headers of an allowed request. The five
-// values share one allocation; an empty value is left out, so that a
-// proxy sends the upstream no header rather than an empty one.
+// writeIdentity sets the identity headers of an allowed request, and the
+// approved hash of a rule that asks for an approval. The values share one
+// allocation; an empty value is left out, so that a proxy sends the
+// upstream no header rather than an empty one.
 func writeIdentity(h http.Header, res *authz.Result) {
 	c := &res.Credential
 	if c.Kind == "" {
@@ -197,8 +195,8 @@ func writeIdentity(h http.Header, res *authz.Result) {
 	if c.Kind == policy.KeyCredential {
 		id = c.KeyID
 	}
-	vals := [...]string{c.UserID, c.AccountID, string(c.Environment), res.Scopes, id}
-	names := &IdentityHeaders
+	vals := [...]string{c.UserID, c.AccountID, string(c.Environment), res.Scopes, id, res.ApprovedHash}
+	names := &answerHeaders
 	backing := make([]string, len(vals))
 	for i, v := range vals {
 		if v == "" {
@@ -208,6 +206,10 @@ func writeIdentity(h http.Header, res *authz.Result) {
 		h[names[i]] = backing[i : i+1 : i+1]
 	}
 }
+
+// answerHeaders name writeIdentity's values: the identity headers, then
+// the approved hash.
+var answerHeaders = [...]string{hdrUser, hdrAccount, hdrEnvironment, hdrScopes, hdrCredential, approvalcheck.HashHeader}
 
 // cookieValue returns the value of the first cookie called name in h,
 // without parsing the others (net/http's r.Cookie allocates for each).
