@@ -80,6 +80,18 @@ func (k *Keys) authorize(ctx context.Context, a Actor, accountID string, manage 
 	return acct, m.Role, nil
 }
 
+// mayGrant refuses a member whose role could not grant every one of
+// scopes; an operator may grant any.
+func mayGrant(a Actor, role account.Role, scopes apikey.Scopes) error {
+	if a.Operator() {
+		return nil
+	}
+	if over := scopes &^ apikey.RoleScopes(role); over != 0 {
+		return &ForbiddenError{Reason: fmt.Sprintf("a %s cannot grant %s", role, over)}
+	}
+	return nil
+}
+
 // checkStepUp returns a [*session.StepUpError] unless the actor's session holds
 // AAL2, and the assurance [RequiredAssurance] asks for keys with scopes s
 // in env proven within the step-up window; and a [*user.CooldownError]
@@ -176,10 +188,8 @@ func (k *Keys) Create(ctx context.Context, a Actor, accountID string, req apikey
 	if err != nil {
 		return nil, err
 	}
-	if !a.Operator() {
-		if over := spec.Scopes &^ apikey.RoleScopes(role); over != 0 {
-			return nil, &ForbiddenError{Reason: fmt.Sprintf("a %s cannot grant %s", role, over)}
-		}
+	if err := mayGrant(a, role, spec.Scopes); err != nil {
+		return nil, err
 	}
 	now := k.now().UTC()
 	if err := k.checkStepUp(ctx, a, acct.Environment, spec.Scopes, now); err != nil {
@@ -226,12 +236,10 @@ func (k *Keys) Rotate(ctx context.Context, a Actor, accountID, id string, overla
 	if err != nil {
 		return nil, err
 	}
-	if !a.Operator() {
-		// A rotation mints a new secret with the key's powers: the member
-		// must be able to grant them, as for a new key.
-		if over := old.Scopes &^ apikey.RoleScopes(role); over != 0 {
-			return nil, &ForbiddenError{Reason: fmt.Sprintf("a %s cannot grant %s", role, over)}
-		}
+	// A rotation mints a new secret with the key's powers: the member
+	// must be able to grant them, as for a new key.
+	if err := mayGrant(a, role, old.Scopes); err != nil {
+		return nil, err
 	}
 	now := k.now().UTC()
 	if err := k.checkStepUp(ctx, a, old.Environment, old.Scopes, now); err != nil {

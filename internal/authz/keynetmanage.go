@@ -3,7 +3,6 @@ package authz
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"gatehouse/internal/apikey"
 	"gatehouse/internal/audit"
@@ -34,10 +33,8 @@ func (k *Keys) ApproveNetwork(ctx context.Context, a Actor, accountID, id, netwo
 	if err != nil {
 		return err
 	}
-	if !a.Operator() {
-		if over := key.Scopes &^ apikey.RoleScopes(role); over != 0 {
-			return &ForbiddenError{Reason: fmt.Sprintf("a %s cannot grant %s", role, over)}
-		}
+	if err := mayGrant(a, role, key.Scopes); err != nil {
+		return err
 	}
 	now := k.now().UTC()
 	if err := k.checkStepUp(ctx, a, key.Environment, key.Scopes, now); err != nil {

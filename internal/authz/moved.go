@@ -51,14 +51,19 @@ func sameNetwork(was string, client netip.Addr) bool {
 	if err != nil {
 		return true
 	}
-	a, client = a.Unmap(), client.Unmap()
-	if a.Is4() != client.Is4() {
-		return false
-	}
+	// Prefixes of the two families never compare equal: a switch between
+	// IPv4 and IPv6 is a move.
+	return homePrefix(a) == homePrefix(client)
+}
+
+// homePrefix is the network of a, one site's usual share: its /24 for
+// IPv4 (IPv4-mapped IPv6 counts as IPv4), its /48 for IPv6.
+func homePrefix(a netip.Addr) netip.Prefix {
+	a = a.Unmap().WithZone("")
 	bits := sameNetworkBits6
 	if a.Is4() {
 		bits = sameNetworkBits4
 	}
-	p, err := a.Prefix(bits)
-	return err == nil && p.Contains(client)
+	p, _ := a.Prefix(bits)
+	return p
 }

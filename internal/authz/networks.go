@@ -110,12 +110,7 @@ func (m *NetworkMap) of(a netip.Addr) network {
 			}
 		}
 	}
-	bits := sameNetworkBits6
-	if a.Is4() {
-		bits = sameNetworkBits4
-	}
-	p, _ := a.Prefix(bits)
-	return network{prefix: p}
+	return network{prefix: homePrefix(a)}
 }
 
 // heldRecheck is how long a held network is believed held before the
@@ -143,10 +138,6 @@ type seenKey struct {
 	key string
 	net network
 }
-
-// ErrHeld refuses a watched key with a hold on a network its owner has
-// not approved.
-var ErrHeld = errors.New("authz: the key is held on a network its owner has not approved")
 
 // check reports the network a watched key is held on, if it is, for a
 // use from client at now; "" lets the use go on.
