@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"gatehouse/internal/config"
+	"gatehouse/internal/policy"
 	"gatehouse/internal/password"
 )
 
@@ -219,4 +221,30 @@ func TestExampleNamesEverySetting(t *testing.T) {
 		}
 	}
 	walk("", reflect.TypeFor[config.Config]())
+}
+
+// TestRulesEqualSeesApproval: the comparison TestExampleIsDefault relies
+// on tells rules apart by every field a user writes, the approval ones
+// too; only the line a rule came from does not count.
+func TestRulesEqualSeesApproval(t *testing.T) {
+	over := func(v float64) *float64 { return &v }
+	base := config.Rules(policy.ReferenceSpecs())
+	for name, change := range map[string]func(r *policy.RuleSpec){
+		"approval":      func(r *policy.RuleSpec) { r.Approval = "" },
+		"approval_kind": func(r *policy.RuleSpec) { r.ApprovalKind = "bank_account_change" },
+		"approval_over": func(r *policy.RuleSpec) { r.ApprovalOver = over(10000) },
+	} {
+		changed := slices.Clone(base)
+		i := slices.IndexFunc(changed, func(r policy.RuleSpec) bool { return r.Approval != "" })
+		changed[i].ApprovalOver = over(5000)
+		same := slices.Clone(changed)
+		same[i].Line += 7
+		if !changed.Equal(same) {
+			t.Fatalf("rules that differ only in their line are not Equal")
+		}
+		change(&changed[i])
+		if changed.Equal(same) {
+			t.Errorf("rules that differ in %s are Equal", name)
+		}
+	}
 }

@@ -86,7 +86,9 @@ func (r Rules) Equal(o Rules) bool {
 	return slices.EqualFunc(r, o, func(a, b policy.RuleSpec) bool {
 		return a.Host == b.Host && slices.Equal(a.Methods, b.Methods) && a.Path == b.Path &&
 			slices.Equal(a.Scopes, b.Scopes) && a.Environment == b.Environment && a.AAL == b.AAL &&
-			a.Fresh == b.Fresh && a.AccountParam == b.AccountParam && a.AllowAnonymous == b.AllowAnonymous
+			a.Fresh == b.Fresh && a.AccountParam == b.AccountParam && a.AllowAnonymous == b.AllowAnonymous &&
+			a.Approval == b.Approval && a.ApprovalKind == b.ApprovalKind &&
+			(a.ApprovalOver == nil) == (b.ApprovalOver == nil) && (a.ApprovalOver == nil || *a.ApprovalOver == *b.ApprovalOver)
 	})
 }
 
