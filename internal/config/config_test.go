@@ -4,8 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,8 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"gatehouse/internal/config"
-	"gatehouse/internal/policy"
 	"gatehouse/internal/password"
+	"gatehouse/internal/policy"
 )
 
 // The example must describe exactly the defaults, so that what
