@@ -475,30 +475,39 @@ func (s *Approvals) Use(ctx context.Context, tok string, b Binding) (*approval.C
 			return nil, fmt.Errorf("authz: spend approval token: %w", err)
 		}
 	}
+	if mine {
+		s.minted.drop(c.ID)
+	}
 	if mine || c.IssuedAt > s.started.Unix() {
 		s.writer.add(spentRecord{c: c, b: b, now: now.UTC()})
 		return c, nil
 	}
-	a := approval.Approval{ID: c.ID, UserID: c.Subject, AccountID: c.Account, Kind: c.Kind, Hash: c.Hash}
 	if s.c.OneInstance {
 		// Its use before a crash may be in no record: refuse it.
 		return nil, fmt.Errorf("%w: %w", ErrApprovalToken, ErrTokenBeforeStart)
 	}
-	// Decided before this flow began: an instance that ran before may
-	// have accepted it, and only the record would say so.
-	err = s.c.Store.InTx(ctx, func(tx store.Tx) error {
+	if err := s.useInRecord(ctx, c, b, now); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// useInRecord spends the token of an approval decided before this flow
+// began in the record, on the request's path: an instance that ran
+// before may have accepted it, and only the record would say so. (Apart
+// from Use, so that Use's binding stays on its stack.)
+func (s *Approvals) useInRecord(ctx context.Context, c *approval.Claims, b Binding, now time.Time) error {
+	a := approval.Approval{ID: c.ID, UserID: c.Subject, AccountID: c.Account, Kind: c.Kind, Hash: c.Hash}
+	err := s.c.Store.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.UseApproval(ctx, c.ID, now.UTC()); err != nil {
 			return err
 		}
 		return tx.AppendAudit(ctx, usedEvent(&a, &b, now.UTC()))
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: used before", ErrApprovalToken)
+		return fmt.Errorf("%w: used before", ErrApprovalToken)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
+	return err
 }
 
 // check returns the claims of tok at now: known if this instance signed

@@ -217,8 +217,9 @@ func onceKey(id string) []byte {
 	return h[:]
 }
 
-// maxMinted bounds the tokens [mintedSet] remembers; past it, tokens are
-// signed anew for each request and checked by their MAC.
+// maxMinted bounds the tokens [mintedSet] remembers, approved and not
+// yet used; past it, tokens are signed anew for each request and checked
+// by their MAC.
 const maxMinted = 10000
 
 // mintedSet is the tokens this instance signed, until they expire: one
@@ -278,14 +279,27 @@ func (m *mintedSet) claims(tok string) (*approval.Claims, bool) {
 	return e.c, true
 }
 
-// add remembers tok, signed with claims c.
+// drop forgets the token of approval id, once it is spent: a later
+// presentation of it is refused as used before, after its MAC check,
+// and the set holds only tokens still to be used.
+func (m *mintedSet) drop(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if tok, ok := m.byID[id]; ok {
+		delete(m.byID, id)
+		delete(m.byTok, tokTail(tok))
+	}
+}
+
+// add remembers tok, signed with claims c. Expired tokens are dropped
+// every ten seconds; a full set takes no more until then.
 func (m *mintedSet) add(tok string, c approval.Claims, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.byID == nil {
 		m.byID, m.byTok = map[string]string{}, map[string]*mintedTok{}
 	}
-	if t := now.Unix(); t >= m.prune || len(m.byID) >= maxMinted {
+	if t := now.Unix(); t >= m.prune {
 		for id, tok := range m.byID {
 			if e := m.byTok[tokTail(tok)]; e == nil || e.c.Expiry <= t {
 				delete(m.byID, id)
