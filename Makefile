@@ -8,7 +8,7 @@ ARTIFACTS ?= $(CURDIR)/artifacts
 SHELL       := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: run build test test-deps bench bench-forward-auth fuzz vet clean
+.PHONY: run build test test-deps bench bench-forward-auth bench-approval fuzz vet clean
 
 build:
 	$(GO) build -o bin/gatehouse ./cmd/gatehouse
@@ -39,6 +39,10 @@ bench:
 ## bench-forward-auth: whole-process forward-auth under wrk against a no-op server (docs/benchmarks.md).
 bench-forward-auth:
 	@scripts/bench-forward-auth.sh
+
+## bench-approval: whole-process forward-auth with approval tokens under loadgen (docs/benchmarks.md).
+bench-approval:
+	@scripts/bench-approval.sh
 
 ## fuzz: run each fuzz target for a short while.
 fuzz:

@@ -28,6 +28,7 @@ RUNS=${RUNS:-3} CONNS_LIST=${CONNS_LIST:-"1 32 128"} DURATION=${DURATION:-10s} F
 # Proofs a DPoP run may need: more than it can send at the best rate seen.
 PROOF_RATE=${PROOF_RATE:-30000}
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/bench-lib.sh"
 command -v wrk >/dev/null 2>&1 || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
 work=$(mktemp -d)
 pids=()
@@ -43,17 +44,7 @@ key=$("$work/gatehouse" key create --data "$work/data" --json --account ACC-L --
 echo 'correct horse battery staple violet' | "$work/gatehouse" user add --data "$work/data" --username bench --email bench@example.com --password-stdin >/dev/null
 gh member add --user bench --account ACC-L --role trader >/dev/null
 { read -r webtok; read -r desktok; } < <("$work/benchseed" -data "$work/data" -user bench sessions)
-GATEHOUSE_SEED_KEY=$(head -c32 /dev/urandom | base64) GOMEMLIMIT=off taskset -c 0 "$work/gatehouse" serve --data "$work/data" --config "$work/gatehouse.yaml" --addr 127.0.0.1:18080 >"$work/serve.log" 2>&1 &
-ghpid=$!
-pids+=($ghpid)
-taskset -c 0 "$work/noop" -addr 127.0.0.1:18081 &
-pids+=($!)
-up=
-for i in $(seq 300); do
-  if curl -fsS -o /dev/null http://127.0.0.1:18080/healthz 2>/dev/null && curl -fsS -o /dev/null http://127.0.0.1:18081/ 2>/dev/null; then up=1; break; fi
-  sleep 0.1
-done
-[ -n "$up" ] || { echo "bench: the servers did not come up" >&2; cat "$work/serve.log" >&2; exit 1; }
+start_servers
 
 # The request forward-auth is asked about, Traefik style.
 method=GET host=live.localhost uri=/api/orders

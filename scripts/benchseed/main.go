@@ -7,7 +7,14 @@
 //	                                          desktop's device key to DIR/bench-device.pem
 //	benchseed -data DIR proofs N METHOD URL TOKEN   prints N fresh DPoP proofs,
 //	                                          one a line, for the request
+//	benchseed -data DIR -user NAME approvals N ACCOUNT   stores N transfer
+//	                                          approvals of the user on the
+//	                                          account, approved now, as asked
+//	                                          by the web session, and prints
+//	                                          their ids, one a line
 //
+// scripts/bench-approval.sh runs approvals while gatehouse serves the
+// store: the tokens it then fetches must be signed by the running server.
 // A proof is good for one request (forward-auth keeps a replay cache), so
 // the script makes a new batch before each run. The sessions are bench
 // data: they are written straight into the store, without the login flow
@@ -30,10 +37,13 @@ import (
 	"strconv"
 	"time"
 
+	"gatehouse/internal/approval"
 	"gatehouse/internal/dpop"
 	"gatehouse/internal/session"
+	"gatehouse/internal/store"
 	"gatehouse/internal/store/sqlite"
 	"gatehouse/internal/token"
+	"gatehouse/internal/user"
 )
 
 func main() {
@@ -57,22 +67,40 @@ func main() {
 		if err := proofs(keyFile, n, flag.Arg(2), flag.Arg(3), flag.Arg(4)); err != nil {
 			log.Fatal("benchseed: ", err)
 		}
+	case "approvals":
+		n, err := strconv.Atoi(flag.Arg(1))
+		if err != nil || flag.NArg() != 3 {
+			log.Fatal("benchseed: usage: approvals N ACCOUNT")
+		}
+		if err := approvals(*data, *username, n, flag.Arg(2)); err != nil {
+			log.Fatal("benchseed: ", err)
+		}
 	default:
-		log.Fatal("benchseed: want sessions or proofs")
+		log.Fatal("benchseed: want sessions, proofs or approvals")
 	}
+}
+
+// openUser opens the store in data and finds the user called username.
+func openUser(ctx context.Context, data, username string) (*sqlite.DB, *user.User, error) {
+	st, err := sqlite.Open(ctx, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := st.UserByUsername(ctx, username)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("user %s: %w", username, err)
+	}
+	return st, u, nil
 }
 
 func sessions(data, username, keyFile string) error {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, data)
+	st, u, err := openUser(ctx, data, username)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := st.UserByUsername(ctx, username)
-	if err != nil {
-		return fmt.Errorf("user %s: %w", username, err)
-	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -134,6 +162,48 @@ func proofs(keyFile string, n int, method, url, tok string) error {
 		}
 		w.WriteString(p)
 		w.WriteByte('\n')
+	}
+	return w.Flush()
+}
+
+func approvals(data, username string, n int, accountID string) error {
+	ctx := context.Background()
+	st, u, err := openUser(ctx, data, username)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	details, err := approval.Canonical([]byte(`{"amount":"5000.00","currency":"USD","destination":{"iban":"DE89370400440532013000"}}`))
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(os.Stdout)
+	now := time.Now().UTC()
+	err = st.InTx(ctx, func(tx store.Tx) error {
+		for range n {
+			id, err := token.New(nil, 16)
+			if err != nil {
+				return err
+			}
+			nonce, err := token.Bytes(nil, approval.NonceSize)
+			if err != nil {
+				return err
+			}
+			a := &approval.Approval{ID: "apr_" + id, UserID: u.ID, AccountID: accountID, Kind: approval.Transfer, Details: details,
+				Hash: approval.HashCanonical(details), Nonce: nonce, RequestedBy: "ses_benchweb", Status: approval.Pending,
+				CreatedAt: now, ExpiresAt: now.Add(5 * time.Minute)}
+			if err := tx.CreateApproval(ctx, a); err != nil {
+				return err
+			}
+			if err := tx.DecideApproval(ctx, a.ID, approval.Approved, "fac_bench", "push", 2, now); err != nil {
+				return err
+			}
+			w.WriteString(a.ID + "\n")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return w.Flush()
 }
