@@ -20,6 +20,7 @@ import (
 	"gatehouse/internal/login"
 	"gatehouse/internal/policy"
 	"gatehouse/internal/session"
+	"gatehouse/internal/store"
 	"gatehouse/internal/store/storetest"
 	"gatehouse/internal/token"
 )
@@ -38,9 +39,20 @@ import (
 // signed, and the ES256 signature check an upstream makes, for
 // comparison.
 //
+//
+// It runs on SQLite and, with GATEHOUSE_TEST_POSTGRES_URL, on
+// PostgreSQL, where serve passes the store as Shared: the claim is then
+// one used_once upsert on the request's path, a round trip.
+//
 //	go test ./internal/authz/ -run '^$' -bench AuthzApproval -benchtime 2000x
 func BenchmarkAuthzApproval(b *testing.B) {
-	st := storetest.SQLite(b)
+	b.Run("SQLite", func(b *testing.B) { benchAuthzApproval(b, storetest.SQLite(b), false) })
+	b.Run("PostgreSQL", func(b *testing.B) { benchAuthzApproval(b, storetest.Postgres(b), true) })
+}
+
+// benchAuthzApproval is BenchmarkAuthzApproval on st, built as serve
+// builds it: shared says several instances may serve st.
+func benchAuthzApproval(b *testing.B, st store.Store, shared bool) {
 	storetest.NewAccount(b, st, "ACC-L", account.Live)
 	u := storetest.NewUser(b, st, "trent")
 	if err := st.AddMember(ctx, &account.Membership{UserID: u.ID, AccountID: "ACC-L", Role: account.Owner, CreatedAt: storetest.T0}); err != nil {
@@ -70,8 +82,13 @@ func BenchmarkAuthzApproval(b *testing.B) {
 		b.Fatal(err)
 	}
 	signer, _ := approval.NewSigner([]byte("0123456789abcdef0123456789abcdef"), "http://localhost")
-	// As serve builds it on SQLite: one instance, the claim in memory.
-	appr := authz.NewApprovals(authz.ApprovalsConfig{Store: st, Signer: signer, MaxPending: 1 << 30, OneInstance: true})
+	// As serve builds it: on SQLite one instance, the claim in memory; on
+	// PostgreSQL the claim in used_once too.
+	cfg := authz.ApprovalsConfig{Store: st, Signer: signer, MaxPending: 1 << 30, OneInstance: !shared}
+	if shared {
+		cfg.Shared = st
+	}
+	appr := authz.NewApprovals(cfg)
 	b.Cleanup(appr.Close)
 	// Tokens of approvals decided in the second the flow began are spent
 	// in the store on the request's path (an instance before a restart
