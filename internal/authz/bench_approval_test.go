@@ -39,7 +39,6 @@ import (
 // signed, and the ES256 signature check an upstream makes, for
 // comparison.
 //
-//
 // It runs on SQLite and, with GATEHOUSE_TEST_POSTGRES_URL, on
 // PostgreSQL, where serve passes the store as Shared: the claim is then
 // one used_once upsert on the request's path, a round trip.
