@@ -222,7 +222,8 @@ func onceKey(id string) []byte {
 // by their MAC.
 const maxMinted = 10000
 
-// mintedSet is the tokens this instance signed, until they expire: one
+// mintedSet is the tokens this instance signed, until they are used or
+// expire: one
 // token per approval, however often its client polls (one signature,
 // not one per GET), and, when forward-auth on this instance meets one,
 // its claims without parsing it. A token signed by another instance, or
