@@ -223,12 +223,11 @@ func onceKey(id string) []byte {
 const maxMinted = 10000
 
 // mintedSet is the tokens this instance signed, until they are used or
-// expire: one
-// token per approval, however often its client polls (one signature,
-// not one per GET), and, when forward-auth on this instance meets one,
-// its claims without parsing it. A token signed by another instance, or
-// before a restart, is checked by its MAC instead. It is safe for
-// concurrent use.
+// expire: one token per approval, however often its client polls (one
+// signature, not one per GET), and, when forward-auth on this instance
+// meets one, its claims without parsing it. A token signed by another
+// instance, or before a restart, is checked by its MAC instead. It is
+// safe for concurrent use.
 type mintedSet struct {
 	mu    sync.Mutex
 	byID  map[string]string     // approval id → token
