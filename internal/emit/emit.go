@@ -97,8 +97,13 @@ func (em emitter) emit(ctx context.Context, tx store.Tx, e *audit.Event) error {
 }
 
 // fill gives m what every message has and a deriver may leave out: an id,
-// the event's user, its time, the pending state.
+// the event's user, its time, the pending state. A message of an event
+// that a signal's apply wrote for one of its users (the event's detail
+// names the signal) is bulk: one of thousands made at once.
 func fill(m *store.Message, e *audit.Event) error {
+	if e.UserID != "" && e.Detail["signal"] != "" {
+		m.Bulk = true
+	}
 	if m.ID == "" {
 		id, err := token.New(nil, 16)
 		if err != nil {

@@ -86,8 +86,8 @@ func TestAuditEventAndItsMessagesCommitTogether(t *testing.T) {
 				t.Errorf("message ids %q, %q: want a distinct id per message", ms[0].ID, ms[1].ID)
 			}
 			for _, m := range ms {
-				if m.State != store.MessagePending || !m.CreatedAt.Equal(at) || m.UserID != u.ID || m.Event != "factor.added" {
-					t.Errorf("message = %+v, want pending factor.added of %s at %v", m, u.ID, at)
+				if m.State != store.MessagePending || !m.CreatedAt.Equal(at) || m.UserID != u.ID || m.Event != "factor.added" || m.Bulk {
+					t.Errorf("message = %+v, want pending factor.added of %s at %v, not bulk", m, u.ID, at)
 				}
 			}
 			events, err := raw.AuditOfUser(ctx, u.ID, 0, 10)

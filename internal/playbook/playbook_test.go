@@ -176,6 +176,8 @@ func TestEndSessionsDryRunIsApply(t *testing.T) {
 			}
 			if len(msgs) != 1 || msgs[0].Event != "signal.applied" || !strings.Contains(string(msgs[0].Payload), "sign in again") {
 				t.Errorf("usr_00007's outbox = %d messages (first %+v), want one signal.applied notice saying what to do", len(msgs), msgs)
+			} else if !msgs[0].Bulk {
+				t.Errorf("the signal's notice is not bulk: it would go out before a takeover's")
 			}
 			if n, err := raw.ListMessages(ctx, store.MessageFilter{UserID: "usr_03001", Limit: 10}); err != nil || len(n) != 0 {
 				t.Errorf("an occasional investor out of scope got %d messages (%v), want none", len(n), err)

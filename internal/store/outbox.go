@@ -58,6 +58,11 @@ type Message struct {
 	CreatedAt     time.Time
 	// DeliveredAt is when it was delivered, or zero.
 	DeliveredAt time.Time
+	// Bulk marks a message among many made at once (a signal applied to
+	// its users): it is claimed after every due message that is not, so
+	// that ten thousand announcements do not delay the notice a takeover
+	// sends.
+	Bulk bool
 }
 
 // MessageFilter selects messages for [Outbox.ListMessages].
@@ -147,10 +152,17 @@ type Outbox interface {
 	OutboxStats(ctx context.Context) (OutboxStats, error)
 }
 
-// SortClaimed orders claimed messages oldest first, as the backends'
-// UPDATE … RETURNING keeps no order.
+// SortClaimed orders claimed messages as they were claimed, bulk ones
+// last, then oldest first, as the backends' UPDATE … RETURNING keeps no
+// order.
 func SortClaimed(ms []*Message) {
 	slices.SortFunc(ms, func(a, b *Message) int {
+		if a.Bulk != b.Bulk {
+			if b.Bulk {
+				return -1
+			}
+			return 1
+		}
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
 		}

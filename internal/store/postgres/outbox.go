@@ -7,12 +7,12 @@ import (
 	"gatehouse/internal/store"
 )
 
-const outboxCols = `id, channel, event, user_id, destination, payload, state, attempts, next_attempt_at, last_error, created_at, delivered_at`
+const outboxCols = `id, channel, event, user_id, destination, payload, state, attempts, next_attempt_at, last_error, created_at, delivered_at, bulk`
 
 func scanMessage(row scanner) (*store.Message, error) {
 	var m store.Message
 	var next, created, delivered time.Time
-	if err := row.Scan(&m.ID, &m.Channel, &m.Event, &m.UserID, &m.Destination, &m.Payload, &m.State, &m.Attempts, &next, &m.LastError, &created, &delivered); err != nil {
+	if err := row.Scan(&m.ID, &m.Channel, &m.Event, &m.UserID, &m.Destination, &m.Payload, &m.State, &m.Attempts, &next, &m.LastError, &created, &delivered, &m.Bulk); err != nil {
 		return nil, mapErr(err)
 	}
 	m.NextAttemptAt, m.CreatedAt, m.DeliveredAt = tm(next), tm(created), tm(delivered)
@@ -21,8 +21,8 @@ func scanMessage(row scanner) (*store.Message, error) {
 
 func (q *conn) EnqueueMessage(ctx context.Context, m *store.Message) error {
 	store.CleanMessage(m)
-	return q.insert(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		m.ID, m.Channel, m.Event, m.UserID, m.Destination, m.Payload, m.State, m.Attempts, ts(m.NextAttemptAt), m.LastError, ts(m.CreatedAt), ts(m.DeliveredAt))
+	return q.insert(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		m.ID, m.Channel, m.Event, m.UserID, m.Destination, m.Payload, m.State, m.Attempts, ts(m.NextAttemptAt), m.LastError, ts(m.CreatedAt), ts(m.DeliveredAt), m.Bulk)
 }
 
 // ClaimMessages implements [store.Outbox] in one statement: the rows it
@@ -31,7 +31,7 @@ func (q *conn) EnqueueMessage(ctx context.Context, m *store.Message) error {
 // instead of waiting for them or taking them too.
 func (q *conn) ClaimMessages(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*store.Message, error) {
 	rows, err := q.x.Query(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1
-		WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND channel <> 'push' AND next_attempt_at <= $2 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+		WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND channel <> 'push' AND next_attempt_at <= $2 ORDER BY bulk, next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
 		RETURNING `+outboxCols, ts(now.Add(lease)), ts(now), limit)
 	out, err := collect(rows, err, scanMessage)
 	store.SortClaimed(out)

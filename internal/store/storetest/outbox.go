@@ -23,6 +23,41 @@ var outboxTests = []suiteTest{
 	{"OutboxRewriteUnsent", testOutboxRewriteUnsent},
 	{"OutboxListPages", testOutboxListPages},
 	{"OutboxPushWaits", testOutboxPushWaits},
+	{"OutboxBulkLast", testOutboxBulkLast},
+}
+
+// testOutboxBulkLast: a thousand bulk messages due before it do not delay
+// a message that is not bulk; the bulk ones go out after it, oldest
+// first, and a batch that holds both lists the other one first.
+func testOutboxBulkLast(t *testing.T, s store.Store) {
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		for i := range 1000 {
+			m := NewMessage(fmt.Sprintf("msg_bulk%04d", i), fmt.Sprintf("usr_%04d", i), T0.Add(time.Duration(i)*time.Millisecond))
+			m.Bulk = true
+			if err := tx.EnqueueMessage(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, s, NewMessage("msg_takeover", "usr_victim", T0.Add(5*time.Second)))
+	now := T0.Add(10 * time.Second)
+	if got, want := claimIDs(t, s, now, 1), []string{"msg_takeover"}; !cmp.Equal(got, want) {
+		t.Errorf("first claim = %v, want %v before the bulk ones due earlier", got, want)
+	}
+	if got, want := claimIDs(t, s, now, 2), []string{"msg_bulk0000", "msg_bulk0001"}; !cmp.Equal(got, want) {
+		t.Errorf("second claim = %v, want %v (the bulk ones, oldest first)", got, want)
+	}
+	enqueue(t, s, NewMessage("msg_new_device", "usr_victim", T0.Add(20*time.Second)))
+	if got, want := claimIDs(t, s, T0.Add(30*time.Second), 3), []string{"msg_new_device", "msg_bulk0002", "msg_bulk0003"}; !cmp.Equal(got, want) {
+		t.Errorf("a mixed batch = %v, want %v", got, want)
+	}
+	if m, err := s.MessageByID(ctx, "msg_bulk0999"); err != nil || !m.Bulk {
+		t.Errorf("a bulk message read back = %+v, %v; want bulk", m, err)
+	}
 }
 
 // testOutboxPushWaits: a push message waits for its phone: no worker
