@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"encoding/hex"
 	"errors"
 	"iter"
 	"testing"
@@ -70,5 +71,21 @@ func TestVerify(t *testing.T) {
 				t.Errorf("broken at %d, want %d (%v)", be.Seq, tt.wantSeq, err)
 			}
 		})
+	}
+}
+
+// TestSumIsStable pins the hash of two events: a chain stored by an
+// earlier version must verify with this one, so any change to what Sum
+// hashes fails here first.
+func TestSumIsStable(t *testing.T) {
+	e1 := &audit.Event{Seq: 1, Time: time.Date(2026, 12, 3, 13, 0, 0, 123456000, time.UTC), Type: "approval.used", UserID: "usr_a", Actor: "usr_a", Interface: "web", IP: "192.0.2.7",
+		Detail: map[string]string{"approval": "apr_x", "account": "ACC-L", "kind": "transfer", "hash": "ab", "rule": "POST live.localhost/api/transfers", "ü": "naïve\x00"}}
+	e2 := &audit.Event{Seq: 2, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600)), Type: "session.ended"}
+	h1 := audit.Sum(nil, e1)
+	if got, want := hex.EncodeToString(h1), "316ebc4d97596fa1ee5731b502648ed639f0845cf510c330e37ce01eadfe239b"; got != want {
+		t.Errorf("Sum(first) = %s, want %s", got, want)
+	}
+	if got, want := hex.EncodeToString(audit.Sum(h1, e2)), "4b9c09ffa75178c735217ae172f6f213daba3b9fba91ebd8252f046c44452a36"; got != want {
+		t.Errorf("Sum(second) = %s, want %s", got, want)
 	}
 }
