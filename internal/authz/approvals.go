@@ -112,7 +112,9 @@ func NewApprovals(c ApprovalsConfig) *Approvals {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Approvals{c: c, writer: newUseWriter(c.Store, c.Log), started: c.Now()}
+	s := &Approvals{c: c, started: c.Now()}
+	s.writer = newUseWriter(c.Store, c.Log, &s.minted)
+	return s
 }
 
 // Close writes the token uses accepted and not yet recorded, and stops
@@ -474,9 +476,6 @@ func (s *Approvals) Use(ctx context.Context, tok string, b Binding) (*approval.C
 		if err != nil {
 			return nil, fmt.Errorf("authz: spend approval token: %w", err)
 		}
-	}
-	if mine {
-		s.minted.drop(c.ID)
 	}
 	if mine || c.IssuedAt > s.started.Unix() {
 		s.writer.add(spentRecord{c: c, b: b, now: now.UTC()})

@@ -85,6 +85,9 @@ func (r *spentRecord) approval() approval.Approval {
 type useWriter struct {
 	st  store.Store
 	log *slog.Logger
+	// minted forgets the tokens written: used, none is needed again
+	// (until then the spent set refuses them).
+	minted *mintedSet
 	// mu guards queue, spare, started and closed.
 	mu sync.Mutex
 	// queue is what waits to be written; spare the buffer the last
@@ -96,8 +99,8 @@ type useWriter struct {
 	done         chan struct{}
 }
 
-func newUseWriter(st store.Store, log *slog.Logger) *useWriter {
-	return &useWriter{st: st, log: log, stop: make(chan struct{}), done: make(chan struct{})}
+func newUseWriter(st store.Store, log *slog.Logger, minted *mintedSet) *useWriter {
+	return &useWriter{st: st, log: log, minted: minted, stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 // add queues r and wakes the writer; after close it writes r itself.
@@ -105,7 +108,9 @@ func (w *useWriter) add(r spentRecord) {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
-		if err := w.write(context.Background(), []spentRecord{r}); err != nil {
+		rs := []spentRecord{r}
+		w.minted.drop(rs)
+		if err := w.write(context.Background(), rs); err != nil {
 			w.log.Error("approval use not recorded", "approval", r.c.ID, "err", err)
 		}
 		return
@@ -156,6 +161,7 @@ func (w *useWriter) flush() {
 		w.mu.Unlock()
 		return
 	}
+	w.minted.drop(batch)
 	defer func() {
 		clear(batch)
 		w.mu.Lock()
@@ -279,15 +285,18 @@ func (m *mintedSet) claims(tok string) (*approval.Claims, bool) {
 	return e.c, true
 }
 
-// drop forgets the token of approval id, once it is spent: a later
-// presentation of it is refused as used before, after its MAC check,
-// and the set holds only tokens still to be used.
-func (m *mintedSet) drop(id string) {
+// drop forgets the tokens of the approvals rs spent, as the writer
+// records them (off the request's path): a later presentation is refused
+// as used before, by the spent set, after its MAC check, and the set
+// holds only tokens still to be used.
+func (m *mintedSet) drop(rs []spentRecord) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if tok, ok := m.byID[id]; ok {
-		delete(m.byID, id)
-		delete(m.byTok, tokTail(tok))
+	for i := range rs {
+		if tok, ok := m.byID[rs[i].c.ID]; ok {
+			delete(m.byID, rs[i].c.ID)
+			delete(m.byTok, tokTail(tok))
+		}
 	}
 }
 

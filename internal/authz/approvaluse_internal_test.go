@@ -21,7 +21,7 @@ func TestMintedSetHoldsTokensStillToUse(t *testing.T) {
 		if _, ok := m.claims(tok(i)); !ok {
 			t.Fatalf("token %d, minted after %d were spent, is not known", i, i)
 		}
-		m.drop(id)
+		m.drop([]spentRecord{{c: &approval.Claims{ID: id}}})
 		if _, ok := m.claims(tok(i)); ok {
 			t.Fatalf("token %d is still known once spent", i)
 		}
