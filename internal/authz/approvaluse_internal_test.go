@@ -2,10 +2,12 @@ package authz
 
 import (
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
 	"gatehouse/internal/approval"
+	"gatehouse/internal/store/storetest"
 )
 
 // TestMintedSetHoldsTokensStillToUse: a spent token leaves the set, so a
@@ -46,5 +48,24 @@ func TestMintedSetHoldsTokensStillToUse(t *testing.T) {
 	}
 	if len(m.byID) != 1 {
 		t.Errorf("the set holds %d tokens after the expired ones went, want 1", len(m.byID))
+	}
+}
+
+// TestWriterForgetsWhatItRecords: the writer, recording a use, forgets
+// the token in the minted set.
+func TestWriterForgetsWhatItRecords(t *testing.T) {
+	now := time.Now()
+	var m mintedSet
+	c := approval.Claims{ID: "apr_used", Subject: "usr_x", Account: "ACC-L", Kind: approval.Transfer, Expiry: now.Add(time.Minute).Unix()}
+	m.add("header.payload.signature-of-the-used-token", c, now)
+	m.add("header.payload.signature-of-another-token", approval.Claims{ID: "apr_other", Expiry: now.Add(time.Minute).Unix()}, now)
+	w := newUseWriter(storetest.SQLite(t), slog.New(slog.DiscardHandler), &m)
+	w.add(spentRecord{c: &c, b: Binding{UserID: "usr_x", AccountID: "ACC-L", Kind: approval.Transfer}, now: now})
+	w.close()
+	if _, ok := m.claims("header.payload.signature-of-the-used-token"); ok {
+		t.Errorf("the recorded token is still in the minted set")
+	}
+	if _, ok := m.claims("header.payload.signature-of-another-token"); !ok {
+		t.Errorf("a token not used left the minted set")
 	}
 }
