@@ -85,8 +85,8 @@ func (r *spentRecord) approval() approval.Approval {
 type useWriter struct {
 	st  store.Store
 	log *slog.Logger
-	// minted forgets the tokens written: used, none is needed again
-	// (until then the spent set refuses them).
+	// minted is where the writer forgets the tokens it records: used,
+	// none is needed again (until then the spent set refuses them).
 	minted *mintedSet
 	// mu guards queue, spare, started and closed.
 	mu sync.Mutex

@@ -152,9 +152,9 @@ type Outbox interface {
 	OutboxStats(ctx context.Context) (OutboxStats, error)
 }
 
-// SortClaimed orders claimed messages as they were claimed, bulk ones
-// last, then oldest first, as the backends' UPDATE … RETURNING keeps no
-// order.
+// SortClaimed orders claimed messages as the claim chose them, bulk ones
+// last and each part oldest first: the backends' UPDATE … RETURNING
+// keeps no order.
 func SortClaimed(ms []*Message) {
 	slices.SortFunc(ms, func(a, b *Message) int {
 		if a.Bulk != b.Bulk {
