@@ -1,5 +1,5 @@
-// Command benchseed prepares the sessions scripts/bench-forward-auth.sh
-// measures, in a SQLite store that gatehouse serve is not yet serving:
+// Command benchseed prepares the data scripts/bench-forward-auth.sh and
+// scripts/bench-approval.sh measure with, in their SQLite store:
 //
 //	benchseed -data DIR -user NAME sessions   prints a web session's token and
 //	                                          a DPoP-bound desktop session's
@@ -13,12 +13,13 @@
 //	                                          by the web session, and prints
 //	                                          their ids, one a line
 //
-// scripts/bench-approval.sh runs approvals while gatehouse serves the
-// store: the tokens it then fetches must be signed by the running server.
-// A proof is good for one request (forward-auth keeps a replay cache), so
-// the script makes a new batch before each run. The sessions are bench
-// data: they are written straight into the store, without the login flow
-// or its audit events. Never point it at a real store.
+// Sessions are made before gatehouse serve starts; approvals while it
+// serves the store, since the tokens the script then fetches must be
+// signed by the running server. A proof is good for one request
+// (forward-auth keeps a replay cache), so the script makes a new batch
+// before each run. All of it is bench data, written straight into the
+// store without the flows or their audit events. Never point it at a
+// real store.
 package main
 
 import (
