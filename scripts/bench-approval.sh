@@ -33,7 +33,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
-for c in gatehouse; do go build -o "$work/$c" "$root/cmd/$c"; done
+go build -o "$work/gatehouse" "$root/cmd/gatehouse"
 for c in noop benchseed loadgen; do go build -o "$work/$c" "$root/scripts/$c"; done
 gh() { "$work/gatehouse" "$@" --data "$work/data"; }
 cat >"$work/gatehouse.yaml" <<'YAML'

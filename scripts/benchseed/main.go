@@ -178,6 +178,7 @@ func approvals(data, username string, n int, accountID string) error {
 	if err != nil {
 		return err
 	}
+	hash := approval.HashCanonical(details)
 	w := bufio.NewWriter(os.Stdout)
 	now := time.Now().UTC()
 	err = st.InTx(ctx, func(tx store.Tx) error {
@@ -191,7 +192,7 @@ func approvals(data, username string, n int, accountID string) error {
 				return err
 			}
 			a := &approval.Approval{ID: "apr_" + id, UserID: u.ID, AccountID: accountID, Kind: approval.Transfer, Details: details,
-				Hash: approval.HashCanonical(details), Nonce: nonce, RequestedBy: "ses_benchweb", Status: approval.Pending,
+				Hash: hash, Nonce: nonce, RequestedBy: "ses_benchweb", Status: approval.Pending,
 				CreatedAt: now, ExpiresAt: now.Add(5 * time.Minute)}
 			if err := tx.CreateApproval(ctx, a); err != nil {
 				return err
